@@ -1,0 +1,276 @@
+//! Code generation: the struct, its constructors, forward and backward passes, and the
+//! `Model` impl. Generated code calls kernels in the runtime and names everything through the
+//! `$crate` path it was given, so it stays short, fast to compile and hygienic.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+use syn::Index;
+
+use crate::model::{Fallback, Kind, Layer, Network};
+use crate::spec::Activation;
+
+fn activation(k: &TokenStream, a: Activation) -> TokenStream {
+    let act = quote!(#k::activation::Activation);
+    match a {
+        Activation::Linear => quote!(#act::Linear),
+        Activation::Relu => quote!(#act::Relu),
+        Activation::Sigmoid => quote!(#act::Sigmoid),
+        Activation::Tanh => quote!(#act::Tanh),
+        Activation::Softmax => quote!(#act::Softmax),
+        Activation::LeakyRelu => quote!(#act::LeakyRelu { negative_slope: #k::activation::LEAKY_RELU_SLOPE }),
+        Activation::Elu => quote!(#act::Elu { alpha: #k::activation::ELU_ALPHA }),
+        Activation::Gelu => quote!(#act::Gelu),
+        Activation::Softplus => quote!(#act::Softplus),
+        Activation::Swish => quote!(#act::Swish),
+    }
+}
+
+fn layer_type(k: &TokenStream, layer: &Layer) -> TokenStream {
+    let i = Literal::usize_unsuffixed(layer.input);
+    match layer.kind {
+        Kind::Dense { units, .. } => {
+            let o = Literal::usize_unsuffixed(units);
+            quote!(#k::layers::Dense<#i, #o>)
+        }
+    }
+}
+
+fn features(k: &TokenStream, n: usize) -> TokenStream {
+    let n = Literal::usize_unsuffixed(n);
+    quote!(#k::__private::nalgebra::SVector<f32, #n>)
+}
+
+pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
+    let Network {
+        attrs, vis, ident, ..
+    } = net;
+    let name_str = ident.to_string();
+    let last = net.layers.len() - 1;
+    let out_units = net.layers[last].output;
+    let input_ty = features(k, net.input);
+    let output_ty = features(k, out_units);
+    let head = if out_units == 1 {
+        quote!(#k::head::OneUnit)
+    } else {
+        let n = Literal::usize_unsuffixed(out_units);
+        quote!(#k::head::Units<#n>)
+    };
+    let layer_trait = quote!(#k::layers::Layer);
+
+    let fields: Vec<_> = net.layers.iter().map(|l| &l.field).collect();
+    let types: Vec<_> = net.layers.iter().map(|l| layer_type(k, l)).collect();
+    let acts: Vec<_> = net.layers.iter().map(|l| activation(k, l.activation())).collect();
+    let names: Vec<_> = net.layers.iter().map(|l| l.name.as_str()).collect();
+    let idx: Vec<Index> = (0..net.layers.len()).map(Index::from).collect();
+
+    let field_defs = net.layers.iter().zip(&types).map(|(l, ty)| {
+        let (docs, vis, field) = (&l.attrs, &l.vis, &l.field);
+        let default_doc = format!("`{}`: {} layer.", l.name, l.kind_name());
+        let doc = if docs.is_empty() {
+            quote!(#[doc = #default_doc])
+        } else {
+            quote!(#(#docs)*)
+        };
+        quote!(#doc #vis #field: #ty)
+    });
+
+    let params_total: usize = net.layers.iter().map(Layer::params).sum();
+    let params_lit = Literal::usize_unsuffixed(params_total);
+    let summaries = net.layers.iter().map(|l| {
+        let (name, kind) = (&l.name, l.kind_name());
+        let out = Literal::usize_unsuffixed(l.output);
+        let params = Literal::usize_unsuffixed(l.params());
+        quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#out], params: #params })
+    });
+
+    // Single-sample forward: each layer's output feeds the next, all on the stack.
+    let single = {
+        let first = (&fields[0], &acts[0]);
+        let (f0, a0) = first;
+        let rest = fields
+            .iter()
+            .zip(&acts)
+            .skip(1)
+            .map(|(f, a)| quote!(let x = self.#f.forward(&x, #a);));
+        quote! {
+            let x = self.#f0.forward(x, #a0);
+            #(#rest)*
+            x
+        }
+    };
+
+    let forward_batch = (0..net.layers.len()).map(|i| {
+        let (f, ty, a, ix) = (fields[i], &types[i], &acts[i], &idx[i]);
+        let input = if i == 0 {
+            quote!(x)
+        } else {
+            let p = &idx[i - 1];
+            quote!(&ws.#p.y)
+        };
+        quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, batch, &mut ws.#ix, #a, training);)
+    });
+
+    let backward = (0..net.layers.len()).rev().map(|i| {
+        let (f, ty, ix) = (fields[i], &types[i], &idx[i]);
+        let a = if i == last { quote!(last_activation) } else { acts[i].clone() };
+        let (input, dx) = if i == 0 {
+            (quote!(x), quote!(#k::__private::core::option::Option::None))
+        } else {
+            let p = &idx[i - 1];
+            (quote!(&ws.#p.y), quote!(#k::__private::core::option::Option::Some(&mut ws.#p.dy)))
+        };
+        quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+    });
+    let last_ty = &types[last];
+    let last_idx = &idx[last];
+    let last_act = &acts[last];
+
+    let new_fields = fields
+        .iter()
+        .zip(&types)
+        .map(|(f, ty)| quote!(#f: <#ty>::new(rng)));
+    let zero_fields = fields
+        .iter()
+        .zip(&types)
+        .map(|(f, ty)| quote!(#f: <#ty as #layer_trait>::zeros()));
+    let clone_fields = fields
+        .iter()
+        .map(|f| quote!(#f: #k::__private::core::clone::Clone::clone(&self.#f)));
+
+    let vec = quote!(#k::__private::std::vec::Vec);
+    let result = quote!(#k::error::Result);
+    let loss_target = quote!(<L as #k::loss::Loss<#head>>::Target);
+    let fit_cfg = quote!(#k::train::Fit<'_, #input_ty, #loss_target, L, O>);
+    let doc_params = format!("Trainable parameters: {params_total}.");
+
+    quote! {
+        #(#attrs)*
+        #vis struct #ident {
+            #(#field_defs,)*
+        }
+
+        impl #ident {
+            #[doc = #doc_params]
+            pub const PARAMS: usize = #params_lit;
+
+            /// A network initialised with Keras's defaults (glorot-uniform kernels, zero biases);
+            /// the same generator state gives bit-identical weights.
+            pub fn new<R: #k::__private::rand::Rng + ?Sized>(rng: &mut R) -> Self {
+                Self { #(#new_fields,)* }
+            }
+
+            /// One sample through the network, without touching the heap.
+            #[inline]
+            pub fn forward(&self, x: &#input_ty) -> #output_ty {
+                #single
+            }
+
+            /// Outputs for every sample of `x`, computed in batches.
+            pub fn predict(&self, x: &[#input_ty]) -> #vec<#output_ty> {
+                #k::train::predict(self, x)
+            }
+
+            /// Trains the network as Keras's `fit` does; see [`Fit`](#k::train::Fit).
+            pub fn fit<L, O>(&mut self, x: &[#input_ty], y: &[#loss_target], cfg: #fit_cfg) -> #result<#k::train::History>
+            where
+                L: #k::loss::Loss<#head>,
+                O: #k::optim::Optimizer,
+            {
+                #k::train::fit(self, x, y, cfg)
+            }
+
+            /// Loss, accuracy and confusion matrix on `x`, `y`.
+            pub fn evaluate<L>(&self, x: &[#input_ty], y: &[#loss_target], loss: &L) -> #result<#k::train::Evaluation>
+            where
+                L: #k::loss::Loss<#head>,
+            {
+                #k::train::evaluate(self, x, y, loss)
+            }
+
+            /// Keras's summary table (print it with `{}`).
+            pub fn summary(&self) -> #k::summary::Summary {
+                #k::summary::Summary { name: #name_str, layers: <Self as #k::model::Model>::LAYERS }
+            }
+        }
+
+        impl #k::__private::core::clone::Clone for #ident {
+            fn clone(&self) -> Self {
+                Self { #(#clone_fields,)* }
+            }
+        }
+
+        impl #k::model::Model for #ident {
+            type Input = #input_ty;
+            type Output = #output_ty;
+            type Head = #head;
+            type Workspace = (#(#k::layers::Buffers<<#types as #layer_trait>::Extra>,)*);
+
+            const NAME: &'static str = #name_str;
+            const PARAMS: usize = #params_lit;
+            const LAYERS: &'static [#k::summary::LayerSummary] = &[#(#summaries),*];
+
+            fn zeros() -> Self {
+                Self { #(#zero_fields,)* }
+            }
+
+            #[inline]
+            fn forward(&self, x: &#input_ty) -> #output_ty {
+                #ident::forward(self, x)
+            }
+
+            fn forward_batch(&self, x: &[f32], batch: usize, ws: &mut Self::Workspace, training: bool) {
+                #(#forward_batch)*
+            }
+
+            fn head(ws: &mut Self::Workspace) -> (#k::loss::HeadOutput<'_>, &mut [f32]) {
+                #k::__private::head_of::<#last_ty>(&mut ws.#last_idx, #last_act)
+            }
+
+            fn backward_batch(
+                &self,
+                x: &[f32],
+                batch: usize,
+                ws: &mut Self::Workspace,
+                grad_of: #k::loss::GradOf,
+                grads: &mut Self,
+            ) {
+                // A loss fused with the last activation has already produced ∂L/∂z.
+                let last_activation = match grad_of {
+                    #k::loss::GradOf::PreActivation => #k::activation::Activation::Linear,
+                    #k::loss::GradOf::Output => #last_act,
+                };
+                #(#backward)*
+            }
+
+            fn for_each_param<'a>(&'a self, mut f: impl FnMut(&'static str, &'static str, &'a [f32])) {
+                #(<#types as #layer_trait>::for_each_param(&self.#fields, &mut |p, v| f(#names, p, v));)*
+            }
+
+            fn for_each_param_mut(&mut self, mut f: impl FnMut(&'static str, &'static str, &mut [f32])) {
+                #(<#types as #layer_trait>::for_each_param_mut(&mut self.#fields, &mut |p, v| f(#names, p, v));)*
+            }
+
+            fn zip_params_mut(&mut self, other: &Self, mut f: impl FnMut(&mut [f32], &[f32])) {
+                #(<#types as #layer_trait>::zip_params_mut(&mut self.#fields, &other.#fields, &mut f);)*
+            }
+        }
+    }
+}
+
+/// A stand-in emitted beside the errors of a broken declaration, so that code using the network
+/// reports nothing more.
+pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
+    let Fallback { vis, ident } = fb;
+    quote! {
+        #vis struct #ident;
+        #[allow(dead_code, unused_variables, clippy::all)]
+        impl #ident {
+            pub fn new<R: ?Sized>(_: &mut R) -> Self { #ident }
+            pub fn forward<X, Y>(&self, _: &X) -> Y { #k::__private::core::unreachable!() }
+            pub fn predict<X, Y>(&self, _: &[X]) -> Y { #k::__private::core::unreachable!() }
+            pub fn fit<X, Y, C, H>(&mut self, _: X, _: Y, _: C) -> #k::error::Result<H> { #k::__private::core::unreachable!() }
+            pub fn evaluate<X, Y, L, E>(&self, _: X, _: Y, _: L) -> #k::error::Result<E> { #k::__private::core::unreachable!() }
+            pub fn summary(&self) -> #k::summary::Summary { #k::__private::core::unreachable!() }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Syntax only: the declaration as written, every node with its span.
+
+use proc_macro2::TokenStream;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, Ident, LitInt, Token, Visibility, bracketed, parenthesized};
+
+/// `$crate; <network>`, as the shim in `dl` calls the macro.
+pub struct Invocation {
+    pub krate: TokenStream,
+    pub network: Network,
+}
+
+impl Parse for Invocation {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut krate = TokenStream::new();
+        while !input.peek(Token![;]) {
+            krate.extend([input.parse::<proc_macro2::TokenTree>()?]);
+        }
+        input.parse::<Token![;]>()?;
+        Ok(Invocation {
+            krate,
+            network: input.parse()?,
+        })
+    }
+}
+
+/// `#[attrs] vis struct Name { entries }`.
+pub struct Network {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+    pub entries: Vec<Entry>,
+}
+
+impl Parse for Network {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let ident = input.parse()?;
+        let body;
+        syn::braced!(body in input);
+        let entries = Punctuated::<Entry, Token![,]>::parse_terminated(&body)?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the network's `{ … }`"));
+        }
+        Ok(Network {
+            attrs,
+            vis,
+            ident,
+            entries: entries.into_iter().collect(),
+        })
+    }
+}
+
+/// One line of the body: `#[doc] vis name: Layer(args)`, `Layer(args)`, or `input: [dims]`.
+pub struct Entry {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Option<Ident>,
+    pub value: EntryValue,
+}
+
+pub enum EntryValue {
+    /// `[10]`, `[28, 28, 1]`.
+    Dims {
+        span: proc_macro2::Span,
+        dims: Vec<LitInt>,
+    },
+    /// `Dense(64, relu)`, `Flatten`.
+    Layer(LayerCall),
+}
+
+pub struct LayerCall {
+    pub kind: Ident,
+    pub args: Vec<Arg>,
+}
+
+/// `value` or `name = value`.
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Expr,
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let name = if input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
+            let name = input.parse()?;
+            input.parse::<Token![:]>()?;
+            Some(name)
+        } else {
+            None
+        };
+        let value = if input.peek(syn::token::Bracket) {
+            let content;
+            let bracket = bracketed!(content in input);
+            let dims = Punctuated::<LitInt, Token![,]>::parse_terminated(&content)?;
+            EntryValue::Dims {
+                span: bracket.span.join(),
+                dims: dims.into_iter().collect(),
+            }
+        } else {
+            let kind: Ident = input.parse()?;
+            let args = if input.peek(syn::token::Paren) {
+                let content;
+                parenthesized!(content in input);
+                Punctuated::<Arg, Token![,]>::parse_terminated(&content)?
+                    .into_iter()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            EntryValue::Layer(LayerCall { kind, args })
+        };
+        Ok(Entry {
+            attrs,
+            vis,
+            name,
+            value,
+        })
+    }
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+            let name = input.parse()?;
+            input.parse::<Token![=]>()?;
+            Ok(Arg {
+                name: Some(name),
+                value: input.parse()?,
+            })
+        } else {
+            Ok(Arg {
+                name: None,
+                value: input.parse()?,
+            })
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Activation functions with Keras's definitions, applied to column-major `features × batch`
+//! blocks so that softmax can work per sample while the element-wise ones ignore the layout.
+
+/// An activation as named in Keras. The macro passes these as constants, so the `match` in each
+/// kernel folds away after inlining.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// `linear`: the identity.
+    Linear,
+    /// `relu`: `max(x, 0)`.
+    Relu,
+    /// `sigmoid`: `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// `tanh`.
+    Tanh,
+    /// `softmax` over the features of each sample.
+    Softmax,
+    /// `leaky_relu`: `x` for positive inputs, `negative_slope · x` otherwise (Keras default 0.2).
+    LeakyRelu {
+        /// Slope for negative inputs.
+        negative_slope: f32,
+    },
+    /// `elu`: `x` for positive inputs, `alpha · (exp(x) − 1)` otherwise (Keras default 1.0).
+    Elu {
+        /// Scale of the negative part.
+        alpha: f32,
+    },
+    /// `gelu`, the exact form `x · Φ(x)` (Keras's default `approximate = False`).
+    Gelu,
+    /// `softplus`: `log(1 + exp(x))`.
+    Softplus,
+    /// `swish` (also `silu`): `x · sigmoid(x)`.
+    Swish,
+}
+
+/// Keras's default slope of `leaky_relu`.
+pub const LEAKY_RELU_SLOPE: f32 = 0.2;
+/// Keras's default `alpha` of `elu`.
+pub const ELU_ALPHA: f32 = 1.0;
+
+#[inline]
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[inline]
+fn softplus(x: f32) -> f32 {
+    // Written so that neither large positive nor large negative inputs overflow.
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+
+impl Activation {
+    /// The Keras name, as written in a declaration.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+            Activation::LeakyRelu { .. } => "leaky_relu",
+            Activation::Elu { .. } => "elu",
+            Activation::Gelu => "gelu",
+            Activation::Softplus => "softplus",
+            Activation::Swish => "swish",
+        }
+    }
+
+    /// Computes `y = f(z)` for a column-major block with `features` rows.
+    #[inline]
+    pub fn apply(self, z: &[f32], y: &mut [f32], features: usize) {
+        debug_assert_eq!(z.len(), y.len());
+        match self {
+            Activation::Linear => y.copy_from_slice(z),
+            Activation::Relu => map(z, y, |v| v.max(0.0)),
+            Activation::Sigmoid => map(z, y, sigmoid),
+            Activation::Tanh => map(z, y, f32::tanh),
+            Activation::LeakyRelu { negative_slope } => {
+                map(z, y, |v| if v > 0.0 { v } else { negative_slope * v })
+            }
+            Activation::Elu { alpha } => map(z, y, |v| if v > 0.0 { v } else { alpha * v.exp_m1() }),
+            Activation::Gelu => map(z, y, |v| {
+                0.5 * v * (1.0 + libm::erff(v * core::f32::consts::FRAC_1_SQRT_2))
+            }),
+            Activation::Softplus => map(z, y, softplus),
+            Activation::Swish => map(z, y, |v| v * sigmoid(v)),
+            Activation::Softmax => {
+                for (zc, yc) in z.chunks_exact(features).zip(y.chunks_exact_mut(features)) {
+                    softmax(zc, yc);
+                }
+            }
+        }
+    }
+
+    /// Applies the activation in place, e.g. to a single sample's output.
+    #[inline]
+    pub fn apply_in_place(self, x: &mut [f32], features: usize) {
+        match self {
+            Activation::Linear => {}
+            Activation::Softmax => {
+                for c in x.chunks_exact_mut(features) {
+                    softmax_in_place(c);
+                }
+            }
+            _ => {
+                // Element-wise activations read each value once before writing it.
+                for v in x.iter_mut() {
+                    let mut out = [0.0];
+                    self.apply(core::slice::from_ref(v), &mut out, 1);
+                    *v = out[0];
+                }
+            }
+        }
+    }
+
+    /// Turns `d = ∂L/∂y` into `∂L/∂z` in place, given the block's `z` and `y = f(z)`.
+    #[inline]
+    pub fn backward(self, z: &[f32], y: &[f32], d: &mut [f32], features: usize) {
+        debug_assert_eq!(y.len(), d.len());
+        match self {
+            Activation::Linear => {}
+            Activation::Relu => scale(y, d, |y| if y > 0.0 { 1.0 } else { 0.0 }),
+            Activation::Sigmoid => scale(y, d, |y| y * (1.0 - y)),
+            Activation::Tanh => scale(y, d, |y| 1.0 - y * y),
+            Activation::LeakyRelu { negative_slope } => {
+                // `z` decides the branch so that a slope of zero or below stays correct.
+                scale(z, d, |z| if z > 0.0 { 1.0 } else { negative_slope })
+            }
+            Activation::Elu { alpha } => {
+                for ((d, &z), &y) in d.iter_mut().zip(z).zip(y) {
+                    *d *= if z > 0.0 { 1.0 } else { y + alpha };
+                }
+            }
+            Activation::Gelu => scale(z, d, |z| {
+                let cdf = 0.5 * (1.0 + libm::erff(z * core::f32::consts::FRAC_1_SQRT_2));
+                cdf + z * FRAC_1_SQRT_2PI * (-0.5 * z * z).exp()
+            }),
+            Activation::Softplus => scale(z, d, sigmoid),
+            Activation::Swish => scale(z, d, |z| {
+                let s = sigmoid(z);
+                s + z * s * (1.0 - s)
+            }),
+            Activation::Softmax => {
+                for (yc, dc) in y.chunks_exact(features).zip(d.chunks_exact_mut(features)) {
+                    let dot: f32 = yc.iter().zip(dc.iter()).map(|(y, d)| y * d).sum();
+                    for (d, &y) in dc.iter_mut().zip(yc) {
+                        *d = y * (*d - dot);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn map(z: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (y, &z) in y.iter_mut().zip(z) {
+        *y = f(z);
+    }
+}
+
+#[inline(always)]
+fn scale(src: &[f32], d: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (d, &s) in d.iter_mut().zip(src) {
+        *d *= f(s);
+    }
+}
+
+fn softmax(z: &[f32], y: &mut [f32]) {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for (y, &z) in y.iter_mut().zip(z) {
+        *y = (z - max).exp();
+        sum += *y;
+    }
+    let inv = 1.0 / sum;
+    y.iter_mut().for_each(|y| *y *= inv);
+}
+
+fn softmax_in_place(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    x.iter_mut().for_each(|v| *v *= inv);
+}

@@ -1,0 +1,3 @@
+//! Reading data sets.
+
+pub mod idx;

@@ -1,0 +1,87 @@
+//! The errors of training, evaluation and data loading. Each message names the problem.
+
+/// What went wrong, in terms of the caller's data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The inputs and labels differ in length.
+    #[error("x has {x} samples but y has {y} labels; they must be the same length")]
+    LengthMismatch {
+        /// Samples in x.
+        x: usize,
+        /// Labels in y.
+        y: usize,
+    },
+    /// No samples were given.
+    #[error("{what} is empty; at least one sample is needed")]
+    EmptyData {
+        /// Which data set.
+        what: &'static str,
+    },
+    /// A label the loss cannot use.
+    #[error("bad label at index {index} of {what}: {message}")]
+    BadLabel {
+        /// Which data set.
+        what: &'static str,
+        /// Position of the label.
+        index: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An input sample with a NaN or infinite value.
+    #[error("input sample {index} of {what} contains a non-finite value ({value})")]
+    NonFiniteInput {
+        /// Which data set.
+        what: &'static str,
+        /// Position of the sample.
+        index: usize,
+        /// The offending value.
+        value: f32,
+    },
+    /// `batch_size` was zero.
+    #[error("batch_size must be at least 1")]
+    ZeroBatchSize,
+    /// `validation_split` outside [0, 1), or leaving no data on one side.
+    #[error(
+        "validation_split must be in [0, 1) and leave samples on both sides; got {split} for {samples} samples"
+    )]
+    BadValidationSplit {
+        /// The split asked for.
+        split: f32,
+        /// Samples available.
+        samples: usize,
+    },
+    /// The loss became NaN or infinite; training stopped before applying that batch, so the
+    /// network keeps the weights of the last good step.
+    #[error(
+        "loss became {loss} at epoch {epoch}, batch {batch}; training stopped and the weights of the last good step were kept"
+    )]
+    NonFiniteLoss {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+        /// The loss (or NaN when only a gradient was non-finite).
+        loss: f32,
+    },
+    /// Reading a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's contents do not have the expected format.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;

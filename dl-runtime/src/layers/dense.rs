@@ -1,0 +1,196 @@
+//! `Dense(units, activation)`: `y = f(W·x + b)`.
+
+use nalgebra::{SMatrix, SVector};
+use rand::Rng;
+
+use super::{Buffers, Layer, fit_len, zeroed_box};
+use crate::activation::Activation;
+use crate::gemm::{Op, gemm};
+use crate::init;
+
+/// A fully connected layer from `I` to `O` features.
+///
+/// The kernel is stored as an `O × I` column-major matrix, which is byte for byte Keras's
+/// `(I, O)` row-major `kernel`, so weight files map 1:1.
+pub struct Dense<const I: usize, const O: usize> {
+    /// The weights, `O × I` (`y = kernel · x`).
+    pub kernel: Box<SMatrix<f32, O, I>>,
+    /// The bias, one per unit.
+    pub bias: Box<SVector<f32, O>>,
+}
+
+impl<const I: usize, const O: usize> Dense<I, O> {
+    /// Keras's defaults: glorot-uniform kernel, zero bias.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let mut layer = Self::zeros();
+        init::glorot_uniform(rng, I, O, layer.kernel.as_mut_slice());
+        layer
+    }
+
+    /// One sample, without touching the heap: `f(W·x + b)`.
+    #[inline]
+    pub fn forward(&self, x: &SVector<f32, I>, activation: Activation) -> SVector<f32, O> {
+        let mut z = *self.bias;
+        z.gemv(1.0, &*self.kernel, x, 1.0);
+        activation.apply_in_place(z.as_mut_slice(), O);
+        z
+    }
+}
+
+impl<const I: usize, const O: usize> Clone for Dense<I, O> {
+    fn clone(&self) -> Self {
+        // Field-wise `Box::clone` would build the matrix on the stack first.
+        let mut copy = Self::zeros();
+        copy.kernel.copy_from(&*self.kernel);
+        copy.bias.copy_from(&*self.bias);
+        copy
+    }
+}
+
+impl<const I: usize, const O: usize> core::fmt::Debug for Dense<I, O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Dense<{I}, {O}>")
+    }
+}
+
+/// Training cache of a dense layer.
+#[derive(Debug, Default)]
+pub struct DenseCache {
+    /// Pre-activations `W·x + b`.
+    pub z: Vec<f32>,
+}
+
+impl<const I: usize, const O: usize> Layer for Dense<I, O> {
+    const PARAMS: usize = I * O + O;
+    const INPUTS: usize = I;
+    const OUTPUTS: usize = O;
+    type Extra = DenseCache;
+
+    fn zeros() -> Self {
+        Dense {
+            kernel: zeroed_box(),
+            bias: zeroed_box(),
+        }
+    }
+
+    fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
+        f("kernel", self.kernel.as_slice());
+        f("bias", self.bias.as_slice());
+    }
+
+    fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
+        f("kernel", self.kernel.as_mut_slice());
+        f("bias", self.bias.as_mut_slice());
+    }
+
+    fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
+        f(self.kernel.as_mut_slice(), other.kernel.as_slice());
+        f(self.bias.as_mut_slice(), other.bias.as_slice());
+    }
+
+    #[inline]
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<DenseCache>,
+        activation: Activation,
+        _training: bool,
+    ) {
+        fit_len(&mut buf.y, O * batch);
+        fit_len(&mut buf.extra.z, O * batch);
+        fit_len(&mut buf.dy, O * batch);
+        dense_forward(
+            I,
+            O,
+            self.kernel.as_slice(),
+            self.bias.as_slice(),
+            x,
+            batch,
+            &mut buf.extra.z,
+            &mut buf.y,
+            activation,
+        );
+    }
+
+    fn pre_activation<'a>(extra: &'a DenseCache, _y: &'a [f32]) -> &'a [f32] {
+        &extra.z
+    }
+
+    #[inline]
+    fn backward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<DenseCache>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        fit_len(&mut buf.dy, O * batch);
+        dense_backward(
+            I,
+            O,
+            self.kernel.as_slice(),
+            x,
+            batch,
+            &buf.extra.z,
+            &buf.y,
+            &mut buf.dy,
+            activation,
+            grads.kernel.as_mut_slice(),
+            grads.bias.as_mut_slice(),
+            dx,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dense_forward(
+    inputs: usize,
+    units: usize,
+    kernel: &[f32],
+    bias: &[f32],
+    x: &[f32],
+    batch: usize,
+    z: &mut [f32],
+    y: &mut [f32],
+    activation: Activation,
+) {
+    assert_eq!(x.len(), inputs * batch, "dense input has the wrong length");
+    for col in z.chunks_exact_mut(units) {
+        col.copy_from_slice(bias);
+    }
+    gemm(units, batch, inputs, 1.0, kernel, Op::N, x, Op::N, 1.0, z);
+    activation.apply(z, y, units);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dense_backward(
+    inputs: usize,
+    units: usize,
+    kernel: &[f32],
+    x: &[f32],
+    batch: usize,
+    z: &[f32],
+    y: &[f32],
+    dy: &mut [f32],
+    activation: Activation,
+    grad_kernel: &mut [f32],
+    grad_bias: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    activation.backward(z, y, dy, units);
+    let dz = &*dy;
+    // ∂L/∂W = dz · xᵀ, ∂L/∂b = Σ_batch dz, ∂L/∂x = Wᵀ · dz.
+    gemm(units, inputs, batch, 1.0, dz, Op::N, x, Op::T, 0.0, grad_kernel);
+    grad_bias.fill(0.0);
+    for col in dz.chunks_exact(units) {
+        for (g, &d) in grad_bias.iter_mut().zip(col) {
+            *g += d;
+        }
+    }
+    if let Some(dx) = dx {
+        gemm(inputs, batch, units, 1.0, kernel, Op::T, dz, Op::N, 0.0, dx);
+    }
+}

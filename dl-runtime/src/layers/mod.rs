@@ -1,0 +1,90 @@
+//! The layer kernels the `network!` macro calls, one module per layer kind.
+//!
+//! Each layer is generic over its sizes, which the macro computes and passes as const arguments;
+//! the heavy loops live in non-generic functions so that they are compiled (and optimised) once,
+//! here, rather than in every crate that declares a network.
+
+mod dense;
+
+pub use dense::Dense;
+
+use crate::activation::Activation;
+
+/// Per-layer buffers of a training batch: the layer's output, the gradient flowing into it, and
+/// whatever else its backward pass needs (`Extra`). Buffers grow to the largest batch seen and
+/// are then reused, so a training step allocates nothing after the first batch.
+#[derive(Debug, Default)]
+pub struct Buffers<E> {
+    /// The layer's output for the batch, column-major `features × batch`.
+    pub y: Vec<f32>,
+    /// `∂L/∂y`, written by the next layer (or the loss) during the backward pass.
+    pub dy: Vec<f32>,
+    /// Layer-specific cache (pre-activations, pooling indices, …).
+    pub extra: E,
+}
+
+/// Resizes a buffer without shrinking its capacity.
+#[inline]
+pub(crate) fn fit_len(v: &mut Vec<f32>, len: usize) {
+    if v.len() != len {
+        v.resize(len, 0.0);
+    }
+}
+
+/// What the generated network needs from every layer kind: construction, parameter access and
+/// the batched forward and backward passes.
+pub trait Layer: Sized {
+    /// Number of trainable parameters.
+    const PARAMS: usize;
+    /// Input features per sample (flattened).
+    const INPUTS: usize;
+    /// Output features per sample (flattened).
+    const OUTPUTS: usize;
+    /// Layer-specific training cache.
+    type Extra: Default;
+
+    /// A layer with every parameter zero, allocated directly on the heap (also the shape of its
+    /// gradients).
+    fn zeros() -> Self;
+
+    /// Visits each parameter tensor with its Keras name (`kernel`, `bias`, …), in a fixed order.
+    fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32]));
+
+    /// Visits each parameter tensor mutably, in the same order as [`Layer::for_each_param`].
+    fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32]));
+
+    /// Visits each parameter tensor of `self` mutably beside the same tensor of `other`.
+    fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32]));
+
+    /// Batched forward: reads `x` (`INPUTS × batch`) and fills `buf.y` (`OUTPUTS × batch`) and
+    /// the cache the backward pass needs.
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Self::Extra>,
+        activation: Activation,
+        training: bool,
+    );
+
+    /// The values before the activation, for losses fused with it (sigmoid and softmax).
+    fn pre_activation<'a>(extra: &'a Self::Extra, y: &'a [f32]) -> &'a [f32];
+
+    /// Batched backward: turns `buf.dy` into gradients of the parameters (overwriting `grads`)
+    /// and, when asked, `∂L/∂x` into `dx`. `buf.dy` is used as scratch.
+    fn backward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Self::Extra>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    );
+}
+
+/// Allocates a zeroed value directly on the heap. Large parameter matrices built on the stack
+/// first overflow a 2 MiB test thread in debug builds.
+pub(crate) fn zeroed_box<T: bytemuck::Zeroable>() -> Box<T> {
+    bytemuck::zeroed_box()
+}

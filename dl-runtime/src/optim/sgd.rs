@@ -1,0 +1,91 @@
+use super::{Optimizer, ensure};
+
+/// `SGD`: plain, with momentum, or Nesterov momentum (Keras's formulation).
+#[derive(Debug, Clone)]
+pub struct Sgd {
+    /// Step size (Keras default 0.01).
+    pub learning_rate: f32,
+    /// Momentum (0 disables it).
+    pub momentum: f32,
+    /// Use Nesterov momentum.
+    pub nesterov: bool,
+    velocity: Vec<f32>,
+}
+
+impl Sgd {
+    /// SGD with the given learning rate and no momentum.
+    pub fn new(learning_rate: f32) -> Self {
+        Sgd {
+            learning_rate,
+            momentum: 0.0,
+            nesterov: false,
+            velocity: Vec::new(),
+        }
+    }
+
+    /// Adds (heavy-ball) momentum.
+    pub fn with_momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Switches to Nesterov momentum.
+    pub fn with_nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+}
+
+impl Default for Sgd {
+    fn default() -> Self {
+        Sgd::new(0.01)
+    }
+}
+
+impl Optimizer for Sgd {
+    fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
+        let (lr, m) = (self.learning_rate, self.momentum);
+        if m == 0.0 {
+            for (p, &g) in param.iter_mut().zip(grad) {
+                *p -= lr * g;
+            }
+            return;
+        }
+        ensure(&mut self.velocity, offset + param.len(), 0.0);
+        let v = &mut self.velocity[offset..offset + param.len()];
+        for ((p, v), &g) in param.iter_mut().zip(v).zip(grad) {
+            *v = m * *v - lr * g;
+            *p += if self.nesterov { m * *v - lr * g } else { *v };
+        }
+    }
+
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        vec![("velocity", &self.velocity)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::tests::{close, run};
+
+    #[test]
+    fn follows_keras_momentum_and_nesterov() {
+        // Gradient of p²: 2p. Hand-derived from Keras's update rules.
+        let g = |p: &[f32]| p.iter().map(|v| 2.0 * v).collect();
+        close(&run(&mut Sgd::new(0.1), &[1.0], 2, g), &[0.64]);
+        // momentum 0.9: v1 = -0.2, p1 = 0.8; v2 = -0.18 - 0.16 = -0.34, p2 = 0.46.
+        close(&run(&mut Sgd::new(0.1).with_momentum(0.9), &[1.0], 2, g), &[0.46]);
+        // nesterov: v1 = -0.2, p1 = 1 + 0.9·(-0.2) - 0.2 = 0.62;
+        // v2 = 0.9·(-0.2) - 0.124 = -0.304, p2 = 0.62 + 0.9·(-0.304) - 0.124 = 0.2224.
+        close(
+            &run(
+                &mut Sgd::new(0.1).with_momentum(0.9).with_nesterov(true),
+                &[1.0],
+                2,
+                g,
+            ),
+            &[0.2224],
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Keras's `model.summary()` table.
+
+use core::fmt;
+
+/// One layer's row of the summary, computed by the macro at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// Layer name (the field name, or Keras's automatic `dense`, `dense_1`, …).
+    pub name: &'static str,
+    /// Layer kind, as written (`Dense`).
+    pub kind: &'static str,
+    /// Output shape per sample (the batch dimension is shown as `None`).
+    pub output_shape: &'static [usize],
+    /// Trainable parameters.
+    pub params: usize,
+}
+
+/// A network's summary; `Display` prints Keras's table.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    /// The network's name.
+    pub name: &'static str,
+    /// One row per layer.
+    pub layers: &'static [LayerSummary],
+}
+
+impl Summary {
+    /// Total trainable parameters.
+    pub fn params(&self) -> usize {
+        self.layers.iter().map(|l| l.params).sum()
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bytes(n: usize) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n:.2} B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2} KB", n / 1024.0)
+    } else {
+        format!("{:.2} MB", n / (1024.0 * 1024.0))
+    }
+}
+
+fn shape(dims: &[usize]) -> String {
+    let mut s = String::from("(None");
+    for d in dims {
+        s.push_str(&format!(", {d}"));
+    }
+    s.push(')');
+    s
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = "_".repeat(65);
+        writeln!(f, "Model: \"{}\"", self.name)?;
+        writeln!(f, "{rule}")?;
+        writeln!(f, " {:<28}{:<26}Param #", "Layer (type)", "Output Shape")?;
+        writeln!(f, "{}", "=".repeat(65))?;
+        for (i, l) in self.layers.iter().enumerate() {
+            let name = format!("{} ({})", l.name, l.kind);
+            writeln!(
+                f,
+                " {:<28}{:<26}{}",
+                name,
+                shape(l.output_shape),
+                grouped(l.params)
+            )?;
+            if i + 1 < self.layers.len() {
+                writeln!(f)?;
+            }
+        }
+        writeln!(f, "{}", "=".repeat(65))?;
+        let total = self.params();
+        writeln!(f, "Total params: {} ({})", grouped(total), bytes(total * 4))?;
+        writeln!(f, "Trainable params: {} ({})", grouped(total), bytes(total * 4))?;
+        writeln!(f, "Non-trainable params: 0 (0.00 B)")?;
+        write!(f, "{rule}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_keras_table() {
+        const LAYERS: &[LayerSummary] = &[
+            LayerSummary {
+                name: "dense",
+                kind: "Dense",
+                output_shape: &[64],
+                params: 704,
+            },
+            LayerSummary {
+                name: "out",
+                kind: "Dense",
+                output_shape: &[1],
+                params: 65,
+            },
+        ];
+        let text = Summary {
+            name: "Mlp",
+            layers: LAYERS,
+        }
+        .to_string();
+        assert!(
+            text.contains(" dense (Dense)               (None, 64)                704\n"),
+            "{text}"
+        );
+        assert!(text.contains("Total params: 769 (3.00 KB)"), "{text}");
+        assert_eq!(grouped(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,67 @@
+use super::check_data;
+use crate::error::Result;
+use crate::loss::Loss;
+use crate::metrics::ConfusionMatrix;
+use crate::model::Model;
+use crate::sample::Sample;
+
+/// Samples per forward pass in `evaluate` and `predict`: large enough for efficient GEMMs, small
+/// enough to keep the buffers in cache.
+const CHUNK: usize = 256;
+
+/// What `evaluate` measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss.
+    pub loss: f32,
+    /// Accuracy, for classification losses.
+    pub accuracy: Option<f32>,
+    /// Confusion matrix, for classification losses.
+    pub confusion: Option<ConfusionMatrix>,
+}
+
+/// Loss, accuracy and confusion matrix of `model` on `x`, `y` (inference mode).
+pub fn evaluate<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    x: &[M::Input],
+    y: &[L::Target],
+    loss: &L,
+) -> Result<Evaluation> {
+    check_data("the evaluation data", x, y, loss)?;
+    let mut ws = M::Workspace::default();
+    let mut buf = Vec::new();
+    let mut total = 0.0f64;
+    let mut confusion = loss.classes().map(ConfusionMatrix::new);
+    for (xs, ys) in x.chunks(CHUNK).zip(y.chunks(CHUNK)) {
+        buf.clear();
+        xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
+        model.forward_batch(&buf, xs.len(), &mut ws, false);
+        let (head, _) = M::head(&mut ws);
+        total += loss.compute(&head, ys, None).0 as f64;
+        if let Some(cm) = &mut confusion {
+            for (out, t) in head.y.chunks_exact(head.units).zip(ys) {
+                cm.record(loss.target_class(t), loss.predicted_class(out));
+            }
+        }
+    }
+    Ok(Evaluation {
+        loss: (total / x.len() as f64) as f32,
+        accuracy: confusion.as_ref().map(ConfusionMatrix::accuracy),
+        confusion,
+    })
+}
+
+/// Outputs of `model` for every sample of `x`, computed in batches.
+pub fn predict<M: Model>(model: &M, x: &[M::Input]) -> Vec<M::Output> {
+    let mut ws = M::Workspace::default();
+    let mut buf = Vec::new();
+    let mut out = Vec::with_capacity(x.len());
+    for xs in x.chunks(CHUNK) {
+        buf.clear();
+        xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
+        model.forward_batch(&buf, xs.len(), &mut ws, false);
+        let (head, _) = M::head(&mut ws);
+        out.extend(head.y.chunks_exact(head.units).map(M::Output::from_elems));
+    }
+    out
+}

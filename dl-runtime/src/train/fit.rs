@@ -1,0 +1,148 @@
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::history::{EpochLog, History};
+use super::progress::Progress;
+use super::trainer::Trainer;
+use super::{check_data, evaluate};
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::model::Model;
+use crate::optim::{Clip, Optimizer};
+
+/// The arguments of Keras's `compile` and `fit` together. Build one with the loss and optimizer
+/// and take the rest from `..Fit::default()`.
+///
+/// `X` is the network's input type and `T` the loss's label type; both are inferred.
+#[derive(Debug, Clone)]
+pub struct Fit<'v, X, T, L, O> {
+    /// The loss to minimise.
+    pub loss: L,
+    /// The update rule.
+    pub optimizer: O,
+    /// Passes over the training data (default 1).
+    pub epochs: usize,
+    /// Samples per gradient step (default 32).
+    pub batch_size: usize,
+    /// Reshuffle the training samples before each epoch (default true).
+    pub shuffle: bool,
+    /// Seed of the shuffling, so that runs are reproducible.
+    pub seed: u64,
+    /// Fraction of the samples, taken from the end before shuffling as Keras does, held out to
+    /// validate after each epoch.
+    pub validation_split: f32,
+    /// Separate validation data (takes precedence over `validation_split`).
+    pub validation_data: Option<(&'v [X], &'v [T])>,
+    /// Gradient clipping.
+    pub clip: Option<Clip>,
+    /// Show a progress bar (only when stderr is a terminal) and a line per epoch.
+    pub verbose: bool,
+}
+
+impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
+    fn default() -> Self {
+        Fit {
+            loss: L::default(),
+            optimizer: O::default(),
+            epochs: 1,
+            batch_size: 32,
+            shuffle: true,
+            seed: 0,
+            validation_split: 0.0,
+            validation_data: None,
+            clip: None,
+            verbose: true,
+        }
+    }
+}
+
+/// Trains `model` on `x`, `y` as Keras's `fit` does and returns the per-epoch history.
+///
+/// Every check happens before the first step: an `Err` names the problem and leaves the weights
+/// untouched. If the loss turns NaN or infinite, training stops before applying that batch and
+/// the error names the epoch and batch.
+pub fn fit<M, L, O>(
+    model: &mut M,
+    x: &[M::Input],
+    y: &[L::Target],
+    cfg: Fit<'_, M::Input, L::Target, L, O>,
+) -> Result<History>
+where
+    M: Model,
+    L: Loss<M::Head>,
+    O: Optimizer,
+{
+    if cfg.batch_size == 0 {
+        return Err(Error::ZeroBatchSize);
+    }
+    check_data("the training data", x, y, &cfg.loss)?;
+    let split = cfg.validation_split;
+    let (train_x, train_y, val) = match cfg.validation_data {
+        Some((vx, vy)) => {
+            check_data("validation_data", vx, vy, &cfg.loss)?;
+            (x, y, Some((vx, vy)))
+        }
+        None if split == 0.0 => (x, y, None),
+        None => {
+            let n = x.len();
+            let at = ((n as f64) * (1.0 - split as f64)).ceil() as usize;
+            if !(0.0..1.0).contains(&split) || at == 0 || at >= n {
+                return Err(Error::BadValidationSplit { split, samples: n });
+            }
+            (&x[..at], &y[..at], Some((&x[at..], &y[at..])))
+        }
+    };
+
+    let mut trainer = Trainer::<M, L, O>::new(cfg.loss, cfg.optimizer, cfg.clip);
+    let mut order: Vec<usize> = (0..train_x.len()).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let batches = train_x.len().div_ceil(cfg.batch_size);
+    let classifies = trainer.loss.classes().is_some();
+    let mut history = History::default();
+
+    for epoch in 1..=cfg.epochs {
+        let start = Instant::now();
+        if cfg.shuffle {
+            order.shuffle(&mut rng);
+        }
+        let mut progress = Progress::new(epoch, cfg.epochs, batches, cfg.verbose);
+        let (mut seen, mut loss_sum, mut correct) = (0usize, 0.0f64, 0usize);
+        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            let stats = trainer
+                .step(model, train_x, train_y, chunk.iter().copied())
+                .map_err(|loss| {
+                    progress.abandon();
+                    Error::NonFiniteLoss {
+                        epoch,
+                        batch: b + 1,
+                        loss,
+                    }
+                })?;
+            seen += stats.samples;
+            loss_sum += stats.loss_sum as f64;
+            correct += stats.correct;
+            let accuracy = classifies.then(|| correct as f32 / seen as f32);
+            progress.batch_done(b + 1, (loss_sum / seen as f64) as f32, accuracy);
+        }
+        let mut log = EpochLog {
+            epoch,
+            loss: (loss_sum / seen as f64) as f32,
+            accuracy: classifies.then(|| correct as f32 / seen as f32),
+            val_loss: None,
+            val_accuracy: None,
+            seconds: 0.0,
+        };
+        if let Some((vx, vy)) = val {
+            let e = evaluate(model, vx, vy, &trainer.loss)?;
+            log.val_loss = Some(e.loss);
+            log.val_accuracy = e.accuracy;
+        }
+        log.seconds = start.elapsed().as_secs_f64();
+        progress.finish(&log);
+        history.epochs.push(log);
+    }
+    Ok(history)
+}

@@ -1,0 +1,46 @@
+//! Keras-style training: [`fit`], [`evaluate`], [`predict`], and the [`Trainer`] that runs one
+//! batch at a time for custom loops.
+
+mod evaluate;
+mod fit;
+mod history;
+mod progress;
+mod trainer;
+
+pub use evaluate::{Evaluation, evaluate, predict};
+pub use fit::{Fit, fit};
+pub use history::{EpochLog, History};
+pub use trainer::{BatchStats, Trainer};
+
+use crate::error::{Error, Result};
+use crate::head::Head;
+use crate::loss::Loss;
+use crate::sample::Sample;
+
+/// Checks that a data set is usable with a loss, naming the first problem found.
+pub(crate) fn check_data<X: Sample, H: Head, L: Loss<H>>(
+    what: &'static str,
+    x: &[X],
+    y: &[L::Target],
+    loss: &L,
+) -> Result<()> {
+    if x.len() != y.len() {
+        return Err(Error::LengthMismatch {
+            x: x.len(),
+            y: y.len(),
+        });
+    }
+    if x.is_empty() {
+        return Err(Error::EmptyData { what });
+    }
+    for (index, t) in y.iter().enumerate() {
+        loss.check_target(t)
+            .map_err(|message| Error::BadLabel { what, index, message })?;
+    }
+    for (index, s) in x.iter().enumerate() {
+        if let Some(value) = s.first_non_finite() {
+            return Err(Error::NonFiniteInput { what, index, value });
+        }
+    }
+    Ok(())
+}

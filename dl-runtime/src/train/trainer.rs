@@ -1,0 +1,151 @@
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::model::Model;
+use crate::optim::{Clip, Optimizer};
+use crate::sample::Sample;
+
+/// Loss and accuracy counts of one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchStats {
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Sum of the per-sample losses.
+    pub loss_sum: f32,
+    /// Correctly classified samples (0 for regression losses).
+    pub correct: usize,
+}
+
+impl BatchStats {
+    /// Mean loss over the batch.
+    pub fn loss(&self) -> f32 {
+        self.loss_sum / self.samples as f32
+    }
+}
+
+/// A network's training state apart from its weights: loss, optimizer, clipping, and the
+/// buffers of a batch, reused from step to step so that a step allocates nothing after the
+/// first batch. Keras's `compile` plus `train_on_batch`.
+pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
+    /// The loss being minimised.
+    pub loss: L,
+    /// The update rule.
+    pub optimizer: O,
+    /// Gradient clipping, if any.
+    pub clip: Option<Clip>,
+    workspace: M::Workspace,
+    grads: M,
+    x: Vec<<M::Input as Sample>::Elem>,
+    y: Vec<L::Target>,
+    steps: usize,
+}
+
+impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
+    /// A trainer for networks of type `M`.
+    pub fn new(loss: L, optimizer: O, clip: Option<Clip>) -> Self {
+        Trainer {
+            loss,
+            optimizer,
+            clip,
+            workspace: M::Workspace::default(),
+            grads: M::zeros(),
+            x: Vec::new(),
+            y: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// The gradients of the last step, with the network's structure.
+    pub fn gradients(&self) -> &M {
+        &self.grads
+    }
+
+    /// Trains on one batch: the whole of `x` and `y`. Checks the data first.
+    pub fn train_on_batch(&mut self, model: &mut M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
+        super::check_data("the batch", x, y, &self.loss)?;
+        let indices = 0..x.len();
+        self.step(model, x, y, indices)
+            .map_err(|loss| Error::NonFiniteLoss {
+                epoch: 1,
+                batch: self.steps + 1,
+                loss,
+            })
+    }
+
+    /// Computes the loss and gradients of a batch without updating the weights.
+    pub fn compute_gradients(&mut self, model: &M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
+        super::check_data("the batch", x, y, &self.loss)?;
+        Ok(self.forward_backward(model, x, y, 0..x.len()))
+    }
+
+    fn forward_backward(
+        &mut self,
+        model: &M,
+        x: &[M::Input],
+        y: &[L::Target],
+        indices: impl Iterator<Item = usize> + Clone,
+    ) -> BatchStats {
+        self.x.clear();
+        self.y.clear();
+        for i in indices {
+            self.x.extend_from_slice(x[i].elems());
+            self.y.push(y[i]);
+        }
+        let batch = self.y.len();
+        model.forward_batch(&self.x, batch, &mut self.workspace, true);
+        let (head, grad) = M::head(&mut self.workspace);
+        let (loss_sum, grad_of) = self.loss.compute(&head, &self.y, Some(grad));
+        let mut correct = 0;
+        if self.loss.classes().is_some() {
+            for (out, t) in head.y.chunks_exact(head.units).zip(&self.y) {
+                correct += usize::from(self.loss.predicted_class(out) == self.loss.target_class(t));
+            }
+        }
+        model.backward_batch(&self.x, batch, &mut self.workspace, grad_of, &mut self.grads);
+        BatchStats {
+            samples: batch,
+            loss_sum,
+            correct,
+        }
+    }
+
+    /// One step over the samples at `indices`; `Err` carries a non-finite loss, in which case the
+    /// weights are left untouched.
+    pub(crate) fn step(
+        &mut self,
+        model: &mut M,
+        x: &[M::Input],
+        y: &[L::Target],
+        indices: impl Iterator<Item = usize> + Clone,
+    ) -> Result<BatchStats, f32> {
+        let stats = self.forward_backward(model, x, y, indices);
+        if !stats.loss_sum.is_finite() {
+            return Err(stats.loss_sum);
+        }
+        let mut finite = 0.0f32;
+        let mut squares = 0.0f64;
+        let global = matches!(self.clip, Some(Clip::GlobalNorm(_)));
+        self.grads.for_each_param(|_, _, g| {
+            // `v · 0` is NaN exactly when `v` is NaN or infinite, and the sum vectorises.
+            finite += g.iter().map(|v| v * 0.0).sum::<f32>();
+            if global {
+                squares += g.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+            }
+        });
+        if finite.is_nan() {
+            return Err(f32::NAN);
+        }
+        if let Some(c) = self.clip {
+            let global_norm = squares.sqrt() as f32;
+            self.grads.for_each_param_mut(|_, _, g| c.apply(g, global_norm));
+        }
+        self.optimizer.begin_step();
+        let mut offset = 0;
+        let opt = &mut self.optimizer;
+        model.zip_params_mut(&self.grads, |p, g| {
+            opt.update(offset, p, g);
+            offset += p.len();
+        });
+        self.steps += 1;
+        Ok(stats)
+    }
+}

@@ -1,0 +1,41 @@
+//! # dl
+//!
+//! Neural networks declared inline in Rust, checked for shape at compile time, trained fast on a
+//! CPU. See the README for a tour; [`network!`] is where to start.
+
+pub use dl_runtime::*;
+
+/// Declares a statically shaped network.
+///
+/// ```
+/// use dl::prelude::*;
+/// use rand::SeedableRng;
+///
+/// dl::network! {
+///     /// The Keras tutorial's binary classifier.
+///     pub struct Mlp {
+///         input: [10],
+///         hidden: Dense(64, relu),
+///         Dense(64, activation = relu),
+///         out: Dense(1, sigmoid),
+///     }
+/// }
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let net = Mlp::new(&mut rng);
+/// let p = net.forward(&SVector::<f32, 10>::zeros());
+/// assert!(p[0] > 0.0 && p[0] < 1.0);
+/// assert_eq!(Mlp::PARAMS, 10 * 64 + 64 + 64 * 64 + 64 + 64 + 1);
+/// ```
+#[macro_export]
+macro_rules! network {
+    ($($body:tt)*) => {
+        $crate::__private::network_impl! { $crate; $($body)* }
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use dl_macros::network_impl;
+    pub use dl_runtime::__private::*;
+}
