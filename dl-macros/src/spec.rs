@@ -85,8 +85,8 @@ pub fn bind<'a>(call: &'a LayerCall, params: &[&'static str], errors: &mut Error
                 match params.iter().position(|p| *p == key) {
                     Some(i) => Some((i, name.span())),
                     None => {
-                        let what = format!("argument of `{kind}`");
-                        errors.push(name.span(), suggest::unknown(&what, &key, params));
+                        let problem = format!("`{kind}` has no argument `{key}`");
+                        errors.push(name.span(), suggest::with_candidates(problem, &key, params));
                         None
                     }
                 }

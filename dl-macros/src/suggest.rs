@@ -1,19 +1,28 @@
 //! "Did you mean …?" for misspelt names.
 
-/// Levenshtein distance, case-insensitive (so `dense` finds `Dense`).
+/// Edit distance counting an adjacent transposition as one edit (`rleu` → `relu`),
+/// case-insensitive (so `dense` finds `Dense`).
 fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_lowercase().chars().collect();
     let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[n][m]
 }
 
 /// The closest of `candidates`, if it is close enough to be a plausible typo.
@@ -26,14 +35,20 @@ pub fn nearest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// `<problem>; did you mean `x`? expected one of: a, b, c`.
+pub fn with_candidates(problem: String, name: &str, candidates: &[&str]) -> String {
+    let mut msg = problem;
+    match nearest(name, candidates) {
+        Some(n) => msg.push_str(&format!("; did you mean `{n}`? expected one of: ")),
+        None => msg.push_str("; expected one of: "),
+    }
+    msg.push_str(&candidates.join(", "));
+    msg
+}
+
 /// `unknown <what> `name`; did you mean `x`? expected one of: a, b, c`.
 pub fn unknown(what: &str, name: &str, candidates: &[&str]) -> String {
-    let mut msg = format!("unknown {what} `{name}`");
-    if let Some(n) = nearest(name, candidates) {
-        msg.push_str(&format!("; did you mean `{n}`?"));
-    }
-    msg.push_str(&format!(" expected one of: {}", candidates.join(", ")));
-    msg
+    with_candidates(format!("unknown {what} `{name}`"), name, candidates)
 }
 
 #[cfg(test)]
@@ -46,5 +61,6 @@ mod tests {
         assert_eq!(nearest("Dens", &["Dense"]), Some("Dense"));
         assert_eq!(nearest("sigmod", &["relu", "sigmoid"]), Some("sigmoid"));
         assert_eq!(nearest("convolution", &["Dense"]), None);
+        assert_eq!(nearest("use_bais", &["units", "activation"]), None);
     }
 }

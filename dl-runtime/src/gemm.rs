@@ -1,8 +1,14 @@
-//! Matrix products over flat column-major buffers, through `matrixmultiply`.
+//! Matrix products over flat column-major buffers, for the small shapes of small networks.
 //!
-//! nalgebra only reaches an optimised GEMM when a dimension is dynamic, and its static products run
-//! at a fraction of the speed for batch shapes (see STYLE.md); the batch kernels therefore call
-//! `matrixmultiply` directly on the statically shaped storage.
+//! nalgebra only reaches an optimised GEMM when a dimension is dynamic, and `matrixmultiply`
+//! packs both operands into a freshly allocated buffer on every call: at 64×64·64×32 the packing
+//! and the allocation cost as much as the arithmetic, and a training step would allocate. The
+//! kernel here works on the operands where they lie: `op(A)` must be contiguous down its columns
+//! (it is copied into a per-thread scratch buffer, allocated once, when it is not), and each
+//! 16×4 tile of `C` accumulates in registers over the whole `k` loop. AVX2+FMA is detected at run
+//! time, so the fast path does not need `-C target-cpu=native`.
+
+use std::cell::RefCell;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +17,11 @@ pub enum Op {
     N,
     /// Use its transpose.
     T,
+}
+
+thread_local! {
+    /// Scratch for transposed left operands; grows to the largest seen and stays.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `c = alpha · op(a) · op(b) + beta · c` where `c` is `m × n`, `op(a)` is `m × k`, `op(b)` is
@@ -37,39 +48,410 @@ pub fn gemm(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
         "gemm buffer too short"
     );
-    if m == 0 || n == 0 {
+    let c = &mut c[..m * n];
+    if beta == 0.0 {
+        c.fill(0.0);
+    } else if beta != 1.0 {
+        c.iter_mut().for_each(|v| *v *= beta);
+    }
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
-    // Column-major m×k stored as is: row stride 1, column stride m. Stored transposed (k×m):
-    // row stride k, column stride 1.
-    let (rsa, csa) = match op_a {
-        Op::N => (1, m),
-        Op::T => (k, 1),
-    };
+    // op(B)[p, j] = b[p·rsb + j·csb].
     let (rsb, csb) = match op_b {
         Op::N => (1, k),
         Op::T => (n, 1),
     };
-    // SAFETY: the assertion above guarantees every index the strides reach lies within the
-    // slices: the largest offset of `a` is (m-1)·rsa + (k-1)·csa = m·k − 1 in both layouts, and
-    // likewise for `b` and `c`; `c` is uniquely borrowed.
+    let b = Strided {
+        data: &b[..k * n],
+        rs: rsb,
+        cs: csb,
+    };
+    match op_a {
+        Op::N => kernel(m, n, k, alpha, &a[..m * k], b, c),
+        Op::T => SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < m * k {
+                s.resize(m * k, 0.0);
+            }
+            // `a` is stored k×m; lay op(A) = aᵀ out as m×k column-major.
+            let t = &mut s[..m * k];
+            transpose(k, m, &a[..m * k], t);
+            kernel(m, n, k, alpha, t, b, c);
+        }),
+    }
+}
+
+/// Writes the transpose of `src` (`rows × cols`, column-major) into `dst` (`cols × rows`).
+pub fn transpose(rows: usize, cols: usize, src: &[f32], dst: &mut [f32]) {
+    assert!(
+        src.len() >= rows * cols && dst.len() >= rows * cols,
+        "transpose buffer too short"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present and both buffers hold rows·cols floats (checked above).
+            unsafe { avx2_transpose(rows, cols, src.as_ptr(), dst.as_mut_ptr()) };
+            return;
+        }
+    }
+    for c in 0..cols {
+        for r in 0..rows {
+            dst[c + r * cols] = src[r + c * rows];
+        }
+    }
+}
+
+/// 8×8 blocks transposed in registers (the classic unpack/shuffle/permute sequence), the
+/// ragged edges element by element.
+///
+/// # Safety
+/// AVX2 must be available; `src` and `dst` must hold `rows · cols` floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_transpose(rows: usize, cols: usize, src: *const f32, dst: *mut f32) {
+    use core::arch::x86_64::*;
+    let (r8, c8) = (rows / 8 * 8, cols / 8 * 8);
+    // SAFETY: all offsets are below rows·cols: block loads read rows r..r+8 < r8 ≤ rows of
+    // columns c..c+8 < c8 ≤ cols, and stores mirror them.
     unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            c.as_mut_ptr(),
-            1,
-            m as isize,
-        );
+        for c in (0..c8).step_by(8) {
+            for r in (0..r8).step_by(8) {
+                let mut v = [_mm256_setzero_ps(); 8];
+                for (q, v) in v.iter_mut().enumerate() {
+                    *v = _mm256_loadu_ps(src.add(r + (c + q) * rows));
+                }
+                let t0 = _mm256_unpacklo_ps(v[0], v[1]);
+                let t1 = _mm256_unpackhi_ps(v[0], v[1]);
+                let t2 = _mm256_unpacklo_ps(v[2], v[3]);
+                let t3 = _mm256_unpackhi_ps(v[2], v[3]);
+                let t4 = _mm256_unpacklo_ps(v[4], v[5]);
+                let t5 = _mm256_unpackhi_ps(v[4], v[5]);
+                let t6 = _mm256_unpacklo_ps(v[6], v[7]);
+                let t7 = _mm256_unpackhi_ps(v[6], v[7]);
+                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let out = [
+                    _mm256_permute2f128_ps::<0x20>(u0, u4),
+                    _mm256_permute2f128_ps::<0x20>(u1, u5),
+                    _mm256_permute2f128_ps::<0x20>(u2, u6),
+                    _mm256_permute2f128_ps::<0x20>(u3, u7),
+                    _mm256_permute2f128_ps::<0x31>(u0, u4),
+                    _mm256_permute2f128_ps::<0x31>(u1, u5),
+                    _mm256_permute2f128_ps::<0x31>(u2, u6),
+                    _mm256_permute2f128_ps::<0x31>(u3, u7),
+                ];
+                for (q, o) in out.iter().enumerate() {
+                    _mm256_storeu_ps(dst.add(c + (r + q) * cols), *o);
+                }
+            }
+        }
+        for c in 0..cols {
+            let r_start = if c < c8 { r8 } else { 0 };
+            for r in r_start..rows {
+                *dst.add(c + r * cols) = *src.add(r + c * rows);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Strided<'a> {
+    data: &'a [f32],
+    rs: usize,
+    cs: usize,
+}
+
+fn kernel(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: Strided<'_>, c: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F; `a`, `b.data` and `c` hold m·k, k·n and m·n
+            // elements (checked by `gemm`), which is all the kernel reads and writes.
+            unsafe {
+                avx512::kernel(
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    a.as_ptr(),
+                    b.data.as_ptr(),
+                    b.rs,
+                    b.cs,
+                    c.as_mut_ptr(),
+                )
+            };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features `kernel_fma` is compiled for.
+            unsafe { kernel_fma(m, n, k, alpha, a, b, c) };
+            return;
+        }
+    }
+    tiles::<false>(m, n, k, alpha, a, b, c);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn kernel_fma(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: Strided<'_>, c: &mut [f32]) {
+    tiles::<true>(m, n, k, alpha, a, b, c);
+}
+
+#[inline(always)]
+fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    // `mul_add` is one instruction with FMA and a slow libm call without it.
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// Covers `C` with register tiles: 16 rows × 4 columns where they fit, narrower at the edges.
+#[inline(always)]
+fn tiles<const FMA: bool>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: Strided<'_>,
+    c: &mut [f32],
+) {
+    let mut j = 0;
+    while j + 4 <= n {
+        rows::<4, FMA>(m, j, k, alpha, a, b, c);
+        j += 4;
+    }
+    while j < n {
+        rows::<1, FMA>(m, j, k, alpha, a, b, c);
+        j += 1;
+    }
+}
+
+#[inline(always)]
+fn rows<const NR: usize, const FMA: bool>(
+    m: usize,
+    j: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: Strided<'_>,
+    c: &mut [f32],
+) {
+    let mut i = 0;
+    while i + 16 <= m {
+        tile::<16, NR, FMA>(m, i, j, k, alpha, a, b, c);
+        i += 16;
+    }
+    if i + 8 <= m {
+        tile::<8, NR, FMA>(m, i, j, k, alpha, a, b, c);
+        i += 8;
+    }
+    if m < 8 && b.rs == 1 {
+        // A few rows against contiguous columns of B (a 1-unit output layer): dot products
+        // vectorise better than rows of width 1.
+        for ii in i..m {
+            for jj in j..j + NR {
+                let col = &b.data[jj * b.cs..jj * b.cs + k];
+                let s = dot::<FMA>(a, ii, m, col);
+                c[ii + jj * m] += alpha * s;
+            }
+        }
+        return;
+    }
+    while i < m {
+        tile::<1, NR, FMA>(m, i, j, k, alpha, a, b, c);
+        i += 1;
+    }
+}
+
+/// Σ_p a[i + p·m] · col[p], with 8 independent accumulators so the loop vectorises when `m == 1`.
+#[inline(always)]
+fn dot<const FMA: bool>(a: &[f32], i: usize, m: usize, col: &[f32]) -> f32 {
+    let k = col.len();
+    if m == 1 {
+        let mut acc = [0.0f32; 8];
+        let (ac, bc) = (a[..k].chunks_exact(8), col.chunks_exact(8));
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        for (x, y) in ac.zip(bc) {
+            for l in 0..8 {
+                acc[l] = fmadd::<FMA>(x[l], y[l], acc[l]);
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for (x, y) in ar.iter().zip(br) {
+            s = fmadd::<FMA>(*x, *y, s);
+        }
+        s
+    } else {
+        (0..k).fold(0.0, |s, p| fmadd::<FMA>(a[i + p * m], col[p], s))
+    }
+}
+
+/// One MR×NR block of `C`, accumulated in registers over all of `k`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn tile<const MR: usize, const NR: usize, const FMA: bool>(
+    m: usize,
+    i: usize,
+    j: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: Strided<'_>,
+    c: &mut [f32],
+) {
+    let mut acc = [[0.0f32; MR]; NR];
+    for p in 0..k {
+        let col: &[f32; MR] = a[i + p * m..i + p * m + MR].try_into().expect("tile in bounds");
+        for (jj, acc) in acc.iter_mut().enumerate() {
+            let bv = b.data[p * b.rs + (j + jj) * b.cs];
+            for ii in 0..MR {
+                acc[ii] = fmadd::<FMA>(col[ii], bv, acc[ii]);
+            }
+        }
+    }
+    for (jj, acc) in acc.iter().enumerate() {
+        let out = &mut c[i + (j + jj) * m..i + (j + jj) * m + MR];
+        for ii in 0..MR {
+            out[ii] += alpha * acc[ii];
+        }
+    }
+}
+
+/// The AVX-512 kernel: 32×8 tiles of `C` in 16 zmm accumulators, masked loads and stores at the
+/// row edge, so any `m` runs at full width without touching memory past the operands.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use core::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU must support AVX-512F; `a` must hold m·k floats (column-major, leading dimension
+    /// m), `b` every `p·rsb + j·csb` for p < k, j < n, and `c` m·n floats.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn kernel(
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        rsb: usize,
+        csb: usize,
+        c: *mut f32,
+    ) {
+        let mut j = 0;
+        // SAFETY (all calls): the column ranges stay below n, per the caller's contract.
+        while j + 8 <= n {
+            unsafe { columns::<8>(m, k, alpha, a, b, rsb, csb, c, j) };
+            j += 8;
+        }
+        if j + 4 <= n {
+            unsafe { columns::<4>(m, k, alpha, a, b, rsb, csb, c, j) };
+            j += 4;
+        }
+        while j < n {
+            unsafe { columns::<1>(m, k, alpha, a, b, rsb, csb, c, j) };
+            j += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn mask(rows: usize) -> __mmask16 {
+        if rows >= 16 {
+            0xffff
+        } else {
+            ((1u32 << rows) - 1) as __mmask16
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn columns<const NR: usize>(
+        m: usize,
+        k: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        rsb: usize,
+        csb: usize,
+        c: *mut f32,
+        j: usize,
+    ) {
+        let mut i = 0;
+        while i < m {
+            let rows = m - i;
+            // SAFETY: masks confine every access to rows i..m.
+            unsafe {
+                if rows > 16 {
+                    tile::<NR, true>(m, k, alpha, a, b, rsb, csb, c, i, j, mask(rows - 16));
+                    i += 32;
+                } else {
+                    tile::<NR, false>(m, k, alpha, a, b, rsb, csb, c, i, j, mask(rows));
+                    i += 16;
+                }
+            }
+        }
+    }
+
+    /// Rows i..i+16 (masked by `last`) or i..i+32 (`TWO`, the second half masked by `last`) of
+    /// columns j..j+NR.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tile<const NR: usize, const TWO: bool>(
+        m: usize,
+        k: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        rsb: usize,
+        csb: usize,
+        c: *mut f32,
+        i: usize,
+        j: usize,
+        last: __mmask16,
+    ) {
+        let first = if TWO { 0xffff } else { last };
+        // SAFETY: every pointer below stays inside the operands by the caller's contract and
+        // the masks; masked-off lanes are neither read nor written.
+        unsafe {
+            let mut lo = [_mm512_setzero_ps(); NR];
+            let mut hi = [_mm512_setzero_ps(); NR];
+            let bj = b.add(j * csb);
+            for p in 0..k {
+                let col = a.add(i + p * m);
+                let a0 = _mm512_maskz_loadu_ps(first, col);
+                let a1 = if TWO {
+                    _mm512_maskz_loadu_ps(last, col.add(16))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                let bp = bj.add(p * rsb);
+                for jj in 0..NR {
+                    let bv = _mm512_set1_ps(*bp.add(jj * csb));
+                    lo[jj] = _mm512_fmadd_ps(a0, bv, lo[jj]);
+                    if TWO {
+                        hi[jj] = _mm512_fmadd_ps(a1, bv, hi[jj]);
+                    }
+                }
+            }
+            let alpha = _mm512_set1_ps(alpha);
+            for jj in 0..NR {
+                let out = c.add(i + (j + jj) * m);
+                let v = _mm512_maskz_loadu_ps(first, out);
+                _mm512_mask_storeu_ps(out, first, _mm512_fmadd_ps(lo[jj], alpha, v));
+                if TWO {
+                    let v = _mm512_maskz_loadu_ps(last, out.add(16));
+                    _mm512_mask_storeu_ps(out.add(16), last, _mm512_fmadd_ps(hi[jj], alpha, v));
+                }
+            }
+        }
     }
 }
 
@@ -89,22 +471,92 @@ mod tests {
         let mut c = vec![0.0; m * n];
         for j in 0..n {
             for i in 0..m {
-                c[i + j * m] = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                c[i + j * m] = (0..k).map(|p| at(i, p) as f64 * bt(p, j) as f64).sum::<f64>() as f32;
             }
         }
         c
     }
 
     #[test]
-    fn all_transpositions_match_the_definition() {
-        let (m, n, k) = (5, 3, 4);
-        let a: Vec<f32> = (0..m * k).map(|v| v as f32 * 0.5 - 3.0).collect();
-        let b: Vec<f32> = (0..k * n).map(|v| 1.0 - v as f32 * 0.25).collect();
-        for op_a in [Op::N, Op::T] {
-            for op_b in [Op::N, Op::T] {
-                let mut c = vec![1.0; m * n];
-                gemm(m, n, k, 1.0, &a, op_a, &b, op_b, 0.0, &mut c);
-                assert_eq!(c, naive(m, n, k, &a, op_a, &b, op_b), "{op_a:?} {op_b:?}");
+    fn transpose_handles_blocks_and_edges() {
+        for (rows, cols) in [(8, 8), (64, 64), (13, 21), (3, 40), (17, 1)] {
+            let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+            let mut dst = vec![0.0; rows * cols];
+            transpose(rows, cols, &src, &mut dst);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(dst[c + r * cols], src[r + c * rows], "{rows}×{cols} at {r},{c}");
+                }
+            }
+        }
+    }
+
+    /// Runs the portable tiles directly, so they are tested on machines with AVX-512 too.
+    #[test]
+    fn portable_tiles_match_the_definition() {
+        for (m, n, k) in [(37, 9, 13), (1, 32, 64), (3, 7, 17)] {
+            let a: Vec<f32> = (0..m * k).map(|v| (v % 13) as f32 - 6.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|v| (v % 7) as f32 * 0.5).collect();
+            let expect = naive(m, n, k, &a, Op::N, &b, Op::N);
+            let mut c = vec![0.0; m * n];
+            tiles::<false>(
+                m,
+                n,
+                k,
+                1.0,
+                &a,
+                Strided {
+                    data: &b,
+                    rs: 1,
+                    cs: k,
+                },
+                &mut c,
+            );
+            assert_eq!(c, expect);
+        }
+    }
+
+    #[test]
+    fn every_shape_and_transposition_matches_the_definition() {
+        // Sizes straddle every tile width (16, 8, 1 rows; 4, 1 columns) and the dot path.
+        for (m, n, k) in [
+            (5, 3, 4),
+            (1, 32, 64),
+            (64, 32, 10),
+            (37, 9, 13),
+            (16, 4, 1),
+            (3, 7, 17),
+            (24, 5, 2),
+            (33, 13, 3),
+            (48, 12, 5),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|v| ((v * 7919) % 23) as f32 * 0.25 - 2.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|v| 1.0 - ((v * 104729) % 19) as f32 * 0.125)
+                .collect();
+            for op_a in [Op::N, Op::T] {
+                for op_b in [Op::N, Op::T] {
+                    let expect = naive(m, n, k, &a, op_a, &b, op_b);
+                    let mut c = vec![1.0; m * n];
+                    gemm(m, n, k, 1.0, &a, op_a, &b, op_b, 0.0, &mut c);
+                    for (x, y) in c.iter().zip(&expect) {
+                        assert!(
+                            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                            "{m}×{n}×{k} {op_a:?} {op_b:?}"
+                        );
+                    }
+                    // alpha and beta: c = 0.5·AB + 2·c.
+                    let mut c = vec![1.0; m * n];
+                    gemm(m, n, k, 0.5, &a, op_a, &b, op_b, 2.0, &mut c);
+                    for (x, y) in c.iter().zip(&expect) {
+                        assert!(
+                            (x - (0.5 * y + 2.0)).abs() <= 1e-4 * (1.0 + y.abs()),
+                            "{m}×{n}×{k} scaled"
+                        );
+                    }
+                }
             }
         }
     }

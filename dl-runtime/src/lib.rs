@@ -8,7 +8,9 @@
 
 pub mod activation;
 pub mod data;
+pub mod denormals;
 pub mod error;
+pub mod finite;
 pub mod gemm;
 pub mod head;
 pub mod init;

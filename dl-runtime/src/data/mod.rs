@@ -1,3 +1,4 @@
 //! Reading data sets.
 
 pub mod idx;
+pub mod mnist;

@@ -31,7 +31,18 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     #[inline]
     pub fn forward(&self, x: &SVector<f32, I>, activation: Activation) -> SVector<f32, O> {
         let mut z = *self.bias;
-        z.gemv(1.0, &*self.kernel, x, 1.0);
+        gemm(
+            O,
+            1,
+            I,
+            1.0,
+            self.kernel.as_slice(),
+            Op::N,
+            x.as_slice(),
+            Op::N,
+            1.0,
+            z.as_mut_slice(),
+        );
         activation.apply_in_place(z.as_mut_slice(), O);
         z
     }

@@ -77,9 +77,71 @@ impl Optimizer for Adam {
     }
 }
 
+/// Dispatches to a build of the update for the widest vector unit present: the square root and
+/// division dominate, and the baseline x86-64 target has only 4-wide SSE.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn adam_update(
+    param: &mut [f32],
+    grad: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    b1: f32,
+    b2: f32,
+    alpha: f32,
+    eps: f32,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F.
+            unsafe { adam_avx512(param, grad, m, v, b1, b2, alpha, eps) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2.
+            unsafe { adam_avx2(param, grad, m, v, b1, b2, alpha, eps) };
+            return;
+        }
+    }
+    adam_body(param, grad, m, v, b1, b2, alpha, eps);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+fn adam_avx512(
+    param: &mut [f32],
+    grad: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    b1: f32,
+    b2: f32,
+    alpha: f32,
+    eps: f32,
+) {
+    adam_body(param, grad, m, v, b1, b2, alpha, eps);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+fn adam_avx2(
+    param: &mut [f32],
+    grad: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    b1: f32,
+    b2: f32,
+    alpha: f32,
+    eps: f32,
+) {
+    adam_body(param, grad, m, v, b1, b2, alpha, eps);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn adam_body(
     param: &mut [f32],
     grad: &[f32],
     m: &mut [f32],

@@ -1,4 +1,6 @@
+use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
+use crate::finite::all_finite;
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::optim::{Clip, Optimizer};
@@ -36,6 +38,8 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     grads: M,
     x: Vec<<M::Input as Sample>::Elem>,
     y: Vec<L::Target>,
+    /// The weights before the current update, to restore if it overflows.
+    backup: Vec<f32>,
     steps: usize,
 }
 
@@ -50,6 +54,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             grads: M::zeros(),
             x: Vec::new(),
             y: Vec::new(),
+            backup: Vec::new(),
             steps: 0,
         }
     }
@@ -84,6 +89,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         y: &[L::Target],
         indices: impl Iterator<Item = usize> + Clone,
     ) -> BatchStats {
+        let _flush = FlushDenormals::new();
         self.x.clear();
         self.y.clear();
         for i in indices {
@@ -117,34 +123,43 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         y: &[L::Target],
         indices: impl Iterator<Item = usize> + Clone,
     ) -> Result<BatchStats, f32> {
+        let _flush = FlushDenormals::new();
         let stats = self.forward_backward(model, x, y, indices);
         if !stats.loss_sum.is_finite() {
             return Err(stats.loss_sum);
         }
-        let mut finite = 0.0f32;
-        let mut squares = 0.0f64;
-        let global = matches!(self.clip, Some(Clip::GlobalNorm(_)));
-        self.grads.for_each_param(|_, _, g| {
-            // `v · 0` is NaN exactly when `v` is NaN or infinite, and the sum vectorises.
-            finite += g.iter().map(|v| v * 0.0).sum::<f32>();
-            if global {
-                squares += g.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
-            }
-        });
-        if finite.is_nan() {
-            return Err(f32::NAN);
-        }
         if let Some(c) = self.clip {
+            let mut squares = 0.0f64;
+            if matches!(c, Clip::GlobalNorm(_)) {
+                self.grads.for_each_param(|_, _, g| {
+                    squares += g.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>()
+                });
+            }
             let global_norm = squares.sqrt() as f32;
             self.grads.for_each_param_mut(|_, _, g| c.apply(g, global_norm));
         }
+        // A NaN or infinite gradient makes the updated weights NaN too, and finite gradients can
+        // still overflow them (a huge learning rate); either way the weights are restored from
+        // this copy, taken tensor by tensor just before each update while it is in cache.
+        self.backup.resize(M::PARAMS, 0.0);
         self.optimizer.begin_step();
         let mut offset = 0;
-        let opt = &mut self.optimizer;
+        let (opt, backup) = (&mut self.optimizer, &mut self.backup);
+        let mut finite = true;
         model.zip_params_mut(&self.grads, |p, g| {
+            backup[offset..offset + p.len()].copy_from_slice(p);
             opt.update(offset, p, g);
+            finite &= all_finite(p);
             offset += p.len();
         });
+        if !finite {
+            let mut at = 0;
+            model.for_each_param_mut(|_, _, v| {
+                v.copy_from_slice(&self.backup[at..at + v.len()]);
+                at += v.len();
+            });
+            return Err(f32::NAN);
+        }
         self.steps += 1;
         Ok(stats)
     }

@@ -1,0 +1,105 @@
+//! A training step allocates nothing after the first batch, single-sample inference never
+//! allocates, and large networks are built without overflowing a 2 MiB test-thread stack.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use dl::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+struct Counting;
+
+thread_local! {
+    // Per thread, so tests running in parallel do not see each other's allocations.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: defers to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+dl::network! {
+    struct Tutorial {
+        input: [10],
+        Dense(64, relu),
+        Dense(64, relu),
+        Dense(1, sigmoid),
+    }
+}
+
+dl::network! {
+    struct MnistMlp {
+        input: [784],
+        Dense(128, relu),
+        Dense(10, softmax),
+    }
+}
+
+#[test]
+fn training_steps_after_the_first_allocate_nothing() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut net = Tutorial::new(&mut rng);
+    let x: Vec<SVector<f32, 10>> = (0..32).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<f32> = (0..32).map(|i| (i % 2) as f32).collect();
+    let mut trainer = Trainer::<Tutorial, _, _>::new(BinaryCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        for _ in 0..10 {
+            trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        }
+        // A smaller last batch reuses the same buffers.
+        trainer.train_on_batch(&mut net, &x[..7], &y[..7]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn single_sample_forward_allocates_nothing() {
+    let net = Tutorial::new(&mut ChaCha8Rng::seed_from_u64(1));
+    let x = SVector::<f32, 10>::from_element(0.3);
+    let mut out = 0.0;
+    assert_eq!(allocations_during(|| out = net.forward(&x)[0]), 0);
+    assert!(out > 0.0 && out < 1.0);
+}
+
+#[test]
+fn large_network_builds_trains_and_clones_on_a_test_thread_stack() {
+    // Runs on the default 2 MiB test thread, in debug builds too: the 784×128 kernel (401 KB)
+    // must go straight to the heap.
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut net = MnistMlp::new(&mut rng);
+    let copy = net.clone();
+    let x: Vec<SVector<f32, 784>> = (0..8).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<usize> = (0..8).collect();
+    let mut trainer =
+        Trainer::<MnistMlp, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let p = net.forward(&x[0]);
+    assert!((p.sum() - 1.0).abs() < 1e-5);
+    assert_ne!(copy.forward(&x[0]), p);
+}

@@ -1,0 +1,8 @@
+dl::network! {
+    struct Net {
+        Dense(64, relu),
+        Dense(1, sigmoid),
+    }
+}
+
+fn main() {}

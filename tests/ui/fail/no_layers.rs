@@ -1,0 +1,7 @@
+dl::network! {
+    struct Net {
+        input: [10],
+    }
+}
+
+fn main() {}
