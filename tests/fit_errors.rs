@@ -27,10 +27,7 @@ fn xs(n: usize) -> Vec<SVector<f32, 3>> {
         .collect()
 }
 
-fn quiet<L: Default, O: Default>() -> Fit<'static, SVector<f32, 3>, <L as LossTarget>::T, L, O>
-where
-    L: LossTarget,
-{
+fn quiet<L: Default + LossTarget, O: Default>() -> Fit<'static, SVector<f32, 3>, <L as LossTarget>::T, L, O> {
     Fit {
         verbose: false,
         ..Fit::default()
@@ -191,7 +188,7 @@ fn loss_that_turns_non_finite_stops_and_keeps_the_last_good_weights() {
     let Error::NonFiniteLoss { epoch, batch, .. } = err else {
         panic!("unexpected error {err}")
     };
-    assert!(err.to_string().starts_with(&format!("loss became ")), "{err}");
+    assert!(err.to_string().starts_with("loss became "), "{err}");
     assert!(
         err.to_string()
             .contains(&format!("at epoch {epoch}, batch {batch};")),

@@ -424,7 +424,28 @@ mod avx512 {
             let mut lo = [_mm512_setzero_ps(); NR];
             let mut hi = [_mm512_setzero_ps(); NR];
             let bj = b.add(j * csb);
-            for p in 0..k {
+            let mut start = 0;
+            if NR == 1 {
+                // A matrix-vector product: one accumulator would wait on the FMA latency every
+                // step, so four run side by side over interleaved `p`.
+                let mut lo4 = [_mm512_setzero_ps(); 4];
+                let mut hi4 = [_mm512_setzero_ps(); 4];
+                while start + 4 <= k {
+                    for u in 0..4 {
+                        let p = start + u;
+                        let col = a.add(i + p * m);
+                        let bv = _mm512_set1_ps(*bj.add(p * rsb));
+                        lo4[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(first, col), bv, lo4[u]);
+                        if TWO {
+                            hi4[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(last, col.add(16)), bv, hi4[u]);
+                        }
+                    }
+                    start += 4;
+                }
+                lo[0] = _mm512_add_ps(_mm512_add_ps(lo4[0], lo4[1]), _mm512_add_ps(lo4[2], lo4[3]));
+                hi[0] = _mm512_add_ps(_mm512_add_ps(hi4[0], hi4[1]), _mm512_add_ps(hi4[2], hi4[3]));
+            }
+            for p in start..k {
                 let col = a.add(i + p * m);
                 let a0 = _mm512_maskz_loadu_ps(first, col);
                 let a1 = if TWO {

@@ -125,12 +125,16 @@ fn probability_cross_entropy(
     grad: Option<&mut [f32]>,
 ) -> f32 {
     let sum: f32 = y.iter().sum();
+    // Σ t over the components that are not clipped: a clipped one adds a constant to the loss,
+    // so nothing to the gradient, not even through the normalisation.
     let mut total_t = 0.0;
     let mut loss = 0.0;
     for (i, &yi) in y.iter().enumerate() {
         let p = (yi / sum).clamp(EPSILON, 1.0 - EPSILON);
         let ti = t(i);
-        total_t += ti;
+        if p == yi / sum {
+            total_t += ti;
+        }
         loss -= ti * p.ln();
     }
     if let Some(g) = grad {

@@ -1,0 +1,522 @@
+//! The generated backward pass against central finite differences of the mean loss.
+//!
+//! For small networks covering every activation as a hidden layer and every loss at the head
+//! (fused with a sigmoid or softmax, through another activation, or from logits), the gradients
+//! `Trainer::compute_gradients` leaves in `Trainer::gradients()` are compared, for every
+//! parameter, with central differences of `evaluate(..).loss` while that parameter is perturbed
+//! through `Model::for_each_param_mut`.
+
+use dl::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Samples per batch.
+const BATCH: usize = 8;
+
+/// Step of the finite differences: a power of two between 1e-2 and 1e-3.
+const H: f32 = 1.0 / 128.0;
+
+/// Tolerances, `|analytic − numeric| ≤ ATOL + RTOL·|numeric|`.
+///
+/// The numeric derivative is Richardson-extrapolated from central differences at `h` and `h/2`,
+/// `(4·D(h/2) − D(h)) / 3`, so truncation error is `O(h⁴)` (≲ 1e-7 here, against ~1e-5 for a
+/// plain central difference at this `h`). Relu and leaky_relu have kinks, which the inputs avoid
+/// (`inputs_away_from_kinks`); elu and Huber are only C¹ at theirs, which costs `O(h)` (≲ 2e-5
+/// seen) when a perturbation happens to cross one.
+///
+/// Rounding dominates: the network runs in f32, and `evaluate` reports an f32 mean loss of order
+/// 1, so each evaluation is off by a few ulps of the loss and of the activations feeding it,
+/// say ≲ 1e-6; divided by `2h` and amplified up to ×3 by the extrapolation, that is ≲ 2e-4 (the
+/// largest error seen is ~5e-5). The analytic side, also f32, is good to ~1e-6 relative.
+/// A sign error, a missing factor (a `1/batch`, an activation's derivative, a transposed
+/// kernel gradient) changes gradients of order 1e-2..1 by as much, so it cannot pass; the last
+/// test shows the checker catching such errors.
+const ATOL: f64 = 2e-4;
+const RTOL: f64 = 1e-3;
+
+type In = SVector<f32, 5>;
+
+// ---------------------------------------------------------------------------------------------
+// Networks: every activation as a hidden layer, every loss (and way of meeting it) at the head.
+
+dl::network! { struct HiddenLinear { input: [5], Dense(7, linear), Dense(3, softmax) } }
+dl::network! { struct HiddenRelu { input: [5], Dense(7, relu), Dense(3, linear) } }
+dl::network! { struct HiddenSigmoid { input: [5], Dense(7, sigmoid), Dense(1, sigmoid) } }
+dl::network! { struct HiddenTanh { input: [5], Dense(7, tanh), Dense(3, softmax) } }
+dl::network! { struct HiddenSoftmax { input: [5], Dense(7, softmax), Dense(3, linear) } }
+dl::network! { struct HiddenLeakyRelu { input: [5], Dense(7, leaky_relu), Dense(1, linear) } }
+dl::network! { struct HiddenElu { input: [5], Dense(7, elu), Dense(3, softplus) } }
+dl::network! { struct HiddenGelu { input: [5], Dense(7, gelu), Dense(3, tanh) } }
+dl::network! { struct HiddenSoftplus { input: [5], Dense(7, softplus), Dense(1, linear) } }
+dl::network! { struct HiddenSwish { input: [5], Dense(7, swish), Dense(3, sigmoid) } }
+dl::network! { struct ProbabilityHead { input: [5], Dense(7, tanh), Dense(1, linear) } }
+dl::network! { struct LogitsHead { input: [5], Dense(7, sigmoid), Dense(3, linear) } }
+dl::network! { struct TanhHead { input: [5], Dense(7, elu), Dense(1, tanh) } }
+dl::network! { struct ScalarHead { input: [5], Dense(7, gelu), Dense(1, linear) } }
+dl::network! { struct VectorHead { input: [5], Dense(7, silu), Dense(3, linear) } }
+dl::network! {
+    struct Deep {
+        input: [5],
+        Dense(6, tanh),
+        Dense(5, elu),
+        Dense(4, gelu),
+        Dense(3, softmax),
+    }
+}
+dl::network! {
+    struct DeepRegression {
+        input: [5],
+        Dense(6, swish),
+        Dense(5, softplus),
+        Dense(4, sigmoid),
+        Dense(1, linear),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check.
+
+/// Gradient tensors, named `layer.tensor`, in `for_each_param` order.
+type Tensors = Vec<(String, Vec<f32>)>;
+
+fn tensors<M: Model>(m: &M) -> Tensors {
+    let mut out = Vec::new();
+    m.for_each_param(|layer, tensor, v| out.push((format!("{layer}.{tensor}"), v.to_vec())));
+    out
+}
+
+/// The analytic gradients of the mean loss, as `compute_gradients` leaves them in the trainer,
+/// and the mean loss it reports.
+fn analytic<M: Model, L: Loss<M::Head>>(net: &M, x: &[M::Input], y: &[L::Target], loss: L) -> (Tensors, f32) {
+    let mut trainer = Trainer::<M, L, Sgd>::new(loss, Sgd::default(), None);
+    let stats = trainer.compute_gradients(net, x, y).expect("valid data");
+    (tensors(trainer.gradients()), stats.loss())
+}
+
+/// Sets parameter `i` of tensor `t` and returns its old value.
+fn set_param<M: Model>(net: &mut M, t: usize, i: usize, value: f32) -> f32 {
+    let mut k = 0;
+    let mut old = f32::NAN;
+    net.for_each_param_mut(|_, _, v| {
+        if k == t {
+            old = v[i];
+            v[i] = value;
+        }
+        k += 1;
+    });
+    old
+}
+
+/// Compares `grads` with finite differences of `mean_loss` over every parameter of `net`
+/// (restored afterwards). Returns the mismatches, described.
+fn compare<M: Model>(name: &str, net: &mut M, grads: &Tensors, mean_loss: impl Fn(&M) -> f32) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (t, (tensor, g)) in grads.iter().enumerate() {
+        for (i, &a) in g.iter().enumerate() {
+            let p = set_param(net, t, i, f32::NAN);
+            let mut central = |h: f32| {
+                let (plus, minus) = (p + h, p - h);
+                set_param(net, t, i, plus);
+                let l_plus = mean_loss(net) as f64;
+                set_param(net, t, i, minus);
+                let l_minus = mean_loss(net) as f64;
+                (l_plus - l_minus) / (plus as f64 - minus as f64)
+            };
+            let numeric = (4.0 * central(H / 2.0) - central(H)) / 3.0;
+            set_param(net, t, i, p);
+            let a = a as f64;
+            let tol = ATOL + RTOL * numeric.abs();
+            let close = (a - numeric).abs() <= tol; // false for NaN
+            if !close {
+                failures.push(format!(
+                    "{name}: ∂loss/∂{tensor}[{i}] at {p}: backward {a:.7}, finite difference {numeric:.7}, \
+                     |diff| {:.2e} > tol {tol:.2e}",
+                    (a - numeric).abs()
+                ));
+            }
+        }
+    }
+    failures
+}
+
+/// The whole check: analytic gradients against finite differences, plus the trainer's loss
+/// against `evaluate`'s. `mean_loss` is the network's own `evaluate`.
+fn check<M: Model, L: Loss<M::Head>>(
+    name: &str,
+    net: &mut M,
+    x: &[M::Input],
+    y: &[L::Target],
+    loss: L,
+    mean_loss: impl Fn(&M) -> f32,
+) {
+    let (grads, trainer_loss) = analytic(net, x, y, loss);
+    assert!(
+        grads.iter().all(|(_, g)| g.iter().all(|v| v.is_finite())),
+        "{name}: non-finite gradient"
+    );
+    assert!(
+        grads.iter().any(|(_, g)| g.iter().any(|&v| v != 0.0)),
+        "{name}: all gradients zero"
+    );
+    let before = tensors(net);
+    let evaluated = mean_loss(net);
+    assert!(
+        (trainer_loss - evaluated).abs() <= 1e-5 * (1.0 + evaluated.abs()),
+        "{name}: the trainer reports a mean loss of {trainer_loss}, evaluate {evaluated}"
+    );
+    let failures = compare(name, net, &grads, mean_loss);
+    assert_eq!(tensors(net), before, "{name}: parameters not restored");
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data.
+
+/// A network from `seed` with random biases (glorot leaves them at zero, a special point).
+fn init<M: Model>(seed: u64, new: impl FnOnce(&mut ChaCha8Rng) -> M) -> (M, ChaCha8Rng) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut net = new(&mut rng);
+    net.for_each_param_mut(|_, tensor, v| {
+        if tensor == "bias" {
+            v.iter_mut().for_each(|b| *b = rng.random_range(-0.5..0.5));
+        }
+    });
+    (net, rng)
+}
+
+fn inputs(rng: &mut impl Rng) -> Vec<In> {
+    (0..BATCH)
+        .map(|_| In::from_fn(|_, _| rng.random_range(-1.5..1.5)))
+        .collect()
+}
+
+/// Inputs whose first-layer pre-activations all stay clear of relu's kink at 0 while any first
+/// layer parameter moves by up to `h` (a weight moves its unit by `h·|xᵢ|`, a bias by `h`).
+/// Later layers' parameters do not move the first layer, so one hidden layer needs nothing more.
+fn inputs_away_from_kinks<M: Model<Input = In>>(net: &M, rng: &mut impl Rng) -> Vec<In> {
+    let first = tensors(net);
+    let (kernel, bias) = (&first[0].1, &first[1].1);
+    let units = bias.len();
+    let mut out = Vec::new();
+    while out.len() < BATCH {
+        let x = In::from_fn(|_, _| rng.random_range(-1.5..1.5));
+        let margin = 2.0 * H as f64 * x.iter().fold(1.0f64, |m, v| m.max(v.abs() as f64));
+        let clear = (0..units).all(|o| {
+            let z: f64 = bias[o] as f64
+                + (0..5)
+                    .map(|i| kernel[o + i * units] as f64 * x[i] as f64)
+                    .sum::<f64>();
+            z.abs() > margin
+        });
+        if clear {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// Hard and soft binary labels.
+fn binary_targets(rng: &mut impl Rng) -> Vec<f32> {
+    (0..BATCH)
+        .map(|s| {
+            if s % 2 == 0 {
+                (s / 2 % 2) as f32
+            } else {
+                rng.random_range(0.0..1.0)
+            }
+        })
+        .collect()
+}
+
+/// One-hot and soft labels.
+fn categorical_targets(rng: &mut impl Rng) -> Vec<SVector<f32, 3>> {
+    (0..BATCH)
+        .map(|s| {
+            if s % 2 == 0 {
+                SVector::from_fn(|i, _| f32::from(u8::from(i == s % 3)))
+            } else {
+                let v = SVector::<f32, 3>::from_fn(|_, _| rng.random_range(0.05..1.0));
+                v / v.sum()
+            }
+        })
+        .collect()
+}
+
+fn sparse_targets(rng: &mut impl Rng) -> Vec<usize> {
+    (0..BATCH).map(|_| rng.random_range(0..3)).collect()
+}
+
+/// A random offset of magnitude in `[0.3, 1.5)`, away from MAE's kink (the output moves by far
+/// less than 0.3 when one parameter moves by `h`) and on both sides of Huber's `delta = 1`.
+fn offset(rng: &mut impl Rng) -> f32 {
+    let e = rng.random_range(0.3..1.5);
+    if rng.random() { e } else { -e }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hidden activations.
+
+#[test]
+fn linear_hidden_categorical_crossentropy_fused_with_softmax() {
+    let (mut net, mut rng) = init(1, HiddenLinear::new);
+    let (x, y) = (inputs(&mut rng), categorical_targets(&mut rng));
+    let loss = CategoricalCrossEntropy::default();
+    check("linear → softmax", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn relu_hidden_sparse_categorical_crossentropy_from_logits() {
+    let (mut net, mut rng) = init(2, HiddenRelu::new);
+    let x = inputs_away_from_kinks(&net, &mut rng);
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy { from_logits: true };
+    check("relu → logits", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn sigmoid_hidden_binary_crossentropy_fused_with_sigmoid() {
+    let (mut net, mut rng) = init(3, HiddenSigmoid::new);
+    let (x, y) = (inputs(&mut rng), binary_targets(&mut rng));
+    let loss = BinaryCrossEntropy::default();
+    check("sigmoid → sigmoid", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn tanh_hidden_sparse_categorical_crossentropy_fused_with_softmax() {
+    let (mut net, mut rng) = init(4, HiddenTanh::new);
+    let (x, y) = (inputs(&mut rng), sparse_targets(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("tanh → softmax", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn softmax_hidden_mean_squared_error() {
+    let (mut net, mut rng) = init(5, HiddenSoftmax::new);
+    let x = inputs(&mut rng);
+    let y: Vec<_> = x
+        .iter()
+        .map(|x| net.forward(x).map(|v| v + offset(&mut rng)))
+        .collect();
+    let loss = MeanSquaredError;
+    check("softmax → linear", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn leaky_relu_hidden_binary_crossentropy_from_logits() {
+    let (mut net, mut rng) = init(6, HiddenLeakyRelu::new);
+    let x = inputs_away_from_kinks(&net, &mut rng);
+    let y = binary_targets(&mut rng);
+    let loss = BinaryCrossEntropy { from_logits: true };
+    check("leaky_relu → logit", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn elu_hidden_categorical_crossentropy_through_softplus() {
+    let (mut net, mut rng) = init(7, HiddenElu::new);
+    let (x, y) = (inputs(&mut rng), categorical_targets(&mut rng));
+    let loss = CategoricalCrossEntropy::default();
+    check("elu → softplus", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn gelu_hidden_huber_through_tanh() {
+    let (mut net, mut rng) = init(8, HiddenGelu::new);
+    let x = inputs(&mut rng);
+    let y: Vec<_> = x
+        .iter()
+        .map(|x| net.forward(x).map(|v| v + offset(&mut rng)))
+        .collect();
+    let loss = Huber::default();
+    check("gelu → tanh", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn softplus_hidden_mean_absolute_error() {
+    let (mut net, mut rng) = init(9, HiddenSoftplus::new);
+    let x = inputs(&mut rng);
+    let y: Vec<f32> = x.iter().map(|x| net.forward(x)[0] + offset(&mut rng)).collect();
+    let loss = MeanAbsoluteError;
+    check("softplus → linear", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn swish_hidden_sparse_categorical_crossentropy_through_sigmoid() {
+    let (mut net, mut rng) = init(10, HiddenSwish::new);
+    let (x, y) = (inputs(&mut rng), sparse_targets(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("swish → sigmoid", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The remaining heads.
+
+#[test]
+fn binary_crossentropy_of_probabilities_from_a_linear_head() {
+    let (mut net, mut rng) = init(11, ProbabilityHead::new);
+    // Outputs near 0.5, inside (0, 1) and far from the clipping: bias 0.5, small weights.
+    let mut found = 0;
+    net.for_each_param_mut(|layer, tensor, v| {
+        if layer == "dense_1" {
+            found += 1;
+            match tensor {
+                "bias" => v[0] = 0.5,
+                _ => v.iter_mut().for_each(|w| *w *= 0.2),
+            }
+        }
+    });
+    assert_eq!(found, 2);
+    let (x, y) = (inputs(&mut rng), binary_targets(&mut rng));
+    assert!(x.iter().all(|x| (0.1..0.9).contains(&net.forward(x)[0])));
+    let loss = BinaryCrossEntropy::default();
+    check("tanh → probability", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn categorical_crossentropy_from_logits() {
+    let (mut net, mut rng) = init(12, LogitsHead::new);
+    let (x, y) = (inputs(&mut rng), categorical_targets(&mut rng));
+    let loss = CategoricalCrossEntropy { from_logits: true };
+    check("sigmoid → logits", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn mean_squared_error_through_tanh_on_one_unit() {
+    let (mut net, mut rng) = init(13, TanhHead::new);
+    let x = inputs(&mut rng);
+    let y: Vec<f32> = x.iter().map(|x| net.forward(x)[0] + offset(&mut rng)).collect();
+    let loss = MeanSquaredError;
+    check("elu → tanh", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn huber_on_one_unit() {
+    let (mut net, mut rng) = init(14, ScalarHead::new);
+    let x = inputs(&mut rng);
+    let y: Vec<f32> = x.iter().map(|x| net.forward(x)[0] + offset(&mut rng)).collect();
+    let loss = Huber { delta: 0.5 };
+    check("gelu → linear", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn mean_absolute_error_on_three_units() {
+    let (mut net, mut rng) = init(15, VectorHead::new);
+    let x = inputs(&mut rng);
+    let y: Vec<_> = x
+        .iter()
+        .map(|x| net.forward(x).map(|v| v + offset(&mut rng)))
+        .collect();
+    let loss = MeanAbsoluteError;
+    check("silu → linear", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deeper networks: the gradient has to flow through several layers' `dx`.
+
+#[test]
+fn deep_categorical_crossentropy() {
+    let (mut net, mut rng) = init(16, Deep::new);
+    let (x, y) = (inputs(&mut rng), categorical_targets(&mut rng));
+    let loss = CategoricalCrossEntropy::default();
+    check("tanh → elu → gelu → softmax", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn deep_mean_squared_error() {
+    let (mut net, mut rng) = init(17, DeepRegression::new);
+    let x = inputs(&mut rng);
+    let y: Vec<f32> = x.iter().map(|x| net.forward(x)[0] + offset(&mut rng)).collect();
+    let loss = MeanSquaredError;
+    check(
+        "swish → softplus → sigmoid → linear",
+        &mut net,
+        &x,
+        &y,
+        loss,
+        |n| n.evaluate(&x, &y, &loss).unwrap().loss,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checker itself.
+
+/// Wrong gradients must be caught: any one tensor negated, doubled or summed rather than
+/// averaged over the batch, and a kernel gradient transposed.
+#[test]
+fn checker_rejects_wrong_gradients() {
+    let (mut net, mut rng) = init(18, Deep::new);
+    let (x, y) = (inputs(&mut rng), categorical_targets(&mut rng));
+    let loss = CategoricalCrossEntropy::default();
+    let mean_loss = |n: &Deep| n.evaluate(&x, &y, &loss).unwrap().loss;
+    let (grads, _) = analytic(&net, &x, &y, loss);
+    assert!(compare("deep", &mut net, &grads, mean_loss).is_empty());
+
+    let wrong = |net: &mut Deep, f: &dyn Fn(usize, &mut Vec<f32>)| {
+        let mut g = grads.clone();
+        g.iter_mut().enumerate().for_each(|(t, (_, v))| f(t, v));
+        compare("deep", net, &g, mean_loss)
+    };
+    for t in 0..grads.len() {
+        let only = |k: usize, scale: f32| {
+            move |u: usize, v: &mut Vec<f32>| {
+                if u == k {
+                    v.iter_mut().for_each(|g| *g *= scale);
+                }
+            }
+        };
+        assert!(!wrong(&mut net, &only(t, -1.0)).is_empty(), "tensor {t} negated");
+        assert!(!wrong(&mut net, &only(t, 2.0)).is_empty(), "tensor {t} doubled");
+        assert!(
+            !wrong(&mut net, &only(t, BATCH as f32)).is_empty(),
+            "tensor {t} summed over the batch"
+        );
+    }
+    // The first kernel (6 × 5, column-major) read as 5 × 6.
+    let transposed = |t: usize, v: &mut Vec<f32>| {
+        if t == 0 {
+            let w = v.clone();
+            for r in 0..6 {
+                for c in 0..5 {
+                    v[r + 6 * c] = w[c + 5 * r];
+                }
+            }
+        }
+    };
+    assert!(!wrong(&mut net, &transposed).is_empty());
+}
