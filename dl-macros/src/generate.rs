@@ -6,7 +6,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::Index;
 
-use crate::model::{Fallback, Kind, Layer, Network};
+use crate::model::{Fallback, Kind, Layer, Network, PoolOp};
+use crate::shape::Shape;
 use crate::spec::Activation;
 
 fn activation(k: &TokenStream, a: Activation) -> TokenStream {
@@ -25,14 +26,65 @@ fn activation(k: &TokenStream, a: Activation) -> TokenStream {
     }
 }
 
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
 fn layer_type(k: &TokenStream, layer: &Layer) -> TokenStream {
-    let i = Literal::usize_unsuffixed(layer.input);
+    let (h, w, c) = match layer.input {
+        Shape::Image(h, w, c) => (lit(h), lit(w), lit(c)),
+        Shape::Flat(n) => (lit(1), lit(1), lit(n)),
+    };
     match layer.kind {
         Kind::Dense { units, .. } => {
-            let o = Literal::usize_unsuffixed(units);
+            let (i, o) = (lit(layer.input.len()), lit(units));
             quote!(#k::layers::Dense<#i, #o>)
         }
+        Kind::Conv2D { filters, window, .. } => {
+            let Shape::Image(oh, ow, _) = layer.output else {
+                unreachable!("conv output is an image")
+            };
+            let kk = window.size.0 * window.size.1 * layer.input.dims()[2];
+            let (f, kh, kw, sh, sw) = (
+                lit(filters),
+                lit(window.size.0),
+                lit(window.size.1),
+                lit(window.strides.0),
+                lit(window.strides.1),
+            );
+            let (oh, ow, pt, pl, kk) = (lit(oh), lit(ow), lit(window.pad.0), lit(window.pad.1), lit(kk));
+            quote!(#k::layers::Conv2D<#h, #w, #c, #f, #kh, #kw, #sh, #sw, #oh, #ow, #pt, #pl, #kk>)
+        }
+        Kind::Pool { op, window } => {
+            let Shape::Image(oh, ow, _) = layer.output else {
+                unreachable!("pool output is an image")
+            };
+            let (ph, pw, sh, sw) = (
+                lit(window.size.0),
+                lit(window.size.1),
+                lit(window.strides.0),
+                lit(window.strides.1),
+            );
+            let (oh, ow, pt, pl) = (lit(oh), lit(ow), lit(window.pad.0), lit(window.pad.1));
+            let name = match op {
+                PoolOp::Max => quote!(MaxPooling2D),
+                PoolOp::Average => quote!(AveragePooling2D),
+            };
+            quote!(#k::layers::#name<#h, #w, #c, #ph, #pw, #sh, #sw, #oh, #ow, #pt, #pl>)
+        }
+        Kind::GlobalPool { op } => match op {
+            PoolOp::Max => quote!(#k::layers::GlobalMaxPooling2D<#h, #w, #c>),
+            PoolOp::Average => quote!(#k::layers::GlobalAveragePooling2D<#h, #w, #c>),
+        },
+        Kind::Flatten => {
+            let n = lit(layer.input.len());
+            quote!(#k::layers::Flatten<#n>)
+        }
     }
+}
+
+fn has_params(layer: &Layer) -> bool {
+    matches!(layer.kind, Kind::Dense { .. } | Kind::Conv2D { .. })
 }
 
 fn features(k: &TokenStream, n: usize) -> TokenStream {
@@ -46,8 +98,8 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     } = net;
     let name_str = ident.to_string();
     let last = net.layers.len() - 1;
-    let out_units = net.layers[last].output;
-    let input_ty = features(k, net.input);
+    let out_units = net.layers[last].output.len();
+    let input_ty = features(k, net.input.len());
     let output_ty = features(k, out_units);
     let head = if out_units == 1 {
         quote!(#k::head::OneUnit)
@@ -78,15 +130,14 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     let params_lit = Literal::usize_unsuffixed(params_total);
     let summaries = net.layers.iter().map(|l| {
         let (name, kind) = (&l.name, l.kind_name());
-        let out = Literal::usize_unsuffixed(l.output);
-        let params = Literal::usize_unsuffixed(l.params());
-        quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#out], params: #params })
+        let out = l.output.dims().into_iter().map(lit);
+        let params = lit(l.params());
+        quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#(#out),*], params: #params })
     });
 
-    // Single-sample forward: each layer's output feeds the next, all on the stack.
-    let single = {
-        let first = (&fields[0], &acts[0]);
-        let (f0, a0) = first;
+    let single = if net.layers.iter().all(|l| matches!(l.kind, Kind::Dense { .. })) {
+        // Dense layers only: each output feeds the next on the stack, no heap at all.
+        let (f0, a0) = (&fields[0], &acts[0]);
         let rest = fields
             .iter()
             .zip(&acts)
@@ -96,6 +147,21 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             let x = self.#f0.forward(x, #a0);
             #(#rest)*
             x
+        }
+    } else {
+        // Image activations are too large for the stack (a debug-build test thread has 2 MiB):
+        // run the batch path on one sample, in buffers kept per thread after the first call.
+        quote! {
+            #k::__private::std::thread_local! {
+                static WORKSPACE: #k::__private::core::cell::RefCell<<#ident as #k::model::Model>::Workspace> =
+                    #k::__private::core::cell::RefCell::new(#k::__private::core::default::Default::default());
+            }
+            WORKSPACE.with(|ws| {
+                let mut ws = ws.borrow_mut();
+                <Self as #k::model::Model>::forward_batch(self, x.as_slice(), 1, &mut ws, false);
+                let (head, _) = <Self as #k::model::Model>::head(&mut ws);
+                <#output_ty>::from_column_slice(head.y)
+            })
         }
     };
 
@@ -125,10 +191,14 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     let last_idx = &idx[last];
     let last_act = &acts[last];
 
-    let new_fields = fields
-        .iter()
-        .zip(&types)
-        .map(|(f, ty)| quote!(#f: <#ty>::new(rng)));
+    let new_fields = net.layers.iter().zip(&types).map(|(l, ty)| {
+        let f = &l.field;
+        if has_params(l) {
+            quote!(#f: <#ty>::new(rng))
+        } else {
+            quote!(#f: <#ty as #layer_trait>::zeros())
+        }
+    });
     let zero_fields = fields
         .iter()
         .zip(&types)

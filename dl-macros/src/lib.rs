@@ -7,8 +7,10 @@
 
 mod errors;
 mod generate;
+mod layers;
 mod model;
 mod parse;
+mod shape;
 mod spec;
 mod suggest;
 

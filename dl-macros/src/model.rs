@@ -8,7 +8,9 @@ use proc_macro2::Span;
 use syn::{Attribute, Ident, Visibility};
 
 use crate::errors::Errors;
-use crate::parse::{Entry, EntryValue, LayerCall, Network as Syntax};
+use crate::layers;
+use crate::parse::{Entry, EntryValue, Network as Syntax};
+use crate::shape::Shape;
 use crate::spec::{self, Activation};
 use crate::suggest;
 
@@ -16,8 +18,8 @@ pub struct Network {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub ident: Ident,
-    /// Input features per sample.
-    pub input: usize,
+    /// One input sample.
+    pub input: Shape,
     pub layers: Vec<Layer>,
 }
 
@@ -28,30 +30,77 @@ pub struct Layer {
     pub field: Ident,
     pub name: String,
     pub kind: Kind,
-    pub input: usize,
-    pub output: usize,
+    pub input: Shape,
+    pub output: Shape,
+}
+
+/// A pooling window: size, strides, padding, and the leading padding the macro computed.
+#[derive(Clone, Copy)]
+pub struct Window {
+    pub size: (usize, usize),
+    pub strides: (usize, usize),
+    pub pad: (usize, usize),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PoolOp {
+    Max,
+    Average,
 }
 
 pub enum Kind {
-    Dense { units: usize, activation: Activation },
+    Dense {
+        units: usize,
+        activation: Activation,
+    },
+    Conv2D {
+        filters: usize,
+        window: Window,
+        activation: Activation,
+    },
+    Pool {
+        op: PoolOp,
+        window: Window,
+    },
+    GlobalPool {
+        op: PoolOp,
+    },
+    Flatten,
 }
 
 impl Layer {
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             Kind::Dense { .. } => "Dense",
+            Kind::Conv2D { .. } => "Conv2D",
+            Kind::Pool { op: PoolOp::Max, .. } => "MaxPooling2D",
+            Kind::Pool {
+                op: PoolOp::Average, ..
+            } => "AveragePooling2D",
+            Kind::GlobalPool { op: PoolOp::Max } => "GlobalMaxPooling2D",
+            Kind::GlobalPool { op: PoolOp::Average } => "GlobalAveragePooling2D",
+            Kind::Flatten => "Flatten",
         }
     }
 
     pub fn params(&self) -> usize {
         match self.kind {
-            Kind::Dense { units, .. } => self.input * units + units,
+            Kind::Dense { units, .. } => self.input.len() * units + units,
+            Kind::Conv2D { filters, window, .. } => {
+                let c = match self.input {
+                    Shape::Image(_, _, c) => c,
+                    Shape::Flat(_) => 0,
+                };
+                window.size.0 * window.size.1 * c * filters + filters
+            }
+            _ => 0,
         }
     }
 
     pub fn activation(&self) -> Activation {
         match self.kind {
-            Kind::Dense { activation, .. } => activation,
+            Kind::Dense { activation, .. } | Kind::Conv2D { activation, .. } => activation,
+            _ => Activation::Linear,
         }
     }
 }
@@ -89,6 +138,7 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
     let mut layers = Vec::new();
     // `None` once a layer's output is unknown: later shape checks are skipped, not reported.
     let mut shape = input;
+    let mut previous = "the input".to_string();
 
     for entry in entries {
         let call = match &entry.value {
@@ -143,8 +193,9 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
                 (name, field)
             }
         };
-        let built = layer(call, shape, &mut errors);
+        let built = layers::resolve(call, shape, &previous, &mut errors);
         shape = built.as_ref().map(|(_, out)| *out);
+        previous = format!("`{name}`");
         if let Some((kind, output)) = built {
             layers.push((entry, name, field, kind, output));
         }
@@ -206,33 +257,43 @@ fn docs(entry: &Entry) -> Vec<Attribute> {
 fn keras_name(kind: &str) -> &'static str {
     match kind {
         "Dense" => "dense",
+        "Conv2D" => "conv2d",
+        "MaxPooling2D" => "max_pooling2d",
+        "AveragePooling2D" => "average_pooling2d",
+        "GlobalMaxPooling2D" => "global_max_pooling2d",
+        "GlobalAveragePooling2D" => "global_average_pooling2d",
+        "Flatten" => "flatten",
         _ => "layer",
     }
 }
 
-fn input(entry: &Entry, errors: &mut Errors) -> Option<usize> {
+fn input(entry: &Entry, errors: &mut Errors) -> Option<Shape> {
     let named_input = entry.name.as_ref().is_some_and(|n| n == "input");
     let span = entry.name.as_ref().map_or_else(Span::call_site, Ident::span);
     match (&entry.value, named_input) {
         (EntryValue::Dims { dims, span }, true) => {
-            if dims.len() != 1 {
-                errors.push(
-                    *span,
-                    format!(
-                        "expected a flat input `[features]`; found {} dimensions",
-                        dims.len()
-                    ),
-                );
+            let mut values = Vec::new();
+            for d in dims {
+                match d.base10_parse::<usize>() {
+                    Ok(0) => errors.push(d.span(), "every input dimension needs at least 1"),
+                    Ok(n) => values.push(n),
+                    Err(e) => errors.push(d.span(), e),
+                }
+            }
+            if values.len() != dims.len() {
                 return None;
             }
-            match dims[0].base10_parse::<usize>() {
-                Ok(0) => {
-                    errors.push(dims[0].span(), "the input needs at least 1 feature");
-                    None
-                }
-                Ok(n) => Some(n),
-                Err(e) => {
-                    errors.push(dims[0].span(), e);
+            match values[..] {
+                [n] => Some(Shape::Flat(n)),
+                [h, w, c] => Some(Shape::Image(h, w, c)),
+                _ => {
+                    errors.push(
+                        *span,
+                        format!(
+                            "an input is `[features]` or a channels-last image `[height, width, channels]`; found {} dimensions",
+                            dims.len()
+                        ),
+                    );
                     None
                 }
             }
@@ -248,38 +309,5 @@ fn input(entry: &Entry, errors: &mut Errors) -> Option<usize> {
             errors.push(span, "the first entry must be named `input`, e.g. `input: [10],`");
             None
         }
-    }
-}
-
-/// Resolves one layer: its kind and output size, or `None` after reporting why not.
-fn layer(call: &LayerCall, _input: Option<usize>, errors: &mut Errors) -> Option<(Kind, usize)> {
-    let kind = call.kind.to_string();
-    match kind.as_str() {
-        "Dense" => {
-            let bound = spec::bind(call, &["units", "activation"], errors);
-            let units = match bound.get(0) {
-                Some(e) => spec::positive(e, "units", "Dense", errors),
-                None => {
-                    errors.push(
-                        call.kind.span(),
-                        "`Dense` is missing `units`, its number of outputs, e.g. `Dense(64, relu)`",
-                    );
-                    None
-                }
-            };
-            let activation = match bound.get(1) {
-                Some(e) => spec::activation(e, errors),
-                None => Some(Activation::Linear),
-            };
-            let units = units?;
-            Some((
-                Kind::Dense {
-                    units,
-                    activation: activation?,
-                },
-                units,
-            ))
-        }
-        _ => None,
     }
 }

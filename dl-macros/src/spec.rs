@@ -10,7 +10,15 @@ use crate::parse::LayerCall;
 use crate::suggest;
 
 /// Layer kinds `network!` knows, by their Keras names.
-pub const LAYER_KINDS: &[&str] = &["Dense"];
+pub const LAYER_KINDS: &[&str] = &[
+    "Dense",
+    "Conv2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+];
 
 /// Activations by their Keras names (`silu` is Keras's alias of `swish`).
 pub const ACTIVATIONS: &[&str] = &[
@@ -95,6 +103,12 @@ pub fn bind<'a>(call: &'a LayerCall, params: &[&'static str], errors: &mut Error
                 errors.push(arg.value.span(), "positional argument after a keyword argument");
                 None
             }
+            // A bare name in a positional slot means what it names, as in the tutorial's
+            // `Conv2D(32, (3, 3), relu)`: `valid`/`same` is the padding, any other name the
+            // activation (Keras's third positional argument would be the strides).
+            None if named_value(&arg.value).is_some() && by_meaning(&arg.value, params).is_some() => {
+                by_meaning(&arg.value, params).map(|i| (i, arg.value.span()))
+            }
             None => {
                 let i = position;
                 position += 1;
@@ -126,6 +140,26 @@ pub fn bind<'a>(call: &'a LayerCall, params: &[&'static str], errors: &mut Error
         }
     }
     Bound { values }
+}
+
+/// The name an identifier or string argument spells.
+fn named_value(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+        _ => None,
+    }
+}
+
+/// The parameter a positional name binds to, when the layer has `padding` or `activation`.
+fn by_meaning(expr: &Expr, params: &[&'static str]) -> Option<usize> {
+    let name = named_value(expr)?;
+    let target = if name == "valid" || name == "same" {
+        "padding"
+    } else {
+        "activation"
+    };
+    params.iter().position(|p| *p == target)
 }
 
 /// A non-negative integer literal.
@@ -184,4 +218,59 @@ pub fn activation(expr: &Expr, errors: &mut Errors) -> Option<Activation> {
         errors.push(span, suggest::unknown("activation", &name, ACTIVATIONS));
     }
     found
+}
+
+/// A positive size given as `n` (both dimensions) or `(rows, cols)`, as Keras accepts.
+pub fn pair(expr: &Expr, what: &str, layer: &str, errors: &mut Errors) -> Option<(usize, usize)> {
+    match expr {
+        Expr::Tuple(t) if t.elems.len() == 2 => {
+            let a = positive(&t.elems[0], what, layer, errors);
+            let b = positive(&t.elems[1], what, layer, errors);
+            Some((a?, b?))
+        }
+        Expr::Paren(p) => pair(&p.expr, what, layer, errors),
+        Expr::Lit(_) => positive(expr, what, layer, errors).map(|v| (v, v)),
+        _ => {
+            errors.push(
+                expr.span(),
+                format!("`{what}` must be an integer or a pair `(rows, cols)`"),
+            );
+            None
+        }
+    }
+}
+
+/// `valid` or `same`, as an identifier or a string.
+pub fn padding(expr: &Expr, errors: &mut Errors) -> Option<crate::shape::Padding> {
+    let (name, span) = match expr {
+        Expr::Path(p) if p.path.get_ident().is_some() => {
+            let ident = p.path.get_ident().expect("checked");
+            (ident.to_string(), ident.span())
+        }
+        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => (s.value(), s.span()),
+        _ => {
+            errors.push(expr.span(), "`padding` must be `valid` or `same`");
+            return None;
+        }
+    };
+    match name.as_str() {
+        "valid" => Some(crate::shape::Padding::Valid),
+        "same" => Some(crate::shape::Padding::Same),
+        _ => {
+            errors.push(span, suggest::unknown("padding", &name, &["valid", "same"]));
+            None
+        }
+    }
+}
+
+/// `true` or `false`.
+pub fn boolean(expr: &Expr, what: &str, errors: &mut Errors) -> Option<bool> {
+    if let Expr::Lit(syn::ExprLit {
+        lit: Lit::Bool(b), ..
+    }) = expr
+    {
+        return Some(b.value);
+    }
+    errors.push(expr.span(), format!("`{what}` must be `true` or `false`"));
+    None
 }

@@ -1,5 +1,5 @@
 dl::network! {
-    struct Flat {
+    struct TwoDims {
         input: [28, 28],
         Dense(10, softmax),
     }

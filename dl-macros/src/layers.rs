@@ -1,0 +1,255 @@
+//! One resolver per layer kind: its arguments (Keras's names, order and defaults), the shape it
+//! accepts, and the shape it produces. Adding a layer kind means one arm here, one type in
+//! `generate`, and one kernel in the runtime.
+
+use syn::spanned::Spanned;
+
+use crate::errors::Errors;
+use crate::model::{Kind, PoolOp, Window};
+use crate::parse::LayerCall;
+use crate::shape::{Padding, Shape, window};
+use crate::spec::{self, Activation};
+
+/// Resolves `call` applied to `input` (`None` when an earlier mistake left it unknown, in which
+/// case only the layer's own arguments are checked). `previous` names where the input comes from.
+pub fn resolve(
+    call: &LayerCall,
+    input: Option<Shape>,
+    previous: &str,
+    errors: &mut Errors,
+) -> Option<(Kind, Shape)> {
+    let kind = call.kind.to_string();
+    let span = call.kind.span();
+    match kind.as_str() {
+        "Dense" => {
+            let bound = spec::bind(call, &["units", "activation", "use_bias"], errors);
+            let units = match bound.get(0) {
+                Some(e) => spec::positive(e, "units", "Dense", errors),
+                None => {
+                    errors.push(
+                        span,
+                        "`Dense` is missing `units`, its number of outputs, e.g. `Dense(64, relu)`",
+                    );
+                    None
+                }
+            };
+            let activation = bound
+                .get(1)
+                .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
+            let bias = use_bias(bound.get(2), errors);
+            let n = match input? {
+                Shape::Flat(n) => n,
+                image @ Shape::Image(..) => {
+                    errors.push(
+                        span,
+                        format!("`Dense` expects flat features but gets {image} from {previous}; add `Flatten` before it"),
+                    );
+                    return None;
+                }
+            };
+            debug_assert!(n > 0);
+            bias?;
+            let units = units?;
+            Some((
+                Kind::Dense {
+                    units,
+                    activation: activation?,
+                },
+                Shape::Flat(units),
+            ))
+        }
+        "Conv2D" => {
+            let bound = spec::bind(
+                call,
+                &[
+                    "filters",
+                    "kernel_size",
+                    "strides",
+                    "padding",
+                    "activation",
+                    "use_bias",
+                ],
+                errors,
+            );
+            let filters = match bound.get(0) {
+                Some(e) => spec::positive(e, "filters", "Conv2D", errors),
+                None => {
+                    errors.push(
+                        span,
+                        "`Conv2D` is missing `filters`, e.g. `Conv2D(32, (3, 3), relu)`",
+                    );
+                    None
+                }
+            };
+            let kernel = match bound.get(1) {
+                Some(e) => spec::pair(e, "kernel_size", "Conv2D", errors),
+                None => {
+                    errors.push(
+                        span,
+                        "`Conv2D` is missing `kernel_size`, e.g. `Conv2D(32, (3, 3), relu)`",
+                    );
+                    None
+                }
+            };
+            let strides = bound
+                .get(2)
+                .map_or(Some((1, 1)), |e| spec::pair(e, "strides", "Conv2D", errors));
+            let padding = bound
+                .get(3)
+                .map_or(Some(Padding::Valid), |e| spec::padding(e, errors));
+            let activation = bound
+                .get(4)
+                .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
+            let bias = use_bias(bound.get(5), errors);
+            let (h, w, _) = image_input("Conv2D", input?, previous, span, errors)?;
+            let (filters, kernel, strides, padding, activation, _) =
+                (filters?, kernel?, strides?, padding?, activation?, bias?);
+            let (oh, ow, pad) = fit_window(
+                "kernel",
+                (h, w),
+                kernel,
+                strides,
+                padding,
+                previous,
+                bound.get(1).map_or(span, |e| e.span()),
+                errors,
+            )?;
+            let window = Window {
+                size: kernel,
+                strides,
+                pad,
+            };
+            Some((
+                Kind::Conv2D {
+                    filters,
+                    window,
+                    activation,
+                },
+                Shape::Image(oh, ow, filters),
+            ))
+        }
+        "MaxPooling2D" | "AveragePooling2D" => {
+            let op = if kind == "MaxPooling2D" {
+                PoolOp::Max
+            } else {
+                PoolOp::Average
+            };
+            let bound = spec::bind(call, &["pool_size", "strides", "padding"], errors);
+            let pool = bound
+                .get(0)
+                .map_or(Some((2, 2)), |e| spec::pair(e, "pool_size", &kind, errors));
+            let strides = bound.get(1).map(|e| spec::pair(e, "strides", &kind, errors));
+            let padding = bound
+                .get(2)
+                .map_or(Some(Padding::Valid), |e| spec::padding(e, errors));
+            let (h, w, _) = image_input(&kind, input?, previous, span, errors)?;
+            let pool = pool?;
+            // Keras: strides default to the pool size.
+            let strides = strides.unwrap_or(Some(pool))?;
+            let c = match input? {
+                Shape::Image(_, _, c) => c,
+                Shape::Flat(_) => unreachable!("checked by image_input"),
+            };
+            let target = bound.get(0).map_or(span, |e| e.span());
+            let (oh, ow, pad) = fit_window(
+                "pool window",
+                (h, w),
+                pool,
+                strides,
+                padding?,
+                previous,
+                target,
+                errors,
+            )?;
+            Some((
+                Kind::Pool {
+                    op,
+                    window: Window {
+                        size: pool,
+                        strides,
+                        pad,
+                    },
+                },
+                Shape::Image(oh, ow, c),
+            ))
+        }
+        "GlobalMaxPooling2D" | "GlobalAveragePooling2D" => {
+            let op = if kind == "GlobalMaxPooling2D" {
+                PoolOp::Max
+            } else {
+                PoolOp::Average
+            };
+            spec::bind(call, &[], errors);
+            let (_, _, c) = image_input(&kind, input?, previous, span, errors)?;
+            Some((Kind::GlobalPool { op }, Shape::Flat(c)))
+        }
+        "Flatten" => {
+            spec::bind(call, &[], errors);
+            Some((Kind::Flatten, Shape::Flat(input?.len())))
+        }
+        _ => None,
+    }
+}
+
+fn use_bias(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<()> {
+    match expr.map(|e| (e, spec::boolean(e, "use_bias", errors))) {
+        None | Some((_, Some(true))) => Some(()),
+        Some((e, Some(false))) => {
+            errors.push(
+                e.span(),
+                "`use_bias = false` is not supported yet; layers always have a bias",
+            );
+            None
+        }
+        Some((_, None)) => None,
+    }
+}
+
+fn image_input(
+    layer: &str,
+    input: Shape,
+    previous: &str,
+    span: proc_macro2::Span,
+    errors: &mut Errors,
+) -> Option<(usize, usize, usize)> {
+    match input {
+        Shape::Image(h, w, c) => Some((h, w, c)),
+        flat @ Shape::Flat(_) => {
+            errors.push(
+                span,
+                format!("`{layer}` expects a channels-last image [height, width, channels] but gets {flat} from {previous}"),
+            );
+            None
+        }
+    }
+}
+
+/// Output size and leading padding of a 2-D window, or an error on the window's own token.
+#[allow(clippy::too_many_arguments)]
+fn fit_window(
+    what: &str,
+    (h, w): (usize, usize),
+    size: (usize, usize),
+    strides: (usize, usize),
+    padding: Padding,
+    previous: &str,
+    span: proc_macro2::Span,
+    errors: &mut Errors,
+) -> Option<(usize, usize, (usize, usize))> {
+    match (
+        window(h, size.0, strides.0, padding),
+        window(w, size.1, strides.1, padding),
+    ) {
+        (Some((oh, pt)), Some((ow, pl))) => Some((oh, ow, (pt, pl))),
+        _ => {
+            errors.push(
+                span,
+                format!(
+                    "{what} {}×{} does not fit the {h}×{w} input from {previous} with `valid` padding; use a smaller {what} or `padding = same`",
+                    size.0, size.1
+                ),
+            );
+            None
+        }
+    }
+}
