@@ -31,6 +31,10 @@ impl Default for Adagrad {
 }
 
 impl Optimizer for Adagrad {
+    fn bounded_step(&self) -> bool {
+        true
+    }
+
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
         let n = param.len();
         ensure(&mut self.accumulator, offset + n, self.initial_accumulator_value);

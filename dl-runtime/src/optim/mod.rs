@@ -24,6 +24,13 @@ pub trait Optimizer {
     /// Updates one tensor; `offset` is its position among all parameters, stable across steps.
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]);
 
+    /// Whether a step moves each weight by a bounded amount whatever the gradient's size (Adam,
+    /// RMSprop, Adagrad: the gradient is divided by its own running magnitude). Then finite
+    /// gradients cannot overflow finite weights, and the trainer can skip its safety copy.
+    fn bounded_step(&self) -> bool {
+        false
+    }
+
     /// The optimizer's state as named flat buffers, for checkpoints.
     fn state(&self) -> Vec<(&'static str, &[f32])> {
         Vec::new()

@@ -37,6 +37,10 @@ impl Default for RmsProp {
 }
 
 impl Optimizer for RmsProp {
+    fn bounded_step(&self) -> bool {
+        true
+    }
+
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
         let n = param.len();
         ensure(&mut self.mean_square, offset + n, 0.0);

@@ -138,27 +138,44 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             let global_norm = squares.sqrt() as f32;
             self.grads.for_each_param_mut(|_, _, g| c.apply(g, global_norm));
         }
-        // A NaN or infinite gradient makes the updated weights NaN too, and finite gradients can
-        // still overflow them (a huge learning rate); either way the weights are restored from
-        // this copy, taken tensor by tensor just before each update while it is in cache.
-        self.backup.resize(M::PARAMS, 0.0);
-        self.optimizer.begin_step();
-        let mut offset = 0;
-        let (opt, backup) = (&mut self.optimizer, &mut self.backup);
-        let mut finite = true;
-        model.zip_params_mut(&self.grads, |p, g| {
-            backup[offset..offset + p.len()].copy_from_slice(p);
-            opt.update(offset, p, g);
-            finite &= all_finite(p);
-            offset += p.len();
-        });
-        if !finite {
-            let mut at = 0;
-            model.for_each_param_mut(|_, _, v| {
-                v.copy_from_slice(&self.backup[at..at + v.len()]);
-                at += v.len();
+        if self.optimizer.bounded_step() {
+            // Finite gradients cannot overflow finite weights under such a step, so checking
+            // the gradients before the update is enough.
+            let mut finite = true;
+            self.grads.for_each_param(|_, _, g| finite &= all_finite(g));
+            if !finite {
+                return Err(f32::NAN);
+            }
+            self.optimizer.begin_step();
+            let mut offset = 0;
+            let opt = &mut self.optimizer;
+            model.zip_params_mut(&self.grads, |p, g| {
+                opt.update(offset, p, g);
+                offset += p.len();
             });
-            return Err(f32::NAN);
+        } else {
+            // Otherwise a NaN gradient, or finite gradients times a huge learning rate, can
+            // spoil the weights: keep a copy, taken tensor by tensor just before each update
+            // while it is in cache, and restore it if any weight comes out non-finite.
+            self.backup.resize(M::PARAMS, 0.0);
+            self.optimizer.begin_step();
+            let mut offset = 0;
+            let (opt, backup) = (&mut self.optimizer, &mut self.backup);
+            let mut finite = true;
+            model.zip_params_mut(&self.grads, |p, g| {
+                backup[offset..offset + p.len()].copy_from_slice(p);
+                opt.update(offset, p, g);
+                finite &= all_finite(p);
+                offset += p.len();
+            });
+            if !finite {
+                let mut at = 0;
+                model.for_each_param_mut(|_, _, v| {
+                    v.copy_from_slice(&self.backup[at..at + v.len()]);
+                    at += v.len();
+                });
+                return Err(f32::NAN);
+            }
         }
         self.steps += 1;
         Ok(stats)
