@@ -1,0 +1,304 @@
+"""Keras (TensorFlow backend, CPU, one thread) timings for the models of benches/mlp.rs.
+
+Training: steady-state Adam steps of batch 32 on random data, in samples/s, through several
+normal Keras paths (``fit`` on a tf.data dataset, with and without XLA and
+``steps_per_execution``; ``train_on_batch``; a custom ``tf.function`` step). Forward: one sample,
+``model(x, training=False)`` called directly, and wrapped in ``tf.function`` (with and without
+XLA; called as a tf.function and as its traced concrete function), in µs. Every number is the median of several timed repeats after warm-up; the fastest path
+is the headline and every path is kept in the JSON.
+
+Run through run.sh, which pins the process to one core with taskset.
+"""
+
+# Threads first: TensorFlow fixes its thread pools when its runtime starts.
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+warnings.filterwarnings("ignore")
+tf.get_logger().setLevel("ERROR")
+
+BATCH = 32
+DATASET = 8192  # samples per fit epoch: 256 steps
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def time_calls(fn, repeats, block_s, warmup_s=0.3):
+    """Median seconds per call of fn over `repeats` blocks of about `block_s` seconds each."""
+    t0 = time.perf_counter()
+    calls = 0
+    while time.perf_counter() - t0 < warmup_s or calls < 3:
+        fn()
+        calls += 1
+    per = (time.perf_counter() - t0) / calls
+    n = max(1, int(block_s / per))
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - t) / n)
+    return statistics.median(samples), samples, n
+
+
+def spec(name):
+    if name == "tutorial_mlp":
+        layers = [
+            keras.Input((10,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+        return layers, keras.losses.BinaryCrossentropy
+    if name == "mnist_mlp":
+        layers = [
+            keras.Input((784,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+        return layers, keras.losses.SparseCategoricalCrossentropy
+    raise ValueError(name)
+
+
+def data(name, n, seed=0):
+    rng = np.random.default_rng(seed)
+    if name == "tutorial_mlp":
+        x = rng.standard_normal((n, 10), dtype=np.float32)
+        y = rng.integers(0, 2, (n, 1)).astype(np.float32)
+    else:
+        x = rng.random((n, 784), dtype=np.float32)
+        y = rng.integers(0, 10, (n,)).astype(np.int32)
+    return x, y
+
+
+def build(name, jit_compile=False, steps_per_execution=1):
+    keras.utils.set_random_seed(0)
+    layers, loss = spec(name)
+    model = keras.Sequential(layers)
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=loss(),
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def dataset(x, y):
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).cache().prefetch(tf.data.AUTOTUNE)
+    opts = tf.data.Options()
+    opts.threading.private_threadpool_size = 1
+    opts.threading.max_intra_op_parallelism = 1
+    return ds.with_options(opts)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._t)
+
+
+def bench_fit(name, x, y, jit, spe, epochs):
+    model = build(name, jit_compile=jit, steps_per_execution=spe)
+    timer = EpochTimer()
+    # The first epoch traces and compiles: warm-up, not counted.
+    model.fit(dataset(x, y), epochs=1 + epochs, verbose=0, callbacks=[timer], shuffle=False)
+    per_epoch = timer.times[1:]
+    return {
+        "samples_per_s": len(x) / statistics.median(per_epoch),
+        "epoch_s": per_epoch,
+        "steps_per_epoch": len(x) // BATCH,
+    }
+
+
+def batches(x, y):
+    return [
+        (tf.constant(x[i : i + BATCH]), tf.constant(y[i : i + BATCH]))
+        for i in range(0, len(x), BATCH)
+    ]
+
+
+def cycle(items):
+    state = {"i": 0}
+
+    def nxt():
+        item = items[state["i"]]
+        state["i"] = (state["i"] + 1) % len(items)
+        return item
+
+    return nxt
+
+
+def bench_train_on_batch(name, bs, jit, repeats, block_s):
+    model = build(name, jit_compile=jit)
+    nxt = cycle(bs)
+
+    def step():
+        bx, by = nxt()
+        model.train_on_batch(bx, by)
+
+    med, samples, n = time_calls(step, repeats, block_s)
+    return {"samples_per_s": BATCH / med, "step_s": samples, "steps_per_repeat": n}
+
+
+def bench_custom_step(name, bs, jit, repeats, block_s):
+    keras.utils.set_random_seed(0)
+    layers, loss_cls = spec(name)
+    model = keras.Sequential(layers)
+    loss_fn = loss_cls()
+    opt = keras.optimizers.Adam()
+    opt.build(model.trainable_variables)
+
+    @tf.function(jit_compile=jit)
+    def train_step(bx, by):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(by, model(bx, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply(grads, model.trainable_variables)
+        return loss
+
+    nxt = cycle(bs)
+    state = {}
+
+    def step():
+        state["loss"] = train_step(*nxt())
+
+    med, samples, n = time_calls(step, repeats, block_s)
+    float(state["loss"])  # the steps really ran
+    return {"samples_per_s": BATCH / med, "step_s": samples, "steps_per_repeat": n}
+
+
+def bench_forward(name, repeats, block_s):
+    model = build(name)
+    x1 = tf.constant(data(name, 1, seed=1)[0])
+    eager = lambda: model(x1, training=False)  # noqa: E731
+    graph = tf.function(lambda t: model(t, training=False))
+    xla = tf.function(lambda t: model(t, training=False), jit_compile=True)
+    graph_cf = graph.get_concrete_function(x1)
+    xla_cf = xla.get_concrete_function(x1)
+    ref = eager().numpy()
+    out = {}
+    for label, fn in [
+        ("direct call model(x, training=False)", eager),
+        ("tf.function", lambda: graph(x1)),
+        ("tf.function(jit_compile=True)", lambda: xla(x1)),
+        ("tf.function, concrete function", lambda: graph_cf(x1)),
+        ("tf.function(jit_compile=True), concrete function", lambda: xla_cf(x1)),
+    ]:
+        np.testing.assert_allclose(fn().numpy(), ref, rtol=1e-4, atol=1e-6)
+        med, samples, n = time_calls(fn, repeats, block_s)
+        out[label] = {"us": med * 1e6, "call_us": [s * 1e6 for s in samples], "calls_per_repeat": n}
+    return out
+
+
+def run_model(name, args):
+    x, y = data(name, DATASET)
+    train = {}
+    for jit in (False, True):
+        tag = "XLA" if jit else "graph"
+        for spe in (1, 32):
+            label = f"fit tf.data ({tag}, steps_per_execution={spe})"
+            train[label] = bench_fit(name, x, y, jit, spe, args.epochs)
+            print(f"  {name} train {label}: {train[label]['samples_per_s']:,.0f} samples/s", flush=True)
+    bs = batches(x, y)
+    for jit in (False, True):
+        tag = "XLA" if jit else "graph"
+        for label, fn in [
+            (f"train_on_batch ({tag})", bench_train_on_batch),
+            (f"custom tf.function step ({tag})", bench_custom_step),
+        ]:
+            train[label] = fn(name, bs, jit, args.repeats, args.block)
+            print(f"  {name} train {label}: {train[label]['samples_per_s']:,.0f} samples/s", flush=True)
+    forward = bench_forward(name, args.repeats, args.block)
+    for label, r in forward.items():
+        print(f"  {name} forward {label}: {r['us']:.1f} µs", flush=True)
+    best_train = max(train, key=lambda k: train[k]["samples_per_s"])
+    best_fwd = min(forward, key=lambda k: forward[k]["us"])
+    direct = "direct call model(x, training=False)"
+    return {
+        "train_samples_per_s": train[best_train]["samples_per_s"],
+        "train_path": best_train,
+        "forward_us": forward[best_fwd]["us"],
+        "forward_path": best_fwd,
+        "forward_direct_us": forward[direct]["us"],
+        "train_variants": train,
+        "forward_variants": forward,
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--repeats", type=int, default=11, help="timed repeats per path (median)")
+    p.add_argument("--epochs", type=int, default=10, help="timed fit epochs (after one warm-up epoch)")
+    p.add_argument("--block", type=float, default=0.2, help="seconds per timed repeat")
+    p.add_argument("--models", default="tutorial_mlp,mnist_mlp")
+    args = p.parse_args()
+
+    started = time.time()
+    models = {}
+    for name in args.models.split(","):
+        models[name] = run_model(name, args)
+    result = {
+        "framework": "keras",
+        "label": f"Keras {keras.__version__} (TF {tf.__version__})",
+        "versions": {
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "threads": {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            "affinity": sorted(os.sched_getaffinity(0)),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "devices": [d.device_type for d in tf.config.list_physical_devices()],
+        "cpu": cpu_model(),
+        "batch": BATCH,
+        "seconds": time.time() - started,
+        "models": models,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {args.out} ({result['seconds']:.0f} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Side-by-side speed comparison of dl against Keras (tensorflow-cpu) and PyTorch, one thread each.
+#
+#   bash benches/peers/run.sh                # install (first time), run all three, print the tables
+#   bash benches/peers/run.sh --no-dl        # only the Python peers (the report shows dl as n/a)
+#   bash benches/peers/run.sh --no-peers     # only dl's criterion bench (reuses earlier peer results)
+#   bash benches/peers/run.sh --install-only # only create/update the venv
+#
+# Environment: PEERS_VENV overrides the venv location (default benches/peers/.venv);
+# PEERS_CPU picks the core every process is pinned to (default 0); PYTHON the interpreter
+# used to create the venv (default python3).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+VENV="${PEERS_VENV:-$HERE/.venv}"
+CPU="${PEERS_CPU:-0}"
+RESULTS="$HERE/results"
+
+run_dl=1
+run_peers=1
+install_only=0
+for arg in "$@"; do
+    case "$arg" in
+        --no-dl) run_dl=0 ;;
+        --no-peers) run_peers=0 ;;
+        --install-only) install_only=1 ;;
+        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# --- venv -----------------------------------------------------------------------------------
+ensure_venv() {
+    local stamp="$VENV/.peers-requirements.txt"
+    if [[ -x "$VENV/bin/python" ]] && cmp -s "$HERE/requirements.txt" "$stamp"; then
+        return
+    fi
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        log "creating venv $VENV"
+        "${PYTHON:-python3}" -m venv "$VENV"
+    fi
+    log "installing pinned peers into $VENV (torch from PyPI pulls large CUDA wheels; this takes a while)"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -r "$HERE/requirements.txt"
+    cp "$HERE/requirements.txt" "$stamp"
+}
+
+if [[ $run_peers == 1 || $install_only == 1 ]]; then
+    ensure_venv
+fi
+[[ $install_only == 1 ]] && exit 0
+
+# --- one thread, one core -------------------------------------------------------------------
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+export TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=tensorflow CUDA_VISIBLE_DEVICES=""
+export PYTHONHASHSEED=0
+if command -v taskset >/dev/null; then
+    PIN=(taskset -c "$CPU")
+else
+    echo "run.sh: taskset not found; processes are NOT pinned to one core" >&2
+    PIN=()
+fi
+
+# Other processes on the machine skew every number: say so when the CPUs are not idle.
+cpu_busy_percent() {
+    local a b
+    a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+    local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+busy="$(cpu_busy_percent 2>/dev/null || echo 0)"
+if (( busy > 10 )); then
+    echo "run.sh: warning: the CPUs were ${busy}% busy before the run; expect noisy numbers" >&2
+fi
+
+mkdir -p "$RESULTS"
+start_epoch="$(date +%s)"
+
+if [[ $run_peers == 1 ]]; then
+    log "Keras (tensorflow-cpu)"
+    rm -f "$RESULTS/keras.json"
+    "${PIN[@]}" "$VENV/bin/python" "$HERE/keras_bench.py" --out "$RESULTS/keras.json" ||
+        echo "run.sh: keras_bench.py failed" >&2
+    log "PyTorch"
+    rm -f "$RESULTS/torch.json"
+    "${PIN[@]}" "$VENV/bin/python" "$HERE/torch_bench.py" --out "$RESULTS/torch.json" ||
+        echo "run.sh: torch_bench.py failed" >&2
+fi
+
+target_dir="$ROOT/target"
+if [[ $run_dl == 1 ]]; then
+    log "dl (cargo bench --bench mlp)"
+    target_dir="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' ||
+        echo "$ROOT/target")"
+    (cd "$ROOT" && "${PIN[@]}" cargo bench --bench mlp -- --noplot) ||
+        echo "run.sh: dl's bench failed or does not exist yet; dl is reported as n/a" >&2
+fi
+
+since=()
+[[ $run_dl == 1 ]] && since=(--dl-since "$start_epoch")
+python_for_report="$VENV/bin/python"
+[[ -x "$python_for_report" ]] || python_for_report=python3
+log "report"
+"$python_for_report" "$HERE/report.py" --results "$RESULTS" \
+    --criterion "$target_dir/criterion" "${since[@]}"
