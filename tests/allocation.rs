@@ -103,3 +103,40 @@ fn large_network_builds_trains_and_clones_on_a_test_thread_stack() {
     assert!((p.sum() - 1.0).abs() < 1e-5);
     assert_ne!(copy.forward(&x[0]), p);
 }
+
+dl::network! {
+    struct MnistCnn {
+        input: [28, 28, 1],
+        Conv2D(32, (3, 3), relu),
+        MaxPooling2D((2, 2)),
+        Conv2D(64, (3, 3), relu),
+        MaxPooling2D((2, 2)),
+        Flatten,
+        Dense(64, relu),
+        Dense(10, softmax),
+    }
+}
+
+#[test]
+fn the_tutorial_cnn_builds_trains_and_runs_on_a_test_thread_without_steady_state_allocation() {
+    // A debug build on the default 2 MiB test-thread stack: the 28×28×32 activations and the
+    // 1600×64 kernel never pass through the stack.
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut net = MnistCnn::new(&mut rng);
+    let x: Vec<SVector<f32, 784>> = (0..8).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<usize> = (0..8).collect();
+    let mut trainer =
+        Trainer::<MnistCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        trainer.train_on_batch(&mut net, &x[..3], &y[..3]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+    let p = net.forward(&x[0]);
+    assert!((p.sum() - 1.0).abs() < 1e-5);
+    let mut out = 0.0;
+    assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
+    assert!(out > 0.0);
+}

@@ -6,7 +6,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::Index;
 
-use crate::model::{Fallback, Kind, Layer, Network, PoolOp};
+use crate::model::{Cell, Fallback, Kind, Layer, Network, PoolOp};
 use crate::shape::Shape;
 use crate::spec::Activation;
 
@@ -33,11 +33,16 @@ fn lit(n: usize) -> Literal {
 fn layer_type(k: &TokenStream, layer: &Layer) -> TokenStream {
     let (h, w, c) = match layer.input {
         Shape::Image(h, w, c) => (lit(h), lit(w), lit(c)),
-        Shape::Flat(n) => (lit(1), lit(1), lit(n)),
+        other => (lit(1), lit(1), lit(other.len())),
+    };
+    let (t, d) = match layer.input {
+        Shape::Sequence(t, d) => (lit(t), lit(d)),
+        Shape::Tokens(l) => (lit(l), lit(1)),
+        other => (lit(1), lit(other.len())),
     };
     match layer.kind {
         Kind::Dense { units, .. } => {
-            let (i, o) = (lit(layer.input.len()), lit(units));
+            let (i, o) = (lit(layer.input.features()), lit(units));
             quote!(#k::layers::Dense<#i, #o>)
         }
         Kind::Conv2D { filters, window, .. } => {
@@ -80,11 +85,46 @@ fn layer_type(k: &TokenStream, layer: &Layer) -> TokenStream {
             let n = lit(layer.input.len());
             quote!(#k::layers::Flatten<#n>)
         }
+        Kind::Embedding { vocabulary, dim } => {
+            let (v, e) = (lit(vocabulary), lit(dim));
+            quote!(#k::layers::Embedding<#v, #e, #t>)
+        }
+        Kind::Recurrent {
+            cell,
+            units,
+            sequences,
+        } => {
+            let (u, g) = (lit(units), lit(cell.gates() * units));
+            match cell {
+                Cell::Lstm => quote!(#k::layers::LSTM<#t, #d, #u, #sequences, #g>),
+                Cell::Gru => quote!(#k::layers::GRU<#t, #d, #u, #sequences, #g>),
+                Cell::Simple => quote!(#k::layers::SimpleRNN<#t, #d, #u, #sequences>),
+            }
+        }
+        Kind::GlobalPool1D { op } => match op {
+            PoolOp::Max => quote!(#k::layers::GlobalMaxPooling1D<#t, #d>),
+            PoolOp::Average => quote!(#k::layers::GlobalAveragePooling1D<#t, #d>),
+        },
     }
 }
 
 fn has_params(layer: &Layer) -> bool {
-    matches!(layer.kind, Kind::Dense { .. } | Kind::Conv2D { .. })
+    matches!(
+        layer.kind,
+        Kind::Dense { .. } | Kind::Conv2D { .. } | Kind::Embedding { .. } | Kind::Recurrent { .. }
+    )
+}
+
+/// Samples as the layer's kernel counts them: a Dense layer on a sequence sees every time step
+/// of every sample as one column.
+fn batch_of(layer: &Layer) -> TokenStream {
+    match (&layer.kind, layer.input) {
+        (Kind::Dense { .. }, Shape::Sequence(t, _)) => {
+            let t = lit(t);
+            quote!(batch * #t)
+        }
+        _ => quote!(batch),
+    }
 }
 
 fn features(k: &TokenStream, n: usize) -> TokenStream {
@@ -99,7 +139,14 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     let name_str = ident.to_string();
     let last = net.layers.len() - 1;
     let out_units = net.layers[last].output.len();
-    let input_ty = features(k, net.input.len());
+    let input_ty = match (net.input, &net.layers[0].kind) {
+        (Shape::Tokens(l), Kind::Embedding { vocabulary, .. }) => {
+            let (l, v) = (lit(l), lit(*vocabulary));
+            quote!(#k::tokens::Tokens<#l, #v>)
+        }
+        (input, _) => features(k, input.len()),
+    };
+    let elem = quote!(<#input_ty as #k::sample::Sample>::Elem);
     let output_ty = features(k, out_units);
     let head = if out_units == 1 {
         quote!(#k::head::OneUnit)
@@ -128,6 +175,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
 
     let params_total: usize = net.layers.iter().map(Layer::params).sum();
     let params_lit = Literal::usize_unsuffixed(params_total);
+    let activations = lit(net.layers.iter().map(|l| l.output.len()).sum());
     let summaries = net.layers.iter().map(|l| {
         let (name, kind) = (&l.name, l.kind_name());
         let out = l.output.dims().into_iter().map(lit);
@@ -158,7 +206,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             }
             WORKSPACE.with(|ws| {
                 let mut ws = ws.borrow_mut();
-                <Self as #k::model::Model>::forward_batch(self, x.as_slice(), 1, &mut ws, false);
+                <Self as #k::model::Model>::forward_batch(self, #k::sample::Sample::elems(x), 1, &mut ws, false);
                 let (head, _) = <Self as #k::model::Model>::head(&mut ws);
                 <#output_ty>::from_column_slice(head.y)
             })
@@ -173,7 +221,8 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             let p = &idx[i - 1];
             quote!(&ws.#p.y)
         };
-        quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, batch, &mut ws.#ix, #a, training);)
+        let batch = batch_of(&net.layers[i]);
+        quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
     });
 
     let backward = (0..net.layers.len()).rev().map(|i| {
@@ -185,7 +234,8 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             let p = &idx[i - 1];
             (quote!(&ws.#p.y), quote!(#k::__private::core::option::Option::Some(&mut ws.#p.dy)))
         };
-        quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+        let batch = batch_of(&net.layers[i]);
+        quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
     });
     let last_ty = &types[last];
     let last_idx = &idx[last];
@@ -277,6 +327,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
 
             const NAME: &'static str = #name_str;
             const PARAMS: usize = #params_lit;
+            const ACTIVATIONS: usize = #activations;
             const LAYERS: &'static [#k::summary::LayerSummary] = &[#(#summaries),*];
 
             fn zeros() -> Self {
@@ -288,7 +339,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
                 #ident::forward(self, x)
             }
 
-            fn forward_batch(&self, x: &[f32], batch: usize, ws: &mut Self::Workspace, training: bool) {
+            fn forward_batch(&self, x: &[#elem], batch: usize, ws: &mut Self::Workspace, training: bool) {
                 #(#forward_batch)*
             }
 
@@ -298,7 +349,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
 
             fn backward_batch(
                 &self,
-                x: &[f32],
+                x: &[#elem],
                 batch: usize,
                 ws: &mut Self::Workspace,
                 grad_of: #k::loss::GradOf,

@@ -5,7 +5,7 @@
 use syn::spanned::Spanned;
 
 use crate::errors::Errors;
-use crate::model::{Kind, PoolOp, Window};
+use crate::model::{Cell, Kind, PoolOp, Window};
 use crate::parse::LayerCall;
 use crate::shape::{Padding, Shape, window};
 use crate::spec::{self, Activation};
@@ -37,8 +37,13 @@ pub fn resolve(
                 .get(1)
                 .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
             let bias = use_bias(bound.get(2), errors);
-            let n = match input? {
-                Shape::Flat(n) => n,
+            let units = units?;
+            bias?;
+            let output = match input? {
+                Shape::Flat(_) => Shape::Flat(units),
+                // Keras applies a Dense layer to each time step of a sequence.
+                Shape::Sequence(t, _) => Shape::Sequence(t, units),
+                Shape::Tokens(_) => return needs_embedding("Dense", span, errors),
                 image @ Shape::Image(..) => {
                     errors.push(
                         span,
@@ -47,15 +52,12 @@ pub fn resolve(
                     return None;
                 }
             };
-            debug_assert!(n > 0);
-            bias?;
-            let units = units?;
             Some((
                 Kind::Dense {
                     units,
                     activation: activation?,
                 },
-                Shape::Flat(units),
+                output,
             ))
         }
         "Conv2D" => {
@@ -148,7 +150,7 @@ pub fn resolve(
             let strides = strides.unwrap_or(Some(pool))?;
             let c = match input? {
                 Shape::Image(_, _, c) => c,
-                Shape::Flat(_) => unreachable!("checked by image_input"),
+                _ => unreachable!("checked by image_input"),
             };
             let target = bound.get(0).map_or(span, |e| e.span());
             let (oh, ow, pad) = fit_window(
@@ -185,10 +187,126 @@ pub fn resolve(
         }
         "Flatten" => {
             spec::bind(call, &[], errors);
-            Some((Kind::Flatten, Shape::Flat(input?.len())))
+            match input? {
+                Shape::Tokens(_) => needs_embedding("Flatten", span, errors),
+                shape => Some((Kind::Flatten, Shape::Flat(shape.len()))),
+            }
+        }
+        "Embedding" => {
+            let bound = spec::bind(call, &["input_dim", "output_dim", "mask_zero"], errors);
+            let vocabulary = match bound.get(0) {
+                Some(e) => spec::positive(e, "input_dim", "Embedding", errors),
+                None => {
+                    errors.push(span, "`Embedding` is missing `input_dim`, the vocabulary size, e.g. `Embedding(10000, 64)`");
+                    None
+                }
+            };
+            let dim = match bound.get(1) {
+                Some(e) => spec::positive(e, "output_dim", "Embedding", errors),
+                None => {
+                    errors.push(
+                        span,
+                        "`Embedding` is missing `output_dim`, e.g. `Embedding(10000, 64)`",
+                    );
+                    None
+                }
+            };
+            if let Some(e) = bound.get(2)
+                && spec::boolean(e, "mask_zero", errors) == Some(true)
+            {
+                errors.push(e.span(), "`mask_zero = true` is not supported yet");
+            }
+            let l = match input? {
+                Shape::Tokens(l) => l,
+                other => {
+                    errors.push(
+                        span,
+                        format!(
+                            "`Embedding` must come right after a token input (`input: tokens[length]`), but gets {other} from {previous}"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            let (vocabulary, dim) = (vocabulary?, dim?);
+            Some((Kind::Embedding { vocabulary, dim }, Shape::Sequence(l, dim)))
+        }
+        "LSTM" | "GRU" | "SimpleRNN" => {
+            let cell = match kind.as_str() {
+                "LSTM" => Cell::Lstm,
+                "GRU" => Cell::Gru,
+                _ => Cell::Simple,
+            };
+            let bound = spec::bind(call, &["units", "return_sequences"], errors);
+            let units = match bound.get(0) {
+                Some(e) => spec::positive(e, "units", &kind, errors),
+                None => {
+                    errors.push(span, format!("`{kind}` is missing `units`, e.g. `{kind}(64)`"));
+                    None
+                }
+            };
+            let sequences = bound
+                .get(1)
+                .map_or(Some(false), |e| spec::boolean(e, "return_sequences", errors));
+            let t = match input? {
+                Shape::Sequence(t, _) => t,
+                Shape::Tokens(_) => return needs_embedding(&kind, span, errors),
+                other => {
+                    errors.push(
+                        span,
+                        format!(
+                            "`{kind}` expects a sequence [time, features] but gets {other} from {previous}"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            let (units, sequences) = (units?, sequences?);
+            let output = if sequences {
+                Shape::Sequence(t, units)
+            } else {
+                Shape::Flat(units)
+            };
+            Some((
+                Kind::Recurrent {
+                    cell,
+                    units,
+                    sequences,
+                },
+                output,
+            ))
+        }
+        "GlobalMaxPooling1D" | "GlobalAveragePooling1D" => {
+            let op = if kind == "GlobalMaxPooling1D" {
+                PoolOp::Max
+            } else {
+                PoolOp::Average
+            };
+            spec::bind(call, &[], errors);
+            match input? {
+                Shape::Sequence(_, d) => Some((Kind::GlobalPool1D { op }, Shape::Flat(d))),
+                Shape::Tokens(_) => needs_embedding(&kind, span, errors),
+                other => {
+                    errors.push(
+                        span,
+                        format!(
+                            "`{kind}` expects a sequence [time, features] but gets {other} from {previous}"
+                        ),
+                    );
+                    None
+                }
+            }
         }
         _ => None,
     }
+}
+
+fn needs_embedding<T>(layer: &str, span: proc_macro2::Span, errors: &mut Errors) -> Option<T> {
+    errors.push(
+        span,
+        format!("`{layer}` cannot read token ids; put an `Embedding` right after a token input"),
+    );
+    None
 }
 
 fn use_bias(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<()> {
@@ -214,7 +332,8 @@ fn image_input(
 ) -> Option<(usize, usize, usize)> {
     match input {
         Shape::Image(h, w, c) => Some((h, w, c)),
-        flat @ Shape::Flat(_) => {
+        Shape::Tokens(_) => needs_embedding(layer, span, errors),
+        flat => {
             errors.push(
                 span,
                 format!("`{layer}` expects a channels-last image [height, width, channels] but gets {flat} from {previous}"),

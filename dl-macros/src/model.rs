@@ -66,6 +66,36 @@ pub enum Kind {
         op: PoolOp,
     },
     Flatten,
+    Embedding {
+        vocabulary: usize,
+        dim: usize,
+    },
+    Recurrent {
+        cell: Cell,
+        units: usize,
+        sequences: bool,
+    },
+    GlobalPool1D {
+        op: PoolOp,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    Lstm,
+    Gru,
+    Simple,
+}
+
+impl Cell {
+    /// Gate blocks stacked in the kernels (Keras: LSTM i, f, c, o; GRU z, r, h).
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+            Cell::Simple => 1,
+        }
+    }
 }
 
 impl Layer {
@@ -80,16 +110,31 @@ impl Layer {
             Kind::GlobalPool { op: PoolOp::Max } => "GlobalMaxPooling2D",
             Kind::GlobalPool { op: PoolOp::Average } => "GlobalAveragePooling2D",
             Kind::Flatten => "Flatten",
+            Kind::Embedding { .. } => "Embedding",
+            Kind::Recurrent { cell: Cell::Lstm, .. } => "LSTM",
+            Kind::Recurrent { cell: Cell::Gru, .. } => "GRU",
+            Kind::Recurrent {
+                cell: Cell::Simple, ..
+            } => "SimpleRNN",
+            Kind::GlobalPool1D { op: PoolOp::Max } => "GlobalMaxPooling1D",
+            Kind::GlobalPool1D { op: PoolOp::Average } => "GlobalAveragePooling1D",
         }
     }
 
     pub fn params(&self) -> usize {
         match self.kind {
-            Kind::Dense { units, .. } => self.input.len() * units + units,
+            Kind::Dense { units, .. } => self.input.features() * units + units,
+            Kind::Embedding { vocabulary, dim } => vocabulary * dim,
+            Kind::Recurrent { cell, units, .. } => {
+                let g = cell.gates() * units;
+                // GRU (reset_after) keeps separate input and recurrent biases.
+                let biases = if cell == Cell::Gru { 2 * g } else { g };
+                self.input.features() * g + units * g + biases
+            }
             Kind::Conv2D { filters, window, .. } => {
                 let c = match self.input {
                     Shape::Image(_, _, c) => c,
-                    Shape::Flat(_) => 0,
+                    _ => 0,
                 };
                 window.size.0 * window.size.1 * c * filters + filters
             }
@@ -139,6 +184,7 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
     // `None` once a layer's output is unknown: later shape checks are skipped, not reported.
     let mut shape = input;
     let mut previous = "the input".to_string();
+    let mut last_span = None;
 
     for entry in entries {
         let call = match &entry.value {
@@ -196,11 +242,21 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
         let built = layers::resolve(call, shape, &previous, &mut errors);
         shape = built.as_ref().map(|(_, out)| *out);
         previous = format!("`{name}`");
+        last_span = Some(call.kind.span());
         if let Some((kind, output)) = built {
             layers.push((entry, name, field, kind, output));
         }
     }
 
+    if let (Some(Shape::Sequence(t, d)), Some(span)) = (shape, last_span) {
+        errors.push(
+            span,
+            format!(
+                "the network's output is a sequence of {t} steps × {d} features; losses need one vector per sample: \
+                 end with `GlobalAveragePooling1D`, or drop `return_sequences` from the last recurrent layer"
+            ),
+        );
+    }
     if layers.is_empty() && errors.is_empty() {
         errors.push(
             syntax.ident.span(),
@@ -263,6 +319,12 @@ fn keras_name(kind: &str) -> &'static str {
         "GlobalMaxPooling2D" => "global_max_pooling2d",
         "GlobalAveragePooling2D" => "global_average_pooling2d",
         "Flatten" => "flatten",
+        "Embedding" => "embedding",
+        "LSTM" => "lstm",
+        "GRU" => "gru",
+        "SimpleRNN" => "simple_rnn",
+        "GlobalMaxPooling1D" => "global_max_pooling1d",
+        "GlobalAveragePooling1D" => "global_average_pooling1d",
         _ => "layer",
     }
 }
@@ -271,7 +333,7 @@ fn input(entry: &Entry, errors: &mut Errors) -> Option<Shape> {
     let named_input = entry.name.as_ref().is_some_and(|n| n == "input");
     let span = entry.name.as_ref().map_or_else(Span::call_site, Ident::span);
     match (&entry.value, named_input) {
-        (EntryValue::Dims { dims, span }, true) => {
+        (EntryValue::Dims { dims, span, tokens }, true) => {
             let mut values = Vec::new();
             for d in dims {
                 match d.base10_parse::<usize>() {
@@ -284,6 +346,14 @@ fn input(entry: &Entry, errors: &mut Errors) -> Option<Shape> {
                 return None;
             }
             match values[..] {
+                [n] if tokens.is_some() => Some(Shape::Tokens(n)),
+                _ if tokens.is_some() => {
+                    errors.push(
+                        *span,
+                        "token input is one sequence length, e.g. `input: tokens[100],`",
+                    );
+                    None
+                }
                 [n] => Some(Shape::Flat(n)),
                 [h, w, c] => Some(Shape::Image(h, w, c)),
                 _ => {

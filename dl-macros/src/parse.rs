@@ -67,6 +67,8 @@ pub enum EntryValue {
     Dims {
         span: proc_macro2::Span,
         dims: Vec<LitInt>,
+        /// `tokens[100]`: integer token ids rather than features.
+        tokens: Option<Ident>,
     },
     /// `Dense(64, relu)`, `Flatten`.
     Layer(LayerCall),
@@ -101,6 +103,23 @@ impl Parse for Entry {
             EntryValue::Dims {
                 span: bracket.span.join(),
                 dims: dims.into_iter().collect(),
+                tokens: None,
+            }
+        } else if input.peek(Ident) && input.peek2(syn::token::Bracket) {
+            let tokens: Ident = input.parse()?;
+            if tokens != "tokens" {
+                return Err(syn::Error::new(
+                    tokens.span(),
+                    "expected `tokens[length]` or `[dims]`",
+                ));
+            }
+            let content;
+            let bracket = bracketed!(content in input);
+            let dims = Punctuated::<LitInt, Token![,]>::parse_terminated(&content)?;
+            EntryValue::Dims {
+                span: bracket.span.join(),
+                dims: dims.into_iter().collect(),
+                tokens: Some(tokens),
             }
         } else {
             let kind: Ident = input.parse()?;

@@ -9,6 +9,10 @@ pub enum Shape {
     Flat(usize),
     /// Channels-last image: height, width, channels.
     Image(usize, usize, usize),
+    /// Token ids: sequence length.
+    Tokens(usize),
+    /// Time steps × features, time-major.
+    Sequence(usize, usize),
 }
 
 impl Shape {
@@ -16,6 +20,16 @@ impl Shape {
         match self {
             Shape::Flat(n) => n,
             Shape::Image(h, w, c) => h * w * c,
+            Shape::Tokens(l) => l,
+            Shape::Sequence(t, d) => t * d,
+        }
+    }
+
+    /// Features a per-step layer (Dense) sees: the last dimension.
+    pub fn features(self) -> usize {
+        match self {
+            Shape::Sequence(_, d) => d,
+            other => other.len(),
         }
     }
 
@@ -23,6 +37,8 @@ impl Shape {
         match self {
             Shape::Flat(n) => vec![n],
             Shape::Image(h, w, c) => vec![h, w, c],
+            Shape::Tokens(l) => vec![l],
+            Shape::Sequence(t, d) => vec![t, d],
         }
     }
 }
@@ -32,6 +48,8 @@ impl fmt::Display for Shape {
         match self {
             Shape::Flat(n) => write!(f, "{n} features"),
             Shape::Image(h, w, c) => write!(f, "a {h}×{w}×{c} image"),
+            Shape::Tokens(l) => write!(f, "{l} token ids"),
+            Shape::Sequence(t, d) => write!(f, "a sequence of {t} steps × {d} features"),
         }
     }
 }

@@ -18,6 +18,12 @@ pub const LAYER_KINDS: &[&str] = &[
     "GlobalMaxPooling2D",
     "GlobalAveragePooling2D",
     "Flatten",
+    "Embedding",
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "GlobalMaxPooling1D",
+    "GlobalAveragePooling1D",
 ];
 
 /// Activations by their Keras names (`silu` is Keras's alias of `swish`).

@@ -21,7 +21,9 @@ pub mod model;
 pub mod optim;
 pub mod sample;
 pub mod summary;
+pub mod tokens;
 pub mod train;
+pub mod weights;
 
 pub use activation::Activation;
 pub use error::{Error, Result};
@@ -35,6 +37,7 @@ pub use model::Model;
 pub use optim::{Adagrad, Adam, AdamW, Clip, Optimizer, RmsProp, Sgd};
 pub use sample::Sample;
 pub use summary::{LayerSummary, Summary};
+pub use tokens::Tokens;
 pub use train::{EpochLog, Evaluation, Fit, History, Trainer};
 
 /// The types a program that declares and trains networks needs.

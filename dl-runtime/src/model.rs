@@ -23,6 +23,9 @@ pub trait Model: Sized {
     const NAME: &'static str;
     /// Trainable parameters.
     const PARAMS: usize;
+    /// Floats of layer outputs per sample in the batch path (the sum of every layer's output
+    /// size); sizes the chunks of `predict` and `evaluate` to stay in cache (0: unknown).
+    const ACTIVATIONS: usize = 0;
     /// One row per layer, for `summary()`.
     const LAYERS: &'static [LayerSummary];
 

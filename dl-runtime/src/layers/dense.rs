@@ -75,6 +75,7 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
     const PARAMS: usize = I * O + O;
     const INPUTS: usize = I;
     const OUTPUTS: usize = O;
+    type In = f32;
     type Extra = DenseCache;
 
     fn zeros() -> Self {

@@ -4,9 +4,15 @@
 //! the heavy loops live in non-generic functions so that they are compiled (and optimised) once,
 //! here, rather than in every crate that declares a network.
 
+mod conv2d;
 mod dense;
+mod flatten;
+mod pool;
 
+pub use conv2d::Conv2D;
 pub use dense::Dense;
+pub use flatten::Flatten;
+pub use pool::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 
 use crate::activation::Activation;
 
@@ -40,6 +46,8 @@ pub trait Layer: Sized {
     const INPUTS: usize;
     /// Output features per sample (flattened).
     const OUTPUTS: usize;
+    /// What the layer reads: `f32` features, or `u32` token ids for an `Embedding`.
+    type In: Copy + Default + Send + Sync + 'static;
     /// Layer-specific training cache.
     type Extra: Default;
 
@@ -60,7 +68,7 @@ pub trait Layer: Sized {
     /// the cache the backward pass needs.
     fn forward_batch(
         &self,
-        x: &[f32],
+        x: &[Self::In],
         batch: usize,
         buf: &mut Buffers<Self::Extra>,
         activation: Activation,
@@ -74,7 +82,7 @@ pub trait Layer: Sized {
     /// and, when asked, `∂L/∂x` into `dx`. `buf.dy` is used as scratch.
     fn backward_batch(
         &self,
-        x: &[f32],
+        x: &[Self::In],
         batch: usize,
         buf: &mut Buffers<Self::Extra>,
         activation: Activation,

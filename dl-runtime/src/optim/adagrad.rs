@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure};
+use super::{Optimizer, ensure, restore};
 
 /// `Adagrad` with Keras's defaults (lr 0.001, initial accumulator 0.1, ε 1e-7).
 #[derive(Debug, Clone)]
@@ -9,6 +9,7 @@ pub struct Adagrad {
     pub initial_accumulator_value: f32,
     /// Numerical-stability constant.
     pub epsilon: f32,
+    iterations: u64,
     accumulator: Vec<f32>,
 }
 
@@ -19,8 +20,14 @@ impl Adagrad {
             learning_rate,
             initial_accumulator_value: 0.1,
             epsilon: 1e-7,
+            iterations: 0,
             accumulator: Vec::new(),
         }
+    }
+
+    /// Steps taken so far (Keras's `iterations`).
+    pub fn iterations(&self) -> u64 {
+        self.iterations
     }
 }
 
@@ -35,6 +42,10 @@ impl Optimizer for Adagrad {
         true
     }
 
+    fn begin_step(&mut self) {
+        self.iterations += 1;
+    }
+
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
         let n = param.len();
         ensure(&mut self.accumulator, offset + n, self.initial_accumulator_value);
@@ -47,6 +58,21 @@ impl Optimizer for Adagrad {
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {
         vec![("accumulator", &self.accumulator)]
+    }
+
+    fn name(&self) -> &'static str {
+        "adagrad"
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![("iterations", self.iterations)]
+    }
+
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+        let (mut b, c) = restore(self.name(), buffers, counters, &["accumulator"], &["iterations"])?;
+        self.accumulator = b.remove(0);
+        self.iterations = c[0];
+        Ok(())
     }
 }
 

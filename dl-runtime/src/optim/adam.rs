@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure};
+use super::{Optimizer, ensure, restore};
 
 /// `Adam` with Keras's defaults and update rule (ε added after the bias-corrected step size,
 /// Keras's "epsilon hat").
@@ -43,6 +43,28 @@ impl Adam {
     pub fn iterations(&self) -> i32 {
         self.step
     }
+
+    /// [`Optimizer::load_state`], naming the optimizer `name` in errors.
+    fn restore_as(
+        &mut self,
+        name: &str,
+        buffers: &[(&str, &[f32])],
+        counters: &[(&str, u64)],
+    ) -> Result<(), String> {
+        let (mut b, c) = restore(name, buffers, counters, &["m", "v"], &["iterations"])?;
+        let step = i32::try_from(c[0]).map_err(|_| format!("iterations {} is out of range", c[0]))?;
+        let (v, m) = (b.pop().unwrap_or_default(), b.pop().unwrap_or_default());
+        if m.len() != v.len() {
+            return Err(format!(
+                "state buffers `m` and `v` differ in length ({} and {})",
+                m.len(),
+                v.len()
+            ));
+        }
+        (self.m, self.v, self.step) = (m, v, step);
+        // `alpha` is recomputed from the step by the next `begin_step`.
+        Ok(())
+    }
 }
 
 impl Default for Adam {
@@ -86,6 +108,18 @@ impl Optimizer for Adam {
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {
         vec![("m", &self.m), ("v", &self.v)]
+    }
+
+    fn name(&self) -> &'static str {
+        "adam"
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![("iterations", self.step as u64)]
+    }
+
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+        self.restore_as("adam", buffers, counters)
     }
 }
 
@@ -216,6 +250,18 @@ impl Optimizer for AdamW {
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {
         self.adam.state()
+    }
+
+    fn name(&self) -> &'static str {
+        "adamw"
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.adam.counters()
+    }
+
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+        self.adam.restore_as("adamw", buffers, counters)
     }
 }
 

@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure};
+use super::{Optimizer, ensure, restore};
 
 /// `RMSprop` with Keras's defaults (lr 0.001, ρ 0.9, ε 1e-7 inside the square root, no
 /// momentum).
@@ -12,6 +12,7 @@ pub struct RmsProp {
     pub momentum: f32,
     /// Numerical-stability constant.
     pub epsilon: f32,
+    iterations: u64,
     mean_square: Vec<f32>,
     velocity: Vec<f32>,
 }
@@ -24,9 +25,15 @@ impl RmsProp {
             rho: 0.9,
             momentum: 0.0,
             epsilon: 1e-7,
+            iterations: 0,
             mean_square: Vec::new(),
             velocity: Vec::new(),
         }
+    }
+
+    /// Steps taken so far (Keras's `iterations`).
+    pub fn iterations(&self) -> u64 {
+        self.iterations
     }
 }
 
@@ -39,6 +46,10 @@ impl Default for RmsProp {
 impl Optimizer for RmsProp {
     fn bounded_step(&self) -> bool {
         true
+    }
+
+    fn begin_step(&mut self) {
+        self.iterations += 1;
     }
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
@@ -64,6 +75,23 @@ impl Optimizer for RmsProp {
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {
         vec![("mean_square", &self.mean_square), ("velocity", &self.velocity)]
+    }
+
+    fn name(&self) -> &'static str {
+        "rmsprop"
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![("iterations", self.iterations)]
+    }
+
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+        let names = ["mean_square", "velocity"];
+        let (mut b, c) = restore(self.name(), buffers, counters, &names, &["iterations"])?;
+        self.velocity = b.pop().unwrap_or_default();
+        self.mean_square = b.pop().unwrap_or_default();
+        self.iterations = c[0];
+        Ok(())
     }
 }
 

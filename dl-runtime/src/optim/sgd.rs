@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure};
+use super::{Optimizer, ensure, restore};
 
 /// `SGD`: plain, with momentum, or Nesterov momentum (Keras's formulation).
 #[derive(Debug, Clone)]
@@ -9,6 +9,7 @@ pub struct Sgd {
     pub momentum: f32,
     /// Use Nesterov momentum.
     pub nesterov: bool,
+    iterations: u64,
     velocity: Vec<f32>,
 }
 
@@ -19,6 +20,7 @@ impl Sgd {
             learning_rate,
             momentum: 0.0,
             nesterov: false,
+            iterations: 0,
             velocity: Vec::new(),
         }
     }
@@ -34,6 +36,11 @@ impl Sgd {
         self.nesterov = nesterov;
         self
     }
+
+    /// Steps taken so far (Keras's `iterations`).
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
 }
 
 impl Default for Sgd {
@@ -43,6 +50,10 @@ impl Default for Sgd {
 }
 
 impl Optimizer for Sgd {
+    fn begin_step(&mut self) {
+        self.iterations += 1;
+    }
+
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
         let (lr, m) = (self.learning_rate, self.momentum);
         if m == 0.0 {
@@ -61,6 +72,21 @@ impl Optimizer for Sgd {
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {
         vec![("velocity", &self.velocity)]
+    }
+
+    fn name(&self) -> &'static str {
+        "sgd"
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![("iterations", self.iterations)]
+    }
+
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+        let (mut b, c) = restore(self.name(), buffers, counters, &["velocity"], &["iterations"])?;
+        self.velocity = b.remove(0);
+        self.iterations = c[0];
+        Ok(())
     }
 }
 

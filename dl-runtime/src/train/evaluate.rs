@@ -5,9 +5,11 @@ use crate::metrics::ConfusionMatrix;
 use crate::model::Model;
 use crate::sample::Sample;
 
-/// Samples per forward pass in `evaluate` and `predict`: large enough for efficient GEMMs, small
-/// enough to keep the buffers in cache.
-const CHUNK: usize = 256;
+/// Samples per forward pass in `evaluate` and `predict`: as many as keep the layer outputs of a
+/// chunk within about 256 KiB (in L2 cache), at least 32 for efficient GEMMs.
+fn chunk<M: Model>() -> usize {
+    (65_536 / M::ACTIVATIONS.max(1)).clamp(32, 1024)
+}
 
 /// What `evaluate` measures.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +34,7 @@ pub fn evaluate<M: Model, L: Loss<M::Head>>(
     let mut buf = Vec::new();
     let mut total = 0.0f64;
     let mut confusion = loss.classes().map(ConfusionMatrix::new);
-    for (xs, ys) in x.chunks(CHUNK).zip(y.chunks(CHUNK)) {
+    for (xs, ys) in x.chunks(chunk::<M>()).zip(y.chunks(chunk::<M>())) {
         buf.clear();
         xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
         model.forward_batch(&buf, xs.len(), &mut ws, false);
@@ -56,7 +58,7 @@ pub fn predict<M: Model>(model: &M, x: &[M::Input]) -> Vec<M::Output> {
     let mut ws = M::Workspace::default();
     let mut buf = Vec::new();
     let mut out = Vec::with_capacity(x.len());
-    for xs in x.chunks(CHUNK) {
+    for xs in x.chunks(chunk::<M>()) {
         buf.clear();
         xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
         model.forward_batch(&buf, xs.len(), &mut ws, false);

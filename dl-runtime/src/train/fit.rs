@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -23,13 +24,21 @@ pub struct Fit<'v, X, T, L, O> {
     pub loss: L,
     /// The update rule.
     pub optimizer: O,
-    /// Passes over the training data (default 1).
+    /// The epoch to end at, counting from the start of the whole training (default 1): `fit`
+    /// runs epochs `initial_epoch + 1 ..= epochs`, as Keras's `fit` does.
     pub epochs: usize,
+    /// Epochs already done, when resuming (default 0; Keras's `initial_epoch`). Together with
+    /// the weights and the optimizer restored by
+    /// [`load_checkpoint`](crate::weights::load_checkpoint), training continues bit for bit as
+    /// if it had not stopped, because the shuffle of epoch `e` depends only on `seed` and `e`.
+    pub initial_epoch: usize,
     /// Samples per gradient step (default 32).
     pub batch_size: usize,
     /// Reshuffle the training samples before each epoch (default true).
     pub shuffle: bool,
-    /// Seed of the shuffling, so that runs are reproducible.
+    /// Seed of the shuffling, so that runs are reproducible. Epoch `e` (1-based) shuffles with
+    /// its own ChaCha8 stream, number `e` under the key derived from `seed`, so its order does
+    /// not depend on the epochs before it.
     pub seed: u64,
     /// Fraction of the samples, taken from the end before shuffling as Keras does, held out to
     /// validate after each epoch.
@@ -40,6 +49,10 @@ pub struct Fit<'v, X, T, L, O> {
     pub clip: Option<Clip>,
     /// Show a progress bar (only when stderr is a terminal) and a line per epoch.
     pub verbose: bool,
+    /// Save a checkpoint (weights, optimizer state and epoch) to this file after every epoch,
+    /// atomically, with [`save_checkpoint`](crate::weights::save_checkpoint); resume from it
+    /// with [`load_checkpoint`](crate::weights::load_checkpoint) and `initial_epoch`.
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
@@ -48,6 +61,7 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             loss: L::default(),
             optimizer: O::default(),
             epochs: 1,
+            initial_epoch: 0,
             batch_size: 32,
             shuffle: true,
             seed: 0,
@@ -55,6 +69,7 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             validation_data: None,
             clip: None,
             verbose: true,
+            checkpoint: None,
         }
     }
 }
@@ -63,7 +78,11 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
 ///
 /// Every check happens before the first step: an `Err` names the problem and leaves the weights
 /// untouched. If the loss turns NaN or infinite, training stops before applying that batch and
-/// the error names the epoch and batch.
+/// the error names the epoch and batch. If saving a checkpoint fails, training stops after that
+/// epoch with the error.
+///
+/// Runs epochs `initial_epoch + 1 ..= epochs` (none if `initial_epoch >= epochs`); the history
+/// has one entry per epoch run.
 pub fn fit<M, L, O>(
     model: &mut M,
     x: &[M::Input],
@@ -98,14 +117,18 @@ where
 
     let mut trainer = Trainer::<M, L, O>::new(cfg.loss, cfg.optimizer, cfg.clip);
     let mut order: Vec<usize> = (0..train_x.len()).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let batches = train_x.len().div_ceil(cfg.batch_size);
     let classifies = trainer.loss.classes().is_some();
     let mut history = History::default();
 
-    for epoch in 1..=cfg.epochs {
+    for epoch in cfg.initial_epoch + 1..=cfg.epochs {
         let start = Instant::now();
         if cfg.shuffle {
+            // A fresh permutation from a stream of its own, so that resuming at any epoch
+            // shuffles exactly as an uninterrupted run does.
+            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+            rng.set_stream(epoch as u64);
+            order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
             order.shuffle(&mut rng);
         }
         let mut progress = Progress::new(epoch, cfg.epochs, batches, cfg.verbose);
@@ -143,6 +166,9 @@ where
         log.seconds = start.elapsed().as_secs_f64();
         progress.finish(&log);
         history.epochs.push(log);
+        if let Some(path) = &cfg.checkpoint {
+            crate::weights::save_checkpoint(model, &trainer.optimizer, epoch, path)?;
+        }
     }
     Ok(history)
 }

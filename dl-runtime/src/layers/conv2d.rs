@@ -1,0 +1,847 @@
+//! `Conv2D(filters, kernel_size, strides, padding, activation)` on channels-last images.
+//!
+//! Layout: a sample is `H·W·C` floats in HWC order, element `(h·W + w)·C + c` (channel fastest,
+//! then column, then row), and a batch is its samples back to back, as in every layer's
+//! `features × batch` buffer. The forward pass is im2col plus a matrix product: column
+//! `(n·OH + oh)·OW + ow` of the patch matrix (`K × OH·OW·batch`, `K = KH·KW·C`) holds the
+//! receptive field of output pixel `(oh, ow)` of sample `n` in kernel order
+//! `(kh·KW + kw)·C + c`, so `Z = kernel · patches` (`F × OH·OW·batch`) is exactly the HWC
+//! output of the batch. Within a patch column each kernel row `kh` is one contiguous run of
+//! `KW·C` input floats (shorter at a padded edge, the rest zero), so im2col and its adjoint,
+//! col2im, move whole runs. The patch matrix is built and consumed a chunk of samples at a
+//! time (rebuilt in the backward pass rather than kept), so it stays in cache.
+
+use nalgebra::{SMatrix, SVector};
+use rand::Rng;
+
+use super::{Buffers, Layer, fit_len, zeroed_box};
+use crate::activation::Activation;
+use crate::gemm::{Op, gemm, transpose};
+use crate::init;
+
+/// A 2-D convolution from `H × W × C` to `OH × OW × F` (channels last).
+///
+/// The sizes are const arguments computed by `network!`: kernel `KH × KW`, strides `SH × SW`,
+/// zero padding `PT` rows on top and `PL` columns on the left (Keras's split of `same` padding:
+/// half the total, the odd cell at the bottom/right; zero for `valid`), and `K = KH·KW·C`.
+/// Inconsistent arguments fail to compile when the layer is used.
+///
+/// The kernel is stored as an `F × K` column-major matrix with element
+/// `(f, (kh·KW + kw)·C + c)`, which is byte for byte Keras's `(KH, KW, C, F)` row-major
+/// `kernel`, so weight files map 1:1.
+pub struct Conv2D<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+> {
+    /// The weights, `F × K` (`z = kernel · patch`).
+    pub kernel: Box<SMatrix<f32, F, K>>,
+    /// The bias, one per filter.
+    pub bias: Box<SVector<f32, F>>,
+}
+
+/// The geometry of a sliding window over an HWC image, passed to the non-generic kernels of
+/// convolution and pooling so that their loops are compiled (and optimised) once, here.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub pt: usize,
+    pub pl: usize,
+}
+
+/// Whether `out` outputs and `pad` leading padding cells are what Keras computes for a window
+/// of `k` cells moved by `s` over `n` cells, with `valid` or `same` padding.
+pub(crate) const fn window_fits(n: usize, k: usize, s: usize, out: usize, pad: usize) -> bool {
+    if n == 0 || k == 0 || s == 0 {
+        return false;
+    }
+    let valid = pad == 0 && n >= k && out == (n - k) / s + 1;
+    let same_out = n.div_ceil(s);
+    let same_total = ((same_out - 1) * s + k).saturating_sub(n);
+    valid || (out == same_out && pad == same_total / 2)
+}
+
+/// The cells of a window that fall inside the image along one axis, for output `o`:
+/// `(first input cell, first window cell, count)`. Padding lies before cell 0 and at or after
+/// cell `n`.
+#[inline(always)]
+pub(crate) fn span(o: usize, s: usize, pad: usize, k: usize, n: usize) -> (usize, usize, usize) {
+    // In padded coordinates the window is [o·s, o·s + k) and the image [pad, pad + n).
+    let lo = o * s;
+    let start = lo.max(pad);
+    let end = (lo + k).min(pad + n);
+    (start - pad, start - lo, end.saturating_sub(start))
+}
+
+impl Window {
+    /// Whether im2col is the identity (a 1×1 kernel with unit strides and no padding).
+    fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.pt == 0 && self.pl == 0
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+> Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+{
+    /// Post-monomorphisation check that the derived sizes agree with the others.
+    const CHECK: () = {
+        assert!(C > 0 && F > 0, "Conv2D: channels and filters must be positive");
+        assert!(K == KH * KW * C, "Conv2D: K must be KH·KW·C");
+        assert!(
+            window_fits(H, KH, SH, OH, PT),
+            "Conv2D: OH and PT are not Keras's output height and top padding for H, KH, SH"
+        );
+        assert!(
+            window_fits(W, KW, SW, OW, PL),
+            "Conv2D: OW and PL are not Keras's output width and left padding for W, KW, SW"
+        );
+    };
+
+    const WINDOW: Window = Window {
+        h: H,
+        w: W,
+        c: C,
+        kh: KH,
+        kw: KW,
+        sh: SH,
+        sw: SW,
+        oh: OH,
+        ow: OW,
+        pt: PT,
+        pl: PL,
+    };
+
+    /// Keras's defaults: glorot-uniform kernel (`fan_in = KH·KW·C`, `fan_out = KH·KW·F`), zero
+    /// bias.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let mut layer = <Self as Layer>::zeros();
+        init::glorot_uniform(rng, KH * KW * C, KH * KW * F, layer.kernel.as_mut_slice());
+        layer
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+> Clone for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+{
+    fn clone(&self) -> Self {
+        // Field-wise `Box::clone` would build the matrix on the stack first.
+        let mut copy = <Self as Layer>::zeros();
+        copy.kernel.copy_from(&*self.kernel);
+        copy.bias.copy_from(&*self.bias);
+        copy
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+> core::fmt::Debug for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Conv2D<{H}×{W}×{C} → {OH}×{OW}×{F}, kernel {KH}×{KW}, strides {SH}×{SW}, padding {PT}/{PL}>"
+        )
+    }
+}
+
+/// Training cache of a convolution.
+#[derive(Debug, Default)]
+pub struct Conv2DCache {
+    /// Pre-activations `kernel · patches + bias`, `F × OH·OW·batch`; left empty for `linear`
+    /// and `relu`, whose backward passes need `y` only.
+    pub z: Vec<f32>,
+    /// The im2col patch matrix of one chunk of samples (`K × OH·OW·chunk`), also the scratch
+    /// for `kernelᵀ · ∂L/∂z` in the backward pass.
+    pub patches: Vec<f32>,
+    /// `kernelᵀ` (`K × F`), transposed once per backward pass.
+    pub kernel_t: Vec<f32>,
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+> Layer for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+{
+    const PARAMS: usize = K * F + F;
+    const INPUTS: usize = H * W * C;
+    const OUTPUTS: usize = OH * OW * F;
+    type In = f32;
+    type Extra = Conv2DCache;
+
+    fn zeros() -> Self {
+        const { Self::CHECK };
+        Conv2D {
+            kernel: zeroed_box(),
+            bias: zeroed_box(),
+        }
+    }
+
+    fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
+        f("kernel", self.kernel.as_slice());
+        f("bias", self.bias.as_slice());
+    }
+
+    fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
+        f("kernel", self.kernel.as_mut_slice());
+        f("bias", self.bias.as_mut_slice());
+    }
+
+    fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
+        f(self.kernel.as_mut_slice(), other.kernel.as_slice());
+        f(self.bias.as_mut_slice(), other.bias.as_slice());
+    }
+
+    #[inline]
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
+        _training: bool,
+    ) {
+        const { Self::CHECK };
+        let out = Self::OUTPUTS * batch;
+        fit_len(&mut buf.y, out);
+        fit_len(&mut buf.dy, out);
+        conv_forward(
+            &Self::WINDOW,
+            F,
+            self.kernel.as_slice(),
+            self.bias.as_slice(),
+            x,
+            batch,
+            &mut buf.extra,
+            &mut buf.y,
+            activation,
+        );
+    }
+
+    fn pre_activation<'a>(extra: &'a Conv2DCache, y: &'a [f32]) -> &'a [f32] {
+        // `z` is not kept for `linear` and `relu`, whose losses read `y` only.
+        if extra.z.len() == y.len() { &extra.z } else { y }
+    }
+
+    #[inline]
+    fn backward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        const { Self::CHECK };
+        fit_len(&mut buf.dy, Self::OUTPUTS * batch);
+        conv_backward(
+            &Self::WINDOW,
+            F,
+            self.kernel.as_slice(),
+            x,
+            batch,
+            &mut buf.extra,
+            &buf.y,
+            &mut buf.dy,
+            activation,
+            grads.kernel.as_mut_slice(),
+            grads.bias.as_mut_slice(),
+            dx,
+        );
+    }
+}
+
+/// Floats of patch matrix per chunk of samples. The kernels work through the batch a chunk of
+/// samples at a time so that each chunk's patches, pre-activations and gradients stay in L2
+/// (2 MiB on the machines this is tuned for) from the pass that writes them to the matrix
+/// product that reads them; larger chunks measured slower, smaller ones no faster.
+const CHUNK_FLOATS: usize = 1 << 15;
+
+/// Samples per chunk: at least one.
+fn chunk_samples(patch_floats_per_sample: usize) -> usize {
+    (CHUNK_FLOATS / patch_floats_per_sample.max(1)).max(1)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv_forward(
+    win: &Window,
+    filters: usize,
+    kernel: &[f32],
+    bias: &[f32],
+    x: &[f32],
+    batch: usize,
+    cache: &mut Conv2DCache,
+    y: &mut [f32],
+    activation: Activation,
+) {
+    let k = win.kh * win.kw * win.c;
+    let (cols, in_len) = (win.oh * win.ow, win.h * win.w * win.c);
+    assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
+    let out_len = filters * cols * batch;
+    let keep_z = !y_is_enough(activation);
+    if keep_z {
+        fit_len(&mut cache.z, out_len);
+    } else {
+        cache.z.clear();
+    }
+    let pointwise = win.pointwise();
+    let chunk = chunk_samples(k * cols);
+    if !pointwise {
+        fit_len(&mut cache.patches, k * cols * chunk.min(batch));
+    }
+    let mut s0 = 0;
+    while s0 < batch {
+        let n = chunk.min(batch - s0);
+        let x_chunk = &x[s0 * in_len..(s0 + n) * in_len];
+        let patches: &[f32] = if pointwise {
+            x_chunk
+        } else {
+            let p = &mut cache.patches[..n * k * cols];
+            im2col(win, x_chunk, n, p);
+            p
+        };
+        let out = s0 * filters * cols..(s0 + n) * filters * cols;
+        let yc = &mut y[out.clone()];
+        let zc = if keep_z { &mut cache.z[out] } else { &mut *yc };
+        fill_columns(zc, bias);
+        gemm(filters, n * cols, k, 1.0, kernel, Op::N, patches, Op::N, 1.0, zc);
+        if keep_z {
+            activation.apply(
+                &cache.z[s0 * filters * cols..(s0 + n) * filters * cols],
+                yc,
+                filters,
+            );
+        } else if activation == Activation::Relu {
+            // `Activation::apply`'s relu, in place.
+            yc.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        s0 += n;
+    }
+}
+
+/// Whether the backward pass of `activation` can take `y` in place of `z`, so that the
+/// pre-activations need not be kept: `linear` (`z = y`) and `relu` (`z > 0 ⇔ y > 0`). Neither
+/// is ever fused with a loss, the only other reader of `z` (through
+/// [`Layer::pre_activation`]), which gets `y` then. Skipping `z` saves writing and reading
+/// back a buffer the size of the output, the largest of the network after the first
+/// convolution.
+fn y_is_enough(activation: Activation) -> bool {
+    matches!(activation, Activation::Linear | Activation::Relu)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv_backward(
+    win: &Window,
+    filters: usize,
+    kernel: &[f32],
+    x: &[f32],
+    batch: usize,
+    cache: &mut Conv2DCache,
+    y: &[f32],
+    dy: &mut [f32],
+    activation: Activation,
+    grad_kernel: &mut [f32],
+    grad_bias: &mut [f32],
+    mut dx: Option<&mut [f32]>,
+) {
+    let k = win.kh * win.kw * win.c;
+    let (cols, in_len) = (win.oh * win.ow, win.h * win.w * win.c);
+    assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
+    let out_len = filters * cols * batch;
+    let kept_z = cache.z.len() == out_len;
+    assert!(
+        dy.len() == out_len && y.len() == out_len && (kept_z || y_is_enough(activation)),
+        "Conv2D::backward_batch needs the forward pass of the same batch"
+    );
+    if let Some(dx) = &dx {
+        assert_eq!(
+            dx.len(),
+            in_len * batch,
+            "Conv2D input gradient has the wrong length"
+        );
+        fit_len(&mut cache.kernel_t, k * filters);
+        transpose(filters, k, kernel, &mut cache.kernel_t);
+    }
+    let pointwise = win.pointwise();
+    let chunk = chunk_samples(k * cols);
+    if !pointwise {
+        fit_len(&mut cache.patches, k * cols * chunk.min(batch));
+    }
+    grad_bias.fill(0.0);
+    grad_kernel.fill(0.0);
+
+    // A chunk of samples at a time: its patches are rebuilt (cheaper than keeping the whole
+    // batch's, several times the size of the input, and reading them back from L3) and its
+    // ∂L/∂z stays in cache from the activation's backward pass to the last product.
+    let mut s0 = 0;
+    while s0 < batch {
+        let n = chunk.min(batch - s0);
+        let out = s0 * filters * cols..(s0 + n) * filters * cols;
+        let dzc = &mut dy[out.clone()];
+        let z = if kept_z {
+            &cache.z[out.clone()]
+        } else {
+            &y[out.clone()]
+        };
+        activation.backward(z, &y[out], dzc, filters);
+        let dzc = &*dzc;
+
+        // ∂L/∂b = Σ_pixels ∂L/∂z.
+        for col in dzc.chunks_exact(filters) {
+            for (g, &d) in grad_bias.iter_mut().zip(col) {
+                *g += d;
+            }
+        }
+
+        // ∂L/∂kernel += ∂L/∂z · patchesᵀ.
+        let inputs = s0 * in_len..(s0 + n) * in_len;
+        let x_chunk = &x[inputs.clone()];
+        let patches: &[f32] = if pointwise {
+            x_chunk
+        } else {
+            let p = &mut cache.patches[..n * k * cols];
+            im2col(win, x_chunk, n, p);
+            p
+        };
+        gemm(
+            filters,
+            k,
+            n * cols,
+            1.0,
+            dzc,
+            Op::N,
+            patches,
+            Op::T,
+            1.0,
+            grad_kernel,
+        );
+
+        // ∂L/∂x = col2im(kernelᵀ · ∂L/∂z), the patch gradients written over the patches.
+        if let Some(dx) = dx.as_deref_mut() {
+            let (kt, dxc) = (&cache.kernel_t[..], &mut dx[inputs]);
+            if pointwise {
+                gemm(k, n * cols, filters, 1.0, kt, Op::N, dzc, Op::N, 0.0, dxc);
+            } else {
+                let dcols = &mut cache.patches[..n * k * cols];
+                gemm(k, n * cols, filters, 1.0, kt, Op::N, dzc, Op::N, 0.0, dcols);
+                col2im(win, dcols, n, dxc);
+            }
+        }
+        s0 += n;
+    }
+}
+
+/// Writes `bias` into every `bias.len()`-float column of `z` with a few doubling copies rather
+/// than one `memcpy` call per column.
+fn fill_columns(z: &mut [f32], bias: &[f32]) {
+    let f = bias.len();
+    if z.is_empty() || f == 0 {
+        return;
+    }
+    z[..f].copy_from_slice(bias);
+    let mut done = f;
+    while done < z.len() {
+        let n = done.min(z.len() - done);
+        let (head, tail) = z.split_at_mut(done);
+        tail[..n].copy_from_slice(&head[..n]);
+        done += n;
+    }
+}
+
+/// Writes the patch matrix (`K × OH·OW·batch`) of `batch` HWC samples.
+fn im2col(win: &Window, x: &[f32], batch: usize, patches: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F.
+            unsafe { im2col_avx512(win, x, batch, patches) };
+            return;
+        }
+    }
+    im2col_impl::<false>(win, x, batch, patches);
+}
+
+/// [`im2col_impl`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn im2col_avx512(win: &Window, x: &[f32], batch: usize, patches: &mut [f32]) {
+    im2col_impl::<true>(win, x, batch, patches);
+}
+
+/// The output columns `[lo, hi)` whose window lies inside the image along one axis.
+fn interior(n: usize, k: usize, s: usize, out: usize, pad: usize) -> (usize, usize) {
+    let lo = pad.div_ceil(s).min(out);
+    // The window of `o` ends inside when `o·s + k ≤ pad + n`.
+    let hi = (pad + n).checked_sub(k).map_or(0, |v| v / s + 1).min(out);
+    (lo, hi.max(lo))
+}
+
+/// im2col's loop; `AVX512` selects the vector copies, which may only be inlined into a function
+/// compiled with AVX-512F.
+#[inline(always)]
+fn im2col_impl<const AVX512: bool>(win: &Window, x: &[f32], batch: usize, patches: &mut [f32]) {
+    let Window {
+        h,
+        w,
+        c,
+        kh,
+        kw,
+        sh,
+        sw,
+        oh,
+        ow,
+        pt,
+        pl,
+    } = *win;
+    let (run, row) = (kw * c, w * c);
+    let k = kh * run;
+    let in_len = h * w * c;
+    assert!(
+        x.len() >= in_len * batch && patches.len() >= k * oh * ow * batch,
+        "im2col buffers too short"
+    );
+    let (c_lo, c_hi) = interior(w, kw, sw, ow, pl);
+    let mut cols = patches.chunks_exact_mut(k * ow);
+    for xs in x.chunks_exact(in_len).take(batch) {
+        for o_r in 0..oh {
+            let (ih, kh0, nkh) = span(o_r, sh, pt, kh, h);
+            let out_row = cols.next().expect("patch buffer sized for the batch");
+            // The columns whose window is inside the image: KH runs of KW·C floats each.
+            let (lo, hi) = if nkh == kh { (c_lo, c_hi) } else { (0, 0) };
+            let mut src = ih * row + (lo * sw).saturating_sub(pl) * c;
+            for col in out_row[lo * k..hi * k].chunks_exact_mut(k) {
+                for (r, dst) in col.chunks_exact_mut(run).enumerate() {
+                    let s = src + r * row;
+                    copy_run::<AVX512>(dst, &xs[s..s + run]);
+                }
+                src += sw * c;
+            }
+            // The others overlap the padding, whose cells stay zero.
+            for o_c in (0..lo).chain(hi..ow) {
+                let (iw, kw0, nkw) = span(o_c, sw, pl, kw, w);
+                let col = &mut out_row[o_c * k..(o_c + 1) * k];
+                col.fill(0.0);
+                let len = nkw * c;
+                for r in 0..nkh {
+                    let (s, d) = ((ih + r) * row + iw * c, (kh0 + r) * run + kw0 * c);
+                    copy_run::<AVX512>(&mut col[d..d + len], &xs[s..s + len]);
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: overwrites `dx` with the sum, over the patches that contain each
+/// input cell, of that cell's gradient in `dcols`. Padding cells are dropped.
+fn col2im(win: &Window, dcols: &[f32], batch: usize, dx: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F.
+            unsafe { col2im_avx512(win, dcols, batch, dx) };
+            return;
+        }
+    }
+    col2im_impl::<false>(win, dcols, batch, dx);
+}
+
+/// [`col2im_impl`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn col2im_avx512(win: &Window, dcols: &[f32], batch: usize, dx: &mut [f32]) {
+    col2im_impl::<true>(win, dcols, batch, dx);
+}
+
+/// col2im's loop; `AVX512` as in [`im2col_impl`].
+#[inline(always)]
+fn col2im_impl<const AVX512: bool>(win: &Window, dcols: &[f32], batch: usize, dx: &mut [f32]) {
+    let Window {
+        h,
+        w,
+        c,
+        kh,
+        kw,
+        sh,
+        sw,
+        oh,
+        ow,
+        pt,
+        pl,
+    } = *win;
+    let (run, row) = (kw * c, w * c);
+    let k = kh * run;
+    let in_len = h * w * c;
+    assert!(
+        dx.len() >= in_len * batch && dcols.len() >= k * oh * ow * batch,
+        "col2im buffers too short"
+    );
+    let mut cols = dcols.chunks_exact(k);
+    for dxs in dx.chunks_exact_mut(in_len).take(batch) {
+        dxs.fill(0.0);
+        for o_r in 0..oh {
+            let (ih, kh0, nkh) = span(o_r, sh, pt, kh, h);
+            for o_c in 0..ow {
+                let (iw, kw0, nkw) = span(o_c, sw, pl, kw, w);
+                let col = cols.next().expect("patch buffer sized for the batch");
+                let len = nkw * c;
+                for r in 0..nkh {
+                    let (s, d) = ((ih + r) * row + iw * c, (kh0 + r) * run + kw0 * c);
+                    add_run::<AVX512>(&mut dxs[s..s + len], &col[d..d + len]);
+                }
+            }
+        }
+    }
+}
+
+/// `dst = src` for a run of floats: 16 lanes at a time (the tail masked) with `AVX512`, else
+/// `copy_from_slice`. Runs are short (`KW·C` floats), so a `memcpy` call per run would cost
+/// more than the copy.
+#[inline(always)]
+fn copy_run<const AVX512: bool>(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "run lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if AVX512 {
+            // SAFETY: `AVX512` is only set in functions compiled with AVX-512F; both runs hold
+            // `dst.len()` floats (asserted).
+            unsafe { simd::copy(dst.as_mut_ptr(), src.as_ptr(), dst.len()) };
+            return;
+        }
+    }
+    dst.copy_from_slice(src);
+}
+
+/// `dst += src` for a run of floats; `AVX512` as in [`copy_run`].
+#[inline(always)]
+fn add_run<const AVX512: bool>(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "run lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if AVX512 {
+            // SAFETY: as in `copy_run`.
+            unsafe { simd::add(dst.as_mut_ptr(), src.as_ptr(), dst.len()) };
+            return;
+        }
+    }
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use core::arch::x86_64::*;
+
+    #[inline(always)]
+    fn tail(n: usize) -> __mmask16 {
+        ((1u32 << n) - 1) as __mmask16
+    }
+
+    /// Copies `n` floats from `src` to `dst`.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `src` must be readable and `dst` writable for `n` floats.
+    #[inline(always)]
+    pub(super) unsafe fn copy(dst: *mut f32, src: *const f32, n: usize) {
+        // SAFETY: every access is below `n` floats (the tail masked), per the contract.
+        unsafe {
+            let mut i = 0;
+            while i + 16 <= n {
+                _mm512_storeu_ps(dst.add(i), _mm512_loadu_ps(src.add(i)));
+                i += 16;
+            }
+            if i < n {
+                let m = tail(n - i);
+                _mm512_mask_storeu_ps(dst.add(i), m, _mm512_maskz_loadu_ps(m, src.add(i)));
+            }
+        }
+    }
+
+    /// Adds `n` floats of `src` to `dst`.
+    ///
+    /// # Safety
+    /// As [`copy`].
+    #[inline(always)]
+    pub(super) unsafe fn add(dst: *mut f32, src: *const f32, n: usize) {
+        // SAFETY: as in `copy`.
+        unsafe {
+            let mut i = 0;
+            while i + 16 <= n {
+                let v = _mm512_add_ps(_mm512_loadu_ps(dst.add(i)), _mm512_loadu_ps(src.add(i)));
+                _mm512_storeu_ps(dst.add(i), v);
+                i += 16;
+            }
+            if i < n {
+                let m = tail(n - i);
+                let v = _mm512_add_ps(
+                    _mm512_maskz_loadu_ps(m, dst.add(i)),
+                    _mm512_maskz_loadu_ps(m, src.add(i)),
+                );
+                _mm512_mask_storeu_ps(dst.add(i), m, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Geometries covering interior and padded columns, strides, wide kernels and channel
+    /// counts around the 16-lane width.
+    fn windows() -> Vec<Window> {
+        let mut out = Vec::new();
+        for (h, w, c) in [(7, 6, 1), (5, 9, 3), (6, 5, 17), (4, 4, 32)] {
+            for (kh, kw, sh, sw) in [
+                (3, 3, 1, 1),
+                (2, 3, 2, 1),
+                (4, 2, 1, 2),
+                (1, 1, 2, 2),
+                (5, 5, 1, 1),
+            ] {
+                for same in [false, true] {
+                    let fit = |n: usize, k: usize, s: usize| {
+                        if same {
+                            let o = n.div_ceil(s);
+                            Some((o, ((o - 1) * s + k).saturating_sub(n) / 2))
+                        } else {
+                            (n >= k).then(|| ((n - k) / s + 1, 0))
+                        }
+                    };
+                    if let (Some((oh, pt)), Some((ow, pl))) = (fit(h, kh, sh), fit(w, kw, sw)) {
+                        out.push(Window {
+                            h,
+                            w,
+                            c,
+                            kh,
+                            kw,
+                            sh,
+                            sw,
+                            oh,
+                            ow,
+                            pt,
+                            pl,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The portable loops (which machines with AVX-512 never run otherwise) match the
+    /// dispatched ones bit for bit.
+    #[test]
+    fn portable_im2col_and_col2im_match_dispatched() {
+        for win in windows() {
+            let batch = 3;
+            let k = win.kh * win.kw * win.c;
+            let (inputs, patches) = (win.h * win.w * win.c * batch, k * win.oh * win.ow * batch);
+            let x: Vec<f32> = (0..inputs).map(|i| (i % 97) as f32 - 48.0).collect();
+            let (mut a, mut b) = (vec![f32::NAN; patches], vec![f32::NAN; patches]);
+            im2col(&win, &x, batch, &mut a);
+            im2col_impl::<false>(&win, &x, batch, &mut b);
+            assert_eq!(a, b, "im2col {win:?}");
+            let d: Vec<f32> = (0..patches).map(|i| (i % 89) as f32 - 44.0).collect();
+            let (mut a, mut b) = (vec![f32::NAN; inputs], vec![f32::NAN; inputs]);
+            col2im(&win, &d, batch, &mut a);
+            col2im_impl::<false>(&win, &d, batch, &mut b);
+            assert_eq!(a, b, "col2im {win:?}");
+        }
+    }
+
+    #[test]
+    fn interior_columns() {
+        // valid: every window inside.
+        assert_eq!(interior(28, 3, 1, 26, 0), (0, 26));
+        // same 3×3: the first and last overlap the padding.
+        assert_eq!(interior(5, 3, 1, 5, 1), (1, 4));
+        // same 4, stride 2 on 7 (pad 1 before, 2 after): windows at 0, 2, 4, 6 in padded
+        // coordinates [1, 8) inside for 2 and 4.
+        assert_eq!(interior(7, 4, 2, 4, 1), (1, 3));
+        // A window wider than the image: none inside (an empty range).
+        assert_eq!(interior(3, 5, 1, 3, 2), (2, 2));
+    }
+
+    #[test]
+    fn bias_fill_covers_every_column() {
+        for cols in [0, 1, 2, 3, 7, 64, 65] {
+            let mut z = vec![0.0; 3 * cols];
+            fill_columns(&mut z, &[1.0, 2.0, 3.0]);
+            assert!(z.chunks(3).all(|c| c == [1.0, 2.0, 3.0]), "{cols} columns");
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! `MaxPooling2D`, `AveragePooling2D`, `GlobalMaxPooling2D` and `GlobalAveragePooling2D` on
+//! channels-last images.
+//!
+//! Layout: a sample is `H·W·C` floats in HWC order, element `(h·W + w)·C + c` (channel fastest,
+//! then column, then row); the pooled output `(oh·OW + ow)·C + c` is HWC too, and the global
+//! poolings' output is the `C` channels. Every window cell is a contiguous run of `C` floats, so
+//! the kernels combine whole runs (one vectorised pass over the channels per cell) instead of
+//! walking the window once per channel. Pooling has no parameters and ignores the activation
+//! it is given (`network!` passes `Linear`).
+
+use super::conv2d::{Window, span, window_fits};
+use super::{Buffers, Layer, fit_len};
+use crate::activation::Activation;
+
+macro_rules! no_params {
+    () => {
+        const PARAMS: usize = 0;
+
+        fn for_each_param<'a>(&'a self, _f: &mut impl FnMut(&'static str, &'a [f32])) {}
+
+        fn for_each_param_mut(&mut self, _f: &mut impl FnMut(&'static str, &mut [f32])) {}
+
+        fn zip_params_mut(&mut self, _other: &Self, _f: &mut impl FnMut(&mut [f32], &[f32])) {}
+    };
+}
+
+/// Keras's `MaxPooling2D(pool_size, strides, padding)`: the maximum of each `PH × PW` window,
+/// moved by `SH × SW`, over `H × W × C` to `OH × OW × C`.
+///
+/// With `same` padding (`PT` rows on top, `PL` columns on the left, the rest at the
+/// bottom/right) the padded cells never win. The gradient of each output goes to the input
+/// that won its window; on a tie, to the first of the tied cells in row-major window order, as
+/// TensorFlow does. Inconsistent sizes fail to compile when the layer is used.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MaxPooling2D<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const PH: usize,
+    const PW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+>;
+
+/// Keras's `AveragePooling2D(pool_size, strides, padding)`: the mean of each `PH × PW` window,
+/// with the parameters of [`MaxPooling2D`]. With `same` padding a window at the edge averages
+/// its cells inside the image only (the padding is not counted), as Keras does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AveragePooling2D<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const PH: usize,
+    const PW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+>;
+
+/// Keras's `GlobalMaxPooling2D()`: the maximum of each channel over `H × W`, `C` outputs. Ties
+/// send the gradient to the first cell in row-major order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GlobalMaxPooling2D<const H: usize, const W: usize, const C: usize>;
+
+/// Keras's `GlobalAveragePooling2D()`: the mean of each channel over `H × W`, `C` outputs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GlobalAveragePooling2D<const H: usize, const W: usize, const C: usize>;
+
+/// Training cache of the max poolings: for each output, the index in the batch's input of the
+/// cell that won its window.
+#[derive(Debug, Default)]
+pub struct ArgmaxCache {
+    /// Winning input index per output, `OUTPUTS × batch`.
+    pub argmax: Vec<u32>,
+}
+
+/// Keeps the window checks and geometry in one place for both windowed poolings.
+macro_rules! windowed {
+    ($name:ident) => {
+        impl<
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const PH: usize,
+            const PW: usize,
+            const SH: usize,
+            const SW: usize,
+            const OH: usize,
+            const OW: usize,
+            const PT: usize,
+            const PL: usize,
+        > $name<H, W, C, PH, PW, SH, SW, OH, OW, PT, PL>
+        {
+            /// Post-monomorphisation check that the derived sizes agree with the others.
+            const CHECK: () = {
+                assert!(C > 0, "pooling: channels must be positive");
+                assert!(
+                    window_fits(H, PH, SH, OH, PT),
+                    "pooling: OH and PT are not Keras's output height and top padding for H, PH, SH"
+                );
+                assert!(
+                    window_fits(W, PW, SW, OW, PL),
+                    "pooling: OW and PL are not Keras's output width and left padding for W, PW, SW"
+                );
+            };
+
+            const WINDOW: Window = Window {
+                h: H,
+                w: W,
+                c: C,
+                kh: PH,
+                kw: PW,
+                sh: SH,
+                sw: SW,
+                oh: OH,
+                ow: OW,
+                pt: PT,
+                pl: PL,
+            };
+        }
+    };
+}
+
+windowed!(MaxPooling2D);
+windowed!(AveragePooling2D);
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const PH: usize,
+    const PW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+> Layer for MaxPooling2D<H, W, C, PH, PW, SH, SW, OH, OW, PT, PL>
+{
+    const INPUTS: usize = H * W * C;
+    const OUTPUTS: usize = OH * OW * C;
+    type In = f32;
+    type Extra = ArgmaxCache;
+    no_params!();
+
+    fn zeros() -> Self {
+        const { Self::CHECK };
+        Self
+    }
+
+    #[inline]
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<ArgmaxCache>,
+        _activation: Activation,
+        _training: bool,
+    ) {
+        const { Self::CHECK };
+        let out = Self::OUTPUTS * batch;
+        fit_len(&mut buf.y, out);
+        fit_len(&mut buf.dy, out);
+        fit_index(&mut buf.extra.argmax, out);
+        max_pool_forward(&Self::WINDOW, x, batch, &mut buf.y, &mut buf.extra.argmax);
+    }
+
+    fn pre_activation<'a>(_extra: &'a ArgmaxCache, y: &'a [f32]) -> &'a [f32] {
+        y
+    }
+
+    #[inline]
+    fn backward_batch(
+        &self,
+        _x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<ArgmaxCache>,
+        _activation: Activation,
+        _grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        const { Self::CHECK };
+        if let Some(dx) = dx {
+            scatter_argmax(&buf.dy[..Self::OUTPUTS * batch], &buf.extra.argmax, dx, batch);
+        }
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const PH: usize,
+    const PW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+> Layer for AveragePooling2D<H, W, C, PH, PW, SH, SW, OH, OW, PT, PL>
+{
+    const INPUTS: usize = H * W * C;
+    const OUTPUTS: usize = OH * OW * C;
+    type In = f32;
+    type Extra = ();
+    no_params!();
+
+    fn zeros() -> Self {
+        const { Self::CHECK };
+        Self
+    }
+
+    #[inline]
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<()>,
+        _activation: Activation,
+        _training: bool,
+    ) {
+        const { Self::CHECK };
+        let out = Self::OUTPUTS * batch;
+        fit_len(&mut buf.y, out);
+        fit_len(&mut buf.dy, out);
+        avg_pool_forward(&Self::WINDOW, x, batch, &mut buf.y);
+    }
+
+    fn pre_activation<'a>(_extra: &'a (), y: &'a [f32]) -> &'a [f32] {
+        y
+    }
+
+    #[inline]
+    fn backward_batch(
+        &self,
+        _x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<()>,
+        _activation: Activation,
+        _grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        const { Self::CHECK };
+        if let Some(dx) = dx {
+            avg_pool_backward(&Self::WINDOW, &buf.dy[..Self::OUTPUTS * batch], batch, dx);
+        }
+    }
+}
+
+/// A global pooling is a window over the whole image.
+const fn global_window(h: usize, w: usize, c: usize) -> Window {
+    Window {
+        h,
+        w,
+        c,
+        kh: h,
+        kw: w,
+        sh: 1,
+        sw: 1,
+        oh: 1,
+        ow: 1,
+        pt: 0,
+        pl: 0,
+    }
+}
+
+impl<const H: usize, const W: usize, const C: usize> Layer for GlobalMaxPooling2D<H, W, C> {
+    const INPUTS: usize = H * W * C;
+    const OUTPUTS: usize = C;
+    type In = f32;
+    type Extra = ArgmaxCache;
+    no_params!();
+
+    fn zeros() -> Self {
+        const { assert!(H > 0 && W > 0 && C > 0, "GlobalMaxPooling2D: empty image") };
+        Self
+    }
+
+    #[inline]
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<ArgmaxCache>,
+        _activation: Activation,
+        _training: bool,
+    ) {
+        const { assert!(H > 0 && W > 0 && C > 0, "GlobalMaxPooling2D: empty image") };
+        let out = C * batch;
+        fit_len(&mut buf.y, out);
+        fit_len(&mut buf.dy, out);
+        fit_index(&mut buf.extra.argmax, out);
+        max_pool_forward(
+            &global_window(H, W, C),
+            x,
+            batch,
+            &mut buf.y,
+            &mut buf.extra.argmax,
+        );
+    }
+
+    fn pre_activation<'a>(_extra: &'a ArgmaxCache, y: &'a [f32]) -> &'a [f32] {
+        y
+    }
+
+    #[inline]
+    fn backward_batch(
+        &self,
+        _x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<ArgmaxCache>,
+        _activation: Activation,
+        _grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        if let Some(dx) = dx {
+            scatter_argmax(&buf.dy[..C * batch], &buf.extra.argmax, dx, batch);
+        }
+    }
+}
+
+impl<const H: usize, const W: usize, const C: usize> Layer for GlobalAveragePooling2D<H, W, C> {
+    const INPUTS: usize = H * W * C;
+    const OUTPUTS: usize = C;
+    type In = f32;
+    type Extra = ();
+    no_params!();
+
+    fn zeros() -> Self {
+        const { assert!(H > 0 && W > 0 && C > 0, "GlobalAveragePooling2D: empty image") };
+        Self
+    }
+
+    #[inline]
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<()>,
+        _activation: Activation,
+        _training: bool,
+    ) {
+        const { assert!(H > 0 && W > 0 && C > 0, "GlobalAveragePooling2D: empty image") };
+        let out = C * batch;
+        fit_len(&mut buf.y, out);
+        fit_len(&mut buf.dy, out);
+        avg_pool_forward(&global_window(H, W, C), x, batch, &mut buf.y);
+    }
+
+    fn pre_activation<'a>(_extra: &'a (), y: &'a [f32]) -> &'a [f32] {
+        y
+    }
+
+    #[inline]
+    fn backward_batch(
+        &self,
+        _x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<()>,
+        _activation: Activation,
+        _grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        if let Some(dx) = dx {
+            avg_pool_backward(&global_window(H, W, C), &buf.dy[..C * batch], batch, dx);
+        }
+    }
+}
+
+/// Resizes an index buffer without shrinking its capacity.
+fn fit_index(v: &mut Vec<u32>, len: usize) {
+    if v.len() != len {
+        v.resize(len, 0);
+    }
+}
+
+/// One pass over each window: the running maximum and its input index, per channel, updated
+/// cell by cell in row-major window order. Only a strictly greater value replaces the maximum,
+/// so the first of tied cells wins.
+fn max_pool_forward(win: &Window, x: &[f32], batch: usize, y: &mut [f32], argmax: &mut [u32]) {
+    let in_len = win.h * win.w * win.c;
+    let out_len = win.oh * win.ow * win.c;
+    assert_eq!(x.len(), in_len * batch, "pooling input has the wrong length");
+    assert!(
+        u32::try_from(x.len()).is_ok(),
+        "max pooling indexes its input with u32; the batch is too large"
+    );
+    let y = &mut y[..out_len * batch];
+    let argmax = &mut argmax[..out_len * batch];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F.
+            unsafe { max_pool_avx512(win, x, y, argmax) };
+            return;
+        }
+    }
+    max_pool_scan::<false>(win, x, y, argmax);
+}
+
+/// [`max_pool_scan`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn max_pool_avx512(win: &Window, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    max_pool_scan::<true>(win, x, y, argmax);
+}
+
+/// The max-pooling loop over the samples of `x` and their windows. `AVX512` selects the
+/// 16-lane kernel, which may only be inlined into a function compiled with AVX-512F.
+#[inline(always)]
+fn max_pool_scan<const AVX512: bool>(win: &Window, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    let Window {
+        h,
+        w,
+        c,
+        kh,
+        kw,
+        sh,
+        sw,
+        oh,
+        ow,
+        pt,
+        pl,
+    } = *win;
+    let in_len = h * w * c;
+    let out_len = oh * ow * c;
+    for (n, ((xs, ys), args)) in x
+        .chunks_exact(in_len)
+        .zip(y.chunks_exact_mut(out_len))
+        .zip(argmax.chunks_exact_mut(out_len))
+        .enumerate()
+    {
+        let base = n * in_len;
+        let mut outs = ys.chunks_exact_mut(c).zip(args.chunks_exact_mut(c));
+        for o_r in 0..oh {
+            let (ih, _, nkh) = span(o_r, sh, pt, kh, h);
+            for o_c in 0..ow {
+                let (iw, _, nkw) = span(o_c, sw, pl, kw, w);
+                let (out, arg) = outs.next().expect("output sized for the batch");
+                // The window always holds at least one cell of the image (`window_fits`).
+                let first = (ih * w + iw) * c;
+                let scan = Scan {
+                    xs,
+                    base,
+                    first,
+                    rows: nkh,
+                    cols: nkw,
+                    row_stride: w * c,
+                    c,
+                };
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if AVX512 {
+                        // SAFETY: `AVX512` is only set inside `max_pool_avx512`.
+                        unsafe { avx512::max_window(&scan, out, arg) };
+                        continue;
+                    }
+                }
+                let mut c0 = 0;
+                while c0 + LANES <= c {
+                    scan.max_block::<LANES>(c0, out, arg);
+                    c0 += LANES;
+                }
+                while c0 < c {
+                    scan.max_block::<1>(c0, out, arg);
+                    c0 += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Channels per block of the portable max-pooling scan.
+const LANES: usize = 8;
+
+/// One window of one sample: its cells inside the image are `rows × cols` runs of `c` floats,
+/// the first at `first` in `xs`, rows `row_stride` apart; the sample starts at `base` in the
+/// batch.
+struct Scan<'a> {
+    xs: &'a [f32],
+    base: usize,
+    first: usize,
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    c: usize,
+}
+
+impl Scan<'_> {
+    /// The maximum and argmax of channels `c0..c0 + B`, kept in registers while the window is
+    /// scanned.
+    #[inline(always)]
+    fn max_block<const B: usize>(&self, c0: usize, out: &mut [f32], arg: &mut [u32]) {
+        let start = self.first + c0;
+        let mut best: [f32; B] = self.xs[start..start + B].try_into().expect("block in bounds");
+        let mut at: [u32; B] = core::array::from_fn(|l| (self.base + start + l) as u32);
+        for r in 0..self.rows {
+            for q in 0..self.cols {
+                let cell = start + r * self.row_stride + q * self.c;
+                let v: &[f32; B] = self.xs[cell..cell + B].try_into().expect("block in bounds");
+                let idx = (self.base + cell) as u32;
+                for l in 0..B {
+                    let better = v[l] > best[l];
+                    best[l] = if better { v[l] } else { best[l] };
+                    at[l] = if better { idx + l as u32 } else { at[l] };
+                }
+            }
+        }
+        out[c0..c0 + B].copy_from_slice(&best);
+        arg[c0..c0 + B].copy_from_slice(&at);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use core::arch::x86_64::*;
+
+    use super::Scan;
+
+    /// The window's maximum and argmax for all channels, 16 at a time (the last block masked),
+    /// each block's running maximum and index in two registers updated by a masked move.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[inline(always)]
+    pub(super) unsafe fn max_window(s: &Scan<'_>, out: &mut [f32], arg: &mut [u32]) {
+        let last = s.first + (s.rows - 1) * s.row_stride + (s.cols - 1) * s.c + s.c;
+        assert!(
+            s.rows > 0 && s.cols > 0 && last <= s.xs.len() && out.len() >= s.c && arg.len() >= s.c,
+            "pooling window out of bounds"
+        );
+        let xs = s.xs.as_ptr();
+        // SAFETY: AVX-512F is available (caller); every load reads lanes below `c` of a cell
+        // at or before `last` ≤ xs.len(), and every store lanes below `c` ≤ out.len(),
+        // arg.len() (checked above), the masks excluding the rest.
+        unsafe {
+            let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let mut c0 = 0;
+            while c0 < s.c {
+                let left = s.c - c0;
+                let m: __mmask16 = if left >= 16 {
+                    0xffff
+                } else {
+                    ((1u32 << left) - 1) as __mmask16
+                };
+                let start = s.first + c0;
+                let mut best = _mm512_maskz_loadu_ps(m, xs.add(start));
+                let mut at = _mm512_add_epi32(_mm512_set1_epi32((s.base + start) as i32), lane);
+                for r in 0..s.rows {
+                    for q in 0..s.cols {
+                        if r == 0 && q == 0 {
+                            continue;
+                        }
+                        let cell = start + r * s.row_stride + q * s.c;
+                        let v = _mm512_maskz_loadu_ps(m, xs.add(cell));
+                        let better = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best);
+                        best = _mm512_mask_mov_ps(best, better, v);
+                        let idx = _mm512_add_epi32(_mm512_set1_epi32((s.base + cell) as i32), lane);
+                        at = _mm512_mask_mov_epi32(at, better, idx);
+                    }
+                }
+                _mm512_mask_storeu_ps(out.as_mut_ptr().add(c0), m, best);
+                _mm512_mask_storeu_epi32(arg.as_mut_ptr().add(c0).cast(), m, at);
+                c0 += 16;
+            }
+        }
+    }
+}
+
+/// `dx[argmax[o]] += dy[o]` over a zeroed `dx` (overlapping windows may share a winner), a
+/// sample at a time so that its part of `dx` is still in cache when the gradients land.
+fn scatter_argmax(dy: &[f32], argmax: &[u32], dx: &mut [f32], batch: usize) {
+    assert_eq!(
+        dy.len(),
+        argmax.len(),
+        "max pooling backward without its forward pass"
+    );
+    if batch == 0 {
+        return;
+    }
+    let (in_len, out_len) = (dx.len() / batch, dy.len() / batch);
+    assert_eq!(
+        dx.len(),
+        in_len * batch,
+        "pooling input gradient has the wrong length"
+    );
+    for (n, ((dxs, dys), args)) in dx
+        .chunks_exact_mut(in_len)
+        .zip(dy.chunks_exact(out_len))
+        .zip(argmax.chunks_exact(out_len))
+        .enumerate()
+    {
+        dxs.fill(0.0);
+        let base = n * in_len;
+        for (&g, &i) in dys.iter().zip(args) {
+            dxs[i as usize - base] += g;
+        }
+    }
+}
+
+/// The mean of each window over its cells inside the image.
+fn avg_pool_forward(win: &Window, x: &[f32], batch: usize, y: &mut [f32]) {
+    let Window {
+        h,
+        w,
+        c,
+        kh,
+        kw,
+        sh,
+        sw,
+        oh,
+        ow,
+        pt,
+        pl,
+    } = *win;
+    let in_len = h * w * c;
+    let out_len = oh * ow * c;
+    assert_eq!(x.len(), in_len * batch, "pooling input has the wrong length");
+    let y = &mut y[..out_len * batch];
+    for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
+        let mut outs = ys.chunks_exact_mut(c);
+        for o_r in 0..oh {
+            let (ih, _, nkh) = span(o_r, sh, pt, kh, h);
+            for o_c in 0..ow {
+                let (iw, _, nkw) = span(o_c, sw, pl, kw, w);
+                let out = outs.next().expect("output sized for the batch");
+                out.fill(0.0);
+                for r in 0..nkh {
+                    let row = ((ih + r) * w + iw) * c;
+                    for cell in xs[row..row + nkw * c].chunks_exact(c) {
+                        for (o, &v) in out.iter_mut().zip(cell) {
+                            *o += v;
+                        }
+                    }
+                }
+                let inv = 1.0 / (nkh * nkw) as f32;
+                out.iter_mut().for_each(|o| *o *= inv);
+            }
+        }
+    }
+}
+
+/// Overwrites `dx` with each output's gradient spread evenly over its window's cells inside the
+/// image.
+fn avg_pool_backward(win: &Window, dy: &[f32], batch: usize, dx: &mut [f32]) {
+    let Window {
+        h,
+        w,
+        c,
+        kh,
+        kw,
+        sh,
+        sw,
+        oh,
+        ow,
+        pt,
+        pl,
+    } = *win;
+    let in_len = h * w * c;
+    let out_len = oh * ow * c;
+    assert_eq!(
+        dx.len(),
+        in_len * batch,
+        "pooling input gradient has the wrong length"
+    );
+    dx.fill(0.0);
+    for (dxs, dys) in dx.chunks_exact_mut(in_len).zip(dy.chunks_exact(out_len)) {
+        let mut grads = dys.chunks_exact(c);
+        for o_r in 0..oh {
+            let (ih, _, nkh) = span(o_r, sh, pt, kh, h);
+            for o_c in 0..ow {
+                let (iw, _, nkw) = span(o_c, sw, pl, kw, w);
+                let g = grads.next().expect("gradient sized for the batch");
+                let inv = 1.0 / (nkh * nkw) as f32;
+                for r in 0..nkh {
+                    let row = ((ih + r) * w + iw) * c;
+                    for cell in dxs[row..row + nkw * c].chunks_exact_mut(c) {
+                        for (d, &g) in cell.iter_mut().zip(g) {
+                            *d += g * inv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The portable scan (which machines with AVX-512 never run otherwise) matches the
+    /// dispatched one bit for bit, ties included (values from a small set).
+    #[test]
+    fn portable_max_pool_matches_dispatched() {
+        for c in [1, 3, 8, 16, 17, 32, 40] {
+            for (kh, kw, sh, sw, pt, pl, oh, ow) in [
+                (2, 2, 2, 2, 0, 0, 3, 2),
+                (3, 3, 2, 2, 1, 1, 4, 3),
+                (3, 2, 1, 1, 0, 0, 5, 4),
+            ] {
+                let win = Window {
+                    h: 7,
+                    w: 5,
+                    c,
+                    kh,
+                    kw,
+                    sh,
+                    sw,
+                    oh,
+                    ow,
+                    pt,
+                    pl,
+                };
+                let batch = 2;
+                let x: Vec<f32> = (0..7 * 5 * c * batch).map(|i| ((i * 7919) % 11) as f32).collect();
+                let outs = oh * ow * c * batch;
+                let (mut ya, mut yb) = (vec![f32::NAN; outs], vec![f32::NAN; outs]);
+                let (mut aa, mut ab) = (vec![u32::MAX; outs], vec![u32::MAX; outs]);
+                max_pool_forward(&win, &x, batch, &mut ya, &mut aa);
+                max_pool_scan::<false>(&win, &x, &mut yb, &mut ab);
+                assert_eq!((ya, aa), (yb, ab), "{win:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+// A `return_sequences` LSTM followed by Dense applies the Dense per time step, so the network
+// would end in a sequence: losses need one vector per sample.
+dl::network! {
+    struct Net {
+        input: tokens[100],
+        Embedding(10000, 64),
+        LSTM(64, return_sequences = true),
+        Dense(10, softmax),
+    }
+}
+
+fn main() {}
