@@ -45,7 +45,7 @@ pub mod prelude {
     pub use crate::{
         Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CategoricalCrossEntropy, Clip, Error, Fit,
         History, Huber, Loss, MeanAbsoluteError, MeanSquaredError, Model, Optimizer, RmsProp, Sgd,
-        SparseCategoricalCrossEntropy, Trainer,
+        SparseCategoricalCrossEntropy, Tokens, Trainer,
     };
     pub use nalgebra::{SMatrix, SVector};
 }
