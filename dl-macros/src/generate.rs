@@ -176,6 +176,17 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     let params_total: usize = net.layers.iter().map(Layer::params).sum();
     let params_lit = Literal::usize_unsuffixed(params_total);
     let activations = lit(net.layers.iter().map(|l| l.output.len()).sum());
+    let param_shapes: Vec<TokenStream> = net
+        .layers
+        .iter()
+        .flat_map(|l| {
+            let name = l.name.clone();
+            l.param_shapes().into_iter().map(move |(tensor, dims)| {
+                let dims = dims.into_iter().map(lit);
+                quote!((#name, #tensor, &[#(#dims),*]))
+            })
+        })
+        .collect();
     let summaries = net.layers.iter().map(|l| {
         let (name, kind) = (&l.name, l.kind_name());
         let out = l.output.dims().into_iter().map(lit);
@@ -328,6 +339,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             const NAME: &'static str = #name_str;
             const PARAMS: usize = #params_lit;
             const ACTIVATIONS: usize = #activations;
+            const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[#(#param_shapes),*];
             const LAYERS: &'static [#k::summary::LayerSummary] = &[#(#summaries),*];
 
             fn zeros() -> Self {

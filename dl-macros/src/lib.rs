@@ -2,8 +2,8 @@
 //!
 //! Users reach it through `dl::network!`, a `macro_rules!` shim that passes `$crate` in so that
 //! the generated code names the runtime by absolute path. The pipeline is the one serde_derive
-//! and thiserror use: [`parse`] (syntax only) → [`model`] (shapes resolved to numbers, every
-//! mistake collected with its span) → [`generate`].
+//! and thiserror use: `parse` (syntax only) → `model` (shapes resolved to numbers, every
+//! mistake collected with its span) → `generate`.
 
 mod errors;
 mod generate;

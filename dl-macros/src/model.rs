@@ -142,6 +142,32 @@ impl Layer {
         }
     }
 
+    /// Keras's shape of each parameter tensor, in the runtime's visiting order.
+    pub fn param_shapes(&self) -> Vec<(&'static str, Vec<usize>)> {
+        let d = self.input.features();
+        match self.kind {
+            Kind::Dense { units, .. } => vec![("kernel", vec![d, units]), ("bias", vec![units])],
+            Kind::Conv2D { filters, window, .. } => {
+                let c = self.input.dims().last().copied().unwrap_or(0);
+                vec![
+                    ("kernel", vec![window.size.0, window.size.1, c, filters]),
+                    ("bias", vec![filters]),
+                ]
+            }
+            Kind::Embedding { vocabulary, dim } => vec![("embeddings", vec![vocabulary, dim])],
+            Kind::Recurrent { cell, units, .. } => {
+                let g = cell.gates() * units;
+                let bias = if cell == Cell::Gru { vec![2, g] } else { vec![g] };
+                vec![
+                    ("kernel", vec![d, g]),
+                    ("recurrent_kernel", vec![units, g]),
+                    ("bias", bias),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     pub fn activation(&self) -> Activation {
         match self.kind {
             Kind::Dense { activation, .. } | Kind::Conv2D { activation, .. } => activation,

@@ -26,6 +26,10 @@ pub trait Model: Sized {
     /// Floats of layer outputs per sample in the batch path (the sum of every layer's output
     /// size); sizes the chunks of `predict` and `evaluate` to stay in cache (0: unknown).
     const ACTIVATIONS: usize = 0;
+    /// Keras's shape of every parameter tensor, in the order of [`Model::for_each_param`]:
+    /// `(layer, tensor, shape)`, e.g. `("conv2d", "kernel", &[3, 3, 1, 32])`. Weight files use
+    /// it; empty (the default) means unknown, and shapes are then derived from `LAYERS`.
+    const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[];
     /// One row per layer, for `summary()`.
     const LAYERS: &'static [LayerSummary];
 

@@ -475,13 +475,10 @@ impl Expected {
 /// A tensor's exact Keras shape, as `(layer, tensor, shape)`.
 type KnownShape = (&'static str, &'static str, &'static [usize]);
 
-/// The exact Keras shapes of `M`'s tensors, when the network tells them.
-///
-/// TODO: return `M::PARAM_SHAPES` once `Model` has it (see the module's documentation); until
-/// then the shapes are derived from `M::LAYERS` alone.
-#[allow(clippy::extra_unused_type_parameters)] // Until the TODO above.
+/// The exact Keras shapes of `M`'s tensors, as the network declares them (empty for a
+/// hand-written `Model`, whose shapes are then derived from `M::LAYERS`).
 fn known_shapes<M: Model>() -> &'static [KnownShape] {
-    &[]
+    M::PARAM_SHAPES
 }
 
 /// The Keras shape of tensor `tensor` (of `len` values) of layer `layer`: the one in `known`
