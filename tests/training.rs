@@ -217,3 +217,16 @@ fn clipping_bounds_the_first_step() {
         .fold(0.0, f32::max);
     assert!(moved <= 1e-3 + 1e-6 && moved > 5e-4, "{moved}");
 }
+
+#[test]
+fn save_and_load_through_the_generated_methods() {
+    let net = Tutorial::new(&mut ChaCha8Rng::seed_from_u64(21));
+    let path = std::env::temp_dir().join(format!("dl-tutorial-{}.safetensors", std::process::id()));
+    net.save(&path).unwrap();
+    let mut other = Tutorial::new(&mut ChaCha8Rng::seed_from_u64(22));
+    other.load(&path).unwrap();
+    assert_eq!(weights(&other), weights(&net));
+    std::fs::remove_file(&path).unwrap();
+    let err = other.load(&path).unwrap_err().to_string();
+    assert!(err.contains("dl-tutorial-"), "{err}");
+}

@@ -318,6 +318,17 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
                 #k::train::evaluate(self, x, y, loss)
             }
 
+            /// Saves every parameter to a safetensors file (atomically), named as Keras names them.
+            pub fn save(&self, path: impl #k::__private::core::convert::AsRef<#k::__private::std::path::Path>) -> #result<()> {
+                #k::weights::save(self, path)
+            }
+
+            /// Loads every parameter from a safetensors file, checking names, shapes and values;
+            /// on any error the network is unchanged.
+            pub fn load(&mut self, path: impl #k::__private::core::convert::AsRef<#k::__private::std::path::Path>) -> #result<()> {
+                #k::weights::load(self, path)
+            }
+
             /// Keras's summary table (print it with `{}`).
             pub fn summary(&self) -> #k::summary::Summary {
                 #k::summary::Summary { name: #name_str, layers: <Self as #k::model::Model>::LAYERS }
