@@ -140,3 +140,34 @@ fn the_tutorial_cnn_builds_trains_and_runs_on_a_test_thread_without_steady_state
     assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
     assert!(out > 0.0);
 }
+
+dl::network! {
+    struct TextLstm {
+        input: tokens[100],
+        Embedding(10000, 64),
+        LSTM(64),
+        Dense(64, relu),
+        Dense(10, softmax),
+    }
+}
+
+#[test]
+fn the_tutorial_lstm_trains_without_steady_state_allocation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut net = TextLstm::new(&mut rng);
+    let x: Vec<Tokens<100, 10000>> = (0..8)
+        .map(|_| Tokens::new(std::array::from_fn(|_| rng.random_range(0..10000))).unwrap())
+        .collect();
+    let y: Vec<usize> = (0..8).collect();
+    let mut trainer =
+        Trainer::<TextLstm, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        trainer.train_on_batch(&mut net, &x[..5], &y[..5]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+    let p = net.forward(&x[0]);
+    assert!((p.sum() - 1.0).abs() < 1e-5);
+}

@@ -520,3 +520,56 @@ fn checker_rejects_wrong_gradients() {
     };
     assert!(!wrong(&mut net, &transposed).is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Image and sequence networks: the generated backward through every layer kind in a chain.
+
+dl::network! {
+    struct SmallCnn {
+        input: [6, 6, 2],
+        Conv2D(3, (3, 3), tanh, padding = same),
+        AveragePooling2D((2, 2)),
+        Conv2D(4, (2, 2), tanh, strides = (1, 1)),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn conv_pool_flatten_dense_chain() {
+    let (mut net, mut rng) = init(41, SmallCnn::new);
+    let x: Vec<SVector<f32, 72>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("conv chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
+    struct SmallText {
+        input: tokens[5],
+        Embedding(12, 4),
+        GRU(6, return_sequences = true),
+        Dense(5, tanh),
+        LSTM(4, return_sequences = true),
+        SimpleRNN(3, return_sequences = true),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn embedding_recurrent_per_step_dense_and_pooling_chain() {
+    let (mut net, mut rng) = init(42, SmallText::new);
+    let x: Vec<Tokens<5, 12>> = (0..BATCH)
+        .map(|_| Tokens::new(std::array::from_fn(|_| rng.random_range(0..12))).unwrap())
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("text chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}

@@ -14,3 +14,80 @@ pub fn uniform<R: Rng + ?Sized>(rng: &mut R, limit: f32, out: &mut [f32]) {
         *v = rng.random_range(-limit..=limit);
     }
 }
+
+/// Keras's `Orthogonal()` (gain 1) for a kernel of Keras shape `(rows, cols)`, written row-major
+/// into `out` — which is the column-major `cols × rows` matrix the layers store.
+///
+/// As Keras: a `max(rows, cols) × min(rows, cols)` matrix of standard normal draws (Box–Muller,
+/// in storage order), its QR factorisation with the signs fixed so that `diag(R) > 0` (which is
+/// what classical Gram–Schmidt yields directly; done here twice, in f64, for full
+/// orthogonality), and `Q` transposed when `rows < cols`. So the stored matrix has orthonormal
+/// columns when `rows ≤ cols` (a recurrent kernel `(U, G·U)` is stored as `G·U × U` with
+/// `QᵀQ = I`), and orthonormal rows otherwise.
+///
+/// The draws differ from TensorFlow's, so the values are not Keras's, but the distribution is
+/// (Haar-distributed `Q`).
+///
+/// # Panics
+/// If `out` does not hold `rows · cols` floats.
+pub fn orthogonal<R: Rng + ?Sized>(rng: &mut R, rows: usize, cols: usize, out: &mut [f32]) {
+    assert_eq!(out.len(), rows * cols, "orthogonal: output has the wrong length");
+    let (tall, narrow) = (rows.max(cols), rows.min(cols));
+    if narrow == 0 {
+        return;
+    }
+    // `q`: column-major `tall × narrow`, standard normal.
+    let mut q = vec![0.0f64; tall * narrow];
+    let mut spare = None;
+    for v in q.iter_mut() {
+        *v = match spare.take() {
+            Some(z) => z,
+            None => {
+                let (z0, z1) = box_muller(rng);
+                spare = Some(z1);
+                z0
+            }
+        };
+    }
+    // Gram–Schmidt, each projection done twice ("twice is enough"), columns normalised to a
+    // positive `R` diagonal.
+    for j in 0..narrow {
+        let (done, rest) = q.split_at_mut(j * tall);
+        let col = &mut rest[..tall];
+        for _ in 0..2 {
+            for prev in done.chunks_exact(tall) {
+                let dot: f64 = prev.iter().zip(col.iter()).map(|(a, b)| a * b).sum();
+                for (c, p) in col.iter_mut().zip(prev) {
+                    *c -= dot * p;
+                }
+            }
+        }
+        let norm = col.iter().map(|v| v * v).sum::<f64>().sqrt();
+        // A zero column has probability zero for normal draws; keep the output finite anyway.
+        let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+        col.iter_mut().for_each(|v| *v *= inv);
+    }
+    if rows < cols {
+        // Keras returns Qᵀ (rows × cols); row-major that is Q column-major.
+        for (o, &v) in out.iter_mut().zip(&q) {
+            *o = v as f32;
+        }
+    } else {
+        // Keras returns Q (rows × cols) itself, row-major.
+        for r in 0..rows {
+            for c in 0..cols {
+                out[r * cols + c] = q[r + c * tall] as f32;
+            }
+        }
+    }
+}
+
+/// Two independent standard normal draws.
+fn box_muller<R: Rng + ?Sized>(rng: &mut R) -> (f64, f64) {
+    // 1 − U lies in (0, 1], so the logarithm is finite.
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    let r = (-2.0 * u1.ln()).sqrt();
+    let (s, c) = (core::f64::consts::TAU * u2).sin_cos();
+    (r * c, r * s)
+}

@@ -6,13 +6,17 @@
 
 mod conv2d;
 mod dense;
+mod embedding;
 mod flatten;
 mod pool;
+mod recurrent;
 
 pub use conv2d::Conv2D;
 pub use dense::Dense;
+pub use embedding::{Embedding, EmbeddingCache};
 pub use flatten::Flatten;
 pub use pool::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
+pub use recurrent::{GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, RecurrentCache, SimpleRNN};
 
 use crate::activation::Activation;
 
