@@ -469,6 +469,20 @@ fn check_recurrent<L: Layer<In = f32>>(name: &str, mut layer: L, case: Case, bat
     assert_eq!(params(&g3), grads, "{name}: gradients without dx");
 }
 
+/// The backward pass consumes the cache, so a second one without a forward pass in between is
+/// refused rather than computed from overwritten values.
+#[test]
+#[should_panic(expected = "needs the forward pass")]
+fn recurrent_backward_twice_is_refused() {
+    let layer = LSTM::<3, 2, 2, false, 8>::zeros();
+    let mut buf = Buffers::default();
+    let x = [0.5; 6];
+    layer.forward_batch(&x, 1, &mut buf, Activation::Linear, true);
+    let mut grads = LSTM::<3, 2, 2, false, 8>::zeros();
+    layer.backward_batch(&x, 1, &mut buf, Activation::Linear, &mut grads, None);
+    layer.backward_batch(&x, 1, &mut buf, Activation::Linear, &mut grads, None);
+}
+
 macro_rules! recurrent_case {
     ($fn:ident, LSTM, $t:literal, $d:literal, $u:literal, $seq:literal, $batch:literal, $coords:expr) => {
         #[test]
@@ -906,4 +920,163 @@ fn pooling_over_time() {
         Some(&mut dx),
     );
     assert_eq!(dx, [1.0, 0.0, 0.0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keras reference: `Embedding → LSTM | GRU | SimpleRNN → Dense` against Keras 3's own results
+// (`tests/fixtures/keras_recurrent/`, see `make_fixtures.py` there): outputs and the gradient of
+// `L = Σ w·y` for every weight, computed by Keras in float64 from float32 weights and data.
+
+/// `|got − want| ≤ KERAS_TOLERANCE · max(|want|, KERAS_FLOOR · largest |want| of the tensor)`,
+/// the measure of `tests/reference_keras.rs`; each fixture was only kept if Keras's own float32
+/// run meets half of it.
+const KERAS_TOLERANCE: f64 = 1e-5;
+const KERAS_FLOOR: f64 = 0.1;
+
+type KerasEmbedding = Embedding<20, 6, 7>;
+type KerasDense = dl_runtime::layers::Dense<5, 3>;
+
+fn fixture(name: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/tests/fixtures/keras_recurrent/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .expect("a list of numbers")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}
+
+/// The fixture's tensors of `layer`, by name.
+fn tensors_of(list: &serde_json::Value, layer: &str) -> Vec<(String, Vec<f64>)> {
+    list.as_array()
+        .expect("a list of tensors")
+        .iter()
+        .filter(|t| t["layer"] == layer)
+        .map(|t| {
+            (
+                t["tensor"].as_str().expect("a name").to_string(),
+                floats(&t["values"]),
+            )
+        })
+        .collect()
+}
+
+/// Loads `layer`'s weights from the fixture, checking names and sizes.
+fn load<L: Layer>(layer: &mut L, fx: &serde_json::Value, name: &str) {
+    let tensors = tensors_of(&fx["params"], name);
+    let mut i = 0;
+    layer.for_each_param_mut(&mut |tensor, p| {
+        let (want, values) = &tensors[i];
+        assert_eq!(tensor, want, "{name}: tensor order");
+        assert_eq!(p.len(), values.len(), "{name}.{tensor}: size");
+        for (p, &v) in p.iter_mut().zip(values) {
+            *p = v as f32;
+        }
+        i += 1;
+    });
+    assert_eq!(i, tensors.len(), "{name}: tensor count");
+}
+
+/// The mismatches of `got`; also prints the largest error in units of the tolerance (see it with
+/// `--nocapture`).
+fn keras_close(what: &str, got: &[f32], want: &[f64]) -> Vec<String> {
+    assert_eq!(got.len(), want.len(), "{what}: sizes");
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let worst = got.iter().zip(want).fold(0.0f64, |m, (&g, &w)| {
+        m.max((g as f64 - w).abs() / (KERAS_TOLERANCE * w.abs().max(KERAS_FLOOR * scale)))
+    });
+    eprintln!("{what}: largest error {worst:.3} of the tolerance");
+    got.iter()
+        .zip(want)
+        .enumerate()
+        .filter_map(|(i, (&g, &w))| {
+            let tol = KERAS_TOLERANCE * w.abs().max(KERAS_FLOOR * scale);
+            let close = (g as f64 - w).abs() <= tol; // false for NaN
+            (!close).then(|| format!("{what}[{i}]: got {g}, Keras {w}, tolerance {tol:.1e}"))
+        })
+        .collect()
+}
+
+fn keras_case<R: Layer<In = f32>>(name: &str, rnn_name: &str, mut rnn: R) {
+    let fx = fixture(name);
+    let (batch, steps) = (fx["batch"].as_u64().unwrap() as usize, 7);
+    let seq = fx["return_sequences"].as_bool().unwrap();
+    assert_eq!(R::OUTPUTS, if seq { steps * 5 } else { 5 }, "{name}: layer type");
+    let mut emb = KerasEmbedding::zeros();
+    let mut dense = KerasDense::zeros();
+    load(&mut emb, &fx, "embedding");
+    load(&mut rnn, &fx, rnn_name);
+    load(&mut dense, &fx, "dense");
+    let tokens: Vec<u32> = fx["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
+    let w: Vec<f32> = floats(&fx["w"]).iter().map(|&v| v as f32).collect();
+    // A Dense layer after a sequence applies to every step: `batch · T` columns.
+    let dense_batch = if seq { batch * steps } else { batch };
+
+    let (mut be, mut br, mut bd) = (Buffers::default(), Buffers::default(), Buffers::default());
+    let act = Activation::Linear;
+    emb.forward_batch(&tokens, batch, &mut be, act, true);
+    rnn.forward_batch(&be.y, batch, &mut br, act, true);
+    dense.forward_batch(&br.y, dense_batch, &mut bd, act, true);
+    let mut failures = keras_close(&format!("{name}: outputs"), &bd.y, &floats(&fx["outputs"]));
+
+    bd.dy.copy_from_slice(&w);
+    let (mut ge, mut gr, mut gd) = (KerasEmbedding::zeros(), R::zeros(), KerasDense::zeros());
+    dense.backward_batch(&br.y, dense_batch, &mut bd, act, &mut gd, Some(&mut br.dy));
+    rnn.backward_batch(&be.y, batch, &mut br, act, &mut gr, Some(&mut be.dy));
+    emb.backward_batch(&tokens, batch, &mut be, act, &mut ge, None);
+    for (layer, grads) in [
+        ("embedding", params(&ge)),
+        (rnn_name, params(&gr)),
+        ("dense", params(&gd)),
+    ] {
+        let want = tensors_of(&fx["gradients"], layer);
+        assert_eq!(want.len(), grads.len(), "{name}: {layer} tensor count");
+        for ((tensor, want), got) in want.iter().zip(&grads) {
+            failures.extend(keras_close(&format!("{name}: ∂L/∂{layer}.{tensor}"), got, want));
+            // Rows of unused tokens (and any other exact zero) are exactly zero.
+            for (i, (&g, &k)) in got.iter().zip(want).enumerate() {
+                if k == 0.0 {
+                    assert_eq!(g, 0.0, "{name}: ∂L/∂{layer}.{tensor}[{i}] should be 0");
+                }
+            }
+        }
+    }
+    assert_none(failures);
+}
+
+#[test]
+fn keras_lstm() {
+    keras_case("lstm", "lstm", LSTM::<7, 6, 5, false, 20>::zeros());
+}
+
+#[test]
+fn keras_lstm_sequences() {
+    keras_case("lstm_sequences", "lstm", LSTM::<7, 6, 5, true, 20>::zeros());
+}
+
+#[test]
+fn keras_gru() {
+    keras_case("gru", "gru", GRU::<7, 6, 5, false, 15>::zeros());
+}
+
+#[test]
+fn keras_gru_sequences() {
+    keras_case("gru_sequences", "gru", GRU::<7, 6, 5, true, 15>::zeros());
+}
+
+#[test]
+fn keras_simple_rnn() {
+    keras_case("simple_rnn", "simple_rnn", SimpleRNN::<7, 6, 5, true>::zeros());
 }

@@ -183,6 +183,9 @@ fn scatter(d: usize, x: &[u32], dy: &[f32], grad: &mut [f32], cache: &mut Embedd
         cache.table = table;
     }
     cache.touched.clear();
+    // Room for every distinct id the batch can hold, so that a later batch with more distinct
+    // ids than the first does not allocate.
+    cache.touched.reserve(x.len().min(vocabulary));
     cache.marked.resize(vocabulary, false);
     for (&id, g) in x.iter().zip(dy.chunks_exact(d)) {
         let v = id as usize;

@@ -13,16 +13,22 @@
 //! one, and the `bias` its `G` floats (GRU: `(2, G)`, the input bias then the recurrent bias,
 //! stored as a `G × 2` matrix).
 //!
-//! The forward pass copies the batch to step-major order (column `t·B + b`), projects every
-//! step's input at once (`kernel · X + bias`, one GEMM of `G × D · D × T·B`), then runs the
-//! steps: one GEMM `recurrent_kernel · h_{t−1}` (`G × U · U × B`) added to the step's
-//! projection, and the gate arithmetic on the `G × B` block. The activated gates, states and
-//! cell states of every step stay in the cache for backpropagation through time, which walks
-//! the steps backwards with one GEMM per step (`recurrent_kernelᵀ · ∂L/∂z_t` for `∂L/∂h_{t−1}`)
-//! and accumulates the kernel, recurrent-kernel and input gradients a chunk of steps at a time
-//! (a few hundred columns per GEMM), while the chunk is still in cache. The element-wise gate
-//! arithmetic is plain loops over contiguous slices, compiled for AVX-512 when the CPU has it,
-//! with `exp`/`tanh` written so that they vectorise (`f32::exp` is a libm call per element).
+//! The forward pass copies the batch to step-major order (column `t·B + b`) and runs the
+//! steps, projecting the inputs of a chunk of steps at a time just before they are needed
+//! (`kernel · X + bias`, one GEMM of `G × D · D × C` for a chunk of `C ≈ 256` batch columns);
+//! each step adds one GEMM `recurrent_kernel · h_{t−1}` (`G × U · U × B`) to its projection and
+//! does the gate arithmetic on the `G × B` block. The activated gates, states and cell states of
+//! every step stay in the cache for backpropagation through time, which walks the steps
+//! backwards with one GEMM per step (`recurrent_kernelᵀ · ∂L/∂z_t` for `∂L/∂h_{t−1}`) and
+//! accumulates the kernel, recurrent-kernel and input gradients a chunk of steps at a time (one
+//! GEMM each per chunk), while the chunk is still in cache. The element-wise gate arithmetic is
+//! plain loops over contiguous slices, compiled for AVX-512 and FMA when the CPU has them, with
+//! `exp`, `sigmoid` and `tanh` written so that they vectorise (`f32::exp` and `f32::tanh` are
+//! libm calls per element) and accurate to a few ulps. Nothing is allocated once the buffers
+//! have grown to the largest batch.
+//!
+//! The backward pass consumes the cache (the gates become their gradients, the copied inputs
+//! `∂L/∂x`): each backward pass needs its own forward pass, as in training.
 //!
 //! Recurrent layers ignore the `activation` the network passes them (`network!` passes
 //! `Linear`): their activations are fixed to Keras's defaults. The initial state is zero, as in
@@ -120,6 +126,8 @@ pub struct RecurrentCache {
     kt: Vec<f32>,
     /// The batch of the last forward pass (checked by the backward pass).
     batch: usize,
+    /// Whether a backward pass has run since the last forward pass (and consumed the cache).
+    consumed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -493,6 +501,7 @@ fn recurrent_forward(
         "recurrent output has the wrong length"
     );
     cache.batch = b;
+    cache.consumed = false;
     fit_len(&mut cache.xs, d * tb);
     fit_len(&mut cache.gates, g * tb);
     fit_len(&mut cache.h, u * (tb + b));
@@ -584,9 +593,10 @@ fn recurrent_backward(
     let g = dims.g();
     let (b, tb) = (batch, steps * batch);
     assert!(
-        cache.batch == b && cache.gates.len() == g * tb && cache.h.len() == u * (tb + b),
-        "recurrent backward_batch needs the forward pass of the same batch"
+        !cache.consumed && cache.batch == b && cache.gates.len() == g * tb && cache.h.len() == u * (tb + b),
+        "recurrent backward_batch needs the forward pass of the same batch (one per backward pass)"
     );
+    cache.consumed = true;
     assert_eq!(
         dy.len(),
         dims.outputs() * b,
