@@ -1,11 +1,14 @@
-"""Keras (TensorFlow backend, CPU, one thread) timings for the models of benches/mlp.rs.
+"""Keras (TensorFlow backend, CPU, one thread) timings for the models of benches/{mlp,cnn,lstm}.rs.
 
 Training: steady-state Adam steps of batch 32 on random data, in samples/s, through several
 normal Keras paths (``fit`` on a tf.data dataset, with and without XLA and
 ``steps_per_execution``; ``train_on_batch``; a custom ``tf.function`` step). Forward: one sample,
 ``model(x, training=False)`` called directly, and wrapped in ``tf.function`` (with and without
-XLA; called as a tf.function and as its traced concrete function), in µs. Every number is the median of several timed repeats after warm-up; the fastest path
-is the headline and every path is kept in the JSON.
+XLA; called as a tf.function and as its traced concrete function), in µs. Batch inference: 1024
+samples through the same paths plus ``model.predict`` and ``predict_on_batch``, in samples/s.
+Every number is the median of several timed repeats after warm-up; the fastest path is the
+headline and every path is kept in the JSON. The slow models (CNN, LSTM) get a smaller fit
+dataset and fewer repeats (``SETTINGS``) to keep the run short.
 
 Run through run.sh, which pins the process to one core with taskset.
 """
@@ -37,7 +40,14 @@ warnings.filterwarnings("ignore")
 tf.get_logger().setLevel("ERROR")
 
 BATCH = 32
-DATASET = 8192  # samples per fit epoch: 256 steps
+PREDICT = 1024
+CHUNKS = (PREDICT, 256, 64)  # batch sizes tried for the 1024-sample inference
+VOCAB, SEQ = 10000, 100  # text_lstm: token ids in [0, VOCAB), sequences of SEQ tokens
+
+# Per model: samples per fit epoch, timed fit epochs, timed repeats per path, seconds per repeat.
+FAST = {"dataset": 8192, "epochs": 10, "repeats": 11, "block": 0.2}
+SLOW = {"dataset": 1024, "epochs": 3, "repeats": 5, "block": 0.2}
+SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW}
 
 
 def cpu_model():
@@ -85,6 +95,27 @@ def spec(name):
             keras.layers.Dense(10, activation="softmax"),
         ]
         return layers, keras.losses.SparseCategoricalCrossentropy
+    if name == "mnist_cnn":
+        layers = [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Conv2D(64, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+        return layers, keras.losses.SparseCategoricalCrossentropy
+    if name == "text_lstm":
+        layers = [
+            keras.Input((SEQ,), dtype="int32"),
+            keras.layers.Embedding(VOCAB, 64),
+            keras.layers.LSTM(64),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+        return layers, keras.losses.SparseCategoricalCrossentropy
     raise ValueError(name)
 
 
@@ -93,8 +124,14 @@ def data(name, n, seed=0):
     if name == "tutorial_mlp":
         x = rng.standard_normal((n, 10), dtype=np.float32)
         y = rng.integers(0, 2, (n, 1)).astype(np.float32)
-    else:
+    elif name == "mnist_mlp":
         x = rng.random((n, 784), dtype=np.float32)
+        y = rng.integers(0, 10, (n,)).astype(np.int32)
+    elif name == "mnist_cnn":
+        x = rng.random((n, 28, 28, 1), dtype=np.float32)
+        y = rng.integers(0, 10, (n,)).astype(np.int32)
+    else:
+        x = rng.integers(0, VOCAB, (n, SEQ)).astype(np.int32)
         y = rng.integers(0, 10, (n,)).astype(np.int32)
     return x, y
 
@@ -202,37 +239,67 @@ def bench_custom_step(name, bs, jit, repeats, block_s):
     return {"samples_per_s": BATCH / med, "step_s": samples, "steps_per_repeat": n}
 
 
-def bench_forward(name, repeats, block_s):
+def bench_infer(name, n, repeats, block_s):
+    """Inference on n samples through each path: µs per call, and samples/s.
+
+    For n > 1 the tf.function paths also run the n samples as chunks of CHUNKS samples (one
+    traced concrete function per chunk size), since smaller batches can be faster on one core;
+    ``model.predict`` runs with its default batch_size (32) and with batch_size=n.
+    """
     model = build(name)
-    x1 = tf.constant(data(name, 1, seed=1)[0])
-    eager = lambda: model(x1, training=False)  # noqa: E731
-    graph = tf.function(lambda t: model(t, training=False))
-    xla = tf.function(lambda t: model(t, training=False), jit_compile=True)
-    graph_cf = graph.get_concrete_function(x1)
-    xla_cf = xla.get_concrete_function(x1)
-    ref = eager().numpy()
+    x = tf.constant(data(name, n, seed=1)[0])
+    ref = model(x, training=False).numpy()
+    paths = [("direct call model(x, training=False)", lambda: model(x, training=False))]
+    if n == 1:
+        graph = tf.function(lambda t: model(t, training=False))
+        xla = tf.function(lambda t: model(t, training=False), jit_compile=True)
+        graph_cf, xla_cf = graph.get_concrete_function(x), xla.get_concrete_function(x)
+        paths += [
+            ("tf.function", lambda: graph(x)),
+            ("tf.function(jit_compile=True)", lambda: xla(x)),
+            ("tf.function, concrete function", lambda: graph_cf(x)),
+            ("tf.function(jit_compile=True), concrete function", lambda: xla_cf(x)),
+        ]
+    else:
+        paths += [
+            ("model.predict(x) (batch_size=32)", lambda: model.predict(x, verbose=0)),
+            (f"model.predict(x, batch_size={n})", lambda: model.predict(x, batch_size=n, verbose=0)),
+            ("model.predict_on_batch(x)", lambda: model.predict_on_batch(x)),
+        ]
+        for jit in (False, True):
+            for c in CHUNKS:
+                fn = tf.function(lambda t: model(t, training=False), jit_compile=jit)
+                cf = fn.get_concrete_function(x[:c])
+                chunks = [x[i : i + c] for i in range(0, n, c)]
+                tag = "tf.function(jit_compile=True)" if jit else "tf.function"
+                label = f"{tag}, concrete function, " + ("one call" if c == n else f"chunks of {c}")
+                paths.append((label, lambda cf=cf, chunks=chunks: tf.concat([cf(t) for t in chunks], 0)))
     out = {}
-    for label, fn in [
-        ("direct call model(x, training=False)", eager),
-        ("tf.function", lambda: graph(x1)),
-        ("tf.function(jit_compile=True)", lambda: xla(x1)),
-        ("tf.function, concrete function", lambda: graph_cf(x1)),
-        ("tf.function(jit_compile=True), concrete function", lambda: xla_cf(x1)),
-    ]:
-        np.testing.assert_allclose(fn().numpy(), ref, rtol=1e-4, atol=1e-6)
-        med, samples, n = time_calls(fn, repeats, block_s)
-        out[label] = {"us": med * 1e6, "call_us": [s * 1e6 for s in samples], "calls_per_repeat": n}
+    for label, fn in paths:
+        y = fn()
+        np.testing.assert_allclose(np.asarray(y), ref, rtol=1e-3, atol=1e-5)
+        med, samples, calls = time_calls(fn, repeats, block_s)
+        out[label] = {
+            "us": med * 1e6,
+            "samples_per_s": n / med,
+            "call_us": [s * 1e6 for s in samples],
+            "calls_per_repeat": calls,
+        }
     return out
 
 
 def run_model(name, args):
-    x, y = data(name, DATASET)
+    cfg = dict(SETTINGS[name])
+    for key in cfg:
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    x, y = data(name, cfg["dataset"])
     train = {}
     for jit in (False, True):
         tag = "XLA" if jit else "graph"
         for spe in (1, 32):
             label = f"fit tf.data ({tag}, steps_per_execution={spe})"
-            train[label] = bench_fit(name, x, y, jit, spe, args.epochs)
+            train[label] = bench_fit(name, x, y, jit, spe, cfg["epochs"])
             print(f"  {name} train {label}: {train[label]['samples_per_s']:,.0f} samples/s", flush=True)
     bs = batches(x, y)
     for jit in (False, True):
@@ -241,13 +308,17 @@ def run_model(name, args):
             (f"train_on_batch ({tag})", bench_train_on_batch),
             (f"custom tf.function step ({tag})", bench_custom_step),
         ]:
-            train[label] = fn(name, bs, jit, args.repeats, args.block)
+            train[label] = fn(name, bs, jit, cfg["repeats"], cfg["block"])
             print(f"  {name} train {label}: {train[label]['samples_per_s']:,.0f} samples/s", flush=True)
-    forward = bench_forward(name, args.repeats, args.block)
+    forward = bench_infer(name, 1, cfg["repeats"], cfg["block"])
     for label, r in forward.items():
         print(f"  {name} forward {label}: {r['us']:.1f} µs", flush=True)
+    predict = bench_infer(name, PREDICT, cfg["repeats"], cfg["block"])
+    for label, r in predict.items():
+        print(f"  {name} predict_{PREDICT} {label}: {r['samples_per_s']:,.0f} samples/s", flush=True)
     best_train = max(train, key=lambda k: train[k]["samples_per_s"])
     best_fwd = min(forward, key=lambda k: forward[k]["us"])
+    best_pred = max(predict, key=lambda k: predict[k]["samples_per_s"])
     direct = "direct call model(x, training=False)"
     return {
         "train_samples_per_s": train[best_train]["samples_per_s"],
@@ -255,24 +326,32 @@ def run_model(name, args):
         "forward_us": forward[best_fwd]["us"],
         "forward_path": best_fwd,
         "forward_direct_us": forward[direct]["us"],
+        "predict_samples_per_s": predict[best_pred]["samples_per_s"],
+        "predict_path": best_pred,
+        "settings": cfg,
         "train_variants": train,
         "forward_variants": forward,
+        "predict_variants": predict,
     }
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--repeats", type=int, default=11, help="timed repeats per path (median)")
-    p.add_argument("--epochs", type=int, default=10, help="timed fit epochs (after one warm-up epoch)")
-    p.add_argument("--block", type=float, default=0.2, help="seconds per timed repeat")
-    p.add_argument("--models", default="tutorial_mlp,mnist_mlp")
+    p.add_argument("--repeats", type=int, help="timed repeats per path (median); default per model")
+    p.add_argument("--epochs", type=int, help="timed fit epochs after one warm-up epoch; default per model")
+    p.add_argument("--block", type=float, help="seconds per timed repeat; default per model")
+    p.add_argument("--dataset", type=int, help="samples per fit epoch; default per model")
+    p.add_argument("--models", default=",".join(SETTINGS))
     args = p.parse_args()
 
     started = time.time()
     models = {}
     for name in args.models.split(","):
+        t = time.time()
         models[name] = run_model(name, args)
+        models[name]["seconds"] = time.time() - t
+        print(f"  {name}: {models[name]['seconds']:.0f} s", flush=True)
     result = {
         "framework": "keras",
         "label": f"Keras {keras.__version__} (TF {tf.__version__})",
@@ -291,6 +370,7 @@ def main():
         "devices": [d.device_type for d in tf.config.list_physical_devices()],
         "cpu": cpu_model(),
         "batch": BATCH,
+        "predict_batch": PREDICT,
         "seconds": time.time() - started,
         "models": models,
     }

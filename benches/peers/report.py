@@ -1,11 +1,14 @@
 """Collects dl's criterion estimates and the peers' JSON results and prints one table per model.
 
-dl:      <criterion>/<model>/{forward_1,train_batch32}/new/estimates.json, median.point_estimate
-         in ns per iteration (train_batch32: one Adam step on 32 samples).
-Peers:   <results>/keras.json and <results>/torch.json, written by keras_bench.py / torch_bench.py.
+dl:      <criterion>/<model>/{forward_1,train_batch32,predict_1024}/new/estimates.json,
+         median.point_estimate in ns per iteration (train_batch32: one Adam step on 32 samples;
+         predict_1024: net.predict on 1024 samples).
+Peers:   <results>/keras.json and <results>/torch.json, written by keras_bench.py / torch_bench.py;
+         <results>/dfdx.json (run.sh --dfdx, the MLPs only) when it exists.
 
 "dl speedup" is how many times faster dl is than that peer: dl's samples/s over the peer's for
-training, the peer's µs over dl's for the forward pass (> 1: dl is faster). Missing numbers are
+training and batch-1024 inference, the peer's µs over dl's for the single-sample forward pass
+(> 1: dl is faster). Missing numbers are
 printed as n/a. The table is also written to <results>/report.md, the numbers to summary.json.
 """
 
@@ -17,9 +20,16 @@ import sys
 MODELS = {
     "tutorial_mlp": "Dense(64, relu) → Dense(64, relu) → Dense(1, sigmoid), input 10; Adam; binary CE",
     "mnist_mlp": "Dense(128, relu) → Dense(10, softmax), input 784; Adam; sparse categorical CE",
+    "mnist_cnn": "Conv2D(32, 3×3, relu) → MaxPool(2×2) → Conv2D(64, 3×3, relu) → MaxPool(2×2) → Flatten"
+    " → Dense(64, relu) → Dense(10, softmax), input 28×28×1; Adam; sparse categorical CE",
+    "text_lstm": "Embedding(10000, 64) → LSTM(64) → Dense(64, relu) → Dense(10, softmax), input 100 token"
+    " ids; Adam; sparse categorical CE",
 }
 PEERS = [("keras", "keras.json"), ("pytorch", "torch.json")]
+# Shown only when its JSON exists (run.sh --dfdx), and only for the models it times.
+OPTIONAL_PEERS = [("dfdx", "dfdx.json")]
 BATCH = 32
+PREDICT = 1024
 
 
 def load_json(path):
@@ -95,6 +105,10 @@ def main():
     args = p.parse_args()
 
     peers = {key: load_json(os.path.join(args.results, fname)) for key, fname in PEERS}
+    for key, fname in OPTIONAL_PEERS:
+        res = load_json(os.path.join(args.results, fname))
+        if res:
+            peers[key] = res
     labels = {"dl": f"dl {dl_version(root)}"}
     for key, res in peers.items():
         labels[key] = res["label"] if res else {"keras": "Keras", "pytorch": "PyTorch"}[key]
@@ -104,51 +118,73 @@ def main():
     notes = []
     for model, desc in MODELS.items():
         rows = {}
-        fwd_ns, why_f = criterion_ns(args.criterion, model, "forward_1", args.dl_since)
-        train_ns, why_t = criterion_ns(args.criterion, model, "train_batch32", args.dl_since)
-        for why, bench in ((why_f, "forward_1"), (why_t, "train_batch32")):
+        ns = {}
+        for bench in ("forward_1", "train_batch32", f"predict_{PREDICT}"):
+            ns[bench], why = criterion_ns(args.criterion, model, bench, args.dl_since)
             if why:
                 notes.append(f"dl {model}/{bench}: {why} in {args.criterion}")
+        train_ns, fwd_ns, pred_ns = ns["train_batch32"], ns["forward_1"], ns[f"predict_{PREDICT}"]
         rows["dl"] = {
             "train": BATCH / (train_ns * 1e-9) if train_ns else None,
             "fwd": fwd_ns / 1e3 if fwd_ns else None,
+            "pred": PREDICT / (pred_ns * 1e-9) if pred_ns else None,
             "train_path": "Trainer::train_on_batch (criterion median)",
             "fwd_path": "net.forward (criterion median)",
+            "pred_path": "net.predict (criterion median)",
         }
         for key, res in peers.items():
             m = (res or {}).get("models", {}).get(model)
+            if m is None and key in dict(OPTIONAL_PEERS):
+                continue
             if m is None:
                 notes.append(f"{labels[key]} {model}: no result in {args.results}")
-                rows[key] = {"train": None, "fwd": None}
+                rows[key] = {"train": None, "fwd": None, "pred": None}
                 continue
             rows[key] = {
                 "train": m["train_samples_per_s"],
                 "fwd": m["forward_us"],
+                "pred": m.get("predict_samples_per_s"),
                 "train_path": m["train_path"],
                 "fwd_path": m["forward_path"],
+                "pred_path": m.get("predict_path"),
                 "fwd_direct": m.get("forward_direct_us"),
             }
         dl = rows["dl"]
         for key, row in rows.items():
             row["speedup_train"] = None if key == "dl" else ratio(dl["train"], row["train"])
             row["speedup_fwd"] = None if key == "dl" else ratio(row["fwd"], dl["fwd"])
+            row["speedup_pred"] = None if key == "dl" else ratio(dl["pred"], row["pred"])
         summary["models"][model] = rows
 
-        head = ("framework", "train samples/s", "forward µs", "dl speedup: train", "forward")
+        head = (
+            "framework",
+            "train samples/s",
+            "forward µs",
+            f"predict_{PREDICT} samples/s",
+            "dl speedup: train",
+            "forward",
+            "predict",
+        )
         table = [head]
         for key, row in rows.items():
+            dash = key == "dl"
             table.append(
                 (
                     labels[key],
                     fmt(row["train"]),
                     fmt_us(row["fwd"]),
-                    "—" if key == "dl" else fmt_ratio(row["speedup_train"]),
-                    "—" if key == "dl" else fmt_ratio(row["speedup_fwd"]),
+                    fmt(row["pred"]),
+                    "—" if dash else fmt_ratio(row["speedup_train"]),
+                    "—" if dash else fmt_ratio(row["speedup_fwd"]),
+                    "—" if dash else fmt_ratio(row["speedup_pred"]),
                 )
             )
         widths = [max(len(r[i]) for r in table) for i in range(len(head))]
         out.append(f"## {model}: {desc}")
-        out.append("batch 32 training (samples/s, higher is better); single-sample forward (µs, lower is better)")
+        out.append(
+            f"batch 32 training (samples/s, higher is better); single-sample forward (µs, lower is better);"
+            f" {PREDICT}-sample inference (samples/s, higher is better)"
+        )
         out.append("")
         for i, r in enumerate(table):
             cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
@@ -162,13 +198,17 @@ def main():
             line = f"- {labels[key]}: fastest training path: {row['train_path']}; forward: {row['fwd_path']}"
             if row.get("fwd_direct") is not None and row["fwd_path"] != "direct call model(x, training=False)":
                 line += f" (direct model(x) call: {fmt_us(row['fwd_direct'])} µs)"
+            if row.get("pred_path"):
+                line += f"; predict_{PREDICT}: {row['pred_path']}"
             out.append(line)
         out.append("")
 
     env = []
     for key, res in peers.items():
         if res:
-            env.append(f"{labels[key]}: threads {res['threads']}, cpu {res['cpu']!r}")
+            env.append(f"{labels[key]}: threads {res['threads']}" + (f", cpu {res['cpu']!r}" if "cpu" in res else ""))
+    if os.environ.get("PEERS_LOAD_START"):
+        env.append("load average when run.sh started: " + os.environ["PEERS_LOAD_START"])
     try:
         env.append("load average now: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     except OSError:

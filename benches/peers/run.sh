@@ -5,6 +5,7 @@
 #   bash benches/peers/run.sh --no-dl        # only the Python peers (the report shows dl as n/a)
 #   bash benches/peers/run.sh --no-peers     # only dl's criterion bench (reuses earlier peer results)
 #   bash benches/peers/run.sh --install-only # only create/update the venv
+#   bash benches/peers/run.sh --dfdx         # also build and time benches/peers/dfdx (MLPs, stable)
 #
 # Environment: PEERS_VENV overrides the venv location (default benches/peers/.venv);
 # PEERS_CPU picks the core every process is pinned to (default 0); PYTHON the interpreter
@@ -20,12 +21,14 @@ RESULTS="$HERE/results"
 run_dl=1
 run_peers=1
 install_only=0
+run_dfdx=0
 for arg in "$@"; do
     case "$arg" in
         --no-dl) run_dl=0 ;;
         --no-peers) run_peers=0 ;;
         --install-only) install_only=1 ;;
-        -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+        --dfdx) run_dfdx=1 ;;
+        -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -74,6 +77,8 @@ cpu_busy_percent() {
     echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
 }
 busy="$(cpu_busy_percent 2>/dev/null || echo 0)"
+PEERS_LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)"
+export PEERS_LOAD_START
 if (( busy > 10 )); then
     echo "run.sh: warning: the CPUs were ${busy}% busy before the run; expect noisy numbers" >&2
 fi
@@ -94,12 +99,30 @@ fi
 
 target_dir="$ROOT/target"
 if [[ $run_dl == 1 ]]; then
-    log "dl (cargo bench --bench mlp)"
     target_dir="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' ||
         echo "$ROOT/target")"
-    (cd "$ROOT" && "${PIN[@]}" cargo bench --bench mlp -- --noplot) ||
-        echo "run.sh: dl's bench failed or does not exist yet; dl is reported as n/a" >&2
+    log "dl (cargo bench --bench mlp --bench cnn)"
+    (cd "$ROOT" && "${PIN[@]}" cargo bench --bench mlp --bench cnn -- --noplot) ||
+        echo "run.sh: dl's mlp/cnn bench failed; the missing numbers are reported as n/a" >&2
+    # Separate invocation, so that a broken or unregistered lstm bench cannot cost the others.
+    if [[ -f "$ROOT/benches/lstm.rs" ]]; then
+        log "dl (cargo bench --bench lstm)"
+        (cd "$ROOT" && "${PIN[@]}" cargo bench --bench lstm -- --noplot) ||
+            echo "run.sh: dl's lstm bench failed; text_lstm's dl numbers are reported as n/a" >&2
+    else
+        echo "run.sh: benches/lstm.rs does not exist yet; text_lstm's dl numbers are n/a" >&2
+    fi
+fi
+
+if [[ $run_dfdx == 1 ]]; then
+    log "dfdx (benches/peers/dfdx: its own workspace and target dir; MLPs only)"
+    rm -f "$RESULTS/dfdx.json"
+    (cd "$HERE/dfdx" && cargo build --release --quiet &&
+        RAYON_NUM_THREADS=1 "${PIN[@]}" ./target/release/dfdx-peer --out "$RESULTS/dfdx.json") ||
+        echo "run.sh: the dfdx bench failed" >&2
+elif [[ $run_peers == 1 ]]; then
+    rm -f "$RESULTS/dfdx.json" # never mix an old dfdx run into a fresh table
 fi
 
 since=()
@@ -109,3 +132,4 @@ python_for_report="$VENV/bin/python"
 log "report"
 "$python_for_report" "$HERE/report.py" --results "$RESULTS" \
     --criterion "$target_dir/criterion" "${since[@]}"
+echo "run.sh: $(( $(date +%s) - start_epoch )) s after installation" >&2

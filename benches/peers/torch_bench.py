@@ -1,4 +1,4 @@
-"""PyTorch (CPU, one thread) timings for the models of benches/mlp.rs.
+"""PyTorch (CPU, one thread) timings for the models of benches/{mlp,cnn,lstm}.rs.
 
 Training: a plain loop (zero_grad, forward, loss, backward, Adam step) over batches of 32 random
 samples, in samples/s, with the default Adam and with ``Adam(fused=True)``, each with denormals as PyTorch
@@ -7,8 +7,12 @@ through the subnormal range, which is slow on x86 unless flushed; TensorFlow and
 during training by default). The models end in
 sigmoid/softmax for inference; training feeds their logits to ``BCEWithLogitsLoss`` /
 ``CrossEntropyLoss``, PyTorch's normal fused form of "sigmoid/softmax + cross-entropy". Forward:
-one sample under ``torch.inference_mode()``, in µs. Every number is the median of several timed
-repeats after warm-up; the fastest path is the headline and every path is kept in the JSON.
+one sample under ``torch.inference_mode()``, in µs; batch inference: 1024 samples under
+``torch.inference_mode()`` in one call and in chunks of 256 and 64 (smaller batches can be faster
+on one core), in samples/s. The CNN (NCHW in PyTorch) is timed with the
+default contiguous layout and with ``torch.channels_last`` for every path. Every number is the
+median of several timed repeats after warm-up; the fastest path is the headline and every path
+is kept in the JSON. The slow models (CNN, LSTM) get fewer repeats (``SETTINGS``).
 
 Run through run.sh, which pins the process to one core with taskset.
 """
@@ -34,7 +38,15 @@ import numpy as np  # noqa: E402
 from torch import nn  # noqa: E402
 
 BATCH = 32
-DATASET = 8192
+PREDICT = 1024
+CHUNKS = (PREDICT, 256, 64)  # batch sizes tried for the 1024-sample inference
+DATASET = 8192  # MLPs; the slow models cycle through 1024 samples
+VOCAB, SEQ = 10000, 100  # text_lstm: token ids in [0, VOCAB), sequences of SEQ tokens
+
+FAST = {"repeats": 11, "block": 0.2, "dataset": DATASET}
+SLOW = {"repeats": 5, "block": 0.2, "dataset": 1024}
+SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW}
+LAYOUTS = {"mnist_cnn": ("contiguous (NCHW)", "channels_last")}
 
 
 def cpu_model():
@@ -77,7 +89,36 @@ def build(name):
     if name == "mnist_mlp":
         body = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
         return body, nn.Softmax(dim=-1), nn.CrossEntropyLoss()
+    if name == "mnist_cnn":
+        body = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(), nn.Linear(64, 10),
+        )  # fmt: skip
+        return body, nn.Softmax(dim=-1), nn.CrossEntropyLoss()
+    if name == "text_lstm":
+        return TextLstm(), nn.Softmax(dim=-1), nn.CrossEntropyLoss()
     raise ValueError(name)
+
+
+class TextLstm(nn.Module):
+    """Embedding(10000, 64) → LSTM(64) (last hidden state) → Linear(64) → ReLU → Linear(10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, 64)
+        self.lstm = nn.LSTM(64, 64, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, tokens):
+        _, (h, _) = self.lstm(self.emb(tokens))
+        return self.head(h[-1])
+
+
+def to_layout(layout, *tensors_or_modules):
+    if layout == "channels_last":
+        return [t.to(memory_format=torch.channels_last) for t in tensors_or_modules]
+    return list(tensors_or_modules)
 
 
 def data(name, n, seed=0):
@@ -85,19 +126,27 @@ def data(name, n, seed=0):
     if name == "tutorial_mlp":
         x = rng.standard_normal((n, 10), dtype=np.float32)
         y = rng.integers(0, 2, (n, 1)).astype(np.float32)
-    else:
+    elif name == "mnist_mlp":
         x = rng.random((n, 784), dtype=np.float32)
+        y = rng.integers(0, 10, (n,)).astype(np.int64)
+    elif name == "mnist_cnn":
+        x = rng.random((n, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, (n,)).astype(np.int64)
+    else:
+        x = rng.integers(0, VOCAB, (n, SEQ)).astype(np.int64)
         y = rng.integers(0, 10, (n,)).astype(np.int64)
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def bench_train(name, fused, flush_denormal, repeats, block_s):
+def bench_train(name, layout, fused, flush_denormal, cfg):
     torch.set_flush_denormal(flush_denormal)
     body, _, loss_fn = build(name)
+    x, y = data(name, cfg["dataset"])
+    body, x = to_layout(layout, body, x)
     body.train()
     opt = torch.optim.Adam(body.parameters(), lr=1e-3, fused=fused)
-    x, y = data(name, DATASET)
-    batches = list(zip(x.split(BATCH), y.split(BATCH)))
+    batches = [(bx.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else bx, by)
+               for bx, by in zip(x.split(BATCH), y.split(BATCH))]  # fmt: skip
     state = {"i": 0}
 
     def step():
@@ -110,66 +159,90 @@ def bench_train(name, fused, flush_denormal, repeats, block_s):
         state["loss"] = loss
 
     try:
-        med, samples, n = time_calls(step, repeats, block_s)
+        med, samples, n = time_calls(step, cfg["repeats"], cfg["block"])
     finally:
         torch.set_flush_denormal(False)
     assert torch.isfinite(state["loss"]).item()
     return {"samples_per_s": BATCH / med, "step_s": samples, "steps_per_repeat": n}
 
 
-def bench_forward(name, repeats, block_s):
+def bench_infer(name, layout, n, chunk, cfg):
+    """n samples under inference_mode, in calls of `chunk` samples: µs per n and samples/s."""
     body, act, _ = build(name)
-    model = nn.Sequential(body, act).eval()
-    x1 = data(name, 1, seed=1)[0]
+    x = data(name, n, seed=1)[0]
+    model, x = to_layout(layout, nn.Sequential(body, act).eval(), x)
+    parts = x.split(chunk)
 
     def fwd():
         with torch.inference_mode():
-            return model(x1)
+            return model(x) if chunk == n else torch.cat([model(p) for p in parts])
 
-    med, samples, n = time_calls(fwd, repeats, block_s)
+    med, samples, calls = time_calls(fwd, cfg["repeats"], cfg["block"])
     return {
-        "torch.inference_mode() model(x)": {
-            "us": med * 1e6,
-            "call_us": [s * 1e6 for s in samples],
-            "calls_per_repeat": n,
-        }
+        "us": med * 1e6,
+        "samples_per_s": n / med,
+        "call_us": [s * 1e6 for s in samples],
+        "calls_per_repeat": calls,
     }
 
 
 def run_model(name, args):
-    train = {}
-    for flush in (False, True):
-        for fused in (False, True):
-            label = "plain loop, " + ("Adam(fused=True)" if fused else "Adam()")
-            if flush:
-                label += ", set_flush_denormal(True)"
-            train[label] = bench_train(name, fused, flush, args.repeats, args.block)
-            print(f"  {name} train {label}: {train[label]['samples_per_s']:,.0f} samples/s", flush=True)
-    forward = bench_forward(name, args.repeats, args.block)
-    for label, r in forward.items():
-        print(f"  {name} forward {label}: {r['us']:.1f} µs", flush=True)
+    cfg = dict(SETTINGS[name])
+    for key in ("repeats", "block"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    layouts = LAYOUTS.get(name, (None,))
+    train, forward, predict = {}, {}, {}
+    for layout in layouts:
+        where = f"{layout}, " if layout else ""
+        for flush in (False, True):
+            for fused in (False, True):
+                label = f"plain loop, {where}" + ("Adam(fused=True)" if fused else "Adam()")
+                if flush:
+                    label += ", set_flush_denormal(True)"
+                train[label] = bench_train(name, layout, fused, flush, cfg)
+                print(f"  {name} train {label}: {train[label]['samples_per_s']:,.0f} samples/s", flush=True)
+    for layout in layouts:
+        where = f", {layout}" if layout else ""
+        label = "torch.inference_mode() model(x)" + where
+        forward[label] = bench_infer(name, layout, 1, 1, cfg)
+        print(f"  {name} forward {label}: {forward[label]['us']:.1f} µs", flush=True)
+        for c in CHUNKS:
+            label = "torch.inference_mode() model(x)" + where + ("" if c == PREDICT else f", chunks of {c}")
+            predict[label] = bench_infer(name, layout, PREDICT, c, cfg)
+            print(f"  {name} predict_{PREDICT} {label}: {predict[label]['samples_per_s']:,.0f} samples/s", flush=True)
     best_train = max(train, key=lambda k: train[k]["samples_per_s"])
     best_fwd = min(forward, key=lambda k: forward[k]["us"])
+    best_pred = max(predict, key=lambda k: predict[k]["samples_per_s"])
     return {
         "train_samples_per_s": train[best_train]["samples_per_s"],
         "train_path": best_train,
         "forward_us": forward[best_fwd]["us"],
         "forward_path": best_fwd,
+        "predict_samples_per_s": predict[best_pred]["samples_per_s"],
+        "predict_path": best_pred,
+        "settings": cfg,
         "train_variants": train,
         "forward_variants": forward,
+        "predict_variants": predict,
     }
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--repeats", type=int, default=11, help="timed repeats per path (median)")
-    p.add_argument("--block", type=float, default=0.2, help="seconds per timed repeat")
-    p.add_argument("--models", default="tutorial_mlp,mnist_mlp")
+    p.add_argument("--repeats", type=int, help="timed repeats per path (median); default per model")
+    p.add_argument("--block", type=float, help="seconds per timed repeat; default per model")
+    p.add_argument("--models", default=",".join(SETTINGS))
     args = p.parse_args()
 
     started = time.time()
-    models = {name: run_model(name, args) for name in args.models.split(",")}
+    models = {}
+    for name in args.models.split(","):
+        t = time.time()
+        models[name] = run_model(name, args)
+        models[name]["seconds"] = time.time() - t
+        print(f"  {name}: {models[name]['seconds']:.0f} s", flush=True)
     result = {
         "framework": "pytorch",
         "label": f"PyTorch {torch.__version__}",
@@ -188,6 +261,7 @@ def main():
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu": cpu_model(),
         "batch": BATCH,
+        "predict_batch": PREDICT,
         "seconds": time.time() - started,
         "models": models,
     }
