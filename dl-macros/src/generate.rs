@@ -30,7 +30,7 @@ fn lit(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
 }
 
-fn layer_type(k: &TokenStream, layer: &Layer) -> TokenStream {
+fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
     let (h, w, c) = match layer.input {
         Shape::Image(h, w, c) => (lit(h), lit(w), lit(c)),
         other => (lit(1), lit(1), lit(other.len())),
@@ -84,6 +84,13 @@ fn layer_type(k: &TokenStream, layer: &Layer) -> TokenStream {
         Kind::Flatten => {
             let n = lit(layer.input.len());
             quote!(#k::layers::Flatten<#n>)
+        }
+        Kind::Dropout { rate, seed } => {
+            let n = lit(layer.input.len());
+            let bits = Literal::u32_unsuffixed(rate.to_bits());
+            // Without a seed, each Dropout layer draws its own stream: its position.
+            let seed = Literal::u64_unsuffixed(seed.unwrap_or(index as u64));
+            quote!(#k::layers::Dropout<#n, #bits, #seed>)
         }
         Kind::Embedding { vocabulary, dim } => {
             let (v, e) = (lit(vocabulary), lit(dim));
@@ -157,7 +164,12 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     let layer_trait = quote!(#k::layers::Layer);
 
     let fields: Vec<_> = net.layers.iter().map(|l| &l.field).collect();
-    let types: Vec<_> = net.layers.iter().map(|l| layer_type(k, l)).collect();
+    let types: Vec<_> = net
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| layer_type(k, l, i))
+        .collect();
     let acts: Vec<_> = net.layers.iter().map(|l| activation(k, l.activation())).collect();
     let names: Vec<_> = net.layers.iter().map(|l| l.name.as_str()).collect();
     let idx: Vec<Index> = (0..net.layers.len()).map(Index::from).collect();

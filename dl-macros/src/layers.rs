@@ -192,6 +192,34 @@ pub fn resolve(
                 shape => Some((Kind::Flatten, Shape::Flat(shape.len()))),
             }
         }
+        "Dropout" => {
+            let bound = spec::bind(call, &["rate", "seed"], errors);
+            let rate = match bound.get(0) {
+                Some(e) => spec::fraction(e, "rate", errors),
+                None => {
+                    errors.push(
+                        span,
+                        "`Dropout` is missing `rate`, the fraction dropped, e.g. `Dropout(0.5)`",
+                    );
+                    None
+                }
+            };
+            let seed = match bound.get(1) {
+                Some(e) => spec::int(e, "seed", errors).map(|s| Some(s as u64)),
+                None => Some(None),
+            };
+            let shape = match input? {
+                Shape::Tokens(_) => return needs_embedding("Dropout", span, errors),
+                shape => shape,
+            };
+            Some((
+                Kind::Dropout {
+                    rate: rate?,
+                    seed: seed?,
+                },
+                shape,
+            ))
+        }
         "Embedding" => {
             let bound = spec::bind(call, &["input_dim", "output_dim", "mask_zero"], errors);
             let vocabulary = match bound.get(0) {

@@ -78,6 +78,10 @@ pub enum Kind {
     GlobalPool1D {
         op: PoolOp,
     },
+    Dropout {
+        rate: f32,
+        seed: Option<u64>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -110,6 +114,7 @@ impl Layer {
             Kind::GlobalPool { op: PoolOp::Max } => "GlobalMaxPooling2D",
             Kind::GlobalPool { op: PoolOp::Average } => "GlobalAveragePooling2D",
             Kind::Flatten => "Flatten",
+            Kind::Dropout { .. } => "Dropout",
             Kind::Embedding { .. } => "Embedding",
             Kind::Recurrent { cell: Cell::Lstm, .. } => "LSTM",
             Kind::Recurrent { cell: Cell::Gru, .. } => "GRU",
@@ -345,6 +350,7 @@ fn keras_name(kind: &str) -> &'static str {
         "GlobalMaxPooling2D" => "global_max_pooling2d",
         "GlobalAveragePooling2D" => "global_average_pooling2d",
         "Flatten" => "flatten",
+        "Dropout" => "dropout",
         "Embedding" => "embedding",
         "LSTM" => "lstm",
         "GRU" => "gru",

@@ -18,6 +18,7 @@ pub const LAYER_KINDS: &[&str] = &[
     "GlobalMaxPooling2D",
     "GlobalAveragePooling2D",
     "Flatten",
+    "Dropout",
     "Embedding",
     "LSTM",
     "GRU",
@@ -279,4 +280,29 @@ pub fn boolean(expr: &Expr, what: &str, errors: &mut Errors) -> Option<bool> {
     }
     errors.push(expr.span(), format!("`{what}` must be `true` or `false`"));
     None
+}
+
+/// A rate in [0, 1), as a float or integer literal.
+pub fn fraction(expr: &Expr, what: &str, errors: &mut Errors) -> Option<f32> {
+    let value = match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse::<f32>().ok(),
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<u32>().ok().map(|v| v as f32),
+        _ => None,
+    };
+    match value {
+        Some(v) if (0.0..1.0).contains(&v) => Some(v),
+        Some(v) => {
+            errors.push(expr.span(), format!("`{what}` must be in [0, 1), found {v}"));
+            None
+        }
+        None => {
+            errors.push(
+                expr.span(),
+                format!("`{what}` must be a number in [0, 1), e.g. `0.5`"),
+            );
+            None
+        }
+    }
 }

@@ -6,6 +6,7 @@
 
 mod conv2d;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod pool;
@@ -13,6 +14,7 @@ mod recurrent;
 
 pub use conv2d::Conv2D;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use embedding::{Embedding, EmbeddingCache};
 pub use flatten::Flatten;
 pub use pool::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};

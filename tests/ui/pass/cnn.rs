@@ -10,6 +10,7 @@ dl::network! {
         AveragePooling2D(pool_size = 1),
         Conv2D(6, (1, 1)),
         GlobalMaxPooling2D,
+        Dropout(0.25),
         Dense(3, softmax),
     }
 }
