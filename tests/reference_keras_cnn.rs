@@ -1,0 +1,312 @@
+//! Reference test against Keras 3 (TensorFlow backend) for image networks: `dl` reproduces,
+//! within 1e-5 relative, the outputs, mean loss, gradients and the weights after three Adam steps
+//! that Keras computed for the same channels-last convolutional networks, weights and batch.
+//!
+//! The convolutional counterpart of `tests/reference_keras.rs`, with the same measure (see
+//! `FLOOR` there). The fixtures under `tests/fixtures/keras_cnn/` were written by
+//! `tests/fixtures/make_cnn_fixtures.py` (see `tests/fixtures/keras_cnn/README.md`); Python is not
+//! needed to run this test. Each network below mirrors one fixture's `layers`.
+
+use dl::Sample;
+use dl::prelude::*;
+use dl::train::predict;
+use serde_json::Value;
+
+/// Largest accepted relative error.
+const TOLERANCE: f64 = 1e-5;
+
+/// The denominator of the relative error is `max(|want|, FLOOR · scale)`, where `scale` is the
+/// largest magnitude among the values of the same kind in the same layer (kernel and bias), or
+/// among the outputs of the batch: values within a tenth of their layer's largest must agree to
+/// 1e-5 relative, smaller ones to 1e-6 of that largest value. A loss is its own scale. As in
+/// `tests/reference_keras.rs`, where the reasons are given; the fixtures are well-conditioned by
+/// construction (Keras's own float32 run passes this check at half the tolerance).
+const FLOOR: f64 = 0.1;
+
+dl::network! {
+    /// Same-padded conv + relu, valid max pooling that drops a row and column (13 → 6), strided
+    /// valid conv + tanh, overlapping valid average pooling, Flatten, softmax head.
+    struct AvgFlatten {
+        input: [13, 13, 2],
+        Conv2D(4, (3, 3), relu, padding = same),
+        MaxPooling2D((2, 2)),
+        Conv2D(5, (2, 2), tanh, strides = (2, 2)),
+        AveragePooling2D((2, 2), strides = (1, 1)),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Strided same conv with asymmetric padding (8 → 4), same max pooling 3×3 stride 2 (4 → 2),
+    /// same average pooling 3×3 stride 1 (padding not counted), 1×1 conv + relu,
+    /// GlobalMaxPooling2D.
+    struct SamePoolGlobalMax {
+        input: [8, 8, 3],
+        Conv2D(4, (3, 3), tanh, strides = (2, 2), padding = same),
+        MaxPooling2D((3, 3), strides = (2, 2), padding = same),
+        AveragePooling2D((3, 3), strides = (1, 1), padding = same),
+        Conv2D(6, (1, 1), relu),
+        GlobalMaxPooling2D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Non-square input and kernel, valid conv + tanh, GlobalAveragePooling2D.
+    struct GlobalAvg {
+        input: [6, 7, 2],
+        Conv2D(3, (2, 3), tanh),
+        GlobalAveragePooling2D,
+        Dense(4, softmax),
+    }
+}
+
+macro_rules! fixture {
+    ($name:literal) => {
+        serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_cnn/", $name, ".json")))
+            .expect(concat!("fixture ", $name, " is valid JSON"))
+    };
+}
+
+/// The reference values, computed by Keras in float64.
+fn reference(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("a list of numbers")
+        .iter()
+        .map(|n| n.as_f64().expect("a number"))
+        .collect()
+}
+
+/// Inputs and initial weights, written as float32 values (shortest round-trip decimals).
+fn floats(v: &Value) -> Vec<f32> {
+    reference(v).into_iter().map(|n| n as f32).collect()
+}
+
+fn dims(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("a shape")
+        .iter()
+        .map(|d| d.as_u64().expect("a dimension") as usize)
+        .collect()
+}
+
+/// Compares values and keeps the largest errors seen.
+struct Checker {
+    case: &'static str,
+    worst: f64,
+    worst_at: String,
+    worst_ulps: f64,
+    failures: Vec<String>,
+}
+
+impl Checker {
+    fn new(case: &'static str) -> Self {
+        Checker {
+            case,
+            worst: 0.0,
+            worst_at: String::new(),
+            worst_ulps: 0.0,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Checks `got` against `want`, the floor of the relative error scaled by `scale` (the largest
+    /// magnitude of the layer or batch the values belong to).
+    fn close(&mut self, what: &str, got: &[f32], want: &[f64], scale: f64) {
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{}: {what} has the wrong length",
+            self.case
+        );
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            let g = f64::from(g);
+            let err = (g - w).abs() / w.abs().max(FLOOR * scale).max(f64::MIN_POSITIVE);
+            self.worst_ulps = self
+                .worst_ulps
+                .max((g - w).abs() / (scale * f64::from(f32::EPSILON)));
+            if err > self.worst {
+                self.worst = err;
+                self.worst_at = format!("{what}[{i}]");
+            }
+            if err.is_nan() || err > TOLERANCE {
+                self.failures.push(format!(
+                    "{what}[{i}]: dl {g:e}, Keras {w:e}, relative error {err:.2e}"
+                ));
+            }
+        }
+    }
+
+    /// Checks values that form one group for the floor (the outputs of the batch, a loss).
+    fn close_all(&mut self, what: &str, got: &[f32], want: &[f64]) {
+        self.close(what, got, want, max_abs(want));
+    }
+
+    fn finish(self) {
+        eprintln!(
+            "{}: largest relative error {:.2e} (at {}); largest absolute error {:.1} float32 ulps of \
+             the largest value of its layer",
+            self.case, self.worst, self.worst_at, self.worst_ulps
+        );
+        assert!(
+            self.failures.is_empty(),
+            "{}: {} values differ from Keras by more than {TOLERANCE:e} relative:\n{}",
+            self.case,
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+    }
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, &w| m.max(w.abs()))
+}
+
+/// Checks the parameter tensors of `net` (weights or gradients) against a fixture list of
+/// `{layer, tensor, values}`; the floor of each value scales with its layer's kernel and bias.
+fn check_params<M: Model>(c: &mut Checker, what: &str, net: &M, want: &Value) {
+    let want = want.as_array().expect("a list of tensors");
+    let mut got = Vec::new();
+    net.for_each_param(|layer, tensor, values| got.push((layer, tensor, values.to_vec())));
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{}: {what} has a different number of tensors",
+        c.case
+    );
+    for (i, ((layer, tensor, values), w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(w["layer"], *layer, "{}: {what} #{i} is not {layer}", c.case);
+        assert_eq!(
+            w["tensor"], *tensor,
+            "{}: {what} #{i} is not {layer}.{tensor}",
+            c.case
+        );
+        let scale = want
+            .iter()
+            .filter(|t| t["layer"] == *layer)
+            .map(|t| max_abs(&reference(&t["values"])))
+            .fold(0.0, f64::max);
+        c.close(
+            &format!("{what} {layer}.{tensor}"),
+            values,
+            &reference(&w["values"]),
+            scale,
+        );
+    }
+}
+
+/// Reproduces one fixture with the network `M` (sparse categorical cross-entropy on a softmax).
+fn check<M>(case: &'static str, fx: Value)
+where
+    M: Model,
+    M::Input: Sample<Elem = f32>,
+    SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize>,
+{
+    let loss = SparseCategoricalCrossEntropy::default();
+    assert_eq!(fx["name"], case);
+    assert_eq!(fx["loss"], loss.name(), "{case}: fixture loss");
+    let mut c = Checker::new(case);
+
+    // The layers as declared here against the fixture's: names, kinds and Keras's output shapes.
+    let layers = fx["layers"].as_array().expect("layers");
+    assert_eq!(M::LAYERS.len(), layers.len(), "{case}: number of layers");
+    for (ours, theirs) in M::LAYERS.iter().zip(layers) {
+        assert_eq!(theirs["name"], ours.name, "{case}: layer name");
+        assert_eq!(theirs["kind"], ours.kind, "{case}: kind of {}", ours.name);
+        assert_eq!(
+            dims(&theirs["output_shape"]),
+            ours.output_shape,
+            "{case}: output shape of {}",
+            ours.name
+        );
+    }
+
+    // Initial weights: Keras's `(KH, KW, C, F)` conv kernels and `(inputs, units)` dense kernels,
+    // flattened row-major, are `dl`'s parameter memory, so values are copied as they are.
+    let mut net = M::zeros();
+    let params = fx["params"].as_array().expect("params");
+    let mut i = 0;
+    net.for_each_param_mut(|layer, tensor, values| {
+        let p = &params[i];
+        assert_eq!(p["layer"], layer, "{case}: param #{i}");
+        assert_eq!(p["tensor"], tensor, "{case}: param #{i}");
+        assert_eq!(
+            dims(&p["shape"]).iter().product::<usize>(),
+            values.len(),
+            "{case}: {layer}.{tensor} shape"
+        );
+        values.copy_from_slice(&floats(&p["values"]));
+        i += 1;
+    });
+    assert_eq!(i, params.len(), "{case}: number of parameter tensors");
+
+    // Inputs: NHWC, each sample flattened row-major, which is `dl`'s HWC sample order.
+    let batch = fx["batch"].as_u64().unwrap() as usize;
+    assert_eq!(
+        dims(&fx["input"]).iter().product::<usize>(),
+        M::Input::LEN,
+        "{case}: input shape"
+    );
+    let x_flat = floats(&fx["x"]);
+    assert_eq!(x_flat.len(), batch * M::Input::LEN, "{case}: inputs");
+    let x: Vec<M::Input> = x_flat
+        .chunks_exact(M::Input::LEN)
+        .map(M::Input::from_elems)
+        .collect();
+    let y: Vec<usize> = fx["y"]
+        .as_array()
+        .expect("a list of class indices")
+        .iter()
+        .map(|v| v.as_u64().expect("a class index") as usize)
+        .collect();
+    assert_eq!(y.len(), batch, "{case}: one label per sample");
+    let want_out = reference(&fx["outputs"]);
+
+    // Outputs, one sample at a time and batched.
+    let single: Vec<f32> = x.iter().flat_map(|s| net.forward(s).elems().to_vec()).collect();
+    c.close_all("forward", &single, &want_out);
+    let batched: Vec<f32> = predict(&net, &x)
+        .iter()
+        .flat_map(|o| o.elems().to_vec())
+        .collect();
+    c.close_all("predict", &batched, &want_out);
+
+    // Mean loss and the gradient of every tensor at the initial weights.
+    let lr = fx["learning_rate"].as_f64().unwrap() as f32;
+    let mut trainer = Trainer::<M, _, Adam>::new(loss, Adam::new(lr), None);
+    let stats = trainer.compute_gradients(&net, &x, &y).expect("valid batch");
+    c.close_all("loss", &[stats.loss()], &[fx["mean_loss"].as_f64().unwrap()]);
+    check_params(&mut c, "gradient", trainer.gradients(), &fx["gradients"]);
+
+    // Three Adam steps on the same batch: the loss before each, then the weights.
+    let steps = fx["adam_steps"].as_u64().unwrap() as usize;
+    let step_losses = reference(&fx["adam_step_losses"]);
+    assert_eq!(step_losses.len(), steps);
+    for (s, &want) in step_losses.iter().enumerate() {
+        let stats = trainer.train_on_batch(&mut net, &x, &y).expect("finite step");
+        c.close_all(&format!("loss of Adam step {}", s + 1), &[stats.loss()], &[want]);
+    }
+    check_params(
+        &mut c,
+        &format!("weights after {steps} Adam steps"),
+        &net,
+        &fx["params_after"],
+    );
+    c.finish();
+}
+
+#[test]
+fn conv_max_pool_average_pool_flatten() {
+    check::<AvgFlatten>("cnn_avg_flatten", fixture!("cnn_avg_flatten"));
+}
+
+#[test]
+fn same_padded_pooling_and_global_max_pooling() {
+    check::<SamePoolGlobalMax>("cnn_same_pool_global_max", fixture!("cnn_same_pool_global_max"));
+}
+
+#[test]
+fn global_average_pooling() {
+    check::<GlobalAvg>("cnn_global_avg", fixture!("cnn_global_avg"));
+}
