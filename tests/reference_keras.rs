@@ -11,25 +11,8 @@ use dl::prelude::*;
 use dl::train::predict;
 use serde_json::Value;
 
-/// Largest accepted relative error.
-const TOLERANCE: f64 = 1e-5;
-
-/// The denominator of the relative error is `max(|want|, FLOOR · scale)`, where `scale` is the
-/// largest magnitude among the values of the same kind in the same layer (kernel and bias), or
-/// among the outputs of the batch.
-///
-/// Every value compared is a float32 sum of products (matrix products, the batch sums of a
-/// gradient, softmax normalisations). The rounding error of such a sum scales with its terms, not
-/// its result: an entry that nearly cancels (a gradient of 1e-6 in a layer whose gradients reach
-/// 0.1) is only known to about `√n · ε_f32 · |terms|` absolutely, which can be any relative error;
-/// on these fixtures Keras's own float32 run misses the float64 values by up to 1e-4 relative. So
-/// values within a tenth of their layer's largest must agree to 1e-5 relative, and smaller ones to
-/// 1e-6 of that largest value (about 8 float32 ulps of it). A loss is its own scale: 1e-5
-/// relative outright.
-///
-/// The fixtures are also well-conditioned by construction (see the script): Keras's own float32
-/// run passes this very check at half the tolerance.
-const FLOOR: f64 = 0.1;
+mod common;
+use common::keras_reference::{Checker, check_params, floats, reference};
 
 dl::network! {
     /// (a) The Keras tutorial MLP.
@@ -145,20 +128,6 @@ macro_rules! fixture {
     };
 }
 
-/// The reference values, computed by Keras in float64.
-fn reference(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("a list of numbers")
-        .iter()
-        .map(|n| n.as_f64().expect("a number"))
-        .collect()
-}
-
-/// Inputs, labels and initial weights, written as float32 values (shortest round-trip decimals).
-fn floats(v: &Value) -> Vec<f32> {
-    reference(v).into_iter().map(|n| n as f32).collect()
-}
-
 /// A label as the loss takes it, read from the fixture's flat `y`.
 trait Label: Sized {
     fn parse(y: &Value, batch: usize) -> Vec<Self>;
@@ -190,111 +159,6 @@ impl<const N: usize> Label for SVector<f32, N> {
         let y = floats(y);
         assert_eq!(y.len(), batch * N, "{N} values per sample");
         y.chunks_exact(N).map(SVector::from_column_slice).collect()
-    }
-}
-
-/// Compares values and keeps the largest errors seen.
-struct Checker {
-    case: &'static str,
-    worst: f64,
-    worst_at: String,
-    worst_ulps: f64,
-    failures: Vec<String>,
-}
-
-impl Checker {
-    fn new(case: &'static str) -> Self {
-        Checker {
-            case,
-            worst: 0.0,
-            worst_at: String::new(),
-            worst_ulps: 0.0,
-            failures: Vec::new(),
-        }
-    }
-
-    /// Checks `got` against `want`, the floor of the relative error scaled by `scale` (the largest
-    /// magnitude of the layer or batch the values belong to).
-    fn close(&mut self, what: &str, got: &[f32], want: &[f64], scale: f64) {
-        assert_eq!(
-            got.len(),
-            want.len(),
-            "{}: {what} has the wrong length",
-            self.case
-        );
-        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            let g = f64::from(g);
-            let err = (g - w).abs() / w.abs().max(FLOOR * scale).max(f64::MIN_POSITIVE);
-            self.worst_ulps = self
-                .worst_ulps
-                .max((g - w).abs() / (scale * f64::from(f32::EPSILON)));
-            if err > self.worst {
-                self.worst = err;
-                self.worst_at = format!("{what}[{i}]");
-            }
-            if err.is_nan() || err > TOLERANCE {
-                self.failures.push(format!(
-                    "{what}[{i}]: dl {g:e}, Keras {w:e}, relative error {err:.2e}"
-                ));
-            }
-        }
-    }
-
-    /// Checks values that form one group for the floor (the outputs of the batch, a loss).
-    fn close_all(&mut self, what: &str, got: &[f32], want: &[f64]) {
-        self.close(what, got, want, max_abs(want));
-    }
-
-    fn finish(self) {
-        eprintln!(
-            "{}: largest relative error {:.2e} (at {}); largest absolute error {:.1} float32 ulps of \
-             the largest value of its layer",
-            self.case, self.worst, self.worst_at, self.worst_ulps
-        );
-        assert!(
-            self.failures.is_empty(),
-            "{}: {} values differ from Keras by more than {TOLERANCE:e} relative:\n{}",
-            self.case,
-            self.failures.len(),
-            self.failures.join("\n")
-        );
-    }
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0, |m, &w| m.max(w.abs()))
-}
-
-/// Checks the parameter tensors of `net` (weights or gradients) against a fixture list of
-/// `{layer, tensor, values}`; the floor of each value scales with its layer's kernel and bias.
-fn check_params<M: Model>(c: &mut Checker, what: &str, net: &M, want: &Value) {
-    let want = want.as_array().expect("a list of tensors");
-    let mut got = Vec::new();
-    net.for_each_param(|layer, tensor, values| got.push((layer, tensor, values.to_vec())));
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{}: {what} has a different number of tensors",
-        c.case
-    );
-    for (i, ((layer, tensor, values), w)) in got.iter().zip(want).enumerate() {
-        assert_eq!(w["layer"], *layer, "{}: {what} #{i} is not {layer}", c.case);
-        assert_eq!(
-            w["tensor"], *tensor,
-            "{}: {what} #{i} is not {layer}.{tensor}",
-            c.case
-        );
-        let scale = want
-            .iter()
-            .filter(|t| t["layer"] == *layer)
-            .map(|t| max_abs(&reference(&t["values"])))
-            .fold(0.0, f64::max);
-        c.close(
-            &format!("{what} {layer}.{tensor}"),
-            values,
-            &reference(&w["values"]),
-            scale,
-        );
     }
 }
 

@@ -407,8 +407,10 @@ fn input(entry: &Entry, errors: &mut Errors) -> Option<Shape> {
             );
             None
         }
-        (EntryValue::Dims { .. }, false) => {
-            errors.push(span, "the first entry must be named `input`, e.g. `input: [10],`");
+        (EntryValue::Dims { span: dims, .. }, false) => {
+            // On the name if there is one, else on the shape itself.
+            let at = if entry.name.is_some() { span } else { *dims };
+            errors.push(at, "the first entry must be named `input`, e.g. `input: [10],`");
             None
         }
     }

@@ -1,8 +1,8 @@
 //! Flush-to-zero for the duration of a training step.
 //!
 //! Weights, moments and gradients that decay towards zero pass through the subnormal range, where
-//! x86 arithmetic is 50–100× slower: Adam's moments on a converged batch made a step 10× slower
-//! here. TensorFlow runs its kernels with denormals flushed for the same reason; this guard does
+//! x86 arithmetic is 50–100× slower: Adam's moments on a repeated batch made the MNIST MLP's
+//! step 2.5× slower here (1.6 ms against 0.63 ms). TensorFlow runs its kernels with denormals flushed for the same reason; this guard does
 //! the same and restores the caller's floating-point mode when dropped.
 
 /// Sets the FTZ and DAZ bits of MXCSR while alive (x86-64; elsewhere a no-op).
