@@ -10,6 +10,10 @@ impl Errors {
         self.0.push(syn::Error::new(span, message));
     }
 
+    pub fn extend(&mut self, other: Errors) {
+        self.0.extend(other.0);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

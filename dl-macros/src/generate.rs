@@ -187,6 +187,8 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
 
     let params_total: usize = net.layers.iter().map(Layer::params).sum();
     let params_lit = Literal::usize_unsuffixed(params_total);
+    let param_bytes = lit(crate::footprint::param_bytes(net));
+    let activation_bytes = lit(crate::footprint::activation_bytes(net));
     let activations = lit(net.layers.iter().map(|l| l.output.len()).sum());
     let param_shapes: Vec<TokenStream> = net
         .layers
@@ -295,6 +297,11 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
         impl #ident {
             #[doc = #doc_params]
             pub const PARAMS: usize = #params_lit;
+            /// Bytes of the parameters as an embedded network (`#[weights]`) holds them.
+            pub const PARAM_BYTES: usize = #param_bytes;
+            /// Bytes of the activations and recurrent state a single-sample forward of the
+            /// embedded network needs (its scratch struct).
+            pub const ACTIVATION_BYTES: usize = #activation_bytes;
 
             /// A network initialised with Keras's defaults (glorot-uniform kernels, zero biases);
             /// the same generator state gives bit-identical weights.

@@ -5,10 +5,13 @@
 //! and thiserror use: `parse` (syntax only) → `model` (shapes resolved to numbers, every
 //! mistake collected with its span) → `generate`.
 
+mod embed;
 mod errors;
+mod footprint;
 mod generate;
 mod layers;
 mod model;
+mod options;
 mod parse;
 mod shape;
 mod spec;
@@ -21,17 +24,51 @@ use proc_macro::TokenStream;
 #[doc(hidden)]
 #[proc_macro]
 pub fn network_impl(input: TokenStream) -> TokenStream {
-    let decl = match syn::parse::<parse::Invocation>(input) {
+    let mut decl = match syn::parse::<parse::Invocation>(input) {
         Ok(decl) => decl,
         Err(e) => return e.to_compile_error().into(),
     };
     let krate = decl.krate.clone();
-    match model::build(&decl.network) {
-        Ok(net) => generate::network(&krate, &net).into(),
-        Err((errors, fallback)) => {
-            let mut out = errors.to_compile_errors();
+    let mut errors = errors::Errors::default();
+    let options = options::take(&mut decl.network.attrs, &mut errors);
+    let net = match model::build(&decl.network) {
+        Ok(net) => net,
+        Err((mut more, fallback)) => {
+            more.extend(errors);
+            let mut out = more.to_compile_errors();
             out.extend(generate::fallback(&krate, &fallback));
-            out.into()
+            return out.into();
         }
+    };
+    footprint::check_budget(&net, &options.budget, &mut errors);
+    let located = match &options.weights {
+        Some(path) => embed::check(&net, path, &mut errors),
+        None => {
+            if !decl.std {
+                errors.push(
+                    net.ident.span(),
+                    "without `dl`'s `std` feature a network cannot be trained, only embedded: \
+                     add `#[weights(\"model.safetensors\")]` with the file of a trained network",
+                );
+            }
+            None
+        }
+    };
+    if !errors.is_empty() {
+        let mut out = errors.to_compile_errors();
+        if options.weights.is_some() || !decl.std {
+            out.extend(embed::fallback(&krate, &net.vis, &net.ident));
+        } else {
+            let fallback = model::Fallback {
+                vis: net.vis.clone(),
+                ident: net.ident.clone(),
+            };
+            out.extend(generate::fallback(&krate, &fallback));
+        }
+        return out.into();
+    }
+    match located {
+        Some(located) => embed::generate(&krate, &net, &located).into(),
+        None => generate::network(&krate, &net).into(),
     }
 }

@@ -100,6 +100,15 @@ impl Cell {
             Cell::Simple => 1,
         }
     }
+
+    /// Floats of state and gates one sequence needs at inference (as `dl_core` counts them).
+    pub fn scratch_floats(self, units: usize) -> usize {
+        match self {
+            Cell::Lstm => 6 * units,
+            Cell::Gru => 7 * units,
+            Cell::Simple => 2 * units,
+        }
+    }
 }
 
 impl Layer {

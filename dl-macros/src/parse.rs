@@ -5,21 +5,26 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, LitInt, Token, Visibility, bracketed, parenthesized};
 
-/// `$crate; <network>`, as the shim in `dl` calls the macro.
+/// `$crate, std|no_std; <network>`, as the shim in `dl` calls the macro (`no_std` when `dl`
+/// is built without its `std` feature).
 pub struct Invocation {
     pub krate: TokenStream,
+    pub std: bool,
     pub network: Network,
 }
 
 impl Parse for Invocation {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut krate = TokenStream::new();
-        while !input.peek(Token![;]) {
+        while !input.peek(Token![,]) {
             krate.extend([input.parse::<proc_macro2::TokenTree>()?]);
         }
+        input.parse::<Token![,]>()?;
+        let mode: Ident = input.parse()?;
         input.parse::<Token![;]>()?;
         Ok(Invocation {
             krate,
+            std: mode == "std",
             network: input.parse()?,
         })
     }

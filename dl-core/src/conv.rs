@@ -1,0 +1,75 @@
+//! `Conv2D` on one image, channels-last, as a direct convolution: for a single image the
+//! im2col matrix the training runtime builds would cost more to write than the convolution.
+
+use crate::activation::Activation;
+
+/// Where a window (convolution kernel or pooling window) goes over an `h × w × c` image: its
+/// size, strides, the padding the macro computed (top and left; the rest is at the bottom and
+/// right, as Keras splits `same` padding), and the output size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Input height, width and channels.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Window height.
+    pub kh: usize,
+    /// Window width.
+    pub kw: usize,
+    /// Vertical stride.
+    pub sh: usize,
+    /// Horizontal stride.
+    pub sw: usize,
+    /// Padding rows on top.
+    pub pt: usize,
+    /// Padding columns on the left.
+    pub pl: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl Window {
+    /// The input cells `(row, column)` under the window at output `(oy, ox)`, padding skipped.
+    #[inline]
+    pub(crate) fn cells(
+        &self,
+        oy: usize,
+        ox: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        let top = (oy * self.sh) as isize - self.pt as isize;
+        let left = (ox * self.sw) as isize - self.pl as isize;
+        (0..self.kh).flat_map(move |ky| {
+            (0..self.kw).filter_map(move |kx| {
+                let (iy, ix) = (top + ky as isize, left + kx as isize);
+                let inside = iy >= 0 && ix >= 0 && (iy as usize) < self.h && (ix as usize) < self.w;
+                inside.then_some((ky, kx, iy as usize, ix as usize))
+            })
+        })
+    }
+}
+
+/// `y = activation(conv(x, kernel) + bias)`: `x` is `h × w × c`, `kernel` `[kh, kw, c, f]`
+/// (HWIO), `y` `oh × ow × f`.
+pub fn conv2d(win: &Window, x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f32], activation: Activation) {
+    let f = bias.len();
+    for oy in 0..win.oh {
+        for ox in 0..win.ow {
+            let out = &mut y[(oy * win.ow + ox) * f..][..f];
+            out.copy_from_slice(bias);
+            for (ky, kx, iy, ix) in win.cells(oy, ox) {
+                let pixel = &x[(iy * win.w + ix) * win.c..][..win.c];
+                let taps = &kernel[(ky * win.kw + kx) * win.c * f..][..win.c * f];
+                for (&v, row) in pixel.iter().zip(taps.chunks_exact(f)) {
+                    for (o, &k) in out.iter_mut().zip(row) {
+                        *o += v * k;
+                    }
+                }
+            }
+            activation.apply_elementwise(out);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Inference for networks embedded at compile time (`#[weights("file.safetensors")]` on a
+//! `dl::network!` declaration): `#![no_std]`, no `alloc`, no run-time parsing.
+//!
+//! Parameters are kept exactly as a weight file stores them, in Keras's layouts (a Dense kernel
+//! is `[in, out]` row-major, a Conv2D kernel `HWIO`, an LSTM kernel `[D, 4U]` with gates
+//! `i, f, c, o`), so the macro only records where each tensor starts in the file and
+//! [`decode()`] turns the bytes into arrays during constant evaluation. Every kernel works on
+//! one sample, channels-last, and writes into caller-provided buffers: the generated network
+//! keeps them in a scratch struct whose size is known at compile time.
+#![no_std]
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod conv;
+pub mod decode;
+pub mod dense;
+pub mod norm;
+pub mod params;
+pub mod pool;
+pub mod recurrent;
+pub mod text;
+
+pub use activation::Activation;
+pub use decode::decode;

@@ -1,0 +1,53 @@
+//! Parameter tensors of each layer kind, as fixed-size arrays in the weight file's (Keras's)
+//! layout. Sizes are const arguments the macro computes (`IO = inputs × outputs`, …), since
+//! stable Rust cannot multiply const generics in a type.
+
+/// `Dense`: `kernel` `[in, out]` row-major, `bias` `[out]`.
+#[derive(Clone, Debug)]
+pub struct Dense<const IO: usize, const O: usize> {
+    /// `[in, out]`, row-major.
+    pub kernel: [f32; IO],
+    /// `[out]`.
+    pub bias: [f32; O],
+}
+
+/// `Conv2D`: `kernel` `[KH, KW, C, F]` (HWIO), `bias` `[F]`.
+#[derive(Clone, Debug)]
+pub struct Conv2D<const K: usize, const F: usize> {
+    /// `[KH, KW, C, F]`, row-major.
+    pub kernel: [f32; K],
+    /// `[F]`.
+    pub bias: [f32; F],
+}
+
+/// `Embedding`: `embeddings` `[V, D]`.
+#[derive(Clone, Debug)]
+pub struct Embedding<const VD: usize> {
+    /// `[V, D]`, row-major: row `v` is token `v`'s vector.
+    pub embeddings: [f32; VD],
+}
+
+/// `LSTM`, `GRU` and `SimpleRNN`: `kernel` `[D, G·U]`, `recurrent_kernel` `[U, G·U]` and `bias`
+/// (`[G·U]`; `[2, 3U]` for a GRU, whose recurrent bias is separate).
+#[derive(Clone, Debug)]
+pub struct Recurrent<const DG: usize, const UG: usize, const B: usize> {
+    /// `[D, G·U]`, row-major.
+    pub kernel: [f32; DG],
+    /// `[U, G·U]`, row-major.
+    pub recurrent_kernel: [f32; UG],
+    /// `[G·U]` (LSTM, SimpleRNN) or `[2, 3U]` (GRU).
+    pub bias: [f32; B],
+}
+
+/// `BatchNormalization`: four vectors over the last axis.
+#[derive(Clone, Debug)]
+pub struct BatchNormalization<const C: usize> {
+    /// Scale.
+    pub gamma: [f32; C],
+    /// Offset.
+    pub beta: [f32; C],
+    /// Mean used at inference.
+    pub moving_mean: [f32; C],
+    /// Variance used at inference.
+    pub moving_variance: [f32; C],
+}

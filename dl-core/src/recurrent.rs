@@ -1,0 +1,125 @@
+//! `LSTM`, `GRU` (`reset_after = True`) and `SimpleRNN` over one sequence, with Keras's gate
+//! orders and defaults (tanh, recurrent sigmoid), from a zero initial state.
+
+use crate::activation::{sigmoid, tanh};
+
+/// The recurrent cells, with Keras's gate blocks in the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// Gates `i, f, c, o`.
+    Lstm,
+    /// Gates `z, r, h`; bias `[2, 3U]` (input, recurrent).
+    Gru,
+    /// One block.
+    Simple,
+}
+
+impl Cell {
+    /// Gate blocks stacked in the kernels.
+    pub const fn gates(self) -> usize {
+        match self {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+            Cell::Simple => 1,
+        }
+    }
+
+    /// Floats of scratch one sequence needs with `units` units: the state and the gates.
+    pub const fn scratch(self, units: usize) -> usize {
+        match self {
+            // h, c, gates
+            Cell::Lstm => 6 * units,
+            // h, input part, recurrent part
+            Cell::Gru => 7 * units,
+            // h, pre-activation
+            Cell::Simple => 2 * units,
+        }
+    }
+}
+
+/// `out = bias + x · kernel` for one row `x` and a row-major `kernel` `[x.len(), out.len()]`.
+#[inline]
+fn project(x: &[f32], kernel: &[f32], bias: &[f32], out: &mut [f32]) {
+    out.copy_from_slice(bias);
+    accumulate(x, kernel, out);
+}
+
+/// `out += x · kernel`.
+#[inline]
+fn accumulate(x: &[f32], kernel: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    for (&v, row) in x.iter().zip(kernel.chunks_exact(n)) {
+        for (o, &k) in out.iter_mut().zip(row) {
+            *o += v * k;
+        }
+    }
+}
+
+/// Runs `cell` with `units` units over `x` (`T × D`, time-major). `y` is `T × units` when
+/// `sequences` (Keras's `return_sequences`), else the last step's `units`. `scratch` holds
+/// [`Cell::scratch`] floats.
+#[allow(clippy::too_many_arguments)]
+pub fn recurrent(
+    cell: Cell,
+    units: usize,
+    sequences: bool,
+    x: &[f32],
+    kernel: &[f32],
+    recurrent_kernel: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let u = units;
+    let g = cell.gates() * u;
+    let d = kernel.len() / g;
+    let (h, rest) = scratch.split_at_mut(u);
+    h.fill(0.0);
+    for (t, xt) in x.chunks_exact(d).enumerate() {
+        match cell {
+            Cell::Lstm => {
+                let (c, rest) = rest.split_at_mut(u);
+                if t == 0 {
+                    c.fill(0.0);
+                }
+                let z = &mut rest[..g];
+                project(xt, kernel, bias, z);
+                accumulate(h, recurrent_kernel, z);
+                for k in 0..u {
+                    let i = sigmoid(z[k]);
+                    let f = sigmoid(z[u + k]);
+                    let cc = tanh(z[2 * u + k]);
+                    let o = sigmoid(z[3 * u + k]);
+                    c[k] = f * c[k] + i * cc;
+                    h[k] = o * tanh(c[k]);
+                }
+            }
+            Cell::Gru => {
+                let (xp, rest) = rest.split_at_mut(g);
+                let rp = &mut rest[..g];
+                project(xt, kernel, &bias[..g], xp);
+                project(h, recurrent_kernel, &bias[g..2 * g], rp);
+                for k in 0..u {
+                    let z = sigmoid(xp[k] + rp[k]);
+                    let r = sigmoid(xp[u + k] + rp[u + k]);
+                    let hh = tanh(xp[2 * u + k] + r * rp[2 * u + k]);
+                    h[k] = z * h[k] + (1.0 - z) * hh;
+                }
+            }
+            Cell::Simple => {
+                let z = &mut rest[..u];
+                project(xt, kernel, bias, z);
+                accumulate(h, recurrent_kernel, z);
+                for k in 0..u {
+                    h[k] = tanh(z[k]);
+                }
+            }
+        }
+        if sequences {
+            y[t * u..(t + 1) * u].copy_from_slice(h);
+        }
+    }
+    if !sequences {
+        y[..u].copy_from_slice(h);
+    }
+}

@@ -1,0 +1,284 @@
+//! `#[weights("file.safetensors")]`: a network whose parameters are read from a weight file at
+//! compile time and kept as constant data, with a forward pass that needs no heap and no `std`
+//! (the kernels are `dl_core`'s). The file is checked against the declaration here; the
+//! generated code only decodes bytes at known offsets during constant evaluation, and names the
+//! file in `include_bytes!` so that editing it rebuilds the crate.
+
+mod file;
+
+pub use file::check;
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::footprint;
+use crate::model::{Cell, Kind, Layer, Network, PoolOp, Window};
+use crate::shape::Shape;
+use crate::spec::Activation;
+
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+fn activation(core: &TokenStream, a: Activation) -> TokenStream {
+    let name = match a {
+        Activation::Linear => quote!(Linear),
+        Activation::Relu => quote!(Relu),
+        Activation::Sigmoid => quote!(Sigmoid),
+        Activation::Tanh => quote!(Tanh),
+        Activation::Softmax => quote!(Softmax),
+        Activation::LeakyRelu => quote!(LeakyRelu),
+        Activation::Elu => quote!(Elu),
+        Activation::Gelu => quote!(Gelu),
+        Activation::Softplus => quote!(Softplus),
+        Activation::Swish => quote!(Swish),
+    };
+    quote!(#core::Activation::#name)
+}
+
+fn window(core: &TokenStream, input: Shape, output: Shape, w: &Window) -> TokenStream {
+    let (Shape::Image(h, wd, c), Shape::Image(oh, ow, _)) = (input, output) else {
+        unreachable!("windows slide over images")
+    };
+    let v = [
+        h,
+        wd,
+        c,
+        w.size.0,
+        w.size.1,
+        w.strides.0,
+        w.strides.1,
+        w.pad.0,
+        w.pad.1,
+        oh,
+        ow,
+    ]
+    .map(lit);
+    let [h, wd, c, kh, kw, sh, sw, pt, pl, oh, ow] = v;
+    quote!(#core::conv::Window { h: #h, w: #wd, c: #c, kh: #kh, kw: #kw, sh: #sh, sw: #sw, pt: #pt, pl: #pl, oh: #oh, ow: #ow })
+}
+
+/// The parameter struct of a layer (`None` for layers without parameters) and its fields' sizes.
+fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&'static str, usize)>)> {
+    let shapes = layer.param_shapes();
+    if shapes.is_empty() {
+        return None;
+    }
+    let sizes: Vec<(&'static str, usize)> = shapes.iter().map(|(t, d)| (*t, d.iter().product())).collect();
+    let n: Vec<Literal> = sizes.iter().map(|&(_, n)| lit(n)).collect();
+    let ty = match layer.kind {
+        Kind::Dense { .. } => quote!(#core::params::Dense<#(#n),*>),
+        Kind::Conv2D { .. } => quote!(#core::params::Conv2D<#(#n),*>),
+        Kind::Embedding { .. } => quote!(#core::params::Embedding<#(#n),*>),
+        Kind::Recurrent { .. } => quote!(#core::params::Recurrent<#(#n),*>),
+        _ => unreachable!("only these kinds have parameters"),
+    };
+    Some((ty, sizes))
+}
+
+pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> TokenStream {
+    let core = quote!(#k::__private::dl_core);
+    let corelib = quote!(#k::__private::core);
+    let Network {
+        attrs, vis, ident, ..
+    } = net;
+    let scratch_ident = format_ident!("{}Scratch", ident);
+    let path = located.path.to_string_lossy().into_owned();
+
+    let mut fields = Vec::new();
+    let mut inits = Vec::new();
+    for layer in &net.layers {
+        let Some((ty, sizes)) = params_type(&core, layer) else {
+            continue;
+        };
+        let (docs, lvis, field) = (&layer.attrs, &layer.vis, &layer.field);
+        let default_doc = format!("`{}`: {} layer.", layer.name, layer.kind_name());
+        let doc = if docs.is_empty() {
+            quote!(#[doc = #default_doc])
+        } else {
+            quote!(#(#docs)*)
+        };
+        fields.push(quote!(#doc #lvis #field: #ty));
+        let tensors = sizes.iter().map(|&(tensor, n)| {
+            let name = format_ident!("{}", tensor);
+            let offset = lit(located.offsets[&(layer.name.clone(), tensor)]);
+            let n = lit(n);
+            quote!(#name: #core::decode::<#n>(BYTES, #offset))
+        });
+        let path_ty = match layer.kind {
+            Kind::Dense { .. } => quote!(#core::params::Dense),
+            Kind::Conv2D { .. } => quote!(#core::params::Conv2D),
+            Kind::Embedding { .. } => quote!(#core::params::Embedding),
+            _ => quote!(#core::params::Recurrent),
+        };
+        inits.push(quote!(#field: #path_ty { #(#tensors,)* }));
+    }
+
+    // One buffer per layer that writes an output, and recurrent scratch; a layer reads the
+    // buffer of the last layer before it that wrote one (or the input).
+    let mut scratch_fields = Vec::new();
+    let mut scratch_zero = Vec::new();
+    let mut steps = Vec::new();
+    let tokens = matches!(net.input, Shape::Tokens(_));
+    let mut prev = quote!(x);
+    for (i, layer) in net.layers.iter().enumerate() {
+        let out = format_ident!("out{}", i);
+        let n = lit(layer.output.len());
+        let f = &layer.field;
+        let act = activation(&core, layer.activation());
+        let x = prev.clone();
+        let step = match layer.kind {
+            Kind::Flatten | Kind::Dropout { .. } => continue,
+            Kind::Dense { .. } => {
+                quote!(#core::dense::dense(#x, &self.#f.kernel, &self.#f.bias, &mut s.#out, #act);)
+            }
+            Kind::Conv2D { window: w, .. } => {
+                let win = window(&core, layer.input, layer.output, &w);
+                let softmax = (layer.activation() == Activation::Softmax).then(
+                    || quote!(for px in s.#out.chunks_exact_mut(self.#f.bias.len()) { #act.apply(px); }),
+                );
+                quote! {
+                    #core::conv::conv2d(&#win, #x, &self.#f.kernel, &self.#f.bias, &mut s.#out, #act);
+                    #softmax
+                }
+            }
+            Kind::Pool { op, window: w } => {
+                let win = window(&core, layer.input, layer.output, &w);
+                let func = match op {
+                    PoolOp::Max => quote!(max_pool2d),
+                    PoolOp::Average => quote!(average_pool2d),
+                };
+                quote!(#core::pool::#func(&#win, #x, &mut s.#out);)
+            }
+            Kind::GlobalPool { op } | Kind::GlobalPool1D { op } => {
+                let func = match op {
+                    PoolOp::Max => quote!(global_max),
+                    PoolOp::Average => quote!(global_average),
+                };
+                quote!(#core::pool::#func(#x, &mut s.#out);)
+            }
+            Kind::Embedding { dim, .. } => {
+                let d = lit(dim);
+                quote!(#core::text::embedding(&self.#f.embeddings, #d, #x, &mut s.#out)?;)
+            }
+            Kind::Recurrent {
+                cell,
+                units,
+                sequences,
+            } => {
+                let state = format_ident!("state{}", i);
+                let sn = lit(footprint::scratch_floats(layer));
+                scratch_fields.push(quote!(#state: [f32; #sn]));
+                scratch_zero.push(quote!(#state: [0.0; #sn]));
+                let cell = match cell {
+                    Cell::Lstm => quote!(#core::recurrent::Cell::Lstm),
+                    Cell::Gru => quote!(#core::recurrent::Cell::Gru),
+                    Cell::Simple => quote!(#core::recurrent::Cell::Simple),
+                };
+                let u = lit(units);
+                quote! {
+                    #core::recurrent::recurrent(#cell, #u, #sequences, #x, &self.#f.kernel,
+                        &self.#f.recurrent_kernel, &self.#f.bias, &mut s.#out, &mut s.#state);
+                }
+            }
+        };
+        scratch_fields.push(quote!(#out: [f32; #n]));
+        scratch_zero.push(quote!(#out: [0.0; #n]));
+        steps.push(step);
+        prev = quote!(&s.#out);
+    }
+
+    let input_ty = match net.input {
+        Shape::Tokens(l) => {
+            let l = lit(l);
+            quote!([u32; #l])
+        }
+        other => {
+            let n = lit(other.len());
+            quote!([f32; #n])
+        }
+    };
+    let m = lit(net.layers.last().expect("a network has layers").output.len());
+    let output_ty = quote!([f32; #m]);
+    let (ret_ty, ok, doc_err) = if tokens {
+        (
+            quote!(#corelib::result::Result<#output_ty, #core::text::TokenOutOfRange>),
+            quote!(#corelib::result::Result::Ok(y)),
+            "\n\nAn id outside the vocabulary is an error naming its position.",
+        )
+    } else {
+        (output_ty.clone(), quote!(y), "")
+    };
+    let params = lit(net.layers.iter().map(Layer::params).sum());
+    let param_bytes = lit(footprint::param_bytes(net));
+    let activation_bytes = lit(footprint::activation_bytes(net));
+    let forward_doc = format!("One sample through the network, on the stack.{doc_err}");
+    let forward_in_doc =
+        format!("One sample through the network, in caller-provided scratch (e.g. a `static`).{doc_err}");
+    let embedded_doc = format!(
+        "The network with the weights of `{}`, decoded at compile time.",
+        located.shown
+    );
+
+    quote! {
+        #(#attrs)*
+        #vis struct #ident {
+            #(#fields,)*
+        }
+
+        /// Buffers of a single-sample forward: every layer's output, and recurrent state.
+        #vis struct #scratch_ident {
+            #(#scratch_fields,)*
+        }
+
+        impl #scratch_ident {
+            /// All zero; a `const`, so that scratch can live in a `static`.
+            pub const ZERO: Self = Self { #(#scratch_zero,)* };
+        }
+
+        impl #ident {
+            /// Parameters (trainable and not).
+            pub const PARAMS: usize = #params;
+            /// Bytes of the parameters: the size of this struct.
+            pub const PARAM_BYTES: usize = #param_bytes;
+            /// Bytes of the activations and state a single-sample forward needs: the size of the
+            /// scratch struct.
+            pub const ACTIVATION_BYTES: usize = #activation_bytes;
+
+            #[doc = #embedded_doc]
+            #[allow(long_running_const_eval)]
+            pub const EMBEDDED: Self = {
+                const BYTES: &[u8] = include_bytes!(#path);
+                Self { #(#inits,)* }
+            };
+
+            #[doc = #forward_doc]
+            #[inline]
+            pub fn forward(&self, x: &#input_ty) -> #ret_ty {
+                let mut scratch = #scratch_ident::ZERO;
+                self.forward_in(x, &mut scratch)
+            }
+
+            #[doc = #forward_in_doc]
+            pub fn forward_in(&self, x: &#input_ty, s: &mut #scratch_ident) -> #ret_ty {
+                let x = &x[..];
+                #(#steps)*
+                let mut y = [0.0f32; #m];
+                y.copy_from_slice(#prev);
+                #ok
+            }
+        }
+    }
+}
+
+/// A stand-in emitted beside the errors of an embedded declaration, naming only `core`.
+pub fn fallback(k: &TokenStream, vis: &syn::Visibility, ident: &syn::Ident) -> TokenStream {
+    quote! {
+        #vis struct #ident;
+        #[allow(dead_code, unused_variables, clippy::all)]
+        impl #ident {
+            pub const EMBEDDED: Self = #ident;
+            pub fn forward<X, Y>(&self, _: &X) -> Y { #k::__private::core::unreachable!() }
+        }
+    }
+}

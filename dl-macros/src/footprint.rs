@@ -1,0 +1,99 @@
+//! Memory a network needs, known at compile time: parameter bytes and the activation bytes of a
+//! single-sample forward, checked against the declaration's `#[budget]`.
+
+use crate::errors::Errors;
+use crate::model::{Kind, Layer, Network};
+use crate::options::{Budgeted, Limit};
+
+const F32: usize = core::mem::size_of::<f32>();
+
+/// Floats of scratch a layer's single-sample forward needs besides its output: the state and
+/// gates of a recurrent cell.
+pub fn scratch_floats(layer: &Layer) -> usize {
+    match layer.kind {
+        Kind::Recurrent { cell, units, .. } => cell.scratch_floats(units),
+        _ => 0,
+    }
+}
+
+/// Whether a layer writes a new buffer in a single-sample forward (`Flatten` and, at inference,
+/// `Dropout` pass their input on unchanged).
+pub fn writes_output(layer: &Layer) -> bool {
+    !matches!(layer.kind, Kind::Flatten | Kind::Dropout { .. })
+}
+
+pub fn param_bytes(net: &Network) -> usize {
+    net.layers.iter().map(Layer::params).sum::<usize>() * F32
+}
+
+/// Bytes of every layer's output and scratch in a single-sample forward: the size of an
+/// embedded network's scratch struct.
+pub fn activation_bytes(net: &Network) -> usize {
+    net.layers
+        .iter()
+        .map(|l| if writes_output(l) { l.output.len() } else { 0 } + scratch_floats(l))
+        .sum::<usize>()
+        * F32
+}
+
+fn human(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// Errors for every limit of the budget the network exceeds, naming what takes the most.
+pub fn check_budget(net: &Network, budget: &[Limit], errors: &mut Errors) {
+    for limit in budget {
+        let (needed, what, largest) = match limit.what {
+            Budgeted::Params => {
+                let largest = net
+                    .layers
+                    .iter()
+                    .flat_map(|l| l.param_shapes().into_iter().map(move |(t, dims)| (l, t, dims)))
+                    .max_by_key(|(_, _, dims)| dims.iter().product::<usize>())
+                    .map(|(l, t, dims)| {
+                        let n: usize = dims.iter().product();
+                        format!("`{}.{t}` {dims:?}, {}", l.name, human(n * F32))
+                    });
+                (param_bytes(net), "parameters", largest)
+            }
+            Budgeted::Activations => {
+                let largest = net
+                    .layers
+                    .iter()
+                    .filter(|l| writes_output(l))
+                    .max_by_key(|l| l.output.len())
+                    .map(|l| {
+                        format!(
+                            "the output of `{}` {:?}, {}",
+                            l.name,
+                            l.output.dims(),
+                            human(l.output.len() * F32)
+                        )
+                    });
+                (
+                    activation_bytes(net),
+                    "a single-sample forward's activations",
+                    largest,
+                )
+            }
+        };
+        if needed as u64 > limit.bytes {
+            let largest = largest
+                .map(|l| format!("; the largest is {l}"))
+                .unwrap_or_default();
+            errors.push(
+                limit.span,
+                format!(
+                    "{what} take {} ({needed} bytes), over the budget `{}` ({} bytes){largest}",
+                    human(needed),
+                    limit.written,
+                    limit.bytes
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Networks covering every layer kind, declared once and expanded by the caller's macro as
+//! `$m!(Trainable, Embedded, "weight file", { body })`. The weight files are committed; the
+//! ignored test `regenerate` in `tests/embedded_fixtures.rs` rewrites them.
+
+#[macro_export]
+macro_rules! with_embedded_nets {
+    ($m:ident) => {
+        $m!(Mlp, MlpEmbedded, "../fixtures/embedded/mlp.safetensors", {
+            input: [10],
+            Dense(64, relu),
+            Dense(64, relu),
+            Dense(1, sigmoid),
+        });
+        $m!(Activations, ActivationsEmbedded, "../fixtures/embedded/activations.safetensors", {
+            input: [6],
+            Dense(8, tanh),
+            Dense(8, gelu),
+            Dense(8, elu),
+            Dense(8, leaky_relu),
+            Dropout(0.3),
+            Dense(8, softplus),
+            Dense(8, swish),
+            Dense(8, linear),
+            Dense(4, softmax),
+        });
+        $m!(Cnn, CnnEmbedded, "../fixtures/embedded/cnn.safetensors", {
+            input: [11, 10, 2],
+            Conv2D(4, (3, 3), relu, padding = same, strides = (2, 1)),
+            MaxPooling2D((2, 2), padding = same),
+            Conv2D(5, (2, 3), elu),
+            AveragePooling2D((2, 2), strides = (1, 1), padding = same),
+            Flatten,
+            Dense(3, softmax),
+        });
+        $m!(GlobalCnn, GlobalCnnEmbedded, "../fixtures/embedded/global_cnn.safetensors", {
+            input: [9, 9, 3],
+            Conv2D(6, 3, relu),
+            MaxPooling2D(2),
+            Conv2D(4, 2, sigmoid),
+            GlobalMaxPooling2D,
+            Dense(2, sigmoid),
+        });
+        $m!(AvgCnn, AvgCnnEmbedded, "../fixtures/embedded/avg_cnn.safetensors", {
+            input: [8, 8, 1],
+            Conv2D(3, 3, tanh, padding = same),
+            AveragePooling2D(3),
+            GlobalAveragePooling2D,
+            Dense(1, sigmoid),
+        });
+        $m!(Text, TextEmbedded, "../fixtures/embedded/text.safetensors", {
+            input: tokens[12],
+            Embedding(40, 8),
+            LSTM(6, return_sequences = true),
+            GRU(5, return_sequences = true),
+            SimpleRNN(4, return_sequences = true),
+            GlobalMaxPooling1D,
+            Dense(3, softmax),
+        });
+        $m!(TextLast, TextLastEmbedded, "../fixtures/embedded/text_last.safetensors", {
+            input: tokens[9],
+            Embedding(30, 5),
+            Dense(6, relu),
+            GRU(4, return_sequences = true),
+            GlobalAveragePooling1D,
+            Dense(3, softmax),
+        });
+        $m!(Recurrent, RecurrentEmbedded, "../fixtures/embedded/recurrent.safetensors", {
+            input: tokens[7],
+            Embedding(20, 4),
+            SimpleRNN(5, return_sequences = true),
+            LSTM(3),
+            Dense(2, softmax),
+        });
+        $m!(GruLast, GruLastEmbedded, "../fixtures/embedded/gru_last.safetensors", {
+            input: tokens[6],
+            Embedding(25, 4),
+            GRU(5),
+            Dense(1, sigmoid),
+        });
+    };
+}

@@ -1,0 +1,155 @@
+//! Networks embedded at compile time (`#[weights]`) compute what the runtime computes with the
+//! same weight file loaded, for every layer kind, and their footprint constants are the real
+//! sizes.
+
+#[path = "common/embedded_nets.rs"]
+mod embedded_nets;
+
+use rand::{Rng, SeedableRng};
+
+macro_rules! twins {
+    ($train:ident, $embedded:ident, $file:tt, { $($body:tt)* }) => {
+        dl::network! { pub struct $train { $($body)* } }
+        dl::network! { #[weights($file)] pub struct $embedded { $($body)* } }
+    };
+}
+with_embedded_nets!(twins);
+
+fn path(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/common")
+        .join(file)
+}
+
+fn close(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + x.abs().max(y.abs())))
+}
+
+trait Input: Sized {
+    fn random(rng: &mut impl Rng) -> Self;
+}
+
+impl<const N: usize> Input for [f32; N] {
+    fn random(rng: &mut impl Rng) -> Self {
+        core::array::from_fn(|_| rng.random_range(-2.0..2.0))
+    }
+}
+
+/// Outputs of both twins on 20 random inputs agree within 1e-5 relative.
+macro_rules! agree {
+    ($train:ident, $embedded:ident, $file:tt, features) => {{
+        let mut train = $train::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(9));
+        train.load(path($file)).unwrap();
+        static NET: $embedded = $embedded::EMBEDDED;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..20 {
+            let x = Input::random(&mut rng);
+            let want = train.forward(&dl::prelude::SVector::from(x));
+            let got = NET.forward(&x);
+            assert!(
+                close(want.as_slice(), &got),
+                "{}: {want:?} vs {got:?}",
+                stringify!($embedded)
+            );
+        }
+    }};
+    ($train:ident, $embedded:ident, $file:tt, tokens $vocabulary:literal) => {{
+        let mut train = $train::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(9));
+        train.load(path($file)).unwrap();
+        static NET: $embedded = $embedded::EMBEDDED;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..20 {
+            let ids = core::array::from_fn(|_| rng.random_range(0..$vocabulary));
+            let want = train.forward(&dl::Tokens::new(ids).unwrap());
+            let got = NET.forward(&ids).unwrap();
+            assert!(
+                close(want.as_slice(), &got),
+                "{}: {want:?} vs {got:?}",
+                stringify!($embedded)
+            );
+        }
+    }};
+}
+
+#[test]
+fn dense_networks_agree_with_the_runtime() {
+    agree!(Mlp, MlpEmbedded, "../fixtures/embedded/mlp.safetensors", features);
+    agree!(
+        Activations,
+        ActivationsEmbedded,
+        "../fixtures/embedded/activations.safetensors",
+        features
+    );
+}
+
+#[test]
+fn conv_networks_agree_with_the_runtime() {
+    agree!(Cnn, CnnEmbedded, "../fixtures/embedded/cnn.safetensors", features);
+    agree!(
+        GlobalCnn,
+        GlobalCnnEmbedded,
+        "../fixtures/embedded/global_cnn.safetensors",
+        features
+    );
+    agree!(
+        AvgCnn,
+        AvgCnnEmbedded,
+        "../fixtures/embedded/avg_cnn.safetensors",
+        features
+    );
+}
+
+#[test]
+fn text_networks_agree_with_the_runtime() {
+    agree!(Text, TextEmbedded, "../fixtures/embedded/text.safetensors", tokens 40);
+    agree!(TextLast, TextLastEmbedded, "../fixtures/embedded/text_last.safetensors", tokens 30);
+    agree!(Recurrent, RecurrentEmbedded, "../fixtures/embedded/recurrent.safetensors", tokens 20);
+    agree!(GruLast, GruLastEmbedded, "../fixtures/embedded/gru_last.safetensors", tokens 25);
+}
+
+#[test]
+fn token_ids_outside_the_vocabulary_are_an_error_with_the_position() {
+    let mut ids = [1u32; 12];
+    ids[7] = 40;
+    let err = TextEmbedded::EMBEDDED.forward(&ids).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "token id 40 at position 7 is outside the vocabulary of 40 (valid ids are 0..40)"
+    );
+}
+
+#[test]
+fn footprint_constants_are_the_real_sizes() {
+    assert_eq!(MlpEmbedded::PARAM_BYTES, core::mem::size_of::<MlpEmbedded>());
+    assert_eq!(MlpEmbedded::PARAM_BYTES, 4 * Mlp::PARAMS);
+    assert_eq!(
+        MlpEmbedded::ACTIVATION_BYTES,
+        core::mem::size_of::<MlpEmbeddedScratch>()
+    );
+    assert_eq!(MlpEmbedded::ACTIVATION_BYTES, 4 * (64 + 64 + 1));
+    assert_eq!(CnnEmbedded::PARAM_BYTES, core::mem::size_of::<CnnEmbedded>());
+    assert_eq!(
+        CnnEmbedded::ACTIVATION_BYTES,
+        core::mem::size_of::<CnnEmbeddedScratch>()
+    );
+    assert_eq!(TextEmbedded::PARAM_BYTES, core::mem::size_of::<TextEmbedded>());
+    assert_eq!(
+        TextEmbedded::ACTIVATION_BYTES,
+        core::mem::size_of::<TextEmbeddedScratch>()
+    );
+    // The trainable twin reports the same figures for the same declaration.
+    assert_eq!(Cnn::PARAM_BYTES, CnnEmbedded::PARAM_BYTES);
+    assert_eq!(Text::ACTIVATION_BYTES, TextEmbedded::ACTIVATION_BYTES);
+}
+
+#[test]
+fn scratch_can_live_in_a_static_and_forward_in_reuses_it() {
+    let mut scratch = CnnEmbeddedScratch::ZERO;
+    let x = [0.5f32; 220];
+    let a = CnnEmbedded::EMBEDDED.forward_in(&x, &mut scratch);
+    let b = CnnEmbedded::EMBEDDED.forward(&x);
+    assert_eq!(a, b);
+}

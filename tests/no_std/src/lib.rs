@@ -1,0 +1,49 @@
+//! Every layer kind's inference in a `#![no_std]` crate that depends on `dl` without its `std`
+//! feature, so without an allocator: the networks of `tests/common/embedded_nets.rs`, embedded
+//! from their committed weight files.
+#![no_std]
+
+#[path = "../../common/embedded_nets.rs"]
+mod embedded_nets;
+
+macro_rules! embedded {
+    ($train:ident, $embedded:ident, $file:tt, { $($body:tt)* }) => {
+        dl::network! { #[weights($file)] pub struct $embedded { $($body)* } }
+    };
+}
+with_embedded_nets!(embedded);
+
+/// The tutorial MLP.
+pub static MLP: MlpEmbedded = MlpEmbedded::EMBEDDED;
+/// Dense layers with every activation, and Dropout.
+pub static ACTIVATIONS: ActivationsEmbedded = ActivationsEmbedded::EMBEDDED;
+/// Conv2D (same padding, strides), MaxPooling2D, AveragePooling2D, Flatten.
+pub static CNN: CnnEmbedded = CnnEmbedded::EMBEDDED;
+/// GlobalMaxPooling2D.
+pub static GLOBAL_CNN: GlobalCnnEmbedded = GlobalCnnEmbedded::EMBEDDED;
+/// GlobalAveragePooling2D.
+pub static AVG_CNN: AvgCnnEmbedded = AvgCnnEmbedded::EMBEDDED;
+/// Embedding, LSTM, GRU, SimpleRNN with sequences, GlobalMaxPooling1D.
+pub static TEXT: TextEmbedded = TextEmbedded::EMBEDDED;
+/// Dense per time step, GlobalAveragePooling1D.
+pub static TEXT_LAST: TextLastEmbedded = TextLastEmbedded::EMBEDDED;
+/// LSTM without sequences after a SimpleRNN.
+pub static RECURRENT: RecurrentEmbedded = RecurrentEmbedded::EMBEDDED;
+/// GRU without sequences.
+pub static GRU_LAST: GruLastEmbedded = GruLastEmbedded::EMBEDDED;
+
+/// Runs every network once and returns the sum of all outputs (each a probability vector or
+/// probability), or `None` if a token id is rejected.
+pub fn run_all() -> Option<f32> {
+    let mut total = 0.0;
+    total += MLP.forward(&[0.5; 10]).iter().sum::<f32>();
+    total += ACTIVATIONS.forward(&[0.5; 6]).iter().sum::<f32>();
+    total += CNN.forward(&[0.5; 220]).iter().sum::<f32>();
+    total += GLOBAL_CNN.forward(&[0.5; 243]).iter().sum::<f32>();
+    total += AVG_CNN.forward(&[0.5; 64]).iter().sum::<f32>();
+    total += TEXT.forward(&[3; 12]).ok()?.iter().sum::<f32>();
+    total += TEXT_LAST.forward(&[3; 9]).ok()?.iter().sum::<f32>();
+    total += RECURRENT.forward(&[3; 7]).ok()?.iter().sum::<f32>();
+    total += GRU_LAST.forward(&[3; 6]).ok()?.iter().sum::<f32>();
+    Some(total)
+}

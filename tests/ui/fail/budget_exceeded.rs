@@ -1,0 +1,29 @@
+// A budget the network does not fit fails the build, naming the largest tensor or activation.
+dl::network! {
+    #[budget(max_param_bytes = 16 KiB)]
+    struct TooManyParams { input: [10], Dense(64, relu), Dense(64, relu), Dense(1, sigmoid) }
+}
+
+dl::network! {
+    #[budget(max_param_bytes = 32 KiB, max_activation_bytes = 64 KiB)]
+    struct TooManyActivations {
+        input: [28, 28, 1],
+        Conv2D(32, (3, 3), relu),
+        MaxPooling2D((2, 2)),
+        Flatten,
+        Dense(1, sigmoid),
+    }
+}
+
+dl::network! {
+    #[budget(max_params_bytes = 1 KiB, max_activation_bytes = 2 GB)]
+    struct Misspelt { input: [2], Dense(1, sigmoid) }
+}
+
+// Within budget: compiles.
+dl::network! {
+    #[budget(max_param_bytes = 20 KiB, max_activation_bytes = 1 KiB)]
+    struct Fits { input: [10], Dense(64, relu), Dense(64, relu), Dense(1, sigmoid) }
+}
+
+fn main() {}

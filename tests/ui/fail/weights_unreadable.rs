@@ -1,0 +1,21 @@
+// A file that is not there, one whose header claims more bytes than it has, and an attribute
+// that is not a path.
+dl::network! {
+    #[weights("../weights/absent.safetensors")]
+    struct Absent { input: [2], Dense(2, relu), Dense(1, sigmoid) }
+}
+
+dl::network! {
+    #[weights("../weights/truncated.safetensors")]
+    struct Truncated { input: [2], Dense(2, relu), Dense(1, sigmoid) }
+}
+
+dl::network! {
+    #[weights(model)]
+    struct NotAString { input: [2], Dense(1, sigmoid) }
+}
+
+fn main() {
+    // Uses of the broken networks report nothing more.
+    let _ = Absent::EMBEDDED.forward::<[f32; 2], [f32; 1]>(&[0.0; 2]);
+}
