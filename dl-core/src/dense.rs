@@ -2,20 +2,30 @@
 
 use crate::activation::Activation;
 
-/// `y = activation(x · kernel + bias)` with `kernel` `[inputs, units]` row-major; `x` holds
-/// `steps` rows of `inputs` features and `y` the same number of rows of `units`.
-pub fn dense(x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f32], activation: Activation) {
-    let units = bias.len();
-    let inputs = kernel.len() / units;
-    for (xs, ys) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(units)) {
-        ys.copy_from_slice(bias);
-        // Row by row of the kernel: a contiguous multiply-add over the outputs, which the
-        // compiler vectorises, instead of strided dot products.
-        for (&xi, row) in xs.iter().zip(kernel.chunks_exact(units)) {
-            for (yo, &k) in ys.iter_mut().zip(row) {
-                *yo += xi * k;
+/// `y = activation(x · kernel + bias)` with `kernel` `[I, O]` row-major; `x` holds rows of `I`
+/// features and `y` as many rows of `O`.
+///
+/// The sizes are const arguments so that the accumulator is a fixed-size array the compiler
+/// keeps in vector registers across the whole row of the kernel (for the tutorial's 64 units,
+/// 16 SSE or 8 AVX registers) instead of reloading `y` for every input.
+#[inline]
+pub fn dense<const I: usize, const O: usize>(
+    x: &[f32],
+    kernel: &[f32],
+    bias: &[f32; O],
+    y: &mut [f32],
+    activation: Activation,
+) {
+    let kernel = &kernel[..I * O];
+    for (xs, ys) in x.chunks_exact(I).zip(y.chunks_exact_mut(O)) {
+        let mut acc = *bias;
+        // Row by row of the kernel: a contiguous multiply-add over the outputs.
+        for (&xi, row) in xs.iter().zip(kernel.chunks_exact(O)) {
+            for (a, &k) in acc.iter_mut().zip(row) {
+                *a += xi * k;
             }
         }
-        activation.apply(ys);
+        activation.apply(&mut acc);
+        ys.copy_from_slice(&acc);
     }
 }

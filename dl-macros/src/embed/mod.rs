@@ -129,8 +129,9 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         let x = prev.clone();
         let step = match layer.kind {
             Kind::Flatten | Kind::Dropout { .. } => continue,
-            Kind::Dense { .. } => {
-                quote!(#core::dense::dense(#x, &self.#f.kernel, &self.#f.bias, &mut s.#out, #act);)
+            Kind::Dense { units, .. } => {
+                let (i_, o_) = (lit(layer.input.features()), lit(units));
+                quote!(#core::dense::dense::<#i_, #o_>(#x, &self.#f.kernel, &self.#f.bias, &mut s.#out, #act);)
             }
             Kind::Conv2D { window: w, .. } => {
                 let win = window(&core, layer.input, layer.output, &w);
