@@ -591,3 +591,44 @@ fn save_refuses_non_finite_weights() {
          not be loaded"
     );
 }
+
+#[test]
+fn mutated_files_never_panic_and_leave_the_network_unchanged_on_error() {
+    use rand::Rng;
+    let original = std::fs::read(file("gru")).unwrap();
+    let names = ["embedding", "rnn", "fc"];
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut net = TorchGru::new(&mut rng);
+    let header = 8 + u64::from_le_bytes(original[..8].try_into().unwrap()) as usize;
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..3000 {
+        let mut bytes = original.clone();
+        for _ in 0..rng.random_range(1..4) {
+            // Mostly the header, where the structure is.
+            let at = if rng.random_bool(0.8) {
+                rng.random_range(0..header)
+            } else {
+                rng.random_range(0..bytes.len())
+            };
+            bytes[at] = match rng.random_range(0..3) {
+                0 => rng.random(),
+                1 => b"0123456789[]{},:\""[rng.random_range(0..17)],
+                _ => bytes[at] ^ (1 << rng.random_range(0..8)),
+            };
+        }
+        if rng.random_bool(0.1) {
+            bytes.truncate(rng.random_range(0..bytes.len()));
+        }
+        let before = bits(&net);
+        match weights::from_pytorch_bytes(&mut net, &bytes, &names) {
+            Ok(()) => loaded += 1,
+            Err(e) => {
+                refused += 1;
+                assert!(!e.to_string().is_empty());
+                assert_eq!(bits(&net), before, "changed on: {e}");
+            }
+        }
+    }
+    eprintln!("{loaded} mutated files loaded, {refused} refused");
+    assert!(refused > 1000 && loaded > 0, "{loaded} loaded, {refused} refused");
+}

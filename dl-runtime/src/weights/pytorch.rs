@@ -38,7 +38,7 @@
 //! | `SimpleRNN` | `kernel (D, U)` | `nn.RNN` (`tanh`) | `m.weight_ih_l0 (U, D)` | transposed |
 //! | | `recurrent_kernel (U, U)` | | `m.weight_hh_l0 (U, U)` | transposed |
 //! | | `bias (U)` | | `m.bias_ih_l0 (U)`, `m.bias_hh_l0 (U)` | summed; saved as `bias_ih = bias`, `bias_hh = 0` |
-//! | `BatchNormalization` | `gamma`, `beta`, `moving_mean`, `moving_variance` | `nn.BatchNorm2d` / `1d` | `m.weight`, `m.bias`, `m.running_mean`, `m.running_var` | same; `m.num_batches_tracked` is ignored |
+//! | `BatchNormalization` (once `dl` has it) | `gamma`, `beta`, `moving_mean`, `moving_variance` | `nn.BatchNorm2d` / `1d` | `m.weight`, `m.bias`, `m.running_mean`, `m.running_var` | same; `m.num_batches_tracked` is ignored |
 //!
 //! Keras's GRU with `reset_after = True` (its default, and `dl`'s) is PyTorch's formulation:
 //! the reset gate scales `W_hn·h + b_hn`. The recurrent layers are PyTorch's defaults otherwise:
