@@ -44,6 +44,8 @@
 
 mod atomic;
 mod format;
+pub mod pytorch;
+pub use pytorch::{from_pytorch_bytes, load_pytorch, save_pytorch, to_pytorch_bytes};
 
 use std::fs::File;
 use std::io::Read;
