@@ -1,5 +1,5 @@
-//! Writes a seed corpus for the `load` target into `fuzz/seeds/load/`: a weights file and a
-//! checkpoint of [`Net`], so that the fuzzer starts from valid files and mutates them.
+//! Writes a seed corpus for the `load` target into `fuzz/seeds/load/` (a weights file and a
+//! checkpoint of [`Net`]) and for `load_pytorch` into `fuzz/seeds/load_pytorch/`, so that the fuzzer starts from valid files and mutates them.
 //! Runs on stable: `cargo run --manifest-path fuzz/Cargo.toml --bin make_seeds`.
 
 use dl::{Adam, Model, Optimizer, weights};
@@ -26,5 +26,11 @@ fn main() {
     });
     let checkpoint = weights::checkpoint_to_bytes(&net, &adam, 3).unwrap();
     std::fs::write(dir.join("checkpoint.safetensors"), checkpoint).unwrap();
+    println!("wrote seeds to {}", dir.display());
+
+    let dir = dir.with_file_name("load_pytorch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let state_dict = weights::pytorch::to_pytorch_bytes(&net, &["fc1", "fc2", "fc3"]).unwrap();
+    std::fs::write(dir.join("state_dict.safetensors"), state_dict).unwrap();
     println!("wrote seeds to {}", dir.display());
 }
