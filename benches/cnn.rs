@@ -1,5 +1,5 @@
-//! The tutorial CNN: single-image latency, training throughput (one Adam step on 32 images) and
-//! batch-1024 inference.
+//! The tutorial CNN: single-image latency, training throughput (one Adam step on 32 images, plain
+//! and in two data-parallel shards) and batch-1024 inference.
 
 use std::hint::black_box;
 
@@ -38,6 +38,17 @@ fn cnn(c: &mut Criterion) {
     g.bench_function("train_batch32", |b| {
         b.iter(|| trainer.train_on_batch(&mut net, black_box(&x[..32]), &y).unwrap())
     });
+    // Data-parallel steps: two shards of 16, on one thread (the overhead of sharding) and on
+    // two (the speed-up; meaningful only when both cores are idle).
+    for threads in [1, 2] {
+        let mut trainer =
+            Trainer::<MnistCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None)
+                .with_parallel(Parallel::new(2).with_threads(threads))
+                .unwrap();
+        g.bench_function(format!("train_batch32_shards2_threads{threads}"), |b| {
+            b.iter(|| trainer.train_on_batch(&mut net, black_box(&x[..32]), &y).unwrap())
+        });
+    }
     g.finish();
 }
 

@@ -1,5 +1,5 @@
 //! The tutorial's text classifier: single-sequence latency, training throughput (one Adam step on
-//! 32 sequences) and batch-1024 inference.
+//! 32 sequences, plain and in two data-parallel shards) and batch-1024 inference.
 
 use std::hint::black_box;
 
@@ -37,6 +37,17 @@ fn lstm(c: &mut Criterion) {
     g.bench_function("train_batch32", |b| {
         b.iter(|| trainer.train_on_batch(&mut net, black_box(&x[..32]), &y).unwrap())
     });
+    // Data-parallel steps: two shards of 16, on one thread (the overhead of sharding) and on
+    // two (the speed-up; meaningful only when both cores are idle).
+    for threads in [1, 2] {
+        let mut trainer =
+            Trainer::<TextLstm, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None)
+                .with_parallel(Parallel::new(2).with_threads(threads))
+                .unwrap();
+        g.bench_function(format!("train_batch32_shards2_threads{threads}"), |b| {
+            b.iter(|| trainer.train_on_batch(&mut net, black_box(&x[..32]), &y).unwrap())
+        });
+    }
     g.finish();
 }
 

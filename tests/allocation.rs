@@ -3,6 +3,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dl::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -13,12 +14,24 @@ struct Counting;
 thread_local! {
     // Per thread, so tests running in parallel do not see each other's allocations.
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    // Set on the threads of rayon's global pool, whose allocations go to `POOL_ALLOCATIONS`:
+    // only the sharded test below uses that pool.
+    static IN_POOL: Cell<bool> = const { Cell::new(false) };
+}
+
+static POOL_ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_one() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+    if IN_POOL.try_with(Cell::get).unwrap_or(false) {
+        POOL_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 // SAFETY: defers to the system allocator; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        count_one();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -27,7 +40,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        count_one();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -170,4 +183,54 @@ fn the_tutorial_lstm_trains_without_steady_state_allocation() {
     assert_eq!(n, 0);
     let p = net.forward(&x[0]);
     assert!((p.sum() - 1.0).abs() < 1e-5);
+}
+
+/// Allocations on the calling thread and on rayon's global pool while `f` runs.
+fn allocations_here_and_in_the_pool(f: impl FnOnce()) -> (usize, usize) {
+    let pool_before = POOL_ALLOCATIONS.load(Ordering::Relaxed);
+    let here = allocations_during(f);
+    (here, POOL_ALLOCATIONS.load(Ordering::Relaxed) - pool_before)
+}
+
+#[test]
+fn sharded_training_steps_allocate_nothing_but_rayons_queue_blocks() {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(|_| IN_POOL.with(|p| p.set(true)))
+        .build_global()
+        .expect("the global pool is only built here");
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = MnistCnn::new(&mut rng);
+    let x: Vec<SVector<f32, 784>> = (0..8).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<usize> = (0..8).collect();
+    const WARM_UP: usize = 10;
+    for threads in [1, 0] {
+        let mut trainer =
+            Trainer::<MnistCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None)
+                .with_parallel(Parallel::new(2).with_threads(threads))
+                .unwrap();
+        for _ in 0..WARM_UP {
+            trainer.train_on_batch(&mut net, &x, &y).unwrap();
+            trainer.train_on_batch(&mut net, &x[..3], &y[..3]).unwrap();
+        }
+        let n = allocations_here_and_in_the_pool(|| {
+            for _ in 0..20 {
+                trainer.train_on_batch(&mut net, &x, &y).unwrap();
+            }
+            // Uneven shards of a smaller batch reuse the same buffers.
+            trainer.train_on_batch(&mut net, &x[..3], &y[..3]).unwrap();
+            trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        });
+        // The pool's threads never allocate. A thread outside the pool hands it each phase of a
+        // step (forward, backward, gradient sum: 3 jobs) through rayon's injector queue, which
+        // allocates a new block every 63 jobs: 20 steps, 60 jobs, at most 2 blocks. One thread
+        // runs the shards in turn without rayon, and allocates nothing.
+        let (here, pool) = n;
+        assert_eq!(pool, 0, "{threads} threads: allocations on the pool's threads");
+        let bound = if threads == 1 { 0 } else { 2 };
+        assert!(
+            here <= bound,
+            "{threads} threads: {here} allocations on the calling thread"
+        );
+    }
 }

@@ -6,10 +6,13 @@
 #   bash benches/peers/run.sh --no-peers     # only dl's criterion bench (reuses earlier peer results)
 #   bash benches/peers/run.sh --install-only # only create/update the venv
 #   bash benches/peers/run.sh --dfdx         # also build and time benches/peers/dfdx (MLPs, stable)
+#   bash benches/peers/run.sh --compile-time # only: incremental release rebuild of a crate declaring
+#                                            # the tutorial networks, dl against dfdx (median of 3)
 #
 # Environment: PEERS_VENV overrides the venv location (default benches/peers/.venv);
 # PEERS_CPU picks the core every process is pinned to (default 0); PYTHON the interpreter
-# used to create the venv (default python3).
+# used to create the venv (default python3); DFDX_TOOLCHAIN a rustup toolchain for the dfdx
+# crate of --compile-time (e.g. nightly, for its CNN; default: the active one).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,18 +25,65 @@ run_dl=1
 run_peers=1
 install_only=0
 run_dfdx=0
+compile_time=0
 for arg in "$@"; do
     case "$arg" in
         --no-dl) run_dl=0 ;;
         --no-peers) run_peers=0 ;;
         --install-only) install_only=1 ;;
         --dfdx) run_dfdx=1 ;;
-        -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+        --compile-time) compile_time=1 ;;
+        -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
 
 log() { printf '\n== %s\n' "$*" >&2; }
+
+# --- compile time ---------------------------------------------------------------------------
+# Seconds of `touch src/main.rs && cargo build --release` in a crate that declares the networks
+# (benches/peers/compile_time/*: their own workspaces and target dirs), median of 3 after a
+# warm-up build: what a user waits for after editing the file that declares their networks.
+rebuild_seconds() { # dir, cargo args...
+    local dir="$1" t0 t1 times=() i
+    shift
+    (cd "$dir" && cargo build --release --quiet "$@") || return 1
+    for i in 1 2 3; do
+        touch "$dir/src/main.rs"
+        t0="$(date +%s.%N)"
+        (cd "$dir" && cargo build --release --quiet "$@") || return 1
+        t1="$(date +%s.%N)"
+        times+=("$(echo "$t1 - $t0" | bc)")
+    done
+    printf '%s\n' "${times[@]}" | sort -g | sed -n 2p | xargs printf '%.2f'
+    printf ' (runs: %s)' "$(printf '%.2f ' "${times[@]}" | sed 's/ $//')"
+}
+
+if [[ $compile_time == 1 ]]; then
+    CT="$HERE/compile_time"
+    log "compile time: dl (benches/peers/compile_time/dl_models), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    dl_all="$(rebuild_seconds "$CT/dl_models")" || dl_all="failed"
+    dl_mlp_cnn="$(rebuild_seconds "$CT/dl_models" --no-default-features --features cnn)" || dl_mlp_cnn="failed"
+    dl_mlp="$(rebuild_seconds "$CT/dl_models" --no-default-features)" || dl_mlp="failed"
+    log "compile time: dfdx 0.13 (benches/peers/compile_time/dfdx_models)"
+    [[ -n "${DFDX_TOOLCHAIN:-}" ]] && export RUSTUP_TOOLCHAIN="$DFDX_TOOLCHAIN"
+    dfdx_what="MLP + CNN"
+    if ! (cd "$CT/dfdx_models" && cargo build --release --quiet --features cnn 2>/dev/null); then
+        dfdx_what="MLP only: the CNN needs dfdx's nightly feature, which does not build here"
+        echo "run.sh: dfdx's CNN (feature nightly) does not build with this toolchain; timing dfdx's MLP alone" >&2
+        dfdx="$(rebuild_seconds "$CT/dfdx_models")" || dfdx="failed"
+    else
+        dfdx="$(rebuild_seconds "$CT/dfdx_models" --features cnn)" || dfdx="failed"
+    fi
+    printf '\n%s\n' "Incremental release rebuild after touching src/main.rs (seconds, median of 3; load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+    printf '| %-10s | %-70s | %s |\n' crate networks seconds
+    printf '| %-10s | %-70s | %s |\n' ---------- "$(printf -- '-%.0s' {1..70})" -------
+    printf '| %-10s | %-70s | %s |\n' dl "MLP + CNN + LSTM" "$dl_all"
+    printf '| %-10s | %-70s | %s |\n' dl "MLP + CNN" "$dl_mlp_cnn"
+    printf '| %-10s | %-70s | %s |\n' dl "MLP" "$dl_mlp"
+    printf '| %-10s | %-70s | %s |\n' "dfdx 0.13" "$dfdx_what" "$dfdx"
+    exit 0
+fi
 
 # --- venv -----------------------------------------------------------------------------------
 ensure_venv() {

@@ -64,6 +64,17 @@ pub enum Error {
         /// The loss (or NaN when only a gradient was non-finite).
         loss: f32,
     },
+    /// A [`Parallel`](crate::train::Parallel) setting with no shards.
+    #[error("Parallel::shards must be at least 1")]
+    ZeroShards,
+    /// The thread pool a [`Parallel`](crate::train::Parallel) setting asks for could not start.
+    #[error("could not start a pool of {threads} training threads: {message}")]
+    ThreadPool {
+        /// Threads asked for.
+        threads: usize,
+        /// The system's reason.
+        message: String,
+    },
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {

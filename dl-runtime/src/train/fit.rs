@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::history::{EpochLog, History};
+use super::parallel::Parallel;
 use super::progress::Progress;
 use super::trainer::Trainer;
 use super::{check_data, evaluate};
@@ -53,6 +54,9 @@ pub struct Fit<'v, X, T, L, O> {
     /// atomically, with [`save_checkpoint`](crate::weights::save_checkpoint); resume from it
     /// with [`load_checkpoint`](crate::weights::load_checkpoint) and `initial_epoch`.
     pub checkpoint: Option<PathBuf>,
+    /// How each batch is spread over cores (default: one shard on the calling thread). See
+    /// [`Parallel`]: the shards fix the result, the threads only the speed.
+    pub parallel: Parallel,
 }
 
 impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
@@ -70,6 +74,7 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             clip: None,
             verbose: true,
             checkpoint: None,
+            parallel: Parallel::default(),
         }
     }
 }
@@ -79,7 +84,8 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
 /// Every check happens before the first step: an `Err` names the problem and leaves the weights
 /// untouched. If the loss turns NaN or infinite, training stops before applying that batch and
 /// the error names the epoch and batch. If saving a checkpoint fails, training stops after that
-/// epoch with the error.
+/// epoch with the error. A `parallel` setting with no shards, or whose threads cannot start, is
+/// an `Err` before the first step too.
 ///
 /// Runs epochs `initial_epoch + 1 ..= epochs` (none if `initial_epoch >= epochs`); the history
 /// has one entry per epoch run.
@@ -90,7 +96,7 @@ pub fn fit<M, L, O>(
     cfg: Fit<'_, M::Input, L::Target, L, O>,
 ) -> Result<History>
 where
-    M: Model,
+    M: Model + Send + Sync,
     L: Loss<M::Head>,
     O: Optimizer,
 {
@@ -115,7 +121,8 @@ where
         }
     };
 
-    let mut trainer = Trainer::<M, L, O>::new(cfg.loss, cfg.optimizer, cfg.clip);
+    let mut trainer =
+        Trainer::<M, L, O>::new(cfg.loss, cfg.optimizer, cfg.clip).with_parallel(cfg.parallel)?;
     let mut order: Vec<usize> = (0..train_x.len()).collect();
     let batches = train_x.len().div_ceil(cfg.batch_size);
     let classifies = trainer.loss.classes().is_some();

@@ -4,12 +4,14 @@
 mod evaluate;
 mod fit;
 mod history;
+mod parallel;
 mod progress;
 mod trainer;
 
 pub use evaluate::{Evaluation, evaluate, predict};
 pub use fit::{Fit, fit};
 pub use history::{EpochLog, History};
+pub use parallel::Parallel;
 pub use trainer::{BatchStats, Trainer};
 
 use crate::error::{Error, Result};

@@ -1,3 +1,4 @@
+use super::parallel::{Parallel, Shards};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
 use crate::finite::all_finite;
@@ -41,10 +42,12 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     /// The weights before the current update, to restore if it overflows.
     backup: Vec<f32>,
     steps: usize,
+    /// Buffers of the other shards when [`Parallel`] cuts batches into more than one.
+    shards: Option<Shards<M>>,
 }
 
 impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
-    /// A trainer for networks of type `M`.
+    /// A trainer for networks of type `M`, stepping on one thread.
     pub fn new(loss: L, optimizer: O, clip: Option<Clip>) -> Self {
         Trainer {
             loss,
@@ -56,7 +59,28 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             y: Vec::new(),
             backup: Vec::new(),
             steps: 0,
+            shards: None,
         }
+    }
+
+    /// The same trainer, spreading each batch over shards as `parallel` says. Errors if
+    /// `parallel.shards` is 0 or the thread pool cannot start. For example
+    /// `Trainer::new(loss, Adam::default(), None).with_parallel(Parallel::new(2))?` cuts each
+    /// batch in two halves run on rayon's global pool.
+    pub fn with_parallel(mut self, parallel: Parallel) -> Result<Self>
+    where
+        // Shards share the network across threads, and send their gradients back.
+        M: Send + Sync,
+    {
+        self.shards = Shards::new(parallel)?;
+        Ok(self)
+    }
+
+    /// How steps are spread over shards and threads.
+    pub fn parallel(&self) -> Parallel {
+        self.shards
+            .as_ref()
+            .map_or_else(Parallel::default, Shards::parallel)
     }
 
     /// The gradients of the last step, with the network's structure.
@@ -95,6 +119,16 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         for i in indices {
             self.x.extend_from_slice(x[i].elems());
             self.y.push(y[i]);
+        }
+        if let Some(shards) = &mut self.shards {
+            return shards.forward_backward(
+                model,
+                &self.loss,
+                &self.x,
+                &self.y,
+                &mut self.workspace,
+                &mut self.grads,
+            );
         }
         let batch = self.y.len();
         model.forward_batch(&self.x, batch, &mut self.workspace, true);
