@@ -573,3 +573,44 @@ fn embedding_recurrent_per_step_dense_and_pooling_chain() {
         n.evaluate(&x, &y, &loss).unwrap().loss
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Batch normalization in training mode: the loss is the training pass's (batch statistics), so
+// the finite differences perturb the same function `compute_gradients` differentiates.
+
+dl::network! {
+    struct BatchNormChain {
+        input: [6, 6, 2],
+        Conv2D(3, (3, 3), tanh),
+        BatchNormalization(),
+        AveragePooling2D((2, 2)),
+        Flatten,
+        Dense(5, tanh),
+        BatchNormalization(momentum = 0.9, epsilon = 0.01),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn batch_normalization_of_images_and_vectors_in_training_mode() {
+    let (mut net, mut rng) = init(43, BatchNormChain::new);
+    // Away from Keras's special point gamma = 1, beta = 0.
+    net.for_each_param_mut(|_, tensor, v| match tensor {
+        "gamma" => v.iter_mut().for_each(|g| *g = rng.random_range(0.5..1.5)),
+        "beta" => v.iter_mut().for_each(|b| *b = rng.random_range(-0.5..0.5)),
+        _ => {}
+    });
+    let x: Vec<SVector<f32, 72>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    let training_loss = |n: &BatchNormChain| {
+        let mut t = Trainer::<BatchNormChain, _, Sgd>::new(loss, Sgd::default(), None);
+        t.compute_gradients(n, &x, &y).unwrap().loss()
+    };
+    // The inference loss (moving statistics) is another function: the check must not use it.
+    let inference = net.evaluate(&x, &y, &loss).unwrap().loss;
+    assert!((inference - training_loss(&net)).abs() > 1e-3);
+    check("batch-norm chain", &mut net, &x, &y, loss, training_loss);
+}

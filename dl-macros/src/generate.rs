@@ -6,7 +6,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::Index;
 
-use crate::model::{Cell, Fallback, Kind, Layer, Network, PoolOp};
+use crate::model::{Cell, Fallback, Kind, Layer, Network, PoolOp, TensorShapes};
 use crate::shape::Shape;
 use crate::spec::Activation;
 
@@ -92,6 +92,13 @@ fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
             let seed = Literal::u64_unsuffixed(seed.unwrap_or(index as u64));
             quote!(#k::layers::Dropout<#n, #bits, #seed>)
         }
+        Kind::BatchNorm { momentum, epsilon } => {
+            let c = layer.channels();
+            let (n, c) = (lit(layer.input.len() / c), lit(c));
+            let m = Literal::u64_unsuffixed(momentum.to_bits());
+            let e = Literal::u32_unsuffixed((epsilon as f32).to_bits());
+            quote!(#k::layers::BatchNormalization<#c, #n, #m, #e>)
+        }
         Kind::Embedding { vocabulary, dim } => {
             let (v, e) = (lit(vocabulary), lit(dim));
             quote!(#k::layers::Embedding<#v, #e, #t>)
@@ -118,7 +125,11 @@ fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
 fn has_params(layer: &Layer) -> bool {
     matches!(
         layer.kind,
-        Kind::Dense { .. } | Kind::Conv2D { .. } | Kind::Embedding { .. } | Kind::Recurrent { .. }
+        Kind::Dense { .. }
+            | Kind::Conv2D { .. }
+            | Kind::Embedding { .. }
+            | Kind::Recurrent { .. }
+            | Kind::BatchNorm { .. }
     )
 }
 
@@ -190,22 +201,25 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     let param_bytes = lit(crate::footprint::param_bytes(net));
     let activation_bytes = lit(crate::footprint::activation_bytes(net));
     let activations = lit(net.layers.iter().map(|l| l.output.len()).sum());
-    let param_shapes: Vec<TokenStream> = net
-        .layers
-        .iter()
-        .flat_map(|l| {
+    let non_trainable = lit(net.layers.iter().map(Layer::non_trainable).sum());
+    // Every parameter tensor, then every state tensor, as the runtime visits them.
+    let shapes_of = |shapes: fn(&Layer) -> TensorShapes| {
+        net.layers.iter().flat_map(move |l| {
             let name = l.name.clone();
-            l.param_shapes().into_iter().map(move |(tensor, dims)| {
+            shapes(l).into_iter().map(move |(tensor, dims)| {
                 let dims = dims.into_iter().map(lit);
                 quote!((#name, #tensor, &[#(#dims),*]))
             })
         })
+    };
+    let param_shapes: Vec<TokenStream> = shapes_of(Layer::param_shapes)
+        .chain(shapes_of(Layer::state_shapes))
         .collect();
     let summaries = net.layers.iter().map(|l| {
         let (name, kind) = (&l.name, l.kind_name());
         let out = l.output.dims().into_iter().map(lit);
-        let params = lit(l.params());
-        quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#(#out),*], params: #params })
+        let (params, fixed) = (lit(l.params()), lit(l.non_trainable()));
+        quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#(#out),*], params: #params, non_trainable: #fixed })
     });
 
     let single = if net.layers.iter().all(|l| matches!(l.kind, Kind::Dense { .. })) {
@@ -262,6 +276,33 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
         let batch = batch_of(&net.layers[i]);
         quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
     });
+    // State hooks, for the layers that have state only (the others' are no-ops).
+    let stateful: Vec<usize> = (0..net.layers.len())
+        .filter(|&i| net.layers[i].non_trainable() > 0)
+        .collect();
+    let state_methods = if stateful.is_empty() {
+        quote!()
+    } else {
+        let (sf, st, sn, si): (Vec<_>, Vec<_>, Vec<_>, Vec<_>) = (
+            stateful.iter().map(|&i| fields[i]).collect(),
+            stateful.iter().map(|&i| &types[i]).collect(),
+            stateful.iter().map(|&i| names[i]).collect(),
+            stateful.iter().map(|&i| &idx[i]).collect(),
+        );
+        quote! {
+            fn for_each_state<'a>(&'a self, mut f: impl FnMut(&'static str, &'static str, &'a [f32])) {
+                #(<#st as #layer_trait>::for_each_state(&self.#sf, &mut |p, v| f(#sn, p, v));)*
+            }
+
+            fn for_each_state_mut(&mut self, mut f: impl FnMut(&'static str, &'static str, &mut [f32])) {
+                #(<#st as #layer_trait>::for_each_state_mut(&mut self.#sf, &mut |p, v| f(#sn, p, v));)*
+            }
+
+            fn update_state(&mut self, ws: &Self::Workspace) {
+                #(<#st as #layer_trait>::update_state(&mut self.#sf, &ws.#si);)*
+            }
+        }
+    };
     let last_ty = &types[last];
     let last_idx = &idx[last];
     let last_act = &acts[last];
@@ -368,6 +409,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
 
             const NAME: &'static str = #name_str;
             const PARAMS: usize = #params_lit;
+            const NON_TRAINABLE: usize = #non_trainable;
             const ACTIVATIONS: usize = #activations;
             const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[#(#param_shapes),*];
             const LAYERS: &'static [#k::summary::LayerSummary] = &[#(#summaries),*];
@@ -416,6 +458,8 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             fn zip_params_mut(&mut self, other: &Self, mut f: impl FnMut(&mut [f32], &[f32])) {
                 #(<#types as #layer_trait>::zip_params_mut(&mut self.#fields, &other.#fields, &mut f);)*
             }
+
+            #state_methods
         }
     }
 }

@@ -220,6 +220,7 @@ pub fn resolve(
                 shape,
             ))
         }
+        "BatchNormalization" => batch_norm(call, input, errors),
         "Embedding" => {
             let bound = spec::bind(call, &["input_dim", "output_dim", "mask_zero"], errors);
             let vocabulary = match bound.get(0) {
@@ -327,6 +328,69 @@ pub fn resolve(
         }
         _ => None,
     }
+}
+
+/// `BatchNormalization(axis = -1, momentum = 0.99, epsilon = 0.001, center = true, scale = true)`,
+/// over the last axis of any input but token ids.
+fn batch_norm(call: &LayerCall, input: Option<Shape>, errors: &mut Errors) -> Option<(Kind, Shape)> {
+    const LAYER: &str = "BatchNormalization";
+    let span = call.kind.span();
+    let bound = spec::bind(call, &["axis", "momentum", "epsilon", "center", "scale"], errors);
+    let momentum = bound
+        .get(1)
+        .map_or(Some(0.99), |e| spec::unit_interval(e, "momentum", LAYER, errors));
+    let epsilon = bound.get(2).map_or(Some(0.001), |e| {
+        spec::positive_number(e, "epsilon", LAYER, errors)
+    });
+    let mut supported = true;
+    for (i, what) in [(3, "center"), (4, "scale")] {
+        if let Some(e) = bound.get(i) {
+            match spec::boolean(e, what, errors) {
+                Some(true) => {}
+                Some(false) => {
+                    errors.push(
+                        e.span(),
+                        format!(
+                            "`{what} = false` is not supported yet; `{LAYER}` always has `gamma` and `beta`"
+                        ),
+                    );
+                    supported = false;
+                }
+                None => supported = false,
+            }
+        }
+    }
+    let axis = match bound.get(0) {
+        Some(e) => match spec::signed_int(e) {
+            Some(v) => Some((v, e.span())),
+            None => {
+                errors.push(e.span(), "`axis` must be an integer literal, e.g. `-1`");
+                supported = false;
+                None
+            }
+        },
+        None => None,
+    };
+    let shape = match input? {
+        Shape::Tokens(_) => return needs_embedding(LAYER, span, errors),
+        shape => shape,
+    };
+    // Keras counts the batch axis: the last axis of an image batch is 3, of a vector batch 1.
+    let last = shape.dims().len() as i64;
+    if let Some((v, at)) = axis
+        && v != -1
+        && v != last
+    {
+        errors.push(
+            at,
+            format!(
+                "`{LAYER}` normalizes over the last axis only: `axis = -1` (or {last} for {shape}), found {v}"
+            ),
+        );
+        return None;
+    }
+    let (momentum, epsilon) = (momentum?, epsilon?);
+    supported.then_some((Kind::BatchNorm { momentum, epsilon }, shape))
 }
 
 fn needs_embedding<T>(layer: &str, span: proc_macro2::Span, errors: &mut Errors) -> Option<T> {

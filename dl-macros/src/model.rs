@@ -23,6 +23,9 @@ pub struct Network {
     pub layers: Vec<Layer>,
 }
 
+/// Tensor names with Keras's shapes.
+pub type TensorShapes = Vec<(&'static str, Vec<usize>)>;
+
 pub struct Layer {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
@@ -82,6 +85,10 @@ pub enum Kind {
         rate: f32,
         seed: Option<u64>,
     },
+    BatchNorm {
+        momentum: f64,
+        epsilon: f64,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,6 +131,7 @@ impl Layer {
             Kind::GlobalPool { op: PoolOp::Average } => "GlobalAveragePooling2D",
             Kind::Flatten => "Flatten",
             Kind::Dropout { .. } => "Dropout",
+            Kind::BatchNorm { .. } => "BatchNormalization",
             Kind::Embedding { .. } => "Embedding",
             Kind::Recurrent { cell: Cell::Lstm, .. } => "LSTM",
             Kind::Recurrent { cell: Cell::Gru, .. } => "GRU",
@@ -152,12 +160,38 @@ impl Layer {
                 };
                 window.size.0 * window.size.1 * c * filters + filters
             }
+            // gamma and beta per channel (the last axis).
+            Kind::BatchNorm { .. } => 2 * self.channels(),
             _ => 0,
         }
     }
 
+    /// Non-trainable values: a batch normalization's moving mean and variance.
+    pub fn non_trainable(&self) -> usize {
+        match self.kind {
+            Kind::BatchNorm { .. } => 2 * self.channels(),
+            _ => 0,
+        }
+    }
+
+    /// The size of the input's last axis.
+    pub fn channels(&self) -> usize {
+        self.input.dims().last().copied().unwrap_or(0)
+    }
+
+    /// Keras's shape of each state tensor, in the runtime's visiting order.
+    pub fn state_shapes(&self) -> TensorShapes {
+        match self.kind {
+            Kind::BatchNorm { .. } => vec![
+                ("moving_mean", vec![self.channels()]),
+                ("moving_variance", vec![self.channels()]),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
     /// Keras's shape of each parameter tensor, in the runtime's visiting order.
-    pub fn param_shapes(&self) -> Vec<(&'static str, Vec<usize>)> {
+    pub fn param_shapes(&self) -> TensorShapes {
         let d = self.input.features();
         match self.kind {
             Kind::Dense { units, .. } => vec![("kernel", vec![d, units]), ("bias", vec![units])],
@@ -178,6 +212,7 @@ impl Layer {
                     ("bias", bias),
                 ]
             }
+            Kind::BatchNorm { .. } => vec![("gamma", vec![self.channels()]), ("beta", vec![self.channels()])],
             _ => Vec::new(),
         }
     }
@@ -360,6 +395,7 @@ fn keras_name(kind: &str) -> &'static str {
         "GlobalAveragePooling2D" => "global_average_pooling2d",
         "Flatten" => "flatten",
         "Dropout" => "dropout",
+        "BatchNormalization" => "batch_normalization",
         "Embedding" => "embedding",
         "LSTM" => "lstm",
         "GRU" => "gru",

@@ -19,6 +19,7 @@ pub const LAYER_KINDS: &[&str] = &[
     "GlobalAveragePooling2D",
     "Flatten",
     "Dropout",
+    "BatchNormalization",
     "Embedding",
     "LSTM",
     "GRU",
@@ -304,5 +305,78 @@ pub fn fraction(expr: &Expr, what: &str, errors: &mut Errors) -> Option<f32> {
             );
             None
         }
+    }
+}
+
+/// A float or integer literal, possibly negated, as `f64`; `None` for anything else.
+fn number(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(f), ..
+        }) => f.base10_parse::<f64>().ok(),
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<u64>().ok().map(|v| v as f64),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => number(expr).map(|v| -v),
+        Expr::Paren(p) => number(&p.expr),
+        _ => None,
+    }
+}
+
+/// A number in [0, 1), kept in `f64` (Keras computes `1 − momentum` in double precision).
+pub fn unit_interval(expr: &Expr, what: &str, layer: &str, errors: &mut Errors) -> Option<f64> {
+    match number(expr) {
+        Some(v) if (0.0..1.0).contains(&v) => Some(v),
+        Some(v) => {
+            errors.push(
+                expr.span(),
+                format!("`{layer}` needs `{what}` in [0, 1), found {v}"),
+            );
+            None
+        }
+        None => {
+            errors.push(
+                expr.span(),
+                format!("`{what}` must be a number in [0, 1), e.g. `0.99`"),
+            );
+            None
+        }
+    }
+}
+
+/// A number greater than 0 that is finite in `f32`.
+pub fn positive_number(expr: &Expr, what: &str, layer: &str, errors: &mut Errors) -> Option<f64> {
+    match number(expr) {
+        Some(v) if v > 0.0 && (v as f32) > 0.0 && (v as f32).is_finite() => Some(v),
+        Some(v) => {
+            errors.push(
+                expr.span(),
+                format!("`{layer}` needs `{what}` greater than 0 (and finite in f32), found {v}"),
+            );
+            None
+        }
+        None => {
+            errors.push(
+                expr.span(),
+                format!("`{what}` must be a positive number, e.g. `0.001`"),
+            );
+            None
+        }
+    }
+}
+
+/// An integer literal, possibly negated (an axis).
+pub fn signed_int(expr: &Expr) -> Option<i64> {
+    match expr {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<i64>().ok(),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => signed_int(expr).map(|v| -v),
+        Expr::Paren(p) => signed_int(&p.expr),
+        _ => None,
     }
 }

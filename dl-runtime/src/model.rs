@@ -23,10 +23,13 @@ pub trait Model: Sized {
     const NAME: &'static str;
     /// Trainable parameters.
     const PARAMS: usize;
+    /// Non-trainable values (moving statistics), which weight files hold beside the parameters.
+    const NON_TRAINABLE: usize = 0;
     /// Floats of layer outputs per sample in the batch path (the sum of every layer's output
     /// size); sizes the chunks of `predict` and `evaluate` to stay in cache (0: unknown).
     const ACTIVATIONS: usize = 0;
-    /// Keras's shape of every parameter tensor, in the order of [`Model::for_each_param`]:
+    /// Keras's shape of every parameter tensor, in the order of [`Model::for_each_param`] and then
+    /// of [`Model::for_each_state`]:
     /// `(layer, tensor, shape)`, e.g. `("conv2d", "kernel", &[3, 3, 1, 32])`. Weight files use
     /// it; empty (the default) means unknown, and shapes are then derived from `LAYERS`.
     const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[];
@@ -71,6 +74,18 @@ pub trait Model: Sized {
 
     /// Visits every parameter tensor of `self` mutably beside the same tensor of `other`.
     fn zip_params_mut(&mut self, other: &Self, f: impl FnMut(&mut [f32], &[f32]));
+
+    /// Visits every non-trainable state tensor (`batch_normalization.moving_mean`, …) as (layer
+    /// name, tensor name, values). None by default.
+    fn for_each_state<'a>(&'a self, _f: impl FnMut(&'static str, &'static str, &'a [f32])) {}
+
+    /// Visits every state tensor mutably, in the same order.
+    fn for_each_state_mut(&mut self, _f: impl FnMut(&'static str, &'static str, &mut [f32])) {}
+
+    /// Moves the state (moving statistics) by the last [`Model::forward_batch`] in `ws`, which
+    /// must have been a training pass; the trainer calls it once per successful step. Nothing by
+    /// default.
+    fn update_state(&mut self, _ws: &Self::Workspace) {}
 }
 
 /// The head buffers of a network whose last layer is `L`, as [`Model::head`] returns them.

@@ -13,6 +13,9 @@ pub struct LayerSummary {
     pub output_shape: &'static [usize],
     /// Trainable parameters.
     pub params: usize,
+    /// Non-trainable values (a batch normalization's moving statistics); Keras counts them in
+    /// the layer's `Param #` and in the total.
+    pub non_trainable: usize,
 }
 
 /// A network's summary; `Display` prints Keras's table.
@@ -28,6 +31,11 @@ impl Summary {
     /// Total trainable parameters.
     pub fn params(&self) -> usize {
         self.layers.iter().map(|l| l.params).sum()
+    }
+
+    /// Total non-trainable values.
+    pub fn non_trainable(&self) -> usize {
+        self.layers.iter().map(|l| l.non_trainable).sum()
     }
 }
 
@@ -78,17 +86,28 @@ impl fmt::Display for Summary {
                 " {:<28}{:<26}{}",
                 name,
                 shape(l.output_shape),
-                grouped(l.params)
+                grouped(l.params + l.non_trainable)
             )?;
             if i + 1 < self.layers.len() {
                 writeln!(f)?;
             }
         }
         writeln!(f, "{}", "=".repeat(65))?;
-        let total = self.params();
+        let (trainable, fixed) = (self.params(), self.non_trainable());
+        let total = trainable + fixed;
         writeln!(f, "Total params: {} ({})", grouped(total), bytes(total * 4))?;
-        writeln!(f, "Trainable params: {} ({})", grouped(total), bytes(total * 4))?;
-        writeln!(f, "Non-trainable params: 0 (0.00 B)")?;
+        writeln!(
+            f,
+            "Trainable params: {} ({})",
+            grouped(trainable),
+            bytes(trainable * 4)
+        )?;
+        writeln!(
+            f,
+            "Non-trainable params: {} ({})",
+            grouped(fixed),
+            bytes(fixed * 4)
+        )?;
         write!(f, "{rule}")
     }
 }
@@ -105,12 +124,14 @@ mod tests {
                 kind: "Dense",
                 output_shape: &[64],
                 params: 704,
+                non_trainable: 0,
             },
             LayerSummary {
                 name: "out",
                 kind: "Dense",
                 output_shape: &[1],
                 params: 65,
+                non_trainable: 0,
             },
         ];
         let text = Summary {
@@ -123,6 +144,56 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Total params: 769 (3.00 KB)"), "{text}");
+        assert!(text.contains("Non-trainable params: 0 (0.00 B)"), "{text}");
         assert_eq!(grouped(1234567), "1,234,567");
+    }
+
+    /// Keras's figures for `Conv2D(4, 3)` on 6×6×2, `BatchNormalization()`, `Flatten`,
+    /// `Dense(3)`: the layer's `Param #` counts the moving statistics, the totals split them.
+    #[test]
+    fn counts_non_trainable_values_as_keras() {
+        const LAYERS: &[LayerSummary] = &[
+            LayerSummary {
+                name: "conv2d",
+                kind: "Conv2D",
+                output_shape: &[4, 4, 4],
+                params: 76,
+                non_trainable: 0,
+            },
+            LayerSummary {
+                name: "batch_normalization",
+                kind: "BatchNormalization",
+                output_shape: &[4, 4, 4],
+                params: 8,
+                non_trainable: 8,
+            },
+            LayerSummary {
+                name: "flatten",
+                kind: "Flatten",
+                output_shape: &[64],
+                params: 0,
+                non_trainable: 0,
+            },
+            LayerSummary {
+                name: "dense",
+                kind: "Dense",
+                output_shape: &[3],
+                params: 195,
+                non_trainable: 0,
+            },
+        ];
+        let text = Summary {
+            name: "Bn",
+            layers: LAYERS,
+        }
+        .to_string();
+        assert!(
+            text.contains(" batch_normalization (BatchNormalization)(None, 4, 4, 4)"),
+            "{text}"
+        );
+        assert!(text.contains(", 4)           16\n"), "{text}");
+        assert!(text.contains("Total params: 287 (1.12 KB)\n"), "{text}");
+        assert!(text.contains("Trainable params: 279 (1.09 KB)\n"), "{text}");
+        assert!(text.contains("Non-trainable params: 8 (32.00 B)\n"), "{text}");
     }
 }

@@ -4,6 +4,7 @@
 //! the heavy loops live in non-generic functions so that they are compiled (and optimised) once,
 //! here, rather than in every crate that declares a network.
 
+mod batch_norm;
 mod conv2d;
 mod dense;
 mod dropout;
@@ -12,6 +13,7 @@ mod flatten;
 mod pool;
 mod recurrent;
 
+pub use batch_norm::{BatchNormCache, BatchNormalization};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
 pub use dropout::Dropout;
@@ -69,6 +71,18 @@ pub trait Layer: Sized {
 
     /// Visits each parameter tensor of `self` mutably beside the same tensor of `other`.
     fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32]));
+
+    /// Visits each non-trainable state tensor (a batch normalization's `moving_mean` and
+    /// `moving_variance`) with its Keras name, in a fixed order. The optimizer never sees these;
+    /// weight files do. None by default.
+    fn for_each_state<'a>(&'a self, _f: &mut impl FnMut(&'static str, &'a [f32])) {}
+
+    /// Visits each state tensor mutably, in the same order as [`Layer::for_each_state`].
+    fn for_each_state_mut(&mut self, _f: &mut impl FnMut(&'static str, &mut [f32])) {}
+
+    /// Updates the state from the last forward pass into `buf` (a no-op unless it was a training
+    /// pass). The trainer calls it once per successful training step. Nothing by default.
+    fn update_state(&mut self, _buf: &Buffers<Self::Extra>) {}
 
     /// Batched forward: reads `x` (`INPUTS × batch`) and fills `buf.y` (`OUTPUTS × batch`) and
     /// the cache the backward pass needs.

@@ -100,7 +100,8 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             })
     }
 
-    /// Computes the loss and gradients of a batch without updating the weights.
+    /// Computes the loss and gradients of a batch (in training mode) without updating the
+    /// weights or the state (moving statistics).
     pub fn compute_gradients(&mut self, model: &M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
         super::check_data("the batch", x, y, &self.loss)?;
         Ok(self.forward_backward(model, x, y, 0..x.len()))
@@ -211,6 +212,9 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
                 return Err(f32::NAN);
             }
         }
+        // Moving statistics follow only the steps that were taken: a rejected step (non-finite
+        // loss or weights) leaves them with the weights, untouched.
+        model.update_state(&self.workspace);
         self.steps += 1;
         Ok(stats)
     }

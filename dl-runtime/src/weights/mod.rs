@@ -8,8 +8,10 @@
 //! # Layout
 //!
 //! Each parameter tensor is stored as `F32` under the name `<layer>.<tensor>` that
-//! [`Model::for_each_param`] gives (`dense.kernel`, `dense.bias`, `dense_1.kernel`, …), in Keras's
-//! shapes, which are also `dl`'s memory layout byte for byte:
+//! [`Model::for_each_param`] gives (`dense.kernel`, `dense.bias`, `dense_1.kernel`, …), followed
+//! by the non-trainable state of [`Model::for_each_state`] (`batch_normalization.moving_mean`,
+//! `batch_normalization.moving_variance`), which weights files and checkpoints hold too, in
+//! Keras's shapes, which are also `dl`'s memory layout byte for byte:
 //!
 //! | tensor | shape |
 //! |---|---|
@@ -72,7 +74,7 @@ const BYTES: &str = "<bytes>";
 /// to bound the size of the file it reads.
 const MAX_OPTIMIZER_BUFFERS: usize = 4;
 
-/// Writes every parameter of `model` to `path`, atomically.
+/// Writes every parameter (and state tensor) of `model` to `path`, atomically.
 ///
 /// ```no_run
 /// # fn demo<M: dl_runtime::Model>(net: &mut M) -> dl_runtime::Result<()> {
@@ -86,7 +88,8 @@ pub fn save<M: Model>(model: &M, path: impl AsRef<Path>) -> Result<()> {
     atomic::write_atomic(path, &bytes).map_err(|e| io_error(path, e))
 }
 
-/// Reads every parameter of `model` from `path`. On `Err` the model is unchanged.
+/// Reads every parameter (and state tensor) of `model` from `path`. On `Err` the model is
+/// unchanged.
 ///
 /// Also reads a checkpoint's weights (ignoring its optimizer state).
 pub fn load<M: Model>(model: &mut M, path: impl AsRef<Path>) -> Result<()> {
@@ -256,17 +259,25 @@ pub fn checkpoint_from_bytes<M: Model, O: Optimizer>(
     Ok(epoch)
 }
 
-/// The parameters of a network, checked, staged in one flat buffer in visiting order.
+/// The parameters and then the state of a network, checked, staged in one flat buffer in
+/// visiting order.
 struct Staged {
     names: Vec<String>,
     values: Vec<f32>,
 }
 
-/// The parameter tensors with their file names and shapes, refusing non-finite values.
+/// Visits every tensor a file holds: the parameters, then the state.
+fn for_each_tensor<'a, M: Model>(model: &'a M, mut f: impl FnMut(&'static str, &'static str, &'a [f32])) {
+    model.for_each_param(&mut f);
+    model.for_each_state(&mut f);
+}
+
+/// The parameter and state tensors with their file names and shapes, refusing non-finite
+/// values.
 #[allow(clippy::type_complexity)]
 fn params<M: Model>(model: &M) -> Result<Vec<(String, Vec<usize>, &[f32])>> {
     let mut tensors = Vec::new();
-    model.for_each_param(|layer, tensor, values| {
+    for_each_tensor(model, |layer, tensor, values| {
         let shape = expected_shape(M::LAYERS, known_shapes::<M>(), layer, tensor, values.len()).written();
         tensors.push((format!("{layer}.{tensor}"), shape, values));
     });
@@ -294,7 +305,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
 /// `allow_optimizer`) and decodes them.
 fn stage<M: Model>(model: &M, file: &Parsed<'_>, allow_optimizer: bool) -> Result<Staged> {
     let mut wanted: Vec<(String, Expected)> = Vec::new();
-    model.for_each_param(|layer, tensor, values| {
+    for_each_tensor(model, |layer, tensor, values| {
         wanted.push((
             format!("{layer}.{tensor}"),
             expected_shape(M::LAYERS, known_shapes::<M>(), layer, tensor, values.len()),
@@ -333,7 +344,7 @@ fn stage<M: Model>(model: &M, file: &Parsed<'_>, allow_optimizer: bool) -> Resul
         return Err(format_error(message));
     }
 
-    let mut values = Vec::with_capacity(M::PARAMS);
+    let mut values = Vec::with_capacity(M::PARAMS + M::NON_TRAINABLE);
     for (name, expected) in &wanted {
         let t = find(name).expect("checked above");
         if t.dtype != "F32" {
@@ -366,10 +377,12 @@ fn stage<M: Model>(model: &M, file: &Parsed<'_>, allow_optimizer: bool) -> Resul
 /// Copies staged values into the model; their sizes were checked against it.
 fn commit<M: Model>(model: &mut M, staged: &Staged) {
     let mut at = 0;
-    model.for_each_param_mut(|_, _, v| {
+    let mut copy = |_: &str, _: &str, v: &mut [f32]| {
         v.copy_from_slice(&staged.values[at..at + v.len()]);
         at += v.len();
-    });
+    };
+    model.for_each_param_mut(&mut copy);
+    model.for_each_state_mut(&mut copy);
 }
 
 fn decode(data: &[u8]) -> Vec<f32> {
@@ -524,9 +537,9 @@ fn expected_shape(
     }
 }
 
-/// The largest file that can hold the weights of `M` and `buffers` optimizer buffers.
+/// The largest file that can hold the weights and state of `M` and `buffers` optimizer buffers.
 fn max_file_len<M: Model>(buffers: usize) -> u64 {
-    8 + format::MAX_HEADER + 4 * (M::PARAMS as u64) * (1 + buffers as u64)
+    8 + format::MAX_HEADER + 4 * ((M::PARAMS as u64) * (1 + buffers as u64) + M::NON_TRAINABLE as u64)
 }
 
 /// Reads a file of at most `limit` bytes, without trusting its reported size.

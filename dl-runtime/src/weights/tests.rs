@@ -48,12 +48,14 @@ impl Model for Net {
             kind: "Dense",
             output_shape: &[3],
             params: 9,
+            non_trainable: 0,
         },
         LayerSummary {
             name: "dense_1",
             kind: "Dense",
             output_shape: &[2],
             params: 8,
+            non_trainable: 0,
         },
     ];
 
@@ -464,24 +466,28 @@ fn shapes_follow_keras() {
             kind: "Conv2D",
             output_shape: &[26, 26, 8],
             params: 3 * 3 * 8 + 8,
+            non_trainable: 0,
         },
         LayerSummary {
             name: "conv2d_1",
             kind: "Conv2D",
             output_shape: &[24, 24, 16],
             params: 3 * 3 * 8 * 16 + 16,
+            non_trainable: 0,
         },
         LayerSummary {
             name: "flatten",
             kind: "Flatten",
             output_shape: &[9216],
             params: 0,
+            non_trainable: 0,
         },
         LayerSummary {
             name: "dense",
             kind: "Dense",
             output_shape: &[10],
             params: 92170,
+            non_trainable: 0,
         },
     ];
     assert_eq!(
@@ -544,6 +550,7 @@ fn shapes_the_network_tells_take_precedence() {
         kind: "Conv2D",
         output_shape: &[26, 26, 8],
         params: 3 * 3 * 8 + 8,
+        non_trainable: 0,
     }];
     let known: &[KnownShape] = &[("conv2d", "kernel", &[3, 3, 1, 8])];
     let e = expected_shape(&layers, known, "conv2d", "kernel", 72);

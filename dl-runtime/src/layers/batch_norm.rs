@@ -1,0 +1,364 @@
+//! `BatchNormalization(momentum, epsilon)`: Keras's batch normalization over the last axis.
+//!
+//! Each of the `C` channels (the last dimension: an image's channels, a vector's features, a
+//! sequence's features per step) is normalized over every other axis of the batch, then scaled
+//! and shifted: `y = gamma · (x − μ) / √(σ² + ε) + beta`. In training, `μ` and `σ²` are the
+//! batch's own mean and biased variance; in inference they are the moving statistics, which a
+//! successful training step moves towards the batch's as Keras 3 does:
+//! `moving = moving · momentum + batch · (1 − momentum)` (the *biased* batch variance, as
+//! `keras.ops.moments` computes it).
+//!
+//! The moving statistics are state, not parameters: the optimizer never sees them, gradients
+//! have no room for them, and they change only through [`Layer::update_state`].
+//!
+//! Momentum and epsilon travel as the bits of `f64` and `f32` const parameters (floats cannot be
+//! const generics). Per-channel sums are accumulated in `f64`: a batch of 32 images of 28×28 sums
+//! 25 088 values per channel, where `f32` would lose several digits of the variance.
+
+use nalgebra::SVector;
+use rand::Rng;
+
+use super::{Buffers, Layer, fit_len, zeroed_box};
+use crate::activation::Activation;
+
+/// Batch normalization of `N` positions × `C` channels per sample (`N` is `H·W` for an image,
+/// the number of steps for a sequence, 1 for a vector), with momentum
+/// `f64::from_bits(MOMENTUM_BITS)` and epsilon `f32::from_bits(EPSILON_BITS)`.
+pub struct BatchNormalization<
+    const C: usize,
+    const N: usize,
+    const MOMENTUM_BITS: u64,
+    const EPSILON_BITS: u32,
+> {
+    /// The scale, one per channel (trainable; 1 at first).
+    pub gamma: Box<SVector<f32, C>>,
+    /// The shift, one per channel (trainable; 0 at first).
+    pub beta: Box<SVector<f32, C>>,
+    /// The mean used in inference (state; 0 at first).
+    pub moving_mean: Box<SVector<f32, C>>,
+    /// The variance used in inference (state; 1 at first).
+    pub moving_variance: Box<SVector<f32, C>>,
+}
+
+impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32>
+    BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+{
+    /// How much of the moving statistics a training step keeps.
+    pub const MOMENTUM: f32 = f64::from_bits(MOMENTUM_BITS) as f32;
+    /// How much of the batch's statistics a training step takes: `1 − momentum` computed in
+    /// `f64`, then rounded, as Keras does (its momentum is a Python float).
+    pub const ONE_MINUS_MOMENTUM: f32 = (1.0 - f64::from_bits(MOMENTUM_BITS)) as f32;
+    /// Added to the variance before its square root.
+    pub const EPSILON: f32 = f32::from_bits(EPSILON_BITS);
+    const CHECK: () = assert!(
+        f64::from_bits(MOMENTUM_BITS) >= 0.0 && f64::from_bits(MOMENTUM_BITS) < 1.0 && Self::EPSILON > 0.0,
+        "batch normalization needs momentum in [0, 1) and epsilon > 0"
+    );
+
+    /// Keras's initial values: `gamma` 1, `beta` 0, moving mean 0, moving variance 1. Draws
+    /// nothing from `rng`.
+    pub fn new<R: Rng + ?Sized>(_rng: &mut R) -> Self {
+        let mut layer = Self::zeros();
+        layer.gamma.fill(1.0);
+        layer.moving_variance.fill(1.0);
+        layer
+    }
+}
+
+impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32> Clone
+    for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+{
+    fn clone(&self) -> Self {
+        let mut copy = Self::zeros();
+        copy.gamma.copy_from(&*self.gamma);
+        copy.beta.copy_from(&*self.beta);
+        copy.moving_mean.copy_from(&*self.moving_mean);
+        copy.moving_variance.copy_from(&*self.moving_variance);
+        copy
+    }
+}
+
+impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32> core::fmt::Debug
+    for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "BatchNormalization<{C}, {N}>(momentum {}, epsilon {})",
+            Self::MOMENTUM,
+            Self::EPSILON
+        )
+    }
+}
+
+/// Training cache of a batch normalization: the statistics the last forward pass used.
+#[derive(Debug, Clone, Default)]
+pub struct BatchNormCache {
+    /// Whether the last forward pass normalized with the batch's statistics.
+    training: bool,
+    /// The mean used, per channel (the batch's in training, the moving one otherwise).
+    mean: Vec<f32>,
+    /// The batch's biased variance per channel (training only; for the moving update).
+    variance: Vec<f32>,
+    /// `1 / √(σ² + ε)` per channel, with the variance used.
+    inv_std: Vec<f32>,
+    /// Two per-channel `f64` sums, scratch of both passes.
+    sums: Vec<f64>,
+}
+
+impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32> Layer
+    for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+{
+    const PARAMS: usize = 2 * C;
+    const INPUTS: usize = N * C;
+    const OUTPUTS: usize = N * C;
+    type In = f32;
+    type Extra = BatchNormCache;
+
+    fn zeros() -> Self {
+        let () = Self::CHECK;
+        BatchNormalization {
+            gamma: zeroed_box(),
+            beta: zeroed_box(),
+            moving_mean: zeroed_box(),
+            moving_variance: zeroed_box(),
+        }
+    }
+
+    fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
+        f("gamma", self.gamma.as_slice());
+        f("beta", self.beta.as_slice());
+    }
+
+    fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
+        f("gamma", self.gamma.as_mut_slice());
+        f("beta", self.beta.as_mut_slice());
+    }
+
+    fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
+        f(self.gamma.as_mut_slice(), other.gamma.as_slice());
+        f(self.beta.as_mut_slice(), other.beta.as_slice());
+    }
+
+    fn for_each_state<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
+        f("moving_mean", self.moving_mean.as_slice());
+        f("moving_variance", self.moving_variance.as_slice());
+    }
+
+    fn for_each_state_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
+        f("moving_mean", self.moving_mean.as_mut_slice());
+        f("moving_variance", self.moving_variance.as_mut_slice());
+    }
+
+    fn update_state(&mut self, buf: &Buffers<BatchNormCache>) {
+        let cache = &buf.extra;
+        if !cache.training {
+            return;
+        }
+        let (m, k) = (Self::MOMENTUM, Self::ONE_MINUS_MOMENTUM);
+        // Keras 3's expression, term for term: `moving * momentum + batch * (1 - momentum)`.
+        for (mm, &mean) in self.moving_mean.iter_mut().zip(&cache.mean) {
+            *mm = *mm * m + mean * k;
+        }
+        for (mv, &var) in self.moving_variance.iter_mut().zip(&cache.variance) {
+            *mv = *mv * m + var * k;
+        }
+    }
+
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<BatchNormCache>,
+        _activation: Activation,
+        training: bool,
+    ) {
+        let () = Self::CHECK;
+        let len = N * C * batch;
+        fit_len(&mut buf.y, len);
+        fit_len(&mut buf.dy, len);
+        let cache = &mut buf.extra;
+        fit_len(&mut cache.mean, C);
+        fit_len(&mut cache.variance, C);
+        fit_len(&mut cache.inv_std, C);
+        if cache.sums.len() != 2 * C {
+            cache.sums.resize(2 * C, 0.0);
+        }
+        cache.training = training;
+        let x = &x[..len];
+        if training {
+            batch_moments(x, C, &mut cache.sums, &mut cache.mean, &mut cache.variance);
+            inverse_std(&cache.variance, Self::EPSILON, &mut cache.inv_std);
+        } else {
+            cache.mean.copy_from_slice(self.moving_mean.as_slice());
+            inverse_std(self.moving_variance.as_slice(), Self::EPSILON, &mut cache.inv_std);
+        }
+        normalize(
+            x,
+            &cache.mean,
+            &cache.inv_std,
+            self.gamma.as_slice(),
+            self.beta.as_slice(),
+            &mut buf.y,
+        );
+    }
+
+    fn pre_activation<'a>(_extra: &'a BatchNormCache, y: &'a [f32]) -> &'a [f32] {
+        y
+    }
+
+    fn backward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<BatchNormCache>,
+        _activation: Activation,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        let len = N * C * batch;
+        let cache = &mut buf.extra;
+        if cache.sums.len() != 2 * C {
+            cache.sums.resize(2 * C, 0.0);
+        }
+        backward(
+            &x[..len],
+            &buf.dy[..len],
+            C,
+            cache.training,
+            &cache.mean,
+            &cache.inv_std,
+            self.gamma.as_slice(),
+            &mut cache.sums,
+            grads.gamma.as_mut_slice(),
+            grads.beta.as_mut_slice(),
+            dx.map(|d| &mut d[..len]),
+        );
+    }
+}
+
+/// The mean and biased variance of each channel of `x` (rows of `c` channels), two-pass;
+/// `sums` is `2c` scratch.
+fn batch_moments(x: &[f32], c: usize, sums: &mut [f64], mean: &mut [f32], variance: &mut [f32]) {
+    let rows = (x.len() / c).max(1) as f64;
+    let (means, squares) = sums.split_at_mut(c);
+    means.fill(0.0);
+    squares.fill(0.0);
+    for row in x.chunks_exact(c) {
+        for (s, &v) in means.iter_mut().zip(row) {
+            *s += f64::from(v);
+        }
+    }
+    for (m, s) in mean.iter_mut().zip(means.iter_mut()) {
+        *s /= rows;
+        *m = *s as f32;
+    }
+    // Deviations from the f64 mean, so that a large mean does not cancel the variance away.
+    for row in x.chunks_exact(c) {
+        for ((a, &v), &m) in squares.iter_mut().zip(row).zip(means.iter()) {
+            let d = f64::from(v) - m;
+            *a += d * d;
+        }
+    }
+    for (v, &a) in variance.iter_mut().zip(squares.iter()) {
+        *v = (a / rows) as f32;
+    }
+}
+
+/// `1 / √(σ² + ε)` per channel.
+fn inverse_std(variance: &[f32], epsilon: f32, inv_std: &mut [f32]) {
+    for (i, &v) in inv_std.iter_mut().zip(variance) {
+        *i = 1.0 / (v + epsilon).sqrt();
+    }
+}
+
+/// `y = gamma · (x − mean) · inv_std + beta`, channel by channel.
+fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], y: &mut [f32]) {
+    let c = mean.len();
+    for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+        for (((((y, &x), &m), &s), &g), &b) in y_row
+            .iter_mut()
+            .zip(x_row)
+            .zip(mean)
+            .zip(inv_std)
+            .zip(gamma)
+            .zip(beta)
+        {
+            *y = (x - m) * s * g + b;
+        }
+    }
+}
+
+/// Gradients of `gamma` and `beta` and, when asked, `∂L/∂x`. With `x̂ = (x − μ)·s`,
+/// `s = 1/√(σ² + ε)` and `m` rows: `∂L/∂beta = Σ dy`, `∂L/∂gamma = Σ dy·x̂`, and
+/// `∂L/∂x = gamma·s·(dy − ∂L/∂beta / m − x̂·∂L/∂gamma / m)` when `μ` and `σ²` are the batch's
+/// (they depend on every `x` of the channel), `gamma·s·dy` when they are the moving ones.
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    x: &[f32],
+    dy: &[f32],
+    c: usize,
+    batch_stats: bool,
+    mean: &[f32],
+    inv_std: &[f32],
+    gamma: &[f32],
+    sums: &mut [f64],
+    grad_gamma: &mut [f32],
+    grad_beta: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let (d_beta, d_gamma) = sums.split_at_mut(c);
+    d_beta.fill(0.0);
+    d_gamma.fill(0.0);
+    for (x_row, dy_row) in x.chunks_exact(c).zip(dy.chunks_exact(c)) {
+        for ((((db, dg), &x), &g), (&m, &s)) in d_beta
+            .iter_mut()
+            .zip(d_gamma.iter_mut())
+            .zip(x_row)
+            .zip(dy_row)
+            .zip(mean.iter().zip(inv_std))
+        {
+            let x_hat = (x - m) * s;
+            *db += f64::from(g);
+            *dg += f64::from(g) * f64::from(x_hat);
+        }
+    }
+    for (o, &v) in grad_beta.iter_mut().zip(d_beta.iter()) {
+        *o = v as f32;
+    }
+    for (o, &v) in grad_gamma.iter_mut().zip(d_gamma.iter()) {
+        *o = v as f32;
+    }
+    let Some(dx) = dx else { return };
+    if !batch_stats {
+        for (dx_row, dy_row) in dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)) {
+            for (((d, &g), &gm), &s) in dx_row.iter_mut().zip(dy_row).zip(gamma).zip(inv_std) {
+                *d = gm * s * g;
+            }
+        }
+        return;
+    }
+    let rows = (x.len() / c).max(1) as f64;
+    // Per channel: the mean of dy and of dy·x̂, in place of the sums.
+    for (db, dg) in d_beta.iter_mut().zip(d_gamma.iter_mut()) {
+        *db /= rows;
+        *dg /= rows;
+    }
+    for ((dx_row, dy_row), x_row) in dx
+        .chunks_exact_mut(c)
+        .zip(dy.chunks_exact(c))
+        .zip(x.chunks_exact(c))
+    {
+        for (((((d, &g), &x), (&m, &s)), &gm), (&mean_dy, &mean_dyx)) in dx_row
+            .iter_mut()
+            .zip(dy_row)
+            .zip(x_row)
+            .zip(mean.iter().zip(inv_std))
+            .zip(gamma)
+            .zip(d_beta.iter().zip(d_gamma.iter()))
+        {
+            let x_hat = (x - m) * s;
+            *d = gm * s * (g - mean_dy as f32 - x_hat * mean_dyx as f32);
+        }
+    }
+}
