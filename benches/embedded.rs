@@ -24,13 +24,18 @@ fn tutorial_mlp(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut trainable = Trainable::new(&mut rng);
     trainable
-        .load(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/models/tutorial_mlp.safetensors"))
+        .load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/models/tutorial_mlp.safetensors"
+        ))
         .expect("the example's weight file");
     let x: [f32; 10] = std::array::from_fn(|_| rng.random_range(-1.0..1.0));
     let xv = SVector::from(x);
     let mut g = c.benchmark_group("embedded_tutorial_mlp");
     g.bench_function("embedded_forward_1", |b| b.iter(|| NET.forward(black_box(&x))));
-    g.bench_function("trainable_forward_1", |b| b.iter(|| trainable.forward(black_box(&xv))));
+    g.bench_function("trainable_forward_1", |b| {
+        b.iter(|| trainable.forward(black_box(&xv)))
+    });
     g.finish();
 }
 

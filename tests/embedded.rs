@@ -100,6 +100,12 @@ fn conv_networks_agree_with_the_runtime() {
         "../fixtures/embedded/avg_cnn.safetensors",
         features
     );
+    agree!(
+        Normalized,
+        NormalizedEmbedded,
+        "../fixtures/embedded/normalized.safetensors",
+        features
+    );
 }
 
 #[test]

@@ -43,9 +43,18 @@ fn regenerate() {
             let mut net = $train::new(&mut rng);
             // Keras starts biases at zero; give them values so that a misplaced bias shows.
             dl::Model::for_each_param_mut(&mut net, |_, tensor, v| {
-                if tensor == "bias" {
+                if tensor == "bias" || tensor == "beta" || tensor == "gamma" {
                     v.iter_mut().for_each(|b| *b = rng.random_range(-0.2..0.2));
                 }
+            });
+            // Moving statistics away from their initial 0 and 1, so that using them shows.
+            dl::Model::for_each_state_mut(&mut net, |_, tensor, v| {
+                let (low, high) = if tensor == "moving_variance" {
+                    (0.5, 2.0)
+                } else {
+                    (-0.5, 0.5)
+                };
+                v.iter_mut().for_each(|s| *s = rng.random_range(low..high));
             });
             net.save(path($file)).unwrap();
         }};

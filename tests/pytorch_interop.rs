@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use common::keras_reference::{FLOOR, TOLERANCE, max_abs};
 use dl::prelude::*;
 use dl::{Sample, weights};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
@@ -631,4 +631,55 @@ fn mutated_files_never_panic_and_leave_the_network_unchanged_on_error() {
     }
     eprintln!("{loaded} mutated files loaded, {refused} refused");
     assert!(refused > 1000 && loaded > 0, "{loaded} loaded, {refused} refused");
+}
+
+dl::network! {
+    struct TorchNormalized {
+        input: [6, 6, 2],
+        Conv2D(3, 3),
+        BatchNormalization(),
+        Flatten,
+        Dense(2, softmax),
+    }
+}
+
+#[test]
+fn batch_normalization_maps_to_running_statistics_and_ignores_the_batch_counter() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = TorchNormalized::new(&mut rng);
+    net.for_each_param_mut(|_, _, v| v.iter_mut().for_each(|x| *x = rng.random_range(-1.0..1.0)));
+    net.for_each_state_mut(|_, _, v| v.iter_mut().for_each(|x| *x = rng.random_range(0.5..1.5)));
+    let names = ["conv", "bn", "fc"];
+    let bytes = weights::pytorch::to_pytorch_bytes(&net, &names).unwrap();
+    let (mut tensors, _) = read(&bytes);
+    let listed: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        listed,
+        [
+            "conv.weight",
+            "conv.bias",
+            "bn.weight",
+            "bn.bias",
+            "fc.weight",
+            "fc.bias",
+            "bn.running_mean",
+            "bn.running_var"
+        ]
+    );
+    // PyTorch's state_dict also holds an I64 batch counter, which dl has no use for.
+    tensors.push(Tensor {
+        name: "bn.num_batches_tracked".into(),
+        dtype: "I64".into(),
+        shape: vec![],
+        data: 7i64.to_le_bytes().to_vec(),
+    });
+    let mut copy = TorchNormalized::zeros();
+    weights::pytorch::from_pytorch_bytes(&mut copy, &write(&tensors), &names).unwrap();
+    assert_eq!(bits(&copy), bits(&net));
+    let state = |m: &TorchNormalized| {
+        let mut s = Vec::new();
+        m.for_each_state(|_, _, v| s.extend(v.iter().map(|x| x.to_bits())));
+        s
+    };
+    assert_eq!(state(&copy), state(&net));
 }

@@ -23,7 +23,11 @@ pub fn writes_output(layer: &Layer) -> bool {
 }
 
 pub fn param_bytes(net: &Network) -> usize {
-    net.layers.iter().map(Layer::params).sum::<usize>() * F32
+    net.layers
+        .iter()
+        .map(|l| l.params() + l.non_trainable())
+        .sum::<usize>()
+        * F32
 }
 
 /// Bytes of every layer's output and scratch in a single-sample forward: the size of an
@@ -52,7 +56,10 @@ pub fn check_budget(net: &Network, budget: &[Limit], errors: &mut Errors) {
                 let largest = net
                     .layers
                     .iter()
-                    .flat_map(|l| l.param_shapes().into_iter().map(move |(t, dims)| (l, t, dims)))
+                    .flat_map(|l| {
+                        let tensors = l.param_shapes().into_iter().chain(l.state_shapes());
+                        tensors.map(move |(t, dims)| (l, t, dims))
+                    })
                     .max_by_key(|(_, _, dims)| dims.iter().product::<usize>())
                     .map(|(l, t, dims)| {
                         let n: usize = dims.iter().product();

@@ -47,6 +47,16 @@ macro_rules! with_embedded_nets {
             GlobalAveragePooling2D,
             Dense(1, sigmoid),
         });
+        $m!(Normalized, NormalizedEmbedded, "../fixtures/embedded/normalized.safetensors", {
+            input: [7, 7, 2],
+            Conv2D(4, 3, padding = same),
+            BatchNormalization(),
+            MaxPooling2D(2),
+            Flatten,
+            Dense(6, relu),
+            BatchNormalization(epsilon = 0.01),
+            Dense(3, softmax),
+        });
         $m!(Text, TextEmbedded, "../fixtures/embedded/text.safetensors", {
             input: tokens[12],
             Embedding(40, 8),

@@ -82,7 +82,7 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
     let mut offsets = BTreeMap::new();
     let mut expected = Vec::new();
     for layer in &net.layers {
-        for (tensor, shape) in layer.param_shapes() {
+        for (tensor, shape) in layer.param_shapes().into_iter().chain(layer.state_shapes()) {
             let name = format!("{}.{tensor}", layer.name);
             expected.push(name.clone());
             let Some(entry) = entries.get(&name) else {

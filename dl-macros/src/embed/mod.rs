@@ -60,7 +60,8 @@ fn window(core: &TokenStream, input: Shape, output: Shape, w: &Window) -> TokenS
 
 /// The parameter struct of a layer (`None` for layers without parameters) and its fields' sizes.
 fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&'static str, usize)>)> {
-    let shapes = layer.param_shapes();
+    let mut shapes = layer.param_shapes();
+    shapes.extend(layer.state_shapes());
     if shapes.is_empty() {
         return None;
     }
@@ -71,6 +72,10 @@ fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&
         Kind::Conv2D { .. } => quote!(#core::params::Conv2D<#(#n),*>),
         Kind::Embedding { .. } => quote!(#core::params::Embedding<#(#n),*>),
         Kind::Recurrent { .. } => quote!(#core::params::Recurrent<#(#n),*>),
+        Kind::BatchNorm { .. } => {
+            let c = lit(layer.channels());
+            quote!(#core::params::BatchNormalization<#c>)
+        }
         _ => unreachable!("only these kinds have parameters"),
     };
     Some((ty, sizes))
@@ -109,6 +114,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
             Kind::Dense { .. } => quote!(#core::params::Dense),
             Kind::Conv2D { .. } => quote!(#core::params::Conv2D),
             Kind::Embedding { .. } => quote!(#core::params::Embedding),
+            Kind::BatchNorm { .. } => quote!(#core::params::BatchNormalization),
             _ => quote!(#core::params::Recurrent),
         };
         inits.push(quote!(#field: #path_ty { #(#tensors,)* }));
@@ -129,6 +135,10 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         let x = prev.clone();
         let step = match layer.kind {
             Kind::Flatten | Kind::Dropout { .. } => continue,
+            Kind::BatchNorm { epsilon, .. } => {
+                let eps = Literal::f32_suffixed(epsilon as f32);
+                quote!(#core::norm::batch_norm(&self.#f, #eps, #x, &mut s.#out);)
+            }
             Kind::Dense { units, .. } => {
                 let (i_, o_) = (lit(layer.input.features()), lit(units));
                 quote!(#core::dense::dense::<#i_, #o_>(#x, &self.#f.kernel, &self.#f.bias, &mut s.#out, #act);)
@@ -210,7 +220,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
     } else {
         (output_ty.clone(), quote!(y), "")
     };
-    let params = lit(net.layers.iter().map(Layer::params).sum());
+    let params = lit(net.layers.iter().map(|l| l.params() + l.non_trainable()).sum());
     let param_bytes = lit(footprint::param_bytes(net));
     let activation_bytes = lit(footprint::activation_bytes(net));
     let forward_doc = format!("One sample through the network, on the stack.{doc_err}");

@@ -38,7 +38,7 @@
 //! | `SimpleRNN` | `kernel (D, U)` | `nn.RNN` (`tanh`) | `m.weight_ih_l0 (U, D)` | transposed |
 //! | | `recurrent_kernel (U, U)` | | `m.weight_hh_l0 (U, U)` | transposed |
 //! | | `bias (U)` | | `m.bias_ih_l0 (U)`, `m.bias_hh_l0 (U)` | summed; saved as `bias_ih = bias`, `bias_hh = 0` |
-//! | `BatchNormalization` (once `dl` has it) | `gamma`, `beta`, `moving_mean`, `moving_variance` | `nn.BatchNorm2d` / `1d` | `m.weight`, `m.bias`, `m.running_mean`, `m.running_var` | same; `m.num_batches_tracked` is ignored |
+//! | `BatchNormalization` | `gamma`, `beta`, `moving_mean`, `moving_variance` | `nn.BatchNorm2d` / `1d` | `m.weight`, `m.bias`, `m.running_mean`, `m.running_var` | same; `m.num_batches_tracked` is ignored |
 //!
 //! Keras's GRU with `reset_after = True` (its default, and `dl`'s) is PyTorch's formulation:
 //! the reset gate scales `W_hn·h + b_hn`. The recurrent layers are PyTorch's defaults otherwise:
@@ -102,6 +102,7 @@ pub fn to_pytorch_bytes<M: Model, S: AsRef<str>>(model: &M, modules: &[S]) -> Re
     let plan = plan(model, modules)?;
     let mut keras: Vec<&[f32]> = Vec::with_capacity(plan.len());
     model.for_each_param(|_, _, values| keras.push(values));
+    model.for_each_state(|_, _, values| keras.push(values));
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
     for (t, values) in plan.iter().zip(keras) {
         check_finite(&t.keras, &t.shape, values)
@@ -277,11 +278,8 @@ fn rules(kind: &str) -> Option<Rules> {
             ("recurrent_kernel", &["weight_hh_l0"], Rule::Transposed(ONE_GATE)),
             ("bias", &["bias_ih_l0", "bias_hh_l0"], Rule::Summed(ONE_GATE)),
         ],
-        // TODO(BatchNormalization, being added in parallel): check the kind name and the Keras
-        // tensor names the layer reports once it lands, and that `for_each_param` visits the
-        // moving statistics (otherwise PyTorch's `running_*` show as unexpected tensors).
         // Saving does not write `num_batches_tracked` (an I64 that `format::write` cannot
-        // write): `load_state_dict(strict=True)` will want it.
+        // write): `load_state_dict(strict=True)` wants it, `strict=False` does not.
         "BatchNormalization" => &[
             ("gamma", &["weight"], Rule::Same),
             ("beta", &["bias"], Rule::Same),
@@ -304,9 +302,11 @@ fn ignored(kind: &str) -> &'static [&'static str] {
 fn plan<M: Model, S: AsRef<str>>(model: &M, modules: &[S]) -> Result<Vec<Planned>> {
     let mut params: Vec<(&'static str, &'static str, usize)> = Vec::new();
     model.for_each_param(|layer, tensor, values| params.push((layer, tensor, values.len())));
+    // Non-trainable state (moving statistics) is mapped like the parameters and comes after them.
+    model.for_each_state(|layer, tensor, values| params.push((layer, tensor, values.len())));
     let mut layers: Vec<&'static str> = Vec::new();
     for &(layer, _, _) in &params {
-        if layers.last() != Some(&layer) {
+        if !layers.contains(&layer) {
             layers.push(layer);
         }
     }
@@ -521,10 +521,12 @@ fn load_planned<M: Model>(model: &mut M, plan: &[Planned], bytes: &[u8]) -> Resu
     }
     // Nothing can fail from here on; the plan was made from these very tensors.
     let mut at = 0;
-    model.for_each_param_mut(|_, _, v| {
+    let mut commit = |v: &mut [f32]| {
         v.copy_from_slice(&staged[at..at + v.len()]);
         at += v.len();
-    });
+    };
+    model.for_each_param_mut(|_, _, v| commit(v));
+    model.for_each_state_mut(|_, _, v| commit(v));
     Ok(())
 }
 
@@ -655,6 +657,7 @@ mod tests {
             kind,
             output_shape,
             params: 0,
+            non_trainable: 0,
         }
     }
 

@@ -35,11 +35,11 @@ extern "C" fn rust_eh_personality() {}
 
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
-    // Nine networks ending in softmax or sigmoid: outputs sum to 6 softmax heads (1 each) plus
+    // Ten networks ending in softmax or sigmoid: outputs sum to 7 softmax heads (1 each) plus
     // three sigmoid units in (0, 1).
     match dl_no_std_check::run_all() {
-        Some(total) if total.is_finite() && total > 6.0 && total < 9.0 => {
-            say("no_std: 9 embedded networks ran\n");
+        Some(total) if total.is_finite() && total > 7.0 && total < 10.0 => {
+            say("no_std: 10 embedded networks ran\n");
             0
         }
         _ => {

@@ -23,6 +23,8 @@ pub static CNN: CnnEmbedded = CnnEmbedded::EMBEDDED;
 pub static GLOBAL_CNN: GlobalCnnEmbedded = GlobalCnnEmbedded::EMBEDDED;
 /// GlobalAveragePooling2D.
 pub static AVG_CNN: AvgCnnEmbedded = AvgCnnEmbedded::EMBEDDED;
+/// BatchNormalization after a convolution and after a Dense layer.
+pub static NORMALIZED: NormalizedEmbedded = NormalizedEmbedded::EMBEDDED;
 /// Embedding, LSTM, GRU, SimpleRNN with sequences, GlobalMaxPooling1D.
 pub static TEXT: TextEmbedded = TextEmbedded::EMBEDDED;
 /// Dense per time step, GlobalAveragePooling1D.
@@ -41,6 +43,7 @@ pub fn run_all() -> Option<f32> {
     total += CNN.forward(&[0.5; 220]).iter().sum::<f32>();
     total += GLOBAL_CNN.forward(&[0.5; 243]).iter().sum::<f32>();
     total += AVG_CNN.forward(&[0.5; 64]).iter().sum::<f32>();
+    total += NORMALIZED.forward(&[0.5; 98]).iter().sum::<f32>();
     total += TEXT.forward(&[3; 12]).ok()?.iter().sum::<f32>();
     total += TEXT_LAST.forward(&[3; 9]).ok()?.iter().sum::<f32>();
     total += RECURRENT.forward(&[3; 7]).ok()?.iter().sum::<f32>();
