@@ -64,3 +64,22 @@ pub fn global_average(x: &[f32], y: &mut [f32]) {
     let inv = 1.0 / rows as f32;
     y.iter_mut().for_each(|o| *o *= inv);
 }
+
+/// `GlobalAveragePooling1D` under a padding mask: the mean over the steps whose id is not 0
+/// (zeros when every step is padding, as Keras gives).
+pub fn global_average_masked(x: &[f32], ids: &[u32], y: &mut [f32]) {
+    y.fill(0.0);
+    let mut count = 0usize;
+    for (row, &id) in x.chunks_exact(y.len()).zip(ids) {
+        if id != 0 {
+            count += 1;
+            for (o, &v) in y.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+    }
+    if count > 0 {
+        let inv = 1.0 / count as f32;
+        y.iter_mut().for_each(|o| *o *= inv);
+    }
+}

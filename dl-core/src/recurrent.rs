@@ -58,6 +58,9 @@ fn accumulate(x: &[f32], kernel: &[f32], out: &mut [f32]) {
 /// Runs `cell` with `units` units over `x` (`T × D`, time-major). `y` is `T × units` when
 /// `sequences` (Keras's `return_sequences`), else the last step's `units`. `scratch` holds
 /// [`Cell::scratch`] floats.
+///
+/// With `mask` (the sample's token ids under an `Embedding(mask_zero = true)`), a step whose id
+/// is 0 is padding: as in Keras, the state is carried over unchanged and so is the output.
 #[allow(clippy::too_many_arguments)]
 pub fn recurrent(
     cell: Cell,
@@ -67,6 +70,7 @@ pub fn recurrent(
     kernel: &[f32],
     recurrent_kernel: &[f32],
     bias: &[f32],
+    mask: Option<&[u32]>,
     y: &mut [f32],
     scratch: &mut [f32],
 ) {
@@ -75,13 +79,19 @@ pub fn recurrent(
     let d = kernel.len() / g;
     let (h, rest) = scratch.split_at_mut(u);
     h.fill(0.0);
+    if cell == Cell::Lstm {
+        rest[..u].fill(0.0);
+    }
     for (t, xt) in x.chunks_exact(d).enumerate() {
+        if mask.is_some_and(|ids| ids[t] == 0) {
+            if sequences {
+                y[t * u..(t + 1) * u].copy_from_slice(h);
+            }
+            continue;
+        }
         match cell {
             Cell::Lstm => {
                 let (c, rest) = rest.split_at_mut(u);
-                if t == 0 {
-                    c.fill(0.0);
-                }
                 let z = &mut rest[..g];
                 project(xt, kernel, bias, z);
                 accumulate(h, recurrent_kernel, z);

@@ -81,6 +81,11 @@ fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&
     Some((ty, sizes))
 }
 
+/// The padding mask a layer consumes (its sample's token ids), as an `Option`.
+fn masked(_layer: &Layer, corelib: &TokenStream) -> TokenStream {
+    quote!(#corelib::option::Option::None)
+}
+
 pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> TokenStream {
     let core = quote!(#k::__private::dl_core);
     let corelib = quote!(#k::__private::core);
@@ -187,9 +192,10 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                     Cell::Simple => quote!(#core::recurrent::Cell::Simple),
                 };
                 let u = lit(units);
+                let mask = masked(layer, &corelib);
                 quote! {
                     #core::recurrent::recurrent(#cell, #u, #sequences, #x, &self.#f.kernel,
-                        &self.#f.recurrent_kernel, &self.#f.bias, &mut s.#out, &mut s.#state);
+                        &self.#f.recurrent_kernel, &self.#f.bias, #mask, &mut s.#out, &mut s.#state);
                 }
             }
         };
