@@ -265,3 +265,26 @@ fn global_average_pooling() {
 fn batch_normalization_of_images_and_vectors() {
     check::<BatchNorm>("cnn_batch_norm", fixture!("cnn_batch_norm"));
 }
+
+/// Keras's `summary()` of the same network (Keras 3.15): batch normalization counts its moving
+/// statistics in `Param #` and as non-trainable; only `gamma` and `beta` are trained.
+#[test]
+fn batch_normalization_counts_as_in_keras_summary() {
+    assert_eq!(BatchNorm::PARAMS, 219);
+    assert_eq!(<BatchNorm as Model>::NON_TRAINABLE, 20);
+    let text = BatchNorm::zeros().summary().to_string();
+    for line in [
+        " batch_normalization (BatchNormalization)(None, 5, 5, 4)",
+        " batch_normalization_1 (BatchNormalization)(None, 6)",
+        "Total params: 239 (956.00 B)\n",
+        "Trainable params: 219 (876.00 B)\n",
+        "Non-trainable params: 20 (80.00 B)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    let rows: Vec<usize> = BatchNorm::LAYERS
+        .iter()
+        .map(|l| l.params + l.non_trainable)
+        .collect();
+    assert_eq!(rows, [76, 16, 0, 0, 102, 24, 21]);
+}
