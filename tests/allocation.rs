@@ -234,3 +234,37 @@ fn sharded_training_steps_allocate_nothing_but_rayons_queue_blocks() {
         );
     }
 }
+
+dl::network! {
+    struct BatchNormCnn {
+        input: [12, 12, 3],
+        Conv2D(8, (3, 3), relu),
+        BatchNormalization(),
+        MaxPooling2D((2, 2)),
+        Flatten,
+        Dense(16, relu),
+        BatchNormalization(),
+        Dense(4, softmax),
+    }
+}
+
+#[test]
+fn batch_normalization_trains_without_steady_state_allocation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = BatchNormCnn::new(&mut rng);
+    let x: Vec<SVector<f32, 432>> = (0..8).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<usize> = (0..8).map(|i| i % 4).collect();
+    let mut trainer =
+        Trainer::<BatchNormCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        trainer.train_on_batch(&mut net, &x[..3], &y[..3]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+    let mut out = 0.0;
+    net.forward(&x[0]);
+    assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
+    assert!(out > 0.0);
+}

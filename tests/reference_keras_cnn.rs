@@ -1,6 +1,8 @@
 //! Reference test against Keras 3 (TensorFlow backend) for image networks: `dl` reproduces,
 //! within 1e-5 relative, the outputs, mean loss, gradients and the weights after three Adam steps
-//! that Keras computed for the same channels-last convolutional networks, weights and batch.
+//! that Keras computed for the same channels-last convolutional networks, weights and batch; with
+//! batch normalization, also the moving statistics after the steps and the inference outputs
+//! that use them.
 //!
 //! The convolutional counterpart of `tests/reference_keras.rs`, with the same measure (see
 //! `FLOOR` there). The fixtures under `tests/fixtures/keras_cnn/` were written by
@@ -13,7 +15,7 @@ use dl::train::predict;
 use serde_json::Value;
 
 mod common;
-use common::keras_reference::{Checker, check_params, floats, reference};
+use common::keras_reference::{Checker, check_params, floats, max_abs, reference};
 
 dl::network! {
     /// Same-padded conv + relu, valid max pooling that drops a row and column (13 → 6), strided
@@ -51,6 +53,21 @@ dl::network! {
         Conv2D(3, (2, 3), tanh),
         GlobalAveragePooling2D,
         Dense(4, softmax),
+    }
+}
+
+dl::network! {
+    /// Conv + relu, batch normalization per channel (Keras's defaults), max pooling, Flatten,
+    /// dense + tanh, batch normalization per feature (momentum 0.9, epsilon 0.01), softmax head.
+    struct BatchNorm {
+        input: [7, 7, 2],
+        Conv2D(4, (3, 3), relu),
+        BatchNormalization(),
+        MaxPooling2D((2, 2)),
+        Flatten,
+        Dense(6, tanh),
+        BatchNormalization(momentum = 0.9, epsilon = 0.01),
+        Dense(3, softmax),
     }
 }
 
@@ -113,6 +130,21 @@ where
         i += 1;
     });
     assert_eq!(i, params.len(), "{case}: number of parameter tensors");
+    // Batch normalization's moving statistics, when the fixture has any.
+    let empty = Vec::new();
+    let state = fx["state"].as_array().unwrap_or(&empty);
+    let mut i = 0;
+    net.for_each_state_mut(|layer, tensor, values| {
+        let s = &state[i];
+        assert_eq!(
+            (&s["layer"], &s["tensor"]),
+            (&layer.into(), &tensor.into()),
+            "{case}: state #{i}"
+        );
+        values.copy_from_slice(&floats(&s["values"]));
+        i += 1;
+    });
+    assert_eq!(i, state.len(), "{case}: number of state tensors");
 
     // Inputs: NHWC, each sample flattened row-major, which is `dl`'s HWC sample order.
     let batch = fx["batch"].as_u64().unwrap() as usize;
@@ -166,7 +198,52 @@ where
         &net,
         &fx["params_after"],
     );
+    if !state.is_empty() {
+        check_state(
+            &mut c,
+            &format!("state after {steps} Adam steps"),
+            &net,
+            &fx["state_after"],
+        );
+        // Inference now normalizes with the moved statistics.
+        let after: Vec<f32> = predict(&net, &x)
+            .iter()
+            .flat_map(|o| o.elems().to_vec())
+            .collect();
+        c.close_all(
+            "predict after the steps",
+            &after,
+            &reference(&fx["outputs_after"]),
+        );
+    }
     c.finish();
+}
+
+/// The state tensors of `net` against a fixture list of `{layer, tensor, values}`; the floor of
+/// each value scales with its layer's moving mean and variance.
+fn check_state<M: Model>(c: &mut Checker, what: &str, net: &M, want: &Value) {
+    let want = want.as_array().expect("a list of tensors");
+    let mut got = Vec::new();
+    net.for_each_state(|layer, tensor, values| got.push((layer, tensor, values.to_vec())));
+    assert_eq!(got.len(), want.len(), "{what}: number of tensors");
+    for ((layer, tensor, values), w) in got.iter().zip(want) {
+        assert_eq!(
+            (&w["layer"], &w["tensor"]),
+            (&(*layer).into(), &(*tensor).into()),
+            "{what}"
+        );
+        let scale = want
+            .iter()
+            .filter(|t| t["layer"] == *layer)
+            .map(|t| max_abs(&reference(&t["values"])))
+            .fold(0.0, f64::max);
+        c.close(
+            &format!("{what} {layer}.{tensor}"),
+            values,
+            &reference(&w["values"]),
+            scale,
+        );
+    }
 }
 
 #[test]
@@ -182,4 +259,32 @@ fn same_padded_pooling_and_global_max_pooling() {
 #[test]
 fn global_average_pooling() {
     check::<GlobalAvg>("cnn_global_avg", fixture!("cnn_global_avg"));
+}
+
+#[test]
+fn batch_normalization_of_images_and_vectors() {
+    check::<BatchNorm>("cnn_batch_norm", fixture!("cnn_batch_norm"));
+}
+
+/// Keras's `summary()` of the same network (Keras 3.15): batch normalization counts its moving
+/// statistics in `Param #` and as non-trainable; only `gamma` and `beta` are trained.
+#[test]
+fn batch_normalization_counts_as_in_keras_summary() {
+    assert_eq!(BatchNorm::PARAMS, 219);
+    assert_eq!(<BatchNorm as Model>::NON_TRAINABLE, 20);
+    let text = BatchNorm::zeros().summary().to_string();
+    for line in [
+        " batch_normalization (BatchNormalization)(None, 5, 5, 4)",
+        " batch_normalization_1 (BatchNormalization)(None, 6)",
+        "Total params: 239 (956.00 B)\n",
+        "Trainable params: 219 (876.00 B)\n",
+        "Non-trainable params: 20 (80.00 B)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    let rows: Vec<usize> = BatchNorm::LAYERS
+        .iter()
+        .map(|l| l.params + l.non_trainable)
+        .collect();
+    assert_eq!(rows, [76, 16, 0, 0, 102, 24, 21]);
 }

@@ -328,6 +328,122 @@ fn conv_kernels_are_written_and_read_in_keras_shape() {
     assert_eq!(bits(&copy), bits(&net));
 }
 
+dl::network! {
+    struct BnNet {
+        input: [4, 4, 2],
+        Conv2D(3, (2, 2), tanh),
+        BatchNormalization(),
+        Flatten,
+        Dense(2, softmax),
+    }
+}
+
+/// Parameters and state, as bits.
+fn all_bits<M: Model>(m: &M) -> Vec<u32> {
+    let mut w = bits(m);
+    m.for_each_state(|_, _, v| w.extend(v.iter().map(|x| x.to_bits())));
+    w
+}
+
+#[test]
+fn batch_normalization_state_is_saved_and_loaded_under_keras_names() {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let mut net = BnNet::new(&mut rng);
+    let x: Vec<SVector<f32, 32>> = (0..16)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y: Vec<usize> = (0..16).map(|i| i % 2).collect();
+    let mut trainer =
+        Trainer::<BnNet, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::new(0.01), None);
+    for _ in 0..3 {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    }
+    let mut state = Vec::new();
+    net.for_each_state(|layer, tensor, v| state.push((layer, tensor, v.to_vec())));
+    assert_eq!(state.len(), 2);
+    assert_eq!((state[0].0, state[0].1), ("batch_normalization", "moving_mean"));
+    assert_eq!(
+        (state[1].0, state[1].1),
+        ("batch_normalization", "moving_variance")
+    );
+    assert!(
+        state[0].2.iter().all(|&m| m != 0.0),
+        "training moved the moving mean"
+    );
+
+    let bytes = weights::to_bytes(&net).unwrap();
+    let (h, d) = split(&bytes);
+    for tensor in ["gamma", "beta", "moving_mean", "moving_variance"] {
+        let entry = format!(r#""batch_normalization.{tensor}":{{"dtype":"F32","shape":[3]"#);
+        assert!(h.contains(&entry), "{h}");
+    }
+    let mut copy = BnNet::new(&mut ChaCha8Rng::seed_from_u64(15));
+    weights::from_bytes(&mut copy, &bytes).unwrap();
+    assert_eq!(all_bits(&copy), all_bits(&net));
+    let p: Vec<u32> = net
+        .predict(&x)
+        .iter()
+        .flat_map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+        .collect();
+    let q: Vec<u32> = copy
+        .predict(&x)
+        .iter()
+        .flat_map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(p, q);
+
+    // A checkpoint carries the state too; the optimizer's buffers cover trainable values only.
+    let checkpoint = weights::checkpoint_to_bytes(&net, &trainer.optimizer, 1).unwrap();
+    let mut copy = BnNet::new(&mut ChaCha8Rng::seed_from_u64(15));
+    let mut adam = Adam::new(0.01);
+    weights::checkpoint_from_bytes(&mut copy, &mut adam, &checkpoint).unwrap();
+    assert_eq!(all_bits(&copy), all_bits(&net));
+    assert!(adam.state().iter().all(|(_, v)| v.len() == BnNet::PARAMS));
+
+    // A missing or spoiled moving variance is an `Err` that names it, and changes nothing.
+    let init = BnNet::new(&mut ChaCha8Rng::seed_from_u64(16));
+    let (start, end) = offsets(&h, "batch_normalization.moving_variance");
+    let mut without = h.clone();
+    let entry_at = without.find(r#","batch_normalization.moving_variance""#).unwrap();
+    let entry_end = entry_at + without[entry_at..].find('}').unwrap() + 1;
+    without.replace_range(entry_at..entry_end, "");
+    // Drop its bytes and move the tensors after it back (it is the last one written).
+    assert_eq!(end, d.len(), "moving_variance is the last tensor");
+    let mut data = d.clone();
+    data.truncate(start);
+    let cases = [
+        (
+            join(&without, &data),
+            "missing tensor `batch_normalization.moving_variance`",
+        ),
+        (
+            {
+                let mut d = d.clone();
+                d[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+                join(&h, &d)
+            },
+            "batch_normalization.moving_variance: value at index 0 (element [0]) is NaN",
+        ),
+        (
+            join(
+                &h.replacen(
+                    r#""batch_normalization.moving_mean":{"dtype":"F32","shape":[3]"#,
+                    r#""batch_normalization.moving_mean":{"dtype":"F32","shape":[1,3]"#,
+                    1,
+                ),
+                &d,
+            ),
+            "batch_normalization.moving_mean: expected shape [3], found [1, 3]",
+        ),
+    ];
+    for (bytes, message) in cases {
+        let mut net = init.clone();
+        let e = weights::from_bytes(&mut net, &bytes).unwrap_err().to_string();
+        assert!(e.contains(message), "{e:?} does not contain {message:?}");
+        assert_eq!(all_bits(&net), all_bits(&init));
+    }
+}
+
 // ---- Hostile files.
 
 /// A valid weights file of `Tutorial`, split into header text and data section.

@@ -364,7 +364,11 @@ fn batch_norm(call: &LayerCall, input: Option<Shape>, errors: &mut Errors) -> Op
         Some(e) => match spec::signed_int(e) {
             Some(v) => Some((v, e.span())),
             None => {
-                errors.push(e.span(), "`axis` must be an integer literal, e.g. `-1`");
+                errors.push(
+                    e.span(),
+                    "`axis` (Keras's first positional argument) must be an integer literal, e.g. `-1`; \
+                     name the others, e.g. `BatchNormalization(momentum = 0.9)`",
+                );
                 supported = false;
                 None
             }

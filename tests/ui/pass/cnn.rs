@@ -9,7 +9,9 @@ dl::network! {
         MaxPooling2D((2, 2), padding = same),
         AveragePooling2D(pool_size = 1),
         Conv2D(6, (1, 1)),
+        BatchNormalization(axis = -1, momentum = 0.9, epsilon = 1e-5, center = true, scale = true),
         GlobalMaxPooling2D,
+        BatchNormalization,
         Dropout(0.25),
         Dense(3, softmax),
     }

@@ -1,0 +1,34 @@
+dl::network! {
+    struct Net {
+        input: [8, 8, 3],
+        BatchNormalization(momentum = 1.0),
+        BatchNormalization(momentum = -0.5, epsilon = 0),
+        BatchNormalization(epsilon = -0.001),
+        BatchNormalization(momentum = "high", epsilon = small),
+        BatchNormalization(axis = 3, center = false, scale = false),
+        BatchNormalization(0.99),
+        Flatten,
+        Dense(1, sigmoid),
+    }
+}
+
+dl::network! {
+    struct Axis {
+        input: [8, 8, 3],
+        BatchNormalization(1),
+        Flatten,
+        Dense(1, sigmoid),
+    }
+}
+
+dl::network! {
+    struct Text {
+        input: tokens[10],
+        BatchNormalization,
+        Embedding(100, 8),
+        GlobalAveragePooling1D,
+        Dense(1, sigmoid),
+    }
+}
+
+fn main() {}
