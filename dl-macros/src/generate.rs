@@ -92,7 +92,7 @@ fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
             let seed = Literal::u64_unsuffixed(seed.unwrap_or(index as u64));
             quote!(#k::layers::Dropout<#n, #bits, #seed>)
         }
-        Kind::Embedding { vocabulary, dim } => {
+        Kind::Embedding { vocabulary, dim, .. } => {
             let (v, e) = (lit(vocabulary), lit(dim));
             quote!(#k::layers::Embedding<#v, #e, #t>)
         }
@@ -245,7 +245,12 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             quote!(&ws.#p.y)
         };
         let batch = batch_of(&net.layers[i]);
-        quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
+        if net.layers[i].masked {
+            // The padding mask is the network's input: its token ids.
+            quote!(<#ty as #k::layers::MaskedLayer>::forward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, training, x);)
+        } else {
+            quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
+        }
     });
 
     let backward = (0..net.layers.len()).rev().map(|i| {
@@ -258,7 +263,11 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             (quote!(&ws.#p.y), quote!(#k::__private::core::option::Option::Some(&mut ws.#p.dy)))
         };
         let batch = batch_of(&net.layers[i]);
-        quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+        if net.layers[i].masked {
+            quote!(<#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, x);)
+        } else {
+            quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+        }
     });
     let last_ty = &types[last];
     let last_idx = &idx[last];

@@ -8,6 +8,7 @@
 mod errors;
 mod generate;
 mod layers;
+mod mask;
 mod model;
 mod parse;
 mod shape;
