@@ -71,10 +71,16 @@ pub(super) fn recurrent_infer(
             t0 = t;
             let end = (t + chunk).min(steps);
             let cols = (end - t) * b;
-            gather_steps(x, steps, b, d, t, end, &mut cache.xs[..d * cols]);
+            // One sample's steps are already step-major.
+            let xs = if b == 1 {
+                &x[t * d..end * d]
+            } else {
+                gather_steps(x, steps, b, d, t, end, &mut cache.xs[..d * cols]);
+                &cache.xs[..d * cols]
+            };
             let gates = &mut cache.gates[..g * cols];
             fill_columns(gates, w.bias);
-            gemm(g, cols, d, 1.0, w.kernel, Op::N, &cache.xs, Op::N, 1.0, gates);
+            gemm(g, cols, d, 1.0, w.kernel, Op::N, xs, Op::N, 1.0, gates);
         }
         // States alternate between the two halves of `h` (and `c`): step t reads half t % 2.
         let (h0, h1) = cache.h.split_at_mut(ub);
@@ -84,7 +90,7 @@ pub(super) fn recurrent_infer(
         match cell {
             Cell::Lstm => {
                 if !first {
-                    recurrent_product(g, b, u, w.recurrent, hp, gt);
+                    recurrent_product(t, g, b, u, w.recurrent, hp, gt);
                 }
                 let (c0, c1) = cache.c.split_at_mut(ub);
                 let (cp, cn) = if t % 2 == 0 { (&*c0, c1) } else { (&*c1, c0) };
@@ -97,13 +103,13 @@ pub(super) fn recurrent_infer(
                 let rec = &mut cache.rec[..gb];
                 fill_columns(rec, w.recurrent_bias);
                 if !first {
-                    recurrent_product(g, b, u, w.recurrent, hp, rec);
+                    recurrent_product(t, g, b, u, w.recurrent, hp, rec);
                 }
                 gru_step(u, gt, rec, hp, hn, &mut cache.rech);
             }
             Cell::Simple => {
                 if !first {
-                    recurrent_product(g, b, u, w.recurrent, hp, gt);
+                    recurrent_product(t, g, b, u, w.recurrent, hp, gt);
                 }
                 tanh_into(gt, hn);
             }
@@ -131,10 +137,6 @@ pub(super) fn recurrent_infer(
 /// Steps `t0..t1` of every sample of sample-major `x` (`n` floats per step), step-major into
 /// `xs` (column `(t − t0)·batch + s`).
 fn gather_steps(x: &[f32], steps: usize, batch: usize, n: usize, t0: usize, t1: usize, xs: &mut [f32]) {
-    if batch == 1 {
-        xs.copy_from_slice(&x[t0 * n..t1 * n]);
-        return;
-    }
     for (s, sample) in x.chunks_exact(steps * n).enumerate().take(batch) {
         for t in t0..t1 {
             let at = ((t - t0) * batch + s) * n;

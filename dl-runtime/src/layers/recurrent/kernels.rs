@@ -4,7 +4,7 @@
 use super::cells::{gru_step, gru_step_back, lstm_step, lstm_step_back, tanh_back, tanh_into};
 use super::{Cell, Dims, Grads, RecurrentCache, Weights};
 use crate::gemm::{Op, gemm, transpose};
-use crate::gemv::gemv;
+use crate::gemv::{gemv, gemv_rev};
 use crate::layers::{Mask, fit_len};
 
 /// Batch columns of the GEMMs over a chunk of steps (the input projections, the weight and
@@ -82,7 +82,7 @@ pub(super) fn recurrent_forward(
         match cell {
             Cell::Lstm => {
                 if !first {
-                    recurrent_product(g, b, u, w.recurrent, hp, gt);
+                    recurrent_product(t, g, b, u, w.recurrent, hp, gt);
                 }
                 let (cprev, cnext) = cache.c.split_at_mut((t + 1) * ub);
                 let (cp, cn) = (&cprev[t * ub..], &mut cnext[..ub]);
@@ -96,14 +96,14 @@ pub(super) fn recurrent_forward(
                 let rec = &mut cache.rec[..gb];
                 fill_columns(rec, w.recurrent_bias);
                 if !first {
-                    recurrent_product(g, b, u, w.recurrent, hp, rec);
+                    recurrent_product(t, g, b, u, w.recurrent, hp, rec);
                 }
                 let rech = &mut cache.rech[t * ub..(t + 1) * ub];
                 gru_step(u, gt, rec, hp, hn, rech);
             }
             Cell::Simple => {
                 if !first {
-                    recurrent_product(g, b, u, w.recurrent, hp, gt);
+                    recurrent_product(t, g, b, u, w.recurrent, hp, gt);
                 }
                 tanh_into(gt, hn);
             }
@@ -283,11 +283,24 @@ pub(super) fn recurrent_backward(
     }
 }
 
-/// `out += R·h` for the `b` columns of the step: a matrix–vector product for one sample.
+/// `out += R·h` for the `b` columns of step `t`: a matrix–vector product for one sample, which
+/// reads `R` backwards on odd steps so that the part read last stays in L1 (see `gemv`).
 #[inline]
-pub(super) fn recurrent_product(g: usize, b: usize, u: usize, r: &[f32], h: &[f32], out: &mut [f32]) {
+pub(super) fn recurrent_product(
+    t: usize,
+    g: usize,
+    b: usize,
+    u: usize,
+    r: &[f32],
+    h: &[f32],
+    out: &mut [f32],
+) {
     if b == 1 {
-        gemv(g, u, r, h, out);
+        if t % 2 == 1 {
+            gemv_rev(g, u, r, h, out);
+        } else {
+            gemv(g, u, r, h, out);
+        }
     } else {
         gemm(g, b, u, 1.0, r, Op::N, h, Op::N, 1.0, out);
     }
