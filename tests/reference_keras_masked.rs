@@ -131,3 +131,67 @@ fn masked_lstm_last_step() {
 fn masked_gru_sequences_average_pooled() {
     check::<MaskedGruPool>("masked_gru_pool", fixture!("masked_gru_pool"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The mask through `Dense` per time step and `Dropout` (no Keras fixture: properties that hold
+// exactly).
+
+dl::network! {
+    /// The mask passes through a per-step Dense and a Dropout before the GRU consumes it with
+    /// `return_sequences`, and the pooling consumes it again.
+    struct MaskThroughDense {
+        input: tokens[6],
+        Embedding(12, 4, mask_zero = true),
+        Dense(5, tanh),
+        Dropout(0.25),
+        GRU(3, return_sequences = true),
+        GlobalAveragePooling1D,
+        Dense(2, softmax),
+    }
+}
+
+/// Padded steps do not matter: the padding id's embedding row can be anything without changing
+/// an output or a loss, it receives no gradient, and an all-padding sample gives finite outputs
+/// (the pooling's zeros through the head).
+#[test]
+fn padding_does_not_reach_the_outputs() {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let mut net = MaskThroughDense::new(&mut rng);
+    let ids: [[u32; 6]; 4] = [
+        [0, 0, 3, 4, 5, 1],
+        [2, 0, 7, 0, 11, 0],
+        [0; 6],
+        [1, 2, 3, 4, 5, 6],
+    ];
+    let x: Vec<Tokens<6, 12>> = ids.iter().map(|s| Tokens::new(*s).unwrap()).collect();
+    let y = [0usize, 1, 0, 1];
+    let run = |net: &MaskThroughDense| {
+        let out: Vec<f32> = x.iter().flat_map(|s| net.forward(s).elems().to_vec()).collect();
+        let mut trainer = Trainer::<MaskThroughDense, _, Adam>::new(
+            SparseCategoricalCrossEntropy::default(),
+            Adam::default(),
+            None,
+        );
+        let loss = trainer.compute_gradients(net, &x, &y).unwrap().loss();
+        let mut padding_row = Vec::new();
+        trainer.gradients().for_each_param(|layer, _, g| {
+            if layer == "embedding" {
+                padding_row = g[..4].to_vec();
+            }
+        });
+        (out, loss, padding_row)
+    };
+    let (out, loss, padding_row) = run(&net);
+    assert!(out.iter().all(|v| v.is_finite()), "{out:?}");
+    assert_eq!(padding_row, [0.0; 4], "the padding row's gradient");
+    net.for_each_param_mut(|layer, _, p| {
+        if layer == "embedding" {
+            p[..4].copy_from_slice(&[5.0, -3.0, 0.5, 2.0]);
+        }
+    });
+    let (out2, loss2, padding_row2) = run(&net);
+    assert_eq!(out2, out, "outputs depend on the padding row");
+    assert_eq!(loss2, loss, "the loss depends on the padding row");
+    assert_eq!(padding_row2, [0.0; 4]);
+}
