@@ -61,6 +61,48 @@ simd_fn! {
     }
 }
 
+simd_fn! {
+    /// [`lstm_step`] for inference: the same cell and hidden states, without keeping the
+    /// activated gates or `tanh(c_t)` for a backward pass.
+    pub(super) fn lstm_step_infer(u: usize, gates: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
+        let cols = gates
+            .chunks_exact(4 * u)
+            .zip(c_prev.chunks_exact(u))
+            .zip(c.chunks_exact_mut(u))
+            .zip(h.chunks_exact_mut(u));
+        for (((gc, cp), cc), hc) in cols {
+            let (gi, rest) = gc.split_at(u);
+            let (gf, rest) = rest.split_at(u);
+            let (gg, go) = rest.split_at(u);
+            lstm_column_infer::<FMA>(gi, gf, gg, go, cp, cc, hc);
+        }
+    }
+}
+
+/// The arithmetic of [`lstm_column`], writing only the states.
+#[inline(always)]
+fn lstm_column_infer<const FMA: bool>(
+    gi: &[f32],
+    gf: &[f32],
+    gg: &[f32],
+    go: &[f32],
+    cp: &[f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
+    let u = gi.len();
+    let (gf, gg, go, cp, c, h) = (&gf[..u], &gg[..u], &go[..u], &cp[..u], &mut c[..u], &mut h[..u]);
+    for k in 0..u {
+        let i = sigmoid::<FMA>(gi[k]);
+        let f = sigmoid::<FMA>(gf[k]);
+        let cand = tanh::<FMA>(gg[k]);
+        let o = sigmoid::<FMA>(go[k]);
+        let cn = fmadd::<FMA>(f, cp[k], i * cand);
+        c[k] = cn;
+        h[k] = o * tanh::<FMA>(cn);
+    }
+}
+
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn lstm_column<const FMA: bool>(

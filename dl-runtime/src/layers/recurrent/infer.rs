@@ -8,7 +8,7 @@
 //! With one sample (`forward`), the recurrent product is a matrix–vector product
 //! ([`gemv`](crate::gemv::gemv)) rather than a GEMM with one column.
 
-use super::cells::{gru_step, lstm_step, tanh_into};
+use super::cells::{gru_step, lstm_step_infer, tanh_into};
 use super::kernels::{GRAD_CHUNK_COLUMNS, carry, fill_columns, recurrent_product};
 use super::{Cell, Dims, RecurrentCache, Weights};
 use crate::gemm::{Op, gemm};
@@ -57,7 +57,6 @@ pub(super) fn recurrent_infer(
     if cell == Cell::Lstm {
         fit_len(&mut cache.c, 2 * ub);
         cache.c.fill(0.0);
-        fit_len(&mut cache.tc, ub);
     }
     if cell == Cell::Gru {
         fit_len(&mut cache.rec, gb);
@@ -94,7 +93,7 @@ pub(super) fn recurrent_infer(
                 }
                 let (c0, c1) = cache.c.split_at_mut(ub);
                 let (cp, cn) = if t % 2 == 0 { (&*c0, c1) } else { (&*c1, c0) };
-                lstm_step(u, gt, cp, cn, &mut cache.tc, hn);
+                lstm_step_infer(u, gt, cp, cn, hn);
                 if let Some(mask) = mask {
                     carry(mask, steps, t, u, cp, cn);
                 }
