@@ -116,6 +116,57 @@ fn text_networks_agree_with_the_runtime() {
     agree!(GruLast, GruLastEmbedded, "../fixtures/embedded/gru_last.safetensors", tokens 25);
 }
 
+/// Padding (id 0) at the start, the end, in between, and everywhere: the embedded network
+/// carries state over padded steps and averages over the others, as the runtime (and Keras) do.
+macro_rules! agree_masked {
+    ($train:ident, $embedded:ident, $file:tt, $vocabulary:literal) => {{
+        let mut train = $train::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(9));
+        train.load(path($file)).unwrap();
+        static NET: $embedded = $embedded::EMBEDDED;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        for sample in 0..30 {
+            let mut ids = core::array::from_fn(|_| rng.random_range(1..$vocabulary));
+            match sample % 4 {
+                0 => ids[..3].fill(0),
+                1 => {
+                    let n = ids.len();
+                    ids[n - 4..].fill(0)
+                }
+                2 => ids.iter_mut().for_each(|id| {
+                    if rng.random_bool(0.4) {
+                        *id = 0
+                    }
+                }),
+                _ if sample == 3 => ids.fill(0),
+                _ => {}
+            }
+            let want = train.forward(&dl::Tokens::new(ids).unwrap());
+            let got = NET.forward(&ids).unwrap();
+            assert!(
+                close(want.as_slice(), &got),
+                "{} on {ids:?}: {want:?} vs {got:?}",
+                stringify!($embedded)
+            );
+        }
+    }};
+}
+
+#[test]
+fn masked_networks_agree_with_the_runtime() {
+    agree_masked!(
+        Masked,
+        MaskedEmbedded,
+        "../fixtures/embedded/masked.safetensors",
+        30
+    );
+    agree_masked!(
+        MaskedLast,
+        MaskedLastEmbedded,
+        "../fixtures/embedded/masked_last.safetensors",
+        20
+    );
+}
+
 #[test]
 fn token_ids_outside_the_vocabulary_are_an_error_with_the_position() {
     let mut ids = [1u32; 12];

@@ -99,7 +99,7 @@ fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
             let e = Literal::u32_unsuffixed((epsilon as f32).to_bits());
             quote!(#k::layers::BatchNormalization<#c, #n, #m, #e>)
         }
-        Kind::Embedding { vocabulary, dim } => {
+        Kind::Embedding { vocabulary, dim, .. } => {
             let (v, e) = (lit(vocabulary), lit(dim));
             quote!(#k::layers::Embedding<#v, #e, #t>)
         }
@@ -261,7 +261,12 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             quote!(&ws.#p.y)
         };
         let batch = batch_of(&net.layers[i]);
-        quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
+        if net.layers[i].masked {
+            // The padding mask is the network's input: its token ids.
+            quote!(<#ty as #k::layers::MaskedLayer>::forward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, training, x);)
+        } else {
+            quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
+        }
     });
 
     let backward = (0..net.layers.len()).rev().map(|i| {
@@ -274,7 +279,11 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             (quote!(&ws.#p.y), quote!(#k::__private::core::option::Option::Some(&mut ws.#p.dy)))
         };
         let batch = batch_of(&net.layers[i]);
-        quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+        if net.layers[i].masked {
+            quote!(<#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, x);)
+        } else {
+            quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+        }
     });
     // State hooks, for the layers that have state only (the others' are no-ops).
     let stateful: Vec<usize> = (0..net.layers.len())

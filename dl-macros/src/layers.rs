@@ -240,11 +240,9 @@ pub fn resolve(
                     None
                 }
             };
-            if let Some(e) = bound.get(2)
-                && spec::boolean(e, "mask_zero", errors) == Some(true)
-            {
-                errors.push(e.span(), "`mask_zero = true` is not supported yet");
-            }
+            let mask_zero = bound
+                .get(2)
+                .map_or(Some(false), |e| spec::boolean(e, "mask_zero", errors));
             let l = match input? {
                 Shape::Tokens(l) => l,
                 other => {
@@ -257,8 +255,15 @@ pub fn resolve(
                     return None;
                 }
             };
-            let (vocabulary, dim) = (vocabulary?, dim?);
-            Some((Kind::Embedding { vocabulary, dim }, Shape::Sequence(l, dim)))
+            let (vocabulary, dim, mask_zero) = (vocabulary?, dim?, mask_zero?);
+            Some((
+                Kind::Embedding {
+                    vocabulary,
+                    dim,
+                    mask_zero,
+                },
+                Shape::Sequence(l, dim),
+            ))
         }
         "LSTM" | "GRU" | "SimpleRNN" => {
             let cell = match kind.as_str() {

@@ -10,6 +10,7 @@ mod errors;
 mod footprint;
 mod generate;
 mod layers;
+mod mask;
 mod model;
 mod options;
 mod parse;

@@ -9,6 +9,7 @@ use syn::{Attribute, Ident, Visibility};
 
 use crate::errors::Errors;
 use crate::layers;
+use crate::mask;
 use crate::parse::{Entry, EntryValue, Network as Syntax};
 use crate::shape::Shape;
 use crate::spec::{self, Activation};
@@ -35,6 +36,9 @@ pub struct Layer {
     pub kind: Kind,
     pub input: Shape,
     pub output: Shape,
+    /// Whether the layer consumes the padding mask of an `Embedding(mask_zero = true)` upstream
+    /// (see `mask`).
+    pub masked: bool,
 }
 
 /// A pooling window: size, strides, padding, and the leading padding the macro computed.
@@ -72,6 +76,8 @@ pub enum Kind {
     Embedding {
         vocabulary: usize,
         dim: usize,
+        /// `mask_zero`: id 0 is padding, masked out downstream.
+        mask_zero: bool,
     },
     Recurrent {
         cell: Cell,
@@ -146,7 +152,7 @@ impl Layer {
     pub fn params(&self) -> usize {
         match self.kind {
             Kind::Dense { units, .. } => self.input.features() * units + units,
-            Kind::Embedding { vocabulary, dim } => vocabulary * dim,
+            Kind::Embedding { vocabulary, dim, .. } => vocabulary * dim,
             Kind::Recurrent { cell, units, .. } => {
                 let g = cell.gates() * units;
                 // GRU (reset_after) keeps separate input and recurrent biases.
@@ -202,7 +208,7 @@ impl Layer {
                     ("bias", vec![filters]),
                 ]
             }
-            Kind::Embedding { vocabulary, dim } => vec![("embeddings", vec![vocabulary, dim])],
+            Kind::Embedding { vocabulary, dim, .. } => vec![("embeddings", vec![vocabulary, dim])],
             Kind::Recurrent { cell, units, .. } => {
                 let g = cell.gates() * units;
                 let bias = if cell == Cell::Gru { vec![2, g] } else { vec![g] };
@@ -260,6 +266,8 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
     let mut shape = input;
     let mut previous = "the input".to_string();
     let mut last_span = None;
+    // The masking embedding whose padding mask reaches the current layer, if any.
+    let mut mask_source = None;
 
     for entry in entries {
         let call = match &entry.value {
@@ -315,11 +323,18 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
             }
         };
         let built = layers::resolve(call, shape, &previous, &mut errors);
+        let masked = mask::flow(
+            &mut mask_source,
+            built.as_ref().map(|(kind, _)| kind),
+            &name,
+            call.kind.span(),
+            &mut errors,
+        );
         shape = built.as_ref().map(|(_, out)| *out);
         previous = format!("`{name}`");
         last_span = Some(call.kind.span());
         if let Some((kind, output)) = built {
-            layers.push((entry, name, field, kind, output));
+            layers.push((entry, name, field, kind, output, masked));
         }
     }
 
@@ -352,7 +367,7 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
     let mut prev = input;
     let layers = layers
         .into_iter()
-        .map(|(entry, name, field, kind, output)| {
+        .map(|(entry, name, field, kind, output, masked)| {
             let layer = Layer {
                 attrs: docs(entry),
                 vis: entry.vis.clone(),
@@ -361,6 +376,7 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
                 kind,
                 input: prev,
                 output,
+                masked,
             };
             prev = output;
             layer

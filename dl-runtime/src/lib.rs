@@ -12,6 +12,7 @@ pub mod denormals;
 pub mod error;
 pub mod finite;
 pub mod gemm;
+pub mod gemv;
 pub mod head;
 pub mod init;
 pub mod layers;

@@ -23,7 +23,7 @@
 use dl_runtime::Activation;
 use dl_runtime::init;
 use dl_runtime::layers::{
-    Buffers, Embedding, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Layer, SimpleRNN,
+    Buffers, Embedding, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Layer, MaskedLayer, SimpleRNN,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -89,8 +89,10 @@ fn sigmoid(x: f64) -> f64 {
 }
 
 /// One sample's outputs: `params` are kernel (`G × D`), recurrent kernel (`G × U`) and bias
-/// (`G`, or `2G` for GRU) in storage order; `x` is `T × D`.
-fn reference(case: &Case, params: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
+/// (`G`, or `2G` for GRU) in storage order; `x` is `T × D`; `ids`, with a padding mask, the
+/// sample's `T` token ids (Keras: a step with id 0 leaves the states as they are and outputs
+/// the state again).
+fn reference(case: &Case, params: &[Vec<f64>], x: &[f64], ids: Option<&[u32]>) -> Vec<f64> {
     let Case { cell, t, d, u, seq } = *case;
     let g = case.g();
     let (kernel, rec, bias) = (&params[0], &params[1], &params[2]);
@@ -98,6 +100,12 @@ fn reference(case: &Case, params: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
     let mut c = vec![0.0; u];
     let mut out = Vec::new();
     for step in 0..t {
+        if ids.is_some_and(|ids| ids[step] == 0) {
+            if seq {
+                out.extend_from_slice(&h);
+            }
+            continue;
+        }
         let xt = &x[step * d..(step + 1) * d];
         let zx: Vec<f64> = (0..g)
             .map(|r| bias[r] + (0..d).map(|k| kernel[r + k * g] * xt[k]).sum::<f64>())
@@ -138,9 +146,18 @@ fn reference(case: &Case, params: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
     if seq { out } else { h }
 }
 
-fn reference_batch(case: &Case, params: &[Vec<f64>], x: &[f64], batch: usize) -> Vec<f64> {
+fn reference_batch(
+    case: &Case,
+    params: &[Vec<f64>],
+    x: &[f64],
+    batch: usize,
+    mask: Option<&[u32]>,
+) -> Vec<f64> {
     (0..batch)
-        .flat_map(|s| reference(case, params, &x[s * case.inputs()..(s + 1) * case.inputs()]))
+        .flat_map(|s| {
+            let ids = mask.map(|m| &m[s * case.t..(s + 1) * case.t]);
+            reference(case, params, &x[s * case.inputs()..(s + 1) * case.inputs()], ids)
+        })
         .collect()
 }
 
@@ -151,6 +168,7 @@ fn dot(w: &[f32], y: &[f64]) -> f64 {
 /// Exact gradients of `L = Σ w·y` by central differences of the f64 reference (`h = 1e-5`):
 /// `(tensor, index, value)` for the parameter coordinates `at[tensor]`, then `(usize::MAX,
 /// index, value)` for the input coordinates `inputs`.
+#[allow(clippy::too_many_arguments)]
 fn reference_grads(
     case: &Case,
     params: &[Vec<f32>],
@@ -159,6 +177,7 @@ fn reference_grads(
     w: &[f32],
     at: &[Vec<usize>],
     inputs: &[usize],
+    mask: Option<&[u32]>,
 ) -> Vec<(usize, usize, f64)> {
     const H: f64 = 1e-5;
     let mut p: Vec<Vec<f64>> = params
@@ -171,9 +190,9 @@ fn reference_grads(
         for &j in coords {
             let base = p[t][j];
             p[t][j] = base + H;
-            let plus = dot(w, &reference_batch(case, &p, &xd, batch));
+            let plus = dot(w, &reference_batch(case, &p, &xd, batch, mask));
             p[t][j] = base - H;
-            let minus = dot(w, &reference_batch(case, &p, &xd, batch));
+            let minus = dot(w, &reference_batch(case, &p, &xd, batch, mask));
             p[t][j] = base;
             out.push((t, j, (plus - minus) / (2.0 * H)));
         }
@@ -183,11 +202,12 @@ fn reference_grads(
     for &j in inputs {
         let s = j / n;
         let ws = &w[s * m..(s + 1) * m];
+        let ids = mask.map(|m| &m[s * case.t..(s + 1) * case.t]);
         let base = xd[j];
         xd[j] = base + H;
-        let plus = dot(ws, &reference(case, &p, &xd[s * n..(s + 1) * n]));
+        let plus = dot(ws, &reference(case, &p, &xd[s * n..(s + 1) * n], ids));
         xd[j] = base - H;
-        let minus = dot(ws, &reference(case, &p, &xd[s * n..(s + 1) * n]));
+        let minus = dot(ws, &reference(case, &p, &xd[s * n..(s + 1) * n], ids));
         xd[j] = base;
         out.push((usize::MAX, j, (plus - minus) / (2.0 * H)));
     }
@@ -224,6 +244,50 @@ fn forward<L: Layer>(layer: &L, x: &[L::In], batch: usize) -> Vec<f32> {
     layer.forward_batch(x, batch, &mut buf, Activation::Linear, true);
     assert_eq!(buf.y.len(), L::OUTPUTS * batch);
     buf.y
+}
+
+/// The forward pass with an optional padding mask, in training or inference mode.
+fn forward_with<L: MaskedLayer>(
+    layer: &L,
+    x: &[f32],
+    batch: usize,
+    mask: Option<&[u32]>,
+    training: bool,
+) -> Vec<f32> {
+    let mut buf = Buffers::<L::Extra>::default();
+    match mask {
+        Some(m) => layer.forward_masked(x, batch, &mut buf, Activation::Linear, training, m),
+        None => layer.forward_batch(x, batch, &mut buf, Activation::Linear, training),
+    }
+    assert_eq!(buf.y.len(), L::OUTPUTS * batch);
+    buf.y
+}
+
+/// Masked forward then backward with `∂L/∂y = w`: the parameter gradients (NaN-primed) and
+/// `∂L/∂x`.
+fn backward_masked<L: MaskedLayer>(
+    layer: &L,
+    x: &[f32],
+    batch: usize,
+    w: &[f32],
+    mask: &[u32],
+) -> (Vec<Vec<f32>>, Vec<f32>) {
+    let mut buf = Buffers::<L::Extra>::default();
+    layer.forward_masked(x, batch, &mut buf, Activation::Linear, true, mask);
+    buf.dy.copy_from_slice(w);
+    let mut grads = L::zeros();
+    grads.for_each_param_mut(&mut |_, g| g.fill(f32::NAN));
+    let mut dx = vec![f32::NAN; x.len()];
+    layer.backward_masked(
+        x,
+        batch,
+        &mut buf,
+        Activation::Linear,
+        &mut grads,
+        Some(&mut dx),
+        mask,
+    );
+    (params(&grads), dx)
 }
 
 /// Forward then backward with `∂L/∂y = w` in `buf`; returns the parameter gradients and
@@ -288,7 +352,7 @@ fn assert_none(failures: Vec<String>) {
 /// Central differences of the layer's own forward pass, Richardson-extrapolated, at the
 /// coordinates picked; returns the mismatches.
 #[allow(clippy::too_many_arguments)]
-fn check_layer_fd<L: Layer<In = f32>>(
+fn check_layer_fd<L: MaskedLayer>(
     name: &str,
     layer: &mut L,
     x: &[f32],
@@ -297,6 +361,7 @@ fn check_layer_fd<L: Layer<In = f32>>(
     grads: &[Vec<f32>],
     dx: &[f32],
     coords: Coords,
+    mask: Option<&[u32]>,
 ) -> Vec<String> {
     const H: f32 = 1.0 / 64.0;
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -325,7 +390,7 @@ fn check_layer_fd<L: Layer<In = f32>>(
             let base = tensor[j];
             let mut eval = |v: f32| {
                 set_param(layer, t, j, v);
-                let y = forward(layer, x, batch);
+                let y = forward_with(layer, x, batch, mask, true);
                 set_param(layer, t, j, base);
                 y
             };
@@ -337,7 +402,7 @@ fn check_layer_fd<L: Layer<In = f32>>(
         let base = x[j];
         let mut eval = |v: f32| {
             xp[j] = v;
-            let y = forward(layer, &xp, batch);
+            let y = forward_with(layer, &xp, batch, mask, true);
             xp[j] = base;
             y
         };
@@ -379,7 +444,7 @@ fn check_against_reference(
 /// The whole check of one recurrent layer: forward against the reference, gradients against the
 /// reference and against the layer's own finite differences, and buffer reuse across batch
 /// sizes.
-fn check_recurrent<L: Layer<In = f32>>(name: &str, mut layer: L, case: Case, batch: usize, coords: Coords) {
+fn check_recurrent<L: MaskedLayer>(name: &str, mut layer: L, case: Case, batch: usize, coords: Coords) {
     let mut rng = ChaCha8Rng::seed_from_u64(name.len() as u64 * 31 + batch as u64);
     let g = case.g();
     let bias_len = if case.cell == Cell::Gru { 2 * g } else { g };
@@ -405,7 +470,7 @@ fn check_recurrent<L: Layer<In = f32>>(name: &str, mut layer: L, case: Case, bat
     // Forward.
     let pd: Vec<Vec<f64>> = p.iter().map(|t| t.iter().map(|&v| v as f64).collect()).collect();
     let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    let want = reference_batch(&case, &pd, &xd, batch);
+    let want = reference_batch(&case, &pd, &xd, batch, None);
     let y = forward(&layer, &x, batch);
     let bad: Vec<String> = y
         .iter()
@@ -419,17 +484,27 @@ fn check_recurrent<L: Layer<In = f32>>(name: &str, mut layer: L, case: Case, bat
         .map(|(i, (a, b))| format!("[{i}]: got {a}, want {b}"))
         .collect();
     assert!(bad.is_empty(), "{name} forward:\n{}", bad.join("\n"));
+    // Inference (which keeps no cache, and multiplies one sample's state by a matrix–vector
+    // product) computes the same outputs, batched and for the first sample alone.
+    assert_close(
+        name,
+        "inference",
+        &forward_with(&layer, &x, batch, None, false),
+        &y,
+    );
+    let one = forward_with(&layer, &x[..case.inputs()], 1, None, false);
+    assert_close(name, "inference of one sample", &one, &y[..case.outputs()]);
 
     // Gradients.
     let (grads, dx) = backward(&layer, &x, batch, &w);
     let mut prng = ChaCha8Rng::seed_from_u64(5);
     let at: Vec<Vec<usize>> = p.iter().map(|t| pick(&mut prng, t.len(), coords)).collect();
     let inputs = pick(&mut prng, x.len(), coords);
-    let exact = reference_grads(&case, &p, &x, batch, &w, &at, &inputs);
+    let exact = reference_grads(&case, &p, &x, batch, &w, &at, &inputs, None);
     let names = param_names(&layer);
     assert_none(check_against_reference(name, &names, &grads, &dx, &exact));
     assert_none(check_layer_fd(
-        name, &mut layer, &x, batch, &w, &grads, &dx, coords,
+        name, &mut layer, &x, batch, &w, &grads, &dx, coords, None,
     ));
 
     // Reused buffers: a smaller batch then the same one again give what fresh buffers give.
@@ -482,6 +557,138 @@ fn recurrent_backward_twice_is_refused() {
     layer.backward_batch(&x, 1, &mut buf, Activation::Linear, &mut grads, None);
     layer.backward_batch(&x, 1, &mut buf, Activation::Linear, &mut grads, None);
 }
+
+/// `got` within the forward tolerance of `want`.
+fn assert_close(name: &str, what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{name} {what}: length");
+    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+        let close = (a as f64 - b as f64).abs() <= FWD_ATOL + FWD_RTOL * (b as f64).abs();
+        assert!(close, "{name} {what} [{i}]: {a} vs {b}");
+    }
+}
+
+/// Token ids for a masked batch of `batch ≥ 3` samples of `t ≥ 4` steps: sample 0 padded at
+/// the start, in the middle and at the end; sample 1 all padding; sample 2 none; the others
+/// padded at random (~40 %).
+fn padded_ids(rng: &mut ChaCha8Rng, t: usize, batch: usize) -> Vec<u32> {
+    let mut ids: Vec<u32> = (0..t * batch)
+        .map(|_| {
+            if rng.random_bool(0.4) {
+                0
+            } else {
+                rng.random_range(1..50)
+            }
+        })
+        .collect();
+    for (k, id) in ids[..t].iter_mut().enumerate() {
+        *id = if k == 0 || k == t / 2 || k == t - 1 { 0 } else { 7 };
+    }
+    ids[t..2 * t].fill(0);
+    ids[2 * t..3 * t].fill(3);
+    ids
+}
+
+/// A recurrent layer with Keras's padding mask: outputs against the reference that skips the
+/// padded steps (in training and inference, batched and one sample alone), no NaN for the
+/// all-padding sample, gradients against the reference's and the layer's own finite
+/// differences, and exactly zero input gradient at padded steps.
+fn check_recurrent_masked<L: MaskedLayer>(
+    name: &str,
+    mut layer: L,
+    case: Case,
+    batch: usize,
+    coords: Coords,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(name.len() as u64 * 17 + batch as u64);
+    layer.for_each_param_mut(&mut |_, p| {
+        for v in p.iter_mut() {
+            *v = rng.random_range(-0.6f32..=0.6);
+        }
+    });
+    let p = params(&layer);
+    let x = uniform(&mut rng, case.inputs() * batch, 1.0);
+    let w = uniform(&mut rng, case.outputs() * batch, 1.0);
+    let ids = padded_ids(&mut rng, case.t, batch);
+    let mask = Some(&ids[..]);
+
+    let pd: Vec<Vec<f64>> = p.iter().map(|t| t.iter().map(|&v| v as f64).collect()).collect();
+    let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let want: Vec<f32> = reference_batch(&case, &pd, &xd, batch, mask)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let y = forward_with(&layer, &x, batch, mask, true);
+    assert_close(name, "masked forward", &y, &want);
+    let (m, n) = (case.outputs(), case.inputs());
+    assert!(
+        y[m..2 * m].iter().all(|&v| v == 0.0),
+        "{name}: an all-padding sample outputs zeros"
+    );
+    assert_close(
+        name,
+        "masked inference",
+        &forward_with(&layer, &x, batch, mask, false),
+        &want,
+    );
+    for s in 0..3 {
+        let one = forward_with(
+            &layer,
+            &x[s * n..(s + 1) * n],
+            1,
+            Some(&ids[s * case.t..(s + 1) * case.t]),
+            false,
+        );
+        assert_close(
+            name,
+            "masked inference of one sample",
+            &one,
+            &want[s * m..(s + 1) * m],
+        );
+    }
+
+    let (grads, dx) = backward_masked(&layer, &x, batch, &w, &ids);
+    for (j, &g) in dx.iter().enumerate() {
+        let (s, step) = (j / n, j % n / case.d);
+        if ids[s * case.t + step] == 0 {
+            assert_eq!(g, 0.0, "{name}: ∂L/∂x[{j}] at a padded step");
+        }
+    }
+    let mut prng = ChaCha8Rng::seed_from_u64(5);
+    let at: Vec<Vec<usize>> = p.iter().map(|t| pick(&mut prng, t.len(), coords)).collect();
+    let inputs = pick(&mut prng, x.len(), coords);
+    let exact = reference_grads(&case, &p, &x, batch, &w, &at, &inputs, mask);
+    let names = param_names(&layer);
+    assert_none(check_against_reference(name, &names, &grads, &dx, &exact));
+    assert_none(check_layer_fd(
+        name, &mut layer, &x, batch, &w, &grads, &dx, coords, mask,
+    ));
+}
+
+macro_rules! masked_case {
+    ($fn:ident, $cell:ident, $ty:ty, $t:literal, $d:literal, $u:literal, $seq:literal, $batch:literal, $coords:expr) => {
+        #[test]
+        fn $fn() {
+            let case = Case {
+                cell: Cell::$cell,
+                t: $t,
+                d: $d,
+                u: $u,
+                seq: $seq,
+            };
+            check_recurrent_masked(stringify!($fn), <$ty>::zeros(), case, $batch, $coords);
+        }
+    };
+}
+
+masked_case!(lstm_masked_last_step, Lstm, LSTM<6, 5, 6, false, 24>, 6, 5, 6, false, 4, Coords::All);
+masked_case!(lstm_masked_sequences, Lstm, LSTM<6, 5, 6, true, 24>, 6, 5, 6, true, 4, Coords::All);
+masked_case!(gru_masked_last_step, Gru, GRU<6, 5, 6, false, 18>, 6, 5, 6, false, 4, Coords::All);
+masked_case!(gru_masked_sequences, Gru, GRU<6, 5, 6, true, 18>, 6, 5, 6, true, 4, Coords::All);
+masked_case!(simple_rnn_masked_last_step, Simple, SimpleRNN<6, 5, 6, false>, 6, 5, 6, false, 4, Coords::All);
+masked_case!(simple_rnn_masked_sequences, Simple, SimpleRNN<6, 5, 6, true>, 6, 5, 6, true, 4, Coords::All);
+// 30·20 = 600 batch columns: masking across chunks of steps.
+masked_case!(lstm_masked_chunked, Lstm, LSTM<30, 4, 17, true, 68>, 30, 4, 17, true, 20, Coords::Sample(40));
+masked_case!(gru_masked_chunked, Gru, GRU<30, 4, 17, false, 51>, 30, 4, 17, false, 20, Coords::Sample(40));
 
 macro_rules! recurrent_case {
     ($fn:ident, LSTM, $t:literal, $d:literal, $u:literal, $seq:literal, $batch:literal, $coords:expr) => {
@@ -920,6 +1127,65 @@ fn pooling_over_time() {
         Some(&mut dx),
     );
     assert_eq!(dx, [1.0, 0.0, 0.0]);
+}
+
+/// `GlobalAveragePooling1D` with the padding mask: the mean over unpadded steps, and its
+/// gradient (the pooling is linear, so central differences with dyadic data are exact); an
+/// all-padding sample outputs zeros and passes no gradient (Keras: 0/0 = NaN).
+#[test]
+fn masked_average_pooling_over_time() {
+    const T: usize = 4;
+    const D: usize = 3;
+    let batch = 3;
+    let x: Vec<f32> = (0..T * D * batch)
+        .map(|i| ((i * 5) % 17) as f32 / 8.0 - 1.0)
+        .collect();
+    let w: Vec<f32> = (0..D * batch).map(|i| i as f32 / 4.0 - 1.0).collect();
+    let ids: [u32; T * 3] = [0, 4, 0, 2, 0, 0, 0, 0, 1, 1, 1, 1];
+    let avg = GlobalAveragePooling1D::<T, D>::zeros();
+    let run = |x: &[f32]| forward_with(&avg, x, batch, Some(&ids), true);
+    let y = run(&x);
+    for s in 0..batch {
+        let kept: Vec<usize> = (0..T).filter(|&t| ids[s * T + t] != 0).collect();
+        for d in 0..D {
+            let sum: f64 = kept.iter().map(|&t| x[s * T * D + t * D + d] as f64).sum();
+            let want = if kept.is_empty() {
+                0.0
+            } else {
+                sum / kept.len() as f64
+            };
+            assert!(
+                (y[s * D + d] as f64 - want).abs() < 1e-6,
+                "sample {s} feature {d}"
+            );
+        }
+    }
+    assert!(y[D..2 * D].iter().all(|&v| v == 0.0));
+
+    let mut buf = Buffers::default();
+    avg.forward_masked(&x, batch, &mut buf, Activation::Linear, true, &ids);
+    buf.dy.copy_from_slice(&w);
+    let mut dx = vec![f32::NAN; x.len()];
+    avg.backward_masked(
+        &x,
+        batch,
+        &mut buf,
+        Activation::Linear,
+        &mut GlobalAveragePooling1D,
+        Some(&mut dx),
+        &ids,
+    );
+    let mut xp = x.clone();
+    for j in 0..x.len() {
+        let h = 0.25;
+        xp[j] = x[j] + h;
+        let plus = loss(&w, &run(&xp));
+        xp[j] = x[j] - h;
+        let minus = loss(&w, &run(&xp));
+        xp[j] = x[j];
+        assert_eq!(dx[j] as f64, (plus - minus) / (2.0 * h as f64), "∂L/∂x[{j}]");
+    }
+    assert!(dx[T * D..2 * T * D].iter().all(|&v| v == 0.0));
 }
 
 // ---------------------------------------------------------------------------------------------

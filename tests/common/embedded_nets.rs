@@ -81,6 +81,22 @@ macro_rules! with_embedded_nets {
             LSTM(3),
             Dense(2, softmax),
         });
+        $m!(Masked, MaskedEmbedded, "../fixtures/embedded/masked.safetensors", {
+            input: tokens[10],
+            Embedding(30, 5, mask_zero = true),
+            Dense(6, tanh),
+            LSTM(4, return_sequences = true),
+            SimpleRNN(3, return_sequences = true),
+            GRU(4, return_sequences = true),
+            GlobalAveragePooling1D,
+            Dense(3, softmax),
+        });
+        $m!(MaskedLast, MaskedLastEmbedded, "../fixtures/embedded/masked_last.safetensors", {
+            input: tokens[8],
+            Embedding(20, 4, mask_zero = true),
+            GRU(5),
+            Dense(2, softmax),
+        });
         $m!(GruLast, GruLastEmbedded, "../fixtures/embedded/gru_last.safetensors", {
             input: tokens[6],
             Embedding(25, 4),

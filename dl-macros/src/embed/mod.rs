@@ -82,8 +82,12 @@ fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&
 }
 
 /// The padding mask a layer consumes (its sample's token ids), as an `Option`.
-fn masked(_layer: &Layer, corelib: &TokenStream) -> TokenStream {
-    quote!(#corelib::option::Option::None)
+fn masked(layer: &Layer, corelib: &TokenStream) -> TokenStream {
+    if layer.masked {
+        quote!(#corelib::option::Option::Some(ids))
+    } else {
+        quote!(#corelib::option::Option::None)
+    }
 }
 
 pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> TokenStream {
@@ -166,6 +170,9 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                 };
                 quote!(#core::pool::#func(&#win, #x, &mut s.#out);)
             }
+            Kind::GlobalPool1D { op: PoolOp::Average } if layer.masked => {
+                quote!(#core::pool::global_average_masked(#x, ids, &mut s.#out);)
+            }
             Kind::GlobalPool { op } | Kind::GlobalPool1D { op } => {
                 let func = match op {
                     PoolOp::Max => quote!(global_max),
@@ -226,6 +233,12 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
     } else {
         (output_ty.clone(), quote!(y), "")
     };
+    // Under `Embedding(mask_zero = true)`, the padding mask is the token ids themselves.
+    let ids = net
+        .layers
+        .iter()
+        .any(|l| l.masked)
+        .then(|| quote!(let ids: &[u32] = x;));
     let params = lit(net.layers.iter().map(|l| l.params() + l.non_trainable()).sum());
     let param_bytes = lit(footprint::param_bytes(net));
     let activation_bytes = lit(footprint::activation_bytes(net));
@@ -279,6 +292,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
             #[doc = #forward_in_doc]
             pub fn forward_in(&self, x: &#input_ty, s: &mut #scratch_ident) -> #ret_ty {
                 let x = &x[..];
+                #ids
                 #(#steps)*
                 let mut y = [0.0f32; #m];
                 y.copy_from_slice(#prev);

@@ -15,6 +15,10 @@ use crate::init;
 /// The table is stored as a `D × V` column-major matrix whose column `v` is token `v`'s vector,
 /// which is byte for byte Keras's `(V, D)` row-major `embeddings`, so weight files map 1:1.
 ///
+/// With `mask_zero = true` the layer computes the same: `network!` passes the batch's token ids
+/// as the padding mask to the mask-aware layers downstream ([`MaskedLayer`](super::MaskedLayer)).
+/// Those give padded steps no gradient, so the padding id's row receives none, as in Keras.
+///
 /// Ids are checked against `V` when the input is built ([`Tokens`](crate::tokens::Tokens)), so
 /// they are always in range here; the kernels still never index outside the table: an id `≥ V`
 /// reads as a zero vector and receives no gradient.

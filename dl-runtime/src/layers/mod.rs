@@ -22,6 +22,10 @@ pub use flatten::Flatten;
 pub use pool::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 pub use recurrent::{GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, RecurrentCache, SimpleRNN};
 
+/// The padding mask of `Embedding(mask_zero = true)`: the batch's token ids, sample-major
+/// (`tokens[b·T + t]` is step `t` of sample `b`); a step whose id is 0 is padding.
+pub type Mask<'a> = &'a [u32];
+
 use crate::activation::Activation;
 
 /// Per-layer buffers of a training batch: the layer's output, the gradient flowing into it, and
@@ -108,6 +112,41 @@ pub trait Layer: Sized {
         activation: Activation,
         grads: &mut Self,
         dx: Option<&mut [f32]>,
+    );
+}
+
+/// A layer that honours Keras's padding mask (`Embedding(mask_zero = true)` upstream): the
+/// recurrent layers (a padded step carries the previous state and output unchanged) and
+/// `GlobalAveragePooling1D` (the mean over the unpadded steps).
+///
+/// `network!` calls these instead of [`Layer::forward_batch`] and [`Layer::backward_batch`] on
+/// the mask-aware layers downstream of a masking embedding, passing the network's input token
+/// ids as the mask; layers that merely pass the mask on (`Dense` per time step, `Dropout`) need
+/// nothing, and layers that would drop it are rejected at compile time.
+pub trait MaskedLayer: Layer<In = f32> {
+    /// [`Layer::forward_batch`] with padded steps masked out; `mask` holds `T` ids per sample.
+    fn forward_masked(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Self::Extra>,
+        activation: Activation,
+        training: bool,
+        mask: Mask<'_>,
+    );
+
+    /// [`Layer::backward_batch`] of [`MaskedLayer::forward_masked`], with the same `mask`: padded
+    /// steps receive no input gradient.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_masked(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Self::Extra>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+        mask: Mask<'_>,
     );
 }
 

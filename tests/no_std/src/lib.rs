@@ -31,6 +31,10 @@ pub static TEXT: TextEmbedded = TextEmbedded::EMBEDDED;
 pub static TEXT_LAST: TextLastEmbedded = TextLastEmbedded::EMBEDDED;
 /// LSTM without sequences after a SimpleRNN.
 pub static RECURRENT: RecurrentEmbedded = RecurrentEmbedded::EMBEDDED;
+/// `mask_zero`: padding carried through LSTM, SimpleRNN and GRU, a masked average.
+pub static MASKED: MaskedEmbedded = MaskedEmbedded::EMBEDDED;
+/// `mask_zero` into a GRU without sequences.
+pub static MASKED_LAST: MaskedLastEmbedded = MaskedLastEmbedded::EMBEDDED;
 /// GRU without sequences.
 pub static GRU_LAST: GruLastEmbedded = GruLastEmbedded::EMBEDDED;
 
@@ -48,5 +52,15 @@ pub fn run_all() -> Option<f32> {
     total += TEXT_LAST.forward(&[3; 9]).ok()?.iter().sum::<f32>();
     total += RECURRENT.forward(&[3; 7]).ok()?.iter().sum::<f32>();
     total += GRU_LAST.forward(&[3; 6]).ok()?.iter().sum::<f32>();
+    total += MASKED
+        .forward(&[0, 0, 4, 5, 0, 6, 7, 8, 0, 0])
+        .ok()?
+        .iter()
+        .sum::<f32>();
+    total += MASKED_LAST
+        .forward(&[1, 2, 3, 0, 0, 0, 0, 0])
+        .ok()?
+        .iter()
+        .sum::<f32>();
     Some(total)
 }

@@ -1,7 +1,7 @@
 dl::network! {
     struct Net {
         input: tokens[10],
-        Embedding(100, mask_zero = true),
+        Embedding(100, mask_zero = 1),
         GlobalAveragePooling1D,
         Dense(4, relu, use_bias = false),
         Dense(1, sigmoid, use_bias = maybe),
