@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::{Buffers, Layer, fit_len, zeroed_box};
 use crate::activation::Activation;
-use crate::gemm::{Op, gemm, transpose};
+use crate::gemm::{Op, gemm, gemm_bias, transpose};
 use crate::init;
 
 /// A 2-D convolution from `H × W × C` to `OH × OW × F` (channels last).
@@ -369,18 +369,14 @@ fn conv_forward(
         };
         let out = s0 * filters * cols..(s0 + n) * filters * cols;
         let yc = &mut y[out.clone()];
-        let zc = if keep_z { &mut cache.z[out] } else { &mut *yc };
-        fill_columns(zc, bias);
-        gemm(filters, n * cols, k, 1.0, kernel, Op::N, patches, Op::N, 1.0, zc);
         if keep_z {
-            activation.apply(
-                &cache.z[s0 * filters * cols..(s0 + n) * filters * cols],
-                yc,
-                filters,
-            );
-        } else if activation == Activation::Relu {
-            // `Activation::apply`'s relu, in place.
-            yc.iter_mut().for_each(|v| *v = v.max(0.0));
+            let zc = &mut cache.z[out];
+            gemm_bias(filters, n * cols, k, kernel, patches, bias, false, zc);
+            activation.apply(zc, yc, filters);
+        } else {
+            // Bias and relu applied as the product is stored: the output is written once.
+            let relu = activation == Activation::Relu;
+            gemm_bias(filters, n * cols, k, kernel, patches, bias, relu, yc);
         }
         s0 += n;
     }
@@ -495,23 +491,6 @@ fn conv_backward(
             }
         }
         s0 += n;
-    }
-}
-
-/// Writes `bias` into every `bias.len()`-float column of `z` with a few doubling copies rather
-/// than one `memcpy` call per column.
-fn fill_columns(z: &mut [f32], bias: &[f32]) {
-    let f = bias.len();
-    if z.is_empty() || f == 0 {
-        return;
-    }
-    z[..f].copy_from_slice(bias);
-    let mut done = f;
-    while done < z.len() {
-        let n = done.min(z.len() - done);
-        let (head, tail) = z.split_at_mut(done);
-        tail[..n].copy_from_slice(&head[..n]);
-        done += n;
     }
 }
 
@@ -834,14 +813,5 @@ mod tests {
         assert_eq!(interior(7, 4, 2, 4, 1), (1, 3));
         // A window wider than the image: none inside (an empty range).
         assert_eq!(interior(3, 5, 1, 3, 2), (2, 2));
-    }
-
-    #[test]
-    fn bias_fill_covers_every_column() {
-        for cols in [0, 1, 2, 3, 7, 64, 65] {
-            let mut z = vec![0.0; 3 * cols];
-            fill_columns(&mut z, &[1.0, 2.0, 3.0]);
-            assert!(z.chunks(3).all(|c| c == [1.0, 2.0, 3.0]), "{cols} columns");
-        }
     }
 }
