@@ -125,6 +125,19 @@ fn product(
     if m == 0 || n == 0 {
         return;
     }
+    if m == 1 && op_b == Op::T && !matches!(store.init, Init::Bias(_)) {
+        // A row vector times a transposed matrix (the gradient of a 1-unit layer's kernel):
+        // `c` is `cᵀ = b · op(a)ᵀ` as stored, a matrix-vector product whose matrix, `b` as
+        // stored (`n × k`), is contiguous down its columns, where a 1-row tile would use one
+        // lane of sixteen. A vector `a` is the same floats either way round.
+        let x = Strided {
+            data: &a[..k],
+            rs: 1,
+            cs: k,
+        };
+        kernel(n, 1, k, alpha, &b[..k * n], x, c, store);
+        return;
+    }
     // op(B)[p, j] = b[p·rsb + j·csb].
     let (rsb, csb) = match op_b {
         Op::N => (1, k),
@@ -788,6 +801,8 @@ mod tests {
         for (m, n, k) in [
             (5, 3, 4),
             (1, 32, 64),
+            (1, 64, 32),
+            (1, 5, 3),
             (64, 32, 10),
             (37, 9, 13),
             (16, 4, 1),

@@ -214,16 +214,21 @@ fn dense_backward(
         "Dense::backward_batch needs the forward pass of the same batch"
     );
     let z = if kept_z { z } else { y };
-    activation.backward(z, y, dy, units);
-    let dz = &*dy;
-    // ∂L/∂W = dz · xᵀ, ∂L/∂b = Σ_batch dz, ∂L/∂x = Wᵀ · dz.
-    gemm(units, inputs, batch, 1.0, dz, Op::N, x, Op::T, 0.0, grad_kernel);
+    // ∂L/∂z and ∂L/∂b = Σ_batch ∂L/∂z in one pass, a sample's column at a time.
     grad_bias.fill(0.0);
-    for col in dz.chunks_exact(units) {
-        for (g, &d) in grad_bias.iter_mut().zip(col) {
+    for ((d, z), y) in dy
+        .chunks_exact_mut(units)
+        .zip(z.chunks_exact(units))
+        .zip(y.chunks_exact(units))
+    {
+        activation.backward(z, y, d, units);
+        for (g, &d) in grad_bias.iter_mut().zip(&*d) {
             *g += d;
         }
     }
+    let dz = &*dy;
+    // ∂L/∂W = dz · xᵀ, ∂L/∂x = Wᵀ · dz.
+    gemm(units, inputs, batch, 1.0, dz, Op::N, x, Op::T, 0.0, grad_kernel);
     if let Some(dx) = dx {
         gemm(inputs, batch, units, 1.0, kernel, Op::T, dz, Op::N, 0.0, dx);
     }
