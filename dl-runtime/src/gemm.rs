@@ -108,6 +108,89 @@ pub fn gemm_bias(
     product(m, n, k, 1.0, a, Op::N, b, Op::N, &mut c[..m * n], store);
 }
 
+/// A `k × n` matrix whose columns are gathered from runs of a buffer rather than stored:
+/// element `(p, j)`, with `p = s·len + r` (`s < runs`, `r < len`), is
+/// `data[offsets[j] + s·stride + r]`. A convolution's patch matrix is one (a run per kernel
+/// row), so the product can read the image in place of an im2col copy.
+#[derive(Clone, Copy, Debug)]
+pub struct Gathered<'a> {
+    /// The buffer the columns are gathered from.
+    pub data: &'a [f32],
+    /// Where each column's first run starts in `data`.
+    pub offsets: &'a [usize],
+    /// Runs per column.
+    pub runs: usize,
+    /// Floats per run.
+    pub len: usize,
+    /// Distance in `data` between consecutive runs of a column.
+    pub stride: usize,
+}
+
+/// Whether [`gemm_gathered_bias`] has a fast kernel on this CPU (AVX-512F); elsewhere it runs
+/// a plain loop, and a caller is better off materialising the matrix.
+pub fn gathered_is_fast() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`gemm_bias`] with `b` gathered: `c = f(a · b + bias)`, `a` `m × k` column-major with
+/// `k = runs · len`, `c` `m × n` with `n = offsets.len()`.
+///
+/// # Panics
+/// If a buffer is shorter than its shape requires, or a column reaches past `b.data`.
+pub fn gemm_gathered_bias(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: bool, c: &mut [f32]) {
+    let (k, n) = (b.runs * b.len, b.offsets.len());
+    let reach = if b.runs == 0 || b.len == 0 {
+        0
+    } else {
+        (b.runs - 1) * b.stride + b.len
+    };
+    assert!(
+        a.len() >= m * k
+            && c.len() >= m * n
+            && bias.len() >= m
+            && b.offsets.iter().all(|&o| o + reach <= b.data.len()),
+        "gemm buffer too short"
+    );
+    let c = &mut c[..m * n];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let epi = avx512::Epilogue::of(Store {
+                init: Init::Bias(&bias[..m]),
+                relu,
+            });
+            // SAFETY: AVX-512F is present; `a` holds m·k floats, `c` m·n, the bias m, and every
+            // column's runs lie inside `b.data` (all asserted above).
+            unsafe { avx512::gathered(m, a.as_ptr(), b, c.as_mut_ptr(), epi) };
+            return;
+        }
+    }
+    gathered_portable(m, a, b, bias, relu, c);
+}
+
+/// The plain loop behind [`gemm_gathered_bias`] on CPUs without AVX-512.
+fn gathered_portable(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: bool, c: &mut [f32]) {
+    for (j, &o) in b.offsets.iter().enumerate() {
+        for i in 0..m {
+            let mut sum = 0.0;
+            for s in 0..b.runs {
+                for r in 0..b.len {
+                    sum += a[i + (s * b.len + r) * m] * b.data[o + s * b.stride + r];
+                }
+            }
+            let v = sum + bias[i];
+            c[i + j * m] = if relu { v.max(0.0) } else { v };
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn product(
@@ -558,6 +641,114 @@ mod avx512 {
         }
     }
 
+    /// [`super::gemm_gathered_bias`]'s kernel: 32×8 tiles as in [`kernel`], the eight columns'
+    /// elements read through their own pointers, a run at a time.
+    ///
+    /// # Safety
+    /// AVX-512F; `a` holds m·k floats, `c` m·n, the bias m, and every column's runs lie inside
+    /// `b.data`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gathered(
+        m: usize,
+        a: *const f32,
+        b: super::Gathered<'_>,
+        c: *mut f32,
+        epi: Epilogue,
+    ) {
+        let n = b.offsets.len();
+        let mut j = 0;
+        // SAFETY (all calls): columns below n, rows masked below m, per the contract.
+        while j + 8 <= n {
+            unsafe { gathered_columns::<8>(m, a, b, c, j, epi) };
+            j += 8;
+        }
+        if j + 4 <= n {
+            unsafe { gathered_columns::<4>(m, a, b, c, j, epi) };
+            j += 4;
+        }
+        while j < n {
+            unsafe { gathered_columns::<1>(m, a, b, c, j, epi) };
+            j += 1;
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn gathered_columns<const NR: usize>(
+        m: usize,
+        a: *const f32,
+        b: super::Gathered<'_>,
+        c: *mut f32,
+        j: usize,
+        epi: Epilogue,
+    ) {
+        let base = b.data.as_ptr();
+        let cols: [*const f32; NR] = core::array::from_fn(|jj| base.wrapping_add(b.offsets[j + jj]));
+        let mut i = 0;
+        while i < m {
+            let rows = m - i;
+            // SAFETY: masks confine every access to rows i..m; the column pointers are in
+            // bounds per the contract.
+            unsafe {
+                if rows > 16 {
+                    gathered_tile::<NR, true>(m, a, &b, &cols, c, i, j, mask(rows - 16), epi);
+                    i += 32;
+                } else {
+                    gathered_tile::<NR, false>(m, a, &b, &cols, c, i, j, mask(rows), epi);
+                    i += 16;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn gathered_tile<const NR: usize, const TWO: bool>(
+        m: usize,
+        a: *const f32,
+        b: &super::Gathered<'_>,
+        cols: &[*const f32; NR],
+        c: *mut f32,
+        i: usize,
+        j: usize,
+        last: __mmask16,
+        epi: Epilogue,
+    ) {
+        let first = if TWO { 0xffff } else { last };
+        // SAFETY: as in `tile`; column elements are read at offsets below the runs' reach.
+        unsafe {
+            let mut lo = [_mm512_setzero_ps(); NR];
+            let mut hi = [_mm512_setzero_ps(); NR];
+            let mut ap = a.add(i);
+            for s in 0..b.runs {
+                let run = s * b.stride;
+                for r in 0..b.len {
+                    let a0 = _mm512_maskz_loadu_ps(first, ap);
+                    let a1 = if TWO {
+                        _mm512_maskz_loadu_ps(last, ap.add(16))
+                    } else {
+                        _mm512_setzero_ps()
+                    };
+                    for jj in 0..NR {
+                        let bv = _mm512_set1_ps(*cols[jj].add(run + r));
+                        lo[jj] = _mm512_fmadd_ps(a0, bv, lo[jj]);
+                        if TWO {
+                            hi[jj] = _mm512_fmadd_ps(a1, bv, hi[jj]);
+                        }
+                    }
+                    ap = ap.wrapping_add(m);
+                }
+            }
+            for jj in 0..NR {
+                let out = c.add(i + (j + jj) * m);
+                _mm512_mask_storeu_ps(out, first, epi.value(lo[jj], out, i, first));
+                if TWO {
+                    let out = out.add(16);
+                    _mm512_mask_storeu_ps(out, last, epi.value(hi[jj], out, i + 16, last));
+                }
+            }
+        }
+    }
+
     #[inline(always)]
     fn mask(rows: usize) -> __mmask16 {
         if rows >= 16 {
@@ -889,6 +1080,47 @@ mod tests {
                 for ((x, p), y) in c.iter().zip(&portable).zip(&expect) {
                     assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n}×{k} relu {relu}");
                     assert!((p - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n}×{k} portable");
+                }
+            }
+        }
+    }
+
+    /// The gathered product (dispatched, and the portable loop) against the same matrix
+    /// materialised and multiplied by [`gemm_bias`]; row counts straddle the 16- and 32-row
+    /// tiles, column counts the 8-, 4- and 1-column ones.
+    #[test]
+    fn gathered_product_matches_the_materialised_matrix() {
+        let (runs, len, stride) = (3, 5, 11);
+        let data: Vec<f32> = (0..200).map(|v| ((v * 31) % 17) as f32 * 0.25 - 2.0).collect();
+        for (m, n) in [(5, 13), (16, 8), (32, 9), (40, 4), (64, 21)] {
+            let k = runs * len;
+            let offsets: Vec<usize> = (0..n).map(|j| (j * 7) % 150).collect();
+            let mut dense = vec![0.0; k * n];
+            for (j, &o) in offsets.iter().enumerate() {
+                for s in 0..runs {
+                    for r in 0..len {
+                        dense[s * len + r + j * k] = data[o + s * stride + r];
+                    }
+                }
+            }
+            let a: Vec<f32> = (0..m * k).map(|v| 1.0 - ((v * 13) % 9) as f32 * 0.25).collect();
+            let bias: Vec<f32> = (0..m).map(|i| i as f32 * 0.125 - 1.0).collect();
+            let b = Gathered {
+                data: &data,
+                offsets: &offsets,
+                runs,
+                len,
+                stride,
+            };
+            for relu in [false, true] {
+                let mut expect = vec![f32::NAN; m * n];
+                gemm_bias(m, n, k, &a, &dense, &bias, relu, &mut expect);
+                let (mut fast, mut portable) = (vec![f32::NAN; m * n], vec![f32::NAN; m * n]);
+                gemm_gathered_bias(m, &a, b, &bias, relu, &mut fast);
+                gathered_portable(m, &a, b, &bias, relu, &mut portable);
+                for ((x, p), y) in fast.iter().zip(&portable).zip(&expect) {
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} relu {relu}");
+                    assert!((p - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} portable");
                 }
             }
         }
