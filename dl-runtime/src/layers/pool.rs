@@ -421,6 +421,8 @@ fn max_pool_forward(
             unsafe {
                 if training {
                     max_pool_avx512::<true>(win, x, y, argmax);
+                } else if win.pt == 0 && win.pl == 0 && valid(win) {
+                    avx512::max_pool_valid(win, x, batch, y);
                 } else {
                     max_pool_avx512::<false>(win, x, y, argmax);
                 }
@@ -433,6 +435,14 @@ fn max_pool_forward(
     } else {
         max_pool_scan::<false, false>(win, x, y, argmax);
     }
+}
+
+/// Whether every window lies inside the image (no padding), so no window needs clipping.
+fn valid(win: &Window) -> bool {
+    win.h >= win.kh
+        && win.w >= win.kw
+        && (win.oh - 1) * win.sh + win.kh <= win.h
+        && (win.ow - 1) * win.sw + win.kw <= win.w
 }
 
 /// [`max_pool_scan`] compiled for AVX-512.
@@ -567,7 +577,70 @@ impl Scan<'_> {
 mod avx512 {
     use core::arch::x86_64::*;
 
-    use super::Scan;
+    use super::{Scan, Window};
+
+    /// Inference max pooling when no window reaches the padding: the maxima only, each
+    /// window's cells read at fixed offsets from its corner, without the per-window clipping
+    /// and index bookkeeping of [`max_window`]. `maxps` returns its second operand unless the
+    /// first is greater, as the training scan's masked move does, so the values agree.
+    ///
+    /// # Safety
+    /// AVX-512F must be available.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_pool_valid(win: &Window, x: &[f32], batch: usize, y: &mut [f32]) {
+        let Window {
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            sh,
+            sw,
+            oh,
+            ow,
+            ..
+        } = *win;
+        let (in_len, out_len) = (h * w * c, oh * ow * c);
+        assert!(
+            super::valid(win) && x.len() >= in_len * batch && y.len() >= out_len * batch,
+            "pooling buffers too short"
+        );
+        // SAFETY: window (o_r, o_c) reads rows o_r·sh + r < h and columns o_c·sw + q < w of
+        // its sample (`valid`), channels below c (masked), and writes output cell (o_r, o_c);
+        // both buffers hold `batch` samples (asserted).
+        unsafe {
+            for n in 0..batch {
+                let xs = x.as_ptr().add(n * in_len);
+                let ys = y.as_mut_ptr().add(n * out_len);
+                for o_r in 0..oh {
+                    for o_c in 0..ow {
+                        let corner = xs.add((o_r * sh * w + o_c * sw) * c);
+                        let out = ys.add((o_r * ow + o_c) * c);
+                        let mut c0 = 0;
+                        while c0 < c {
+                            let left = c - c0;
+                            let m: __mmask16 = if left >= 16 {
+                                0xffff
+                            } else {
+                                ((1u32 << left) - 1) as __mmask16
+                            };
+                            let mut best = _mm512_maskz_loadu_ps(m, corner.add(c0));
+                            for r in 0..kh {
+                                for q in 0..kw {
+                                    if r + q > 0 {
+                                        let cell = corner.add((r * w + q) * c + c0);
+                                        best = _mm512_max_ps(_mm512_maskz_loadu_ps(m, cell), best);
+                                    }
+                                }
+                            }
+                            _mm512_mask_storeu_ps(out.add(c0), m, best);
+                            c0 += 16;
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// The window's maximum and argmax for all channels, 16 at a time (the last block masked),
     /// each block's running maximum and index in two registers updated by a masked move.
