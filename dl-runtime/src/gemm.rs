@@ -625,6 +625,11 @@ mod avx512 {
             unsafe { dots(n, k, alpha, a, b, csb, c, epi) };
             return;
         }
+        if n == 1 {
+            // SAFETY: as for this function.
+            unsafe { gemv(m, k, alpha, a, b, rsb, c, epi) };
+            return;
+        }
         let mut j = 0;
         // SAFETY (all calls): the column ranges stay below n, per the caller's contract.
         while j + 8 <= n {
@@ -755,6 +760,63 @@ mod avx512 {
             0xffff
         } else {
             ((1u32 << rows) - 1) as __mmask16
+        }
+    }
+
+    /// A matrix-vector product (one column of `C`, e.g. a single sample through a dense layer):
+    /// 64 rows at a time, so `a` is read as one sequential stream (it is usually the largest
+    /// operand and comes from L2), with two interleaved `p` for eight independent accumulators.
+    ///
+    /// # Safety
+    /// As [`kernel`] with `n = 1`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn gemv(
+        m: usize,
+        k: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        rsb: usize,
+        c: *mut f32,
+        epi: Epilogue,
+    ) {
+        let mut i = 0;
+        while i < m {
+            let rows = m - i;
+            let masks: [__mmask16; 4] = core::array::from_fn(|q| mask(rows.saturating_sub(16 * q)));
+            // SAFETY: every load and store is masked to rows i..m of columns p < k.
+            unsafe {
+                let mut acc = [[_mm512_setzero_ps(); 4]; 2];
+                let mut p = 0;
+                while p < k {
+                    let two = p + 1 < k;
+                    for (u, acc) in acc.iter_mut().enumerate() {
+                        if u == 1 && !two {
+                            break;
+                        }
+                        let col = a.add(i + (p + u) * m);
+                        let bv = _mm512_set1_ps(*b.add((p + u) * rsb));
+                        for q in 0..4 {
+                            let v = _mm512_maskz_loadu_ps(masks[q], col.wrapping_add(16 * q));
+                            acc[q] = _mm512_fmadd_ps(v, bv, acc[q]);
+                        }
+                    }
+                    p += 2;
+                }
+                let scale = alpha != 1.0;
+                let alpha = _mm512_set1_ps(alpha);
+                for q in 0..4 {
+                    if masks[q] == 0 {
+                        break;
+                    }
+                    let v = _mm512_add_ps(acc[0][q], acc[1][q]);
+                    let v = if scale { _mm512_mul_ps(v, alpha) } else { v };
+                    let out = c.add(i + 16 * q);
+                    _mm512_mask_storeu_ps(out, masks[q], epi.value(v, out, i + 16 * q, masks[q]));
+                }
+            }
+            i += 64;
         }
     }
 
@@ -994,6 +1056,9 @@ mod tests {
             (1, 32, 64),
             (1, 64, 32),
             (1, 5, 3),
+            (70, 1, 33),
+            (64, 1, 1600),
+            (13, 1, 4),
             (64, 32, 10),
             (37, 9, 13),
             (16, 4, 1),
@@ -1040,6 +1105,8 @@ mod tests {
     fn bias_and_relu_store_matches_the_definition() {
         for (m, n, k) in [
             (1, 37, 64),
+            (40, 1, 9),
+            (70, 1, 0),
             (1, 5, 7),
             (5, 3, 0),
             (10, 9, 64),
