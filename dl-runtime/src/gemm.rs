@@ -5,8 +5,12 @@
 //! and the allocation cost as much as the arithmetic, and a training step would allocate. The
 //! kernel here works on the operands where they lie: `op(A)` must be contiguous down its columns
 //! (it is copied into a per-thread scratch buffer, allocated once, when it is not), and each
-//! 16×4 tile of `C` accumulates in registers over the whole `k` loop. AVX2+FMA is detected at run
-//! time, so the fast path does not need `-C target-cpu=native`.
+//! register tile of `C` (32×8 with AVX-512, 16×4 with AVX2+FMA) accumulates over the whole `k`
+//! loop and is written once: [`gemm_bias`] adds a layer's bias and applies relu in that store,
+//! and [`gemm_gathered_bias`] reads a convolution's patch columns from the image in place.
+//! Single rows and single columns (1-unit layers, one sample) get dot-product and
+//! matrix-vector kernels. The instruction set is detected at run time, so the fast paths do
+//! not need `-C target-cpu=native`.
 
 use std::cell::RefCell;
 
