@@ -5,8 +5,12 @@
 //! and the allocation cost as much as the arithmetic, and a training step would allocate. The
 //! kernel here works on the operands where they lie: `op(A)` must be contiguous down its columns
 //! (it is copied into a per-thread scratch buffer, allocated once, when it is not), and each
-//! 16×4 tile of `C` accumulates in registers over the whole `k` loop. AVX2+FMA is detected at run
-//! time, so the fast path does not need `-C target-cpu=native`.
+//! register tile of `C` (32×8 with AVX-512, 16×4 with AVX2+FMA) accumulates over the whole `k`
+//! loop and is written once: [`gemm_bias`] adds a layer's bias and applies relu in that store,
+//! and [`gemm_gathered_bias`] reads a convolution's patch columns from the image in place.
+//! Single rows and single columns (1-unit layers, one sample) get dot-product and
+//! matrix-vector kernels. The instruction set is detected at run time, so the fast paths do
+//! not need `-C target-cpu=native`.
 
 use std::cell::RefCell;
 
@@ -22,6 +26,24 @@ pub enum Op {
 thread_local! {
     /// Scratch for transposed left operands; grows to the largest seen and stays.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a product's store combines the accumulated `alpha · op(A) · op(B)` with, and whether
+/// it clamps the result at zero (a fused relu).
+#[derive(Clone, Copy)]
+struct Store<'a> {
+    init: Init<'a>,
+    relu: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Init<'a> {
+    /// Overwrite `c` (`beta = 0`: `c` is never read, so it need not be zero-filled first).
+    Zero,
+    /// Add to what `c` holds (`beta = 1`).
+    Add,
+    /// Add `bias[i]` to row `i` of every column, overwriting `c`.
+    Bias(&'a [f32]),
 }
 
 /// `c = alpha · op(a) · op(b) + beta · c` where `c` is `m × n`, `op(a)` is `m × k`, `op(b)` is
@@ -49,12 +71,158 @@ pub fn gemm(
         "gemm buffer too short"
     );
     let c = &mut c[..m * n];
-    if beta == 0.0 {
-        c.fill(0.0);
-    } else if beta != 1.0 {
-        c.iter_mut().for_each(|v| *v *= beta);
+    let init = if beta == 0.0 {
+        Init::Zero
+    } else {
+        if beta != 1.0 {
+            c.iter_mut().for_each(|v| *v *= beta);
+        }
+        Init::Add
+    };
+    product(m, n, k, alpha, a, op_a, b, op_b, c, Store { init, relu: false });
+}
+
+/// `c = f(a · b + bias)`, `bias` (`m` floats) added to every column and `f` the relu when
+/// `relu` is set, else the identity: a layer's forward product with its bias and activation
+/// applied as the result leaves the registers, so `c` is written once and never read.
+/// `a` is `m × k`, `b` `k × n` and `c` `m × n`, column-major as stored.
+///
+/// # Panics
+/// As [`gemm`], and if `bias` is shorter than `m`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn gemm_bias(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    relu: bool,
+    c: &mut [f32],
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n && bias.len() >= m,
+        "gemm buffer too short"
+    );
+    let store = Store {
+        init: Init::Bias(&bias[..m]),
+        relu,
+    };
+    product(m, n, k, 1.0, a, Op::N, b, Op::N, &mut c[..m * n], store);
+}
+
+/// A `k × n` matrix whose columns are gathered from runs of a buffer rather than stored:
+/// element `(p, j)`, with `p = s·len + r` (`s < runs`, `r < len`), is
+/// `data[offsets[j] + s·stride + r]`. A convolution's patch matrix is one (a run per kernel
+/// row), so the product can read the image in place of an im2col copy.
+#[derive(Clone, Copy, Debug)]
+pub struct Gathered<'a> {
+    /// The buffer the columns are gathered from.
+    pub data: &'a [f32],
+    /// Where each column's first run starts in `data`.
+    pub offsets: &'a [usize],
+    /// Runs per column.
+    pub runs: usize,
+    /// Floats per run.
+    pub len: usize,
+    /// Distance in `data` between consecutive runs of a column.
+    pub stride: usize,
+}
+
+/// Whether [`gemm_gathered_bias`] has a fast kernel on this CPU (AVX-512F); elsewhere it runs
+/// a plain loop, and a caller is better off materialising the matrix.
+pub fn gathered_is_fast() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
     }
-    if m == 0 || n == 0 || k == 0 {
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`gemm_bias`] with `b` gathered: `c = f(a · b + bias)`, `a` `m × k` column-major with
+/// `k = runs · len`, `c` `m × n` with `n = offsets.len()`.
+///
+/// # Panics
+/// If a buffer is shorter than its shape requires, or a column reaches past `b.data`.
+pub fn gemm_gathered_bias(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: bool, c: &mut [f32]) {
+    let (k, n) = (b.runs * b.len, b.offsets.len());
+    let reach = if b.runs == 0 || b.len == 0 {
+        0
+    } else {
+        (b.runs - 1) * b.stride + b.len
+    };
+    assert!(
+        a.len() >= m * k
+            && c.len() >= m * n
+            && bias.len() >= m
+            && b.offsets.iter().all(|&o| o + reach <= b.data.len()),
+        "gemm buffer too short"
+    );
+    let c = &mut c[..m * n];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let epi = avx512::Epilogue::of(Store {
+                init: Init::Bias(&bias[..m]),
+                relu,
+            });
+            // SAFETY: AVX-512F is present; `a` holds m·k floats, `c` m·n, the bias m, and every
+            // column's runs lie inside `b.data` (all asserted above).
+            unsafe { avx512::gathered(m, a.as_ptr(), b, c.as_mut_ptr(), epi) };
+            return;
+        }
+    }
+    gathered_portable(m, a, b, bias, relu, c);
+}
+
+/// The plain loop behind [`gemm_gathered_bias`] on CPUs without AVX-512.
+fn gathered_portable(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: bool, c: &mut [f32]) {
+    for (j, &o) in b.offsets.iter().enumerate() {
+        for i in 0..m {
+            let mut sum = 0.0;
+            for s in 0..b.runs {
+                for r in 0..b.len {
+                    sum += a[i + (s * b.len + r) * m] * b.data[o + s * b.stride + r];
+                }
+            }
+            let v = sum + bias[i];
+            c[i + j * m] = if relu { v.max(0.0) } else { v };
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    op_a: Op,
+    b: &[f32],
+    op_b: Op,
+    c: &mut [f32],
+    store: Store<'_>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if m == 1 && op_b == Op::T && !matches!(store.init, Init::Bias(_)) {
+        // A row vector times a transposed matrix (the gradient of a 1-unit layer's kernel):
+        // `c` is `cᵀ = b · op(a)ᵀ` as stored, a matrix-vector product whose matrix, `b` as
+        // stored (`n × k`), is contiguous down its columns, where a 1-row tile would use one
+        // lane of sixteen. A vector `a` is the same floats either way round.
+        let x = Strided {
+            data: &a[..k],
+            rs: 1,
+            cs: k,
+        };
+        kernel(n, 1, k, alpha, &b[..k * n], x, c, store);
         return;
     }
     // op(B)[p, j] = b[p·rsb + j·csb].
@@ -68,7 +236,7 @@ pub fn gemm(
         cs: csb,
     };
     match op_a {
-        Op::N => kernel(m, n, k, alpha, &a[..m * k], b, c),
+        Op::N => kernel(m, n, k, alpha, &a[..m * k], b, c, store),
         Op::T => SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             if s.len() < m * k {
@@ -77,7 +245,7 @@ pub fn gemm(
             // `a` is stored k×m; lay op(A) = aᵀ out as m×k column-major.
             let t = &mut s[..m * k];
             transpose(k, m, &a[..m * k], t);
-            kernel(m, n, k, alpha, t, b, c);
+            kernel(m, n, k, alpha, t, b, c, store);
         }),
     }
 }
@@ -169,12 +337,36 @@ struct Strided<'a> {
     cs: usize,
 }
 
-fn kernel(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: Strided<'_>, c: &mut [f32]) {
+impl Store<'_> {
+    /// The value stored for row `i`, given the accumulated product and what `c` holds.
+    #[inline(always)]
+    fn apply(self, i: usize, product: f32, old: f32) -> f32 {
+        let v = match self.init {
+            Init::Zero => product,
+            Init::Add => product + old,
+            Init::Bias(b) => product + b[i],
+        };
+        if self.relu { v.max(0.0) } else { v }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn kernel(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: Strided<'_>,
+    c: &mut [f32],
+    store: Store<'_>,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F; `a`, `b.data` and `c` hold m·k, k·n and m·n
-            // elements (checked by `gemm`), which is all the kernel reads and writes.
+            // elements and a bias m (checked by the callers), which is all the kernel reads and
+            // writes.
             unsafe {
                 avx512::kernel(
                     m,
@@ -186,23 +378,34 @@ fn kernel(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: Strided<'_>, c
                     b.rs,
                     b.cs,
                     c.as_mut_ptr(),
+                    avx512::Epilogue::of(store),
                 )
             };
             return;
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features `kernel_fma` is compiled for.
-            unsafe { kernel_fma(m, n, k, alpha, a, b, c) };
+            unsafe { kernel_fma(m, n, k, alpha, a, b, c, store) };
             return;
         }
     }
-    tiles::<false>(m, n, k, alpha, a, b, c);
+    tiles::<false>(m, n, k, alpha, a, b, c, store);
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-fn kernel_fma(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: Strided<'_>, c: &mut [f32]) {
-    tiles::<true>(m, n, k, alpha, a, b, c);
+fn kernel_fma(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: Strided<'_>,
+    c: &mut [f32],
+    store: Store<'_>,
+) {
+    tiles::<true>(m, n, k, alpha, a, b, c, store);
 }
 
 #[inline(always)]
@@ -212,6 +415,7 @@ fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 }
 
 /// Covers `C` with register tiles: 16 rows × 4 columns where they fit, narrower at the edges.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn tiles<const FMA: bool>(
     m: usize,
@@ -221,18 +425,20 @@ fn tiles<const FMA: bool>(
     a: &[f32],
     b: Strided<'_>,
     c: &mut [f32],
+    store: Store<'_>,
 ) {
     let mut j = 0;
     while j + 4 <= n {
-        rows::<4, FMA>(m, j, k, alpha, a, b, c);
+        rows::<4, FMA>(m, j, k, alpha, a, b, c, store);
         j += 4;
     }
     while j < n {
-        rows::<1, FMA>(m, j, k, alpha, a, b, c);
+        rows::<1, FMA>(m, j, k, alpha, a, b, c, store);
         j += 1;
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn rows<const NR: usize, const FMA: bool>(
     m: usize,
@@ -242,14 +448,15 @@ fn rows<const NR: usize, const FMA: bool>(
     a: &[f32],
     b: Strided<'_>,
     c: &mut [f32],
+    store: Store<'_>,
 ) {
     let mut i = 0;
     while i + 16 <= m {
-        tile::<16, NR, FMA>(m, i, j, k, alpha, a, b, c);
+        tile::<16, NR, FMA>(m, i, j, k, alpha, a, b, c, store);
         i += 16;
     }
     if i + 8 <= m {
-        tile::<8, NR, FMA>(m, i, j, k, alpha, a, b, c);
+        tile::<8, NR, FMA>(m, i, j, k, alpha, a, b, c, store);
         i += 8;
     }
     if m < 8 && b.rs == 1 {
@@ -259,13 +466,14 @@ fn rows<const NR: usize, const FMA: bool>(
             for jj in j..j + NR {
                 let col = &b.data[jj * b.cs..jj * b.cs + k];
                 let s = dot::<FMA>(a, ii, m, col);
-                c[ii + jj * m] += alpha * s;
+                let out = &mut c[ii + jj * m];
+                *out = store.apply(ii, alpha * s, *out);
             }
         }
         return;
     }
     while i < m {
-        tile::<1, NR, FMA>(m, i, j, k, alpha, a, b, c);
+        tile::<1, NR, FMA>(m, i, j, k, alpha, a, b, c, store);
         i += 1;
     }
 }
@@ -305,6 +513,7 @@ fn tile<const MR: usize, const NR: usize, const FMA: bool>(
     a: &[f32],
     b: Strided<'_>,
     c: &mut [f32],
+    store: Store<'_>,
 ) {
     let mut acc = [[0.0f32; MR]; NR];
     for p in 0..k {
@@ -319,7 +528,7 @@ fn tile<const MR: usize, const NR: usize, const FMA: bool>(
     for (jj, acc) in acc.iter().enumerate() {
         let out = &mut c[i + (j + jj) * m..i + (j + jj) * m + MR];
         for ii in 0..MR {
-            out[ii] += alpha * acc[ii];
+            out[ii] = store.apply(i + ii, alpha * acc[ii], out[ii]);
         }
     }
 }
@@ -330,9 +539,75 @@ fn tile<const MR: usize, const NR: usize, const FMA: bool>(
 mod avx512 {
     use core::arch::x86_64::*;
 
+    use super::{Init, Store};
+
+    /// [`Store`] as raw parts, for the pointer-based kernel.
+    #[derive(Clone, Copy)]
+    pub(super) struct Epilogue {
+        /// 0: overwrite, 1: add to `c`, 2: add `bias`.
+        init: u8,
+        bias: *const f32,
+        relu: bool,
+    }
+
+    impl Epilogue {
+        pub(super) fn of(store: Store<'_>) -> Self {
+            let (init, bias) = match store.init {
+                Init::Zero => (0, core::ptr::null()),
+                Init::Add => (1, core::ptr::null()),
+                Init::Bias(b) => (2, b.as_ptr()),
+            };
+            Epilogue {
+                init,
+                bias,
+                relu: store.relu,
+            }
+        }
+
+        /// The stored value of rows `i..i+16` (lanes in `mask`) of the column at `out`, given
+        /// `alpha` times their accumulated product.
+        ///
+        /// # Safety
+        /// AVX-512F; `out` (and, when adding a bias, `bias + i`) readable for the lanes in
+        /// `mask`.
+        #[inline(always)]
+        unsafe fn value(self, v: __m512, out: *const f32, i: usize, mask: __mmask16) -> __m512 {
+            // SAFETY: per the contract.
+            unsafe {
+                let v = match self.init {
+                    0 => v,
+                    1 => _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out)),
+                    _ => _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, self.bias.add(i))),
+                };
+                if self.relu {
+                    _mm512_max_ps(v, _mm512_setzero_ps())
+                } else {
+                    v
+                }
+            }
+        }
+
+        /// The scalar form of [`Epilogue::value`] for row `i`.
+        ///
+        /// # Safety
+        /// As [`Epilogue::value`] for one lane.
+        #[inline(always)]
+        unsafe fn scalar(self, v: f32, out: *const f32, i: usize) -> f32 {
+            // SAFETY: per the contract.
+            let v = unsafe {
+                match self.init {
+                    0 => v,
+                    1 => v + *out,
+                    _ => v + *self.bias.add(i),
+                }
+            };
+            if self.relu { v.max(0.0) } else { v }
+        }
+    }
+
     /// # Safety
     /// The CPU must support AVX-512F; `a` must hold m·k floats (column-major, leading dimension
-    /// m), `b` every `p·rsb + j·csb` for p < k, j < n, and `c` m·n floats.
+    /// m), `b` every `p·rsb + j·csb` for p < k, j < n, `c` m·n floats, and a bias in `epi` m.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn kernel(
@@ -345,20 +620,141 @@ mod avx512 {
         rsb: usize,
         csb: usize,
         c: *mut f32,
+        epi: Epilogue,
     ) {
+        if m == 1 && rsb == 1 {
+            // One row against contiguous columns (a 1-unit output layer): a row tile would use
+            // one lane of sixteen, a dot product over `k` uses them all.
+            // SAFETY: as for this function.
+            unsafe { dots(n, k, alpha, a, b, csb, c, epi) };
+            return;
+        }
+        if n == 1 {
+            // SAFETY: as for this function.
+            unsafe { gemv(m, k, alpha, a, b, rsb, c, epi) };
+            return;
+        }
         let mut j = 0;
         // SAFETY (all calls): the column ranges stay below n, per the caller's contract.
         while j + 8 <= n {
-            unsafe { columns::<8>(m, k, alpha, a, b, rsb, csb, c, j) };
+            unsafe { columns::<8>(m, k, alpha, a, b, rsb, csb, c, j, epi) };
             j += 8;
         }
         if j + 4 <= n {
-            unsafe { columns::<4>(m, k, alpha, a, b, rsb, csb, c, j) };
+            unsafe { columns::<4>(m, k, alpha, a, b, rsb, csb, c, j, epi) };
             j += 4;
         }
         while j < n {
-            unsafe { columns::<1>(m, k, alpha, a, b, rsb, csb, c, j) };
+            unsafe { columns::<1>(m, k, alpha, a, b, rsb, csb, c, j, epi) };
             j += 1;
+        }
+    }
+
+    /// [`super::gemm_gathered_bias`]'s kernel: 32×8 tiles as in [`kernel`], the eight columns'
+    /// elements read through their own pointers, a run at a time.
+    ///
+    /// # Safety
+    /// AVX-512F; `a` holds m·k floats, `c` m·n, the bias m, and every column's runs lie inside
+    /// `b.data`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gathered(
+        m: usize,
+        a: *const f32,
+        b: super::Gathered<'_>,
+        c: *mut f32,
+        epi: Epilogue,
+    ) {
+        let n = b.offsets.len();
+        let mut j = 0;
+        // SAFETY (all calls): columns below n, rows masked below m, per the contract.
+        while j + 8 <= n {
+            unsafe { gathered_columns::<8>(m, a, b, c, j, epi) };
+            j += 8;
+        }
+        if j + 4 <= n {
+            unsafe { gathered_columns::<4>(m, a, b, c, j, epi) };
+            j += 4;
+        }
+        while j < n {
+            unsafe { gathered_columns::<1>(m, a, b, c, j, epi) };
+            j += 1;
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn gathered_columns<const NR: usize>(
+        m: usize,
+        a: *const f32,
+        b: super::Gathered<'_>,
+        c: *mut f32,
+        j: usize,
+        epi: Epilogue,
+    ) {
+        let base = b.data.as_ptr();
+        let cols: [*const f32; NR] = core::array::from_fn(|jj| base.wrapping_add(b.offsets[j + jj]));
+        let mut i = 0;
+        while i < m {
+            let rows = m - i;
+            // SAFETY: masks confine every access to rows i..m; the column pointers are in
+            // bounds per the contract.
+            unsafe {
+                if rows > 16 {
+                    gathered_tile::<NR, true>(m, a, &b, &cols, c, i, j, mask(rows - 16), epi);
+                    i += 32;
+                } else {
+                    gathered_tile::<NR, false>(m, a, &b, &cols, c, i, j, mask(rows), epi);
+                    i += 16;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn gathered_tile<const NR: usize, const TWO: bool>(
+        m: usize,
+        a: *const f32,
+        b: &super::Gathered<'_>,
+        cols: &[*const f32; NR],
+        c: *mut f32,
+        i: usize,
+        j: usize,
+        last: __mmask16,
+        epi: Epilogue,
+    ) {
+        let first = if TWO { 0xffff } else { last };
+        // SAFETY: as in `tile`; column elements are read at offsets below the runs' reach.
+        unsafe {
+            let mut lo = [_mm512_setzero_ps(); NR];
+            let mut hi = [_mm512_setzero_ps(); NR];
+            let mut ap = a.add(i);
+            for s in 0..b.runs {
+                let run = s * b.stride;
+                for r in 0..b.len {
+                    let a0 = _mm512_maskz_loadu_ps(first, ap);
+                    let a1 = if TWO {
+                        _mm512_maskz_loadu_ps(last, ap.add(16))
+                    } else {
+                        _mm512_setzero_ps()
+                    };
+                    for jj in 0..NR {
+                        let bv = _mm512_set1_ps(*cols[jj].add(run + r));
+                        lo[jj] = _mm512_fmadd_ps(a0, bv, lo[jj]);
+                        if TWO {
+                            hi[jj] = _mm512_fmadd_ps(a1, bv, hi[jj]);
+                        }
+                    }
+                    ap = ap.wrapping_add(m);
+                }
+            }
+            for jj in 0..NR {
+                let out = c.add(i + (j + jj) * m);
+                _mm512_mask_storeu_ps(out, first, epi.value(lo[jj], out, i, first));
+                if TWO {
+                    let out = out.add(16);
+                    _mm512_mask_storeu_ps(out, last, epi.value(hi[jj], out, i + 16, last));
+                }
+            }
         }
     }
 
@@ -368,6 +764,109 @@ mod avx512 {
             0xffff
         } else {
             ((1u32 << rows) - 1) as __mmask16
+        }
+    }
+
+    /// A matrix-vector product (one column of `C`, e.g. a single sample through a dense layer):
+    /// 64 rows at a time, so `a` is read as one sequential stream (it is usually the largest
+    /// operand and comes from L2), with two interleaved `p` for eight independent accumulators.
+    ///
+    /// # Safety
+    /// As [`kernel`] with `n = 1`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn gemv(
+        m: usize,
+        k: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        rsb: usize,
+        c: *mut f32,
+        epi: Epilogue,
+    ) {
+        let mut i = 0;
+        while i < m {
+            let rows = m - i;
+            let masks: [__mmask16; 4] = core::array::from_fn(|q| mask(rows.saturating_sub(16 * q)));
+            // SAFETY: every load and store is masked to rows i..m of columns p < k.
+            unsafe {
+                let mut acc = [[_mm512_setzero_ps(); 4]; 2];
+                let mut p = 0;
+                while p < k {
+                    let two = p + 1 < k;
+                    for (u, acc) in acc.iter_mut().enumerate() {
+                        if u == 1 && !two {
+                            break;
+                        }
+                        let col = a.add(i + (p + u) * m);
+                        let bv = _mm512_set1_ps(*b.add((p + u) * rsb));
+                        for q in 0..4 {
+                            let v = _mm512_maskz_loadu_ps(masks[q], col.wrapping_add(16 * q));
+                            acc[q] = _mm512_fmadd_ps(v, bv, acc[q]);
+                        }
+                    }
+                    p += 2;
+                }
+                let scale = alpha != 1.0;
+                let alpha = _mm512_set1_ps(alpha);
+                for q in 0..4 {
+                    if masks[q] == 0 {
+                        break;
+                    }
+                    let v = _mm512_add_ps(acc[0][q], acc[1][q]);
+                    let v = if scale { _mm512_mul_ps(v, alpha) } else { v };
+                    let out = c.add(i + 16 * q);
+                    _mm512_mask_storeu_ps(out, masks[q], epi.value(v, out, i + 16 * q, masks[q]));
+                }
+            }
+            i += 64;
+        }
+    }
+
+    /// `c[j] = a · b[.., j]` for each of the `n` columns, 16 lanes over `k` at a time.
+    ///
+    /// # Safety
+    /// As [`kernel`] with `m = 1` and `rsb = 1`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn dots(
+        n: usize,
+        k: usize,
+        alpha: f32,
+        a: *const f32,
+        b: *const f32,
+        csb: usize,
+        c: *mut f32,
+        epi: Epilogue,
+    ) {
+        // SAFETY: every load is masked to p < k of column j < n.
+        unsafe {
+            for j in 0..n {
+                let col = b.add(j * csb);
+                let mut acc = [_mm512_setzero_ps(); 2];
+                let mut p = 0;
+                while p + 32 <= k {
+                    acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(a.add(p)), _mm512_loadu_ps(col.add(p)), acc[0]);
+                    acc[1] = _mm512_fmadd_ps(
+                        _mm512_loadu_ps(a.add(p + 16)),
+                        _mm512_loadu_ps(col.add(p + 16)),
+                        acc[1],
+                    );
+                    p += 32;
+                }
+                while p < k {
+                    let mk = mask(k - p);
+                    acc[0] = _mm512_fmadd_ps(
+                        _mm512_maskz_loadu_ps(mk, a.add(p)),
+                        _mm512_maskz_loadu_ps(mk, col.add(p)),
+                        acc[0],
+                    );
+                    p += 16;
+                }
+                let s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+                *c.add(j) = epi.scalar(alpha * s, c.add(j), 0);
+            }
         }
     }
 
@@ -383,6 +882,7 @@ mod avx512 {
         csb: usize,
         c: *mut f32,
         j: usize,
+        epi: Epilogue,
     ) {
         let mut i = 0;
         while i < m {
@@ -390,10 +890,10 @@ mod avx512 {
             // SAFETY: masks confine every access to rows i..m.
             unsafe {
                 if rows > 16 {
-                    tile::<NR, true>(m, k, alpha, a, b, rsb, csb, c, i, j, mask(rows - 16));
+                    tile::<NR, true>(m, k, alpha, a, b, rsb, csb, c, i, j, mask(rows - 16), epi);
                     i += 32;
                 } else {
-                    tile::<NR, false>(m, k, alpha, a, b, rsb, csb, c, i, j, mask(rows));
+                    tile::<NR, false>(m, k, alpha, a, b, rsb, csb, c, i, j, mask(rows), epi);
                     i += 16;
                 }
             }
@@ -416,6 +916,7 @@ mod avx512 {
         i: usize,
         j: usize,
         last: __mmask16,
+        epi: Epilogue,
     ) {
         let first = if TWO { 0xffff } else { last };
         // SAFETY: every pointer below stays inside the operands by the caller's contract and
@@ -462,14 +963,24 @@ mod avx512 {
                     }
                 }
             }
+            let scale = alpha != 1.0;
             let alpha = _mm512_set1_ps(alpha);
             for jj in 0..NR {
                 let out = c.add(i + (j + jj) * m);
-                let v = _mm512_maskz_loadu_ps(first, out);
-                _mm512_mask_storeu_ps(out, first, _mm512_fmadd_ps(lo[jj], alpha, v));
+                let v = if scale {
+                    _mm512_mul_ps(lo[jj], alpha)
+                } else {
+                    lo[jj]
+                };
+                _mm512_mask_storeu_ps(out, first, epi.value(v, out, i, first));
                 if TWO {
-                    let v = _mm512_maskz_loadu_ps(last, out.add(16));
-                    _mm512_mask_storeu_ps(out.add(16), last, _mm512_fmadd_ps(hi[jj], alpha, v));
+                    let v = if scale {
+                        _mm512_mul_ps(hi[jj], alpha)
+                    } else {
+                        hi[jj]
+                    };
+                    let out = out.add(16);
+                    _mm512_mask_storeu_ps(out, last, epi.value(v, out, i + 16, last));
                 }
             }
         }
@@ -532,6 +1043,10 @@ mod tests {
                     cs: k,
                 },
                 &mut c,
+                Store {
+                    init: Init::Zero,
+                    relu: false,
+                },
             );
             assert_eq!(c, expect);
         }
@@ -543,6 +1058,11 @@ mod tests {
         for (m, n, k) in [
             (5, 3, 4),
             (1, 32, 64),
+            (1, 64, 32),
+            (1, 5, 3),
+            (70, 1, 33),
+            (64, 1, 1600),
+            (13, 1, 4),
             (64, 32, 10),
             (37, 9, 13),
             (16, 4, 1),
@@ -577,6 +1097,101 @@ mod tests {
                             "{m}×{n}×{k} scaled"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The fused bias and relu store, on the dispatched kernel (AVX-512 here) and on the
+    /// portable tiles, against the definition; the shapes include one row (the dot-product
+    /// path), `k = 0` (the bias alone) and row counts around the 16- and 32-row tiles.
+    #[test]
+    fn bias_and_relu_store_matches_the_definition() {
+        for (m, n, k) in [
+            (1, 37, 64),
+            (40, 1, 9),
+            (70, 1, 0),
+            (1, 5, 7),
+            (5, 3, 0),
+            (10, 9, 64),
+            (32, 11, 9),
+            (64, 13, 40),
+            (17, 8, 5),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|v| ((v * 7919) % 23) as f32 * 0.25 - 2.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|v| 1.0 - ((v * 104729) % 19) as f32 * 0.125)
+                .collect();
+            let bias: Vec<f32> = (0..m).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let product = naive(m, n, k, &a, Op::N, &b, Op::N);
+            for relu in [false, true] {
+                let expect: Vec<f32> = product
+                    .iter()
+                    .enumerate()
+                    .map(|(at, v)| {
+                        let z = v + bias[at % m];
+                        if relu { z.max(0.0) } else { z }
+                    })
+                    .collect();
+                let mut c = vec![f32::NAN; m * n];
+                gemm_bias(m, n, k, &a, &b, &bias, relu, &mut c);
+                let mut portable = vec![f32::NAN; m * n];
+                let strided = Strided {
+                    data: &b,
+                    rs: 1,
+                    cs: k,
+                };
+                let store = Store {
+                    init: Init::Bias(&bias),
+                    relu,
+                };
+                tiles::<false>(m, n, k, 1.0, &a, strided, &mut portable, store);
+                for ((x, p), y) in c.iter().zip(&portable).zip(&expect) {
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n}×{k} relu {relu}");
+                    assert!((p - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n}×{k} portable");
+                }
+            }
+        }
+    }
+
+    /// The gathered product (dispatched, and the portable loop) against the same matrix
+    /// materialised and multiplied by [`gemm_bias`]; row counts straddle the 16- and 32-row
+    /// tiles, column counts the 8-, 4- and 1-column ones.
+    #[test]
+    fn gathered_product_matches_the_materialised_matrix() {
+        let (runs, len, stride) = (3, 5, 11);
+        let data: Vec<f32> = (0..200).map(|v| ((v * 31) % 17) as f32 * 0.25 - 2.0).collect();
+        for (m, n) in [(5, 13), (16, 8), (32, 9), (40, 4), (64, 21)] {
+            let k = runs * len;
+            let offsets: Vec<usize> = (0..n).map(|j| (j * 7) % 150).collect();
+            let mut dense = vec![0.0; k * n];
+            for (j, &o) in offsets.iter().enumerate() {
+                for s in 0..runs {
+                    for r in 0..len {
+                        dense[s * len + r + j * k] = data[o + s * stride + r];
+                    }
+                }
+            }
+            let a: Vec<f32> = (0..m * k).map(|v| 1.0 - ((v * 13) % 9) as f32 * 0.25).collect();
+            let bias: Vec<f32> = (0..m).map(|i| i as f32 * 0.125 - 1.0).collect();
+            let b = Gathered {
+                data: &data,
+                offsets: &offsets,
+                runs,
+                len,
+                stride,
+            };
+            for relu in [false, true] {
+                let mut expect = vec![f32::NAN; m * n];
+                gemm_bias(m, n, k, &a, &dense, &bias, relu, &mut expect);
+                let (mut fast, mut portable) = (vec![f32::NAN; m * n], vec![f32::NAN; m * n]);
+                gemm_gathered_bias(m, &a, b, &bias, relu, &mut fast);
+                gathered_portable(m, &a, b, &bias, relu, &mut portable);
+                for ((x, p), y) in fast.iter().zip(&portable).zip(&expect) {
+                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} relu {relu}");
+                    assert!((p - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} portable");
                 }
             }
         }

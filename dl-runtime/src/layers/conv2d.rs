@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::{Buffers, Layer, fit_len, zeroed_box};
 use crate::activation::Activation;
-use crate::gemm::{Op, gemm, transpose};
+use crate::gemm::{Gathered, Op, gathered_is_fast, gemm, gemm_bias, gemm_gathered_bias, transpose};
 use crate::init;
 
 /// A 2-D convolution from `H × W × C` to `OH × OW × F` (channels last).
@@ -211,6 +211,9 @@ pub struct Conv2DCache {
     pub patches: Vec<f32>,
     /// `kernelᵀ` (`K × F`), transposed once per backward pass.
     pub kernel_t: Vec<f32>,
+    /// Where each output pixel's receptive field starts in its sample, for the forward
+    /// product that reads the image in place (see [`gathered_applies`]).
+    pub offsets: Vec<usize>,
 }
 
 impl<
@@ -352,6 +355,10 @@ fn conv_forward(
         cache.z.clear();
     }
     let pointwise = win.pointwise();
+    if !pointwise && gathered_applies(win) && gathered_is_fast() {
+        gathered_forward(win, filters, kernel, bias, x, batch, cache, y, activation);
+        return;
+    }
     let chunk = chunk_samples(k * cols);
     if !pointwise {
         fit_len(&mut cache.patches, k * cols * chunk.min(batch));
@@ -369,20 +376,66 @@ fn conv_forward(
         };
         let out = s0 * filters * cols..(s0 + n) * filters * cols;
         let yc = &mut y[out.clone()];
-        let zc = if keep_z { &mut cache.z[out] } else { &mut *yc };
-        fill_columns(zc, bias);
-        gemm(filters, n * cols, k, 1.0, kernel, Op::N, patches, Op::N, 1.0, zc);
         if keep_z {
-            activation.apply(
-                &cache.z[s0 * filters * cols..(s0 + n) * filters * cols],
-                yc,
-                filters,
-            );
-        } else if activation == Activation::Relu {
-            // `Activation::apply`'s relu, in place.
-            yc.iter_mut().for_each(|v| *v = v.max(0.0));
+            let zc = &mut cache.z[out];
+            gemm_bias(filters, n * cols, k, kernel, patches, bias, false, zc);
+            activation.apply(zc, yc, filters);
+        } else {
+            // Bias and relu applied as the product is stored: the output is written once.
+            let relu = activation == Activation::Relu;
+            gemm_bias(filters, n * cols, k, kernel, patches, bias, relu, yc);
         }
         s0 += n;
+    }
+}
+
+/// Whether every window lies inside the image (no padding reached), so that each patch column
+/// is `KH` whole runs of `KW·C` input floats and the product can gather them in place.
+fn gathered_applies(win: &Window) -> bool {
+    interior(win.h, win.kh, win.sh, win.oh, win.pt) == (0, win.oh)
+        && interior(win.w, win.kw, win.sw, win.ow, win.pl) == (0, win.ow)
+}
+
+/// The forward pass without im2col: each sample's product reads its patch columns from the
+/// image (`KH` runs of `KW·C` floats, a row of the image apart), so the patch matrix — `KH·KW`
+/// times the input — is never written and read back.
+#[allow(clippy::too_many_arguments)]
+fn gathered_forward(
+    win: &Window,
+    filters: usize,
+    kernel: &[f32],
+    bias: &[f32],
+    x: &[f32],
+    batch: usize,
+    cache: &mut Conv2DCache,
+    y: &mut [f32],
+    activation: Activation,
+) {
+    let (cols, in_len, row) = (win.oh * win.ow, win.h * win.w * win.c, win.w * win.c);
+    cache.offsets.clear();
+    for o_r in 0..win.oh {
+        for o_c in 0..win.ow {
+            cache.offsets.push(o_r * win.sh * row + o_c * win.sw * win.c);
+        }
+    }
+    let relu = activation == Activation::Relu;
+    let keep_z = !y_is_enough(activation);
+    for s in 0..batch {
+        let b = Gathered {
+            data: &x[s * in_len..(s + 1) * in_len],
+            offsets: &cache.offsets,
+            runs: win.kh,
+            len: win.kw * win.c,
+            stride: row,
+        };
+        let out = s * filters * cols..(s + 1) * filters * cols;
+        if keep_z {
+            let zc = &mut cache.z[out.clone()];
+            gemm_gathered_bias(filters, kernel, b, bias, false, zc);
+            activation.apply(zc, &mut y[out], filters);
+        } else {
+            gemm_gathered_bias(filters, kernel, b, bias, relu, &mut y[out]);
+        }
     }
 }
 
@@ -495,23 +548,6 @@ fn conv_backward(
             }
         }
         s0 += n;
-    }
-}
-
-/// Writes `bias` into every `bias.len()`-float column of `z` with a few doubling copies rather
-/// than one `memcpy` call per column.
-fn fill_columns(z: &mut [f32], bias: &[f32]) {
-    let f = bias.len();
-    if z.is_empty() || f == 0 {
-        return;
-    }
-    z[..f].copy_from_slice(bias);
-    let mut done = f;
-    while done < z.len() {
-        let n = done.min(z.len() - done);
-        let (head, tail) = z.split_at_mut(done);
-        tail[..n].copy_from_slice(&head[..n]);
-        done += n;
     }
 }
 
@@ -823,6 +859,49 @@ mod tests {
         }
     }
 
+    /// The forward pass that gathers patch columns in place matches im2col and the product
+    /// with a materialised patch matrix, for every geometry whose windows stay inside the image.
+    #[test]
+    fn gathered_forward_matches_im2col() {
+        let mut checked = 0;
+        for win in windows().into_iter().filter(gathered_applies) {
+            for filters in [5, 33] {
+                let batch = 2;
+                let k = win.kh * win.kw * win.c;
+                let cols = win.oh * win.ow;
+                let x: Vec<f32> = (0..win.h * win.w * win.c * batch)
+                    .map(|i| ((i * 37) % 29) as f32 * 0.125 - 1.75)
+                    .collect();
+                let kernel: Vec<f32> = (0..filters * k)
+                    .map(|i| ((i * 11) % 7) as f32 * 0.25 - 0.75)
+                    .collect();
+                let bias: Vec<f32> = (0..filters).map(|f| f as f32 * 0.5 - 1.0).collect();
+                let mut patches = vec![0.0; k * cols * batch];
+                im2col(&win, &x, batch, &mut patches);
+                for activation in [Activation::Relu, Activation::Tanh] {
+                    let mut z = vec![0.0; filters * cols * batch];
+                    gemm_bias(filters, cols * batch, k, &kernel, &patches, &bias, false, &mut z);
+                    let mut expect = vec![0.0; z.len()];
+                    activation.apply(&z, &mut expect, filters);
+                    let mut cache = Conv2DCache::default();
+                    let mut y = vec![f32::NAN; z.len()];
+                    fit_len(&mut cache.z, z.len());
+                    gathered_forward(
+                        &win, filters, &kernel, &bias, &x, batch, &mut cache, &mut y, activation,
+                    );
+                    for (a, e) in y.iter().zip(&expect) {
+                        assert!(
+                            (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                            "{win:?} {filters} {activation:?}"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} geometries checked");
+    }
+
     #[test]
     fn interior_columns() {
         // valid: every window inside.
@@ -834,14 +913,5 @@ mod tests {
         assert_eq!(interior(7, 4, 2, 4, 1), (1, 3));
         // A window wider than the image: none inside (an empty range).
         assert_eq!(interior(3, 5, 1, 3, 2), (2, 2));
-    }
-
-    #[test]
-    fn bias_fill_covers_every_column() {
-        for cols in [0, 1, 2, 3, 7, 64, 65] {
-            let mut z = vec![0.0; 3 * cols];
-            fill_columns(&mut z, &[1.0, 2.0, 3.0]);
-            assert!(z.chunks(3).all(|c| c == [1.0, 2.0, 3.0]), "{cols} columns");
-        }
     }
 }

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::{Buffers, Layer, fit_len, zeroed_box};
 use crate::activation::Activation;
-use crate::gemm::{Op, gemm};
+use crate::gemm::{Op, gemm, gemm_bias};
 use crate::init;
 
 /// A fully connected layer from `I` to `O` features.
@@ -30,19 +30,21 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// One sample, without touching the heap: `f(W·x + b)`.
     #[inline]
     pub fn forward(&self, x: &SVector<f32, I>, activation: Activation) -> SVector<f32, O> {
-        let mut z = *self.bias;
-        gemm(
+        let mut z = SVector::<f32, O>::zeros();
+        let relu = activation == Activation::Relu;
+        gemm_bias(
             O,
             1,
             I,
-            1.0,
             self.kernel.as_slice(),
-            Op::N,
             x.as_slice(),
-            Op::N,
-            1.0,
+            self.bias.as_slice(),
+            relu,
             z.as_mut_slice(),
         );
+        if relu {
+            return z;
+        }
         activation.apply_in_place(z.as_mut_slice(), O);
         z
     }
@@ -67,7 +69,8 @@ impl<const I: usize, const O: usize> core::fmt::Debug for Dense<I, O> {
 /// Training cache of a dense layer.
 #[derive(Debug, Default)]
 pub struct DenseCache {
-    /// Pre-activations `W·x + b`.
+    /// Pre-activations `W·x + b`; left empty for `linear` and `relu`, whose backward passes
+    /// need `y` only.
     pub z: Vec<f32>,
 }
 
@@ -110,7 +113,6 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
         _training: bool,
     ) {
         fit_len(&mut buf.y, O * batch);
-        fit_len(&mut buf.extra.z, O * batch);
         fit_len(&mut buf.dy, O * batch);
         dense_forward(
             I,
@@ -125,8 +127,9 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
         );
     }
 
-    fn pre_activation<'a>(extra: &'a DenseCache, _y: &'a [f32]) -> &'a [f32] {
-        &extra.z
+    fn pre_activation<'a>(extra: &'a DenseCache, y: &'a [f32]) -> &'a [f32] {
+        // `z` is not kept for `linear` and `relu`, whose losses read `y` only.
+        if extra.z.len() == y.len() { &extra.z } else { y }
     }
 
     #[inline]
@@ -165,16 +168,29 @@ fn dense_forward(
     bias: &[f32],
     x: &[f32],
     batch: usize,
-    z: &mut [f32],
+    z: &mut Vec<f32>,
     y: &mut [f32],
     activation: Activation,
 ) {
     assert_eq!(x.len(), inputs * batch, "dense input has the wrong length");
-    for col in z.chunks_exact_mut(units) {
-        col.copy_from_slice(bias);
+    if y_is_enough(activation) {
+        // Bias and relu applied as the product is stored: the output is written once and no
+        // pre-activation kept.
+        z.clear();
+        let relu = activation == Activation::Relu;
+        gemm_bias(units, batch, inputs, kernel, x, bias, relu, y);
+    } else {
+        fit_len(z, units * batch);
+        gemm_bias(units, batch, inputs, kernel, x, bias, false, z);
+        activation.apply(z, y, units);
     }
-    gemm(units, batch, inputs, 1.0, kernel, Op::N, x, Op::N, 1.0, z);
-    activation.apply(z, y, units);
+}
+
+/// Whether the backward pass of `activation` can take `y` in place of `z`: `linear` (`z = y`)
+/// and `relu` (`z > 0 ⇔ y > 0`). Neither is fused with a loss, the only other reader of `z`
+/// (through [`Layer::pre_activation`]), which gets `y` then.
+fn y_is_enough(activation: Activation) -> bool {
+    matches!(activation, Activation::Linear | Activation::Relu)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -192,16 +208,27 @@ fn dense_backward(
     grad_bias: &mut [f32],
     dx: Option<&mut [f32]>,
 ) {
-    activation.backward(z, y, dy, units);
-    let dz = &*dy;
-    // ∂L/∂W = dz · xᵀ, ∂L/∂b = Σ_batch dz, ∂L/∂x = Wᵀ · dz.
-    gemm(units, inputs, batch, 1.0, dz, Op::N, x, Op::T, 0.0, grad_kernel);
+    let kept_z = z.len() == y.len();
+    assert!(
+        dy.len() == y.len() && (kept_z || y_is_enough(activation)),
+        "Dense::backward_batch needs the forward pass of the same batch"
+    );
+    let z = if kept_z { z } else { y };
+    // ∂L/∂z and ∂L/∂b = Σ_batch ∂L/∂z in one pass, a sample's column at a time.
     grad_bias.fill(0.0);
-    for col in dz.chunks_exact(units) {
-        for (g, &d) in grad_bias.iter_mut().zip(col) {
+    for ((d, z), y) in dy
+        .chunks_exact_mut(units)
+        .zip(z.chunks_exact(units))
+        .zip(y.chunks_exact(units))
+    {
+        activation.backward(z, y, d, units);
+        for (g, &d) in grad_bias.iter_mut().zip(&*d) {
             *g += d;
         }
     }
+    let dz = &*dy;
+    // ∂L/∂W = dz · xᵀ, ∂L/∂x = Wᵀ · dz.
+    gemm(units, inputs, batch, 1.0, dz, Op::N, x, Op::T, 0.0, grad_kernel);
     if let Some(dx) = dx {
         gemm(inputs, batch, units, 1.0, kernel, Op::T, dz, Op::N, 0.0, dx);
     }

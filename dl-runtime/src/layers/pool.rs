@@ -163,14 +163,20 @@ impl<
         batch: usize,
         buf: &mut Buffers<ArgmaxCache>,
         _activation: Activation,
-        _training: bool,
+        training: bool,
     ) {
         const { Self::CHECK };
         let out = Self::OUTPUTS * batch;
         fit_len(&mut buf.y, out);
         fit_len(&mut buf.dy, out);
-        fit_index(&mut buf.extra.argmax, out);
-        max_pool_forward(&Self::WINDOW, x, batch, &mut buf.y, &mut buf.extra.argmax);
+        max_pool_forward(
+            &Self::WINDOW,
+            x,
+            batch,
+            &mut buf.y,
+            &mut buf.extra.argmax,
+            training,
+        );
     }
 
     fn pre_activation<'a>(_extra: &'a ArgmaxCache, y: &'a [f32]) -> &'a [f32] {
@@ -292,19 +298,19 @@ impl<const H: usize, const W: usize, const C: usize> Layer for GlobalMaxPooling2
         batch: usize,
         buf: &mut Buffers<ArgmaxCache>,
         _activation: Activation,
-        _training: bool,
+        training: bool,
     ) {
         const { assert!(H > 0 && W > 0 && C > 0, "GlobalMaxPooling2D: empty image") };
         let out = C * batch;
         fit_len(&mut buf.y, out);
         fit_len(&mut buf.dy, out);
-        fit_index(&mut buf.extra.argmax, out);
         max_pool_forward(
             &global_window(H, W, C),
             x,
             batch,
             &mut buf.y,
             &mut buf.extra.argmax,
+            training,
         );
     }
 
@@ -383,10 +389,18 @@ fn fit_index(v: &mut Vec<u32>, len: usize) {
     }
 }
 
-/// One pass over each window: the running maximum and its input index, per channel, updated
-/// cell by cell in row-major window order. Only a strictly greater value replaces the maximum,
-/// so the first of tied cells wins.
-fn max_pool_forward(win: &Window, x: &[f32], batch: usize, y: &mut [f32], argmax: &mut [u32]) {
+/// One pass over each window: the running maximum and, when `training`, its input index, per
+/// channel, updated cell by cell in row-major window order. Only a strictly greater value
+/// replaces the maximum, so the first of tied cells wins. Inference skips the indices (and
+/// empties them, so a backward pass without a training forward pass fails its length check).
+fn max_pool_forward(
+    win: &Window,
+    x: &[f32],
+    batch: usize,
+    y: &mut [f32],
+    argmax: &mut Vec<u32>,
+    training: bool,
+) {
     let in_len = win.h * win.w * win.c;
     let out_len = win.oh * win.ow * win.c;
     assert_eq!(x.len(), in_len * batch, "pooling input has the wrong length");
@@ -395,16 +409,40 @@ fn max_pool_forward(win: &Window, x: &[f32], batch: usize, y: &mut [f32], argmax
         "max pooling indexes its input with u32; the batch is too large"
     );
     let y = &mut y[..out_len * batch];
-    let argmax = &mut argmax[..out_len * batch];
+    if training {
+        fit_index(argmax, out_len * batch);
+    } else {
+        argmax.clear();
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F.
-            unsafe { max_pool_avx512(win, x, y, argmax) };
+            unsafe {
+                if training {
+                    max_pool_avx512::<true>(win, x, y, argmax);
+                } else if win.pt == 0 && win.pl == 0 && valid(win) {
+                    avx512::max_pool_valid(win, x, batch, y);
+                } else {
+                    max_pool_avx512::<false>(win, x, y, argmax);
+                }
+            }
             return;
         }
     }
-    max_pool_scan::<false>(win, x, y, argmax);
+    if training {
+        max_pool_scan::<false, true>(win, x, y, argmax);
+    } else {
+        max_pool_scan::<false, false>(win, x, y, argmax);
+    }
+}
+
+/// Whether every window lies inside the image (no padding), so no window needs clipping.
+fn valid(win: &Window) -> bool {
+    win.h >= win.kh
+        && win.w >= win.kw
+        && (win.oh - 1) * win.sh + win.kh <= win.h
+        && (win.ow - 1) * win.sw + win.kw <= win.w
 }
 
 /// [`max_pool_scan`] compiled for AVX-512.
@@ -413,14 +451,20 @@ fn max_pool_forward(win: &Window, x: &[f32], batch: usize, y: &mut [f32], argmax
 /// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn max_pool_avx512(win: &Window, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    max_pool_scan::<true>(win, x, y, argmax);
+unsafe fn max_pool_avx512<const ARG: bool>(win: &Window, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    max_pool_scan::<true, ARG>(win, x, y, argmax);
 }
 
 /// The max-pooling loop over the samples of `x` and their windows. `AVX512` selects the
-/// 16-lane kernel, which may only be inlined into a function compiled with AVX-512F.
+/// 16-lane kernel, which may only be inlined into a function compiled with AVX-512F; `ARG`
+/// whether the winners' indices are written to `argmax` (which is otherwise empty).
 #[inline(always)]
-fn max_pool_scan<const AVX512: bool>(win: &Window, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+fn max_pool_scan<const AVX512: bool, const ARG: bool>(
+    win: &Window,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
     let Window {
         h,
         w,
@@ -436,19 +480,23 @@ fn max_pool_scan<const AVX512: bool>(win: &Window, x: &[f32], y: &mut [f32], arg
     } = *win;
     let in_len = h * w * c;
     let out_len = oh * ow * c;
-    for (n, ((xs, ys), args)) in x
+    // Without indices, every sample and output cell gets an empty index slice.
+    let arg_len = if ARG { out_len } else { 0 };
+    let arg_cell = if ARG { c } else { 0 };
+    for (n, (xs, ys)) in x
         .chunks_exact(in_len)
         .zip(y.chunks_exact_mut(out_len))
-        .zip(argmax.chunks_exact_mut(out_len))
         .enumerate()
     {
+        let args = &mut argmax[n * arg_len..(n + 1) * arg_len];
         let base = n * in_len;
-        let mut outs = ys.chunks_exact_mut(c).zip(args.chunks_exact_mut(c));
         for o_r in 0..oh {
             let (ih, _, nkh) = span(o_r, sh, pt, kh, h);
             for o_c in 0..ow {
                 let (iw, _, nkw) = span(o_c, sw, pl, kw, w);
-                let (out, arg) = outs.next().expect("output sized for the batch");
+                let o = o_r * ow + o_c;
+                let out = &mut ys[o * c..(o + 1) * c];
+                let arg = &mut args[o * arg_cell..(o + 1) * arg_cell];
                 // The window always holds at least one cell of the image (`window_fits`).
                 let first = (ih * w + iw) * c;
                 let scan = Scan {
@@ -464,17 +512,17 @@ fn max_pool_scan<const AVX512: bool>(win: &Window, x: &[f32], y: &mut [f32], arg
                 {
                     if AVX512 {
                         // SAFETY: `AVX512` is only set inside `max_pool_avx512`.
-                        unsafe { avx512::max_window(&scan, out, arg) };
+                        unsafe { avx512::max_window::<ARG>(&scan, out, arg) };
                         continue;
                     }
                 }
                 let mut c0 = 0;
                 while c0 + LANES <= c {
-                    scan.max_block::<LANES>(c0, out, arg);
+                    scan.max_block::<LANES, ARG>(c0, out, arg);
                     c0 += LANES;
                 }
                 while c0 < c {
-                    scan.max_block::<1>(c0, out, arg);
+                    scan.max_block::<1, ARG>(c0, out, arg);
                     c0 += 1;
                 }
             }
@@ -502,7 +550,7 @@ impl Scan<'_> {
     /// The maximum and argmax of channels `c0..c0 + B`, kept in registers while the window is
     /// scanned.
     #[inline(always)]
-    fn max_block<const B: usize>(&self, c0: usize, out: &mut [f32], arg: &mut [u32]) {
+    fn max_block<const B: usize, const ARG: bool>(&self, c0: usize, out: &mut [f32], arg: &mut [u32]) {
         let start = self.first + c0;
         let mut best: [f32; B] = self.xs[start..start + B].try_into().expect("block in bounds");
         let mut at: [u32; B] = core::array::from_fn(|l| (self.base + start + l) as u32);
@@ -519,7 +567,9 @@ impl Scan<'_> {
             }
         }
         out[c0..c0 + B].copy_from_slice(&best);
-        arg[c0..c0 + B].copy_from_slice(&at);
+        if ARG {
+            arg[c0..c0 + B].copy_from_slice(&at);
+        }
     }
 }
 
@@ -527,7 +577,70 @@ impl Scan<'_> {
 mod avx512 {
     use core::arch::x86_64::*;
 
-    use super::Scan;
+    use super::{Scan, Window};
+
+    /// Inference max pooling when no window reaches the padding: the maxima only, each
+    /// window's cells read at fixed offsets from its corner, without the per-window clipping
+    /// and index bookkeeping of [`max_window`]. `maxps` returns its second operand unless the
+    /// first is greater, as the training scan's masked move does, so the values agree.
+    ///
+    /// # Safety
+    /// AVX-512F must be available.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_pool_valid(win: &Window, x: &[f32], batch: usize, y: &mut [f32]) {
+        let Window {
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            sh,
+            sw,
+            oh,
+            ow,
+            ..
+        } = *win;
+        let (in_len, out_len) = (h * w * c, oh * ow * c);
+        assert!(
+            super::valid(win) && x.len() >= in_len * batch && y.len() >= out_len * batch,
+            "pooling buffers too short"
+        );
+        // SAFETY: window (o_r, o_c) reads rows o_r·sh + r < h and columns o_c·sw + q < w of
+        // its sample (`valid`), channels below c (masked), and writes output cell (o_r, o_c);
+        // both buffers hold `batch` samples (asserted).
+        unsafe {
+            for n in 0..batch {
+                let xs = x.as_ptr().add(n * in_len);
+                let ys = y.as_mut_ptr().add(n * out_len);
+                for o_r in 0..oh {
+                    for o_c in 0..ow {
+                        let corner = xs.add((o_r * sh * w + o_c * sw) * c);
+                        let out = ys.add((o_r * ow + o_c) * c);
+                        let mut c0 = 0;
+                        while c0 < c {
+                            let left = c - c0;
+                            let m: __mmask16 = if left >= 16 {
+                                0xffff
+                            } else {
+                                ((1u32 << left) - 1) as __mmask16
+                            };
+                            let mut best = _mm512_maskz_loadu_ps(m, corner.add(c0));
+                            for r in 0..kh {
+                                for q in 0..kw {
+                                    if r + q > 0 {
+                                        let cell = corner.add((r * w + q) * c + c0);
+                                        best = _mm512_max_ps(_mm512_maskz_loadu_ps(m, cell), best);
+                                    }
+                                }
+                            }
+                            _mm512_mask_storeu_ps(out.add(c0), m, best);
+                            c0 += 16;
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// The window's maximum and argmax for all channels, 16 at a time (the last block masked),
     /// each block's running maximum and index in two registers updated by a masked move.
@@ -535,10 +648,10 @@ mod avx512 {
     /// # Safety
     /// The CPU must support AVX-512F.
     #[inline(always)]
-    pub(super) unsafe fn max_window(s: &Scan<'_>, out: &mut [f32], arg: &mut [u32]) {
+    pub(super) unsafe fn max_window<const ARG: bool>(s: &Scan<'_>, out: &mut [f32], arg: &mut [u32]) {
         let last = s.first + (s.rows - 1) * s.row_stride + (s.cols - 1) * s.c + s.c;
         assert!(
-            s.rows > 0 && s.cols > 0 && last <= s.xs.len() && out.len() >= s.c && arg.len() >= s.c,
+            s.rows > 0 && s.cols > 0 && last <= s.xs.len() && out.len() >= s.c && (!ARG || arg.len() >= s.c),
             "pooling window out of bounds"
         );
         let xs = s.xs.as_ptr();
@@ -565,6 +678,12 @@ mod avx512 {
                         }
                         let cell = start + r * s.row_stride + q * s.c;
                         let v = _mm512_maskz_loadu_ps(m, xs.add(cell));
+                        if !ARG {
+                            // `maxps` returns its second operand unless the first is greater,
+                            // as the masked move below does.
+                            best = _mm512_max_ps(v, best);
+                            continue;
+                        }
                         let better = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best);
                         best = _mm512_mask_mov_ps(best, better, v);
                         let idx = _mm512_add_epi32(_mm512_set1_epi32((s.base + cell) as i32), lane);
@@ -572,7 +691,9 @@ mod avx512 {
                     }
                 }
                 _mm512_mask_storeu_ps(out.as_mut_ptr().add(c0), m, best);
-                _mm512_mask_storeu_epi32(arg.as_mut_ptr().add(c0).cast(), m, at);
+                if ARG {
+                    _mm512_mask_storeu_epi32(arg.as_mut_ptr().add(c0).cast(), m, at);
+                }
                 c0 += 16;
             }
         }
@@ -728,10 +849,17 @@ mod tests {
                 let x: Vec<f32> = (0..7 * 5 * c * batch).map(|i| ((i * 7919) % 11) as f32).collect();
                 let outs = oh * ow * c * batch;
                 let (mut ya, mut yb) = (vec![f32::NAN; outs], vec![f32::NAN; outs]);
-                let (mut aa, mut ab) = (vec![u32::MAX; outs], vec![u32::MAX; outs]);
-                max_pool_forward(&win, &x, batch, &mut ya, &mut aa);
-                max_pool_scan::<false>(&win, &x, &mut yb, &mut ab);
-                assert_eq!((ya, aa), (yb, ab), "{win:?}");
+                let (mut aa, mut ab) = (Vec::new(), vec![u32::MAX; outs]);
+                max_pool_forward(&win, &x, batch, &mut ya, &mut aa, true);
+                max_pool_scan::<false, true>(&win, &x, &mut yb, &mut ab);
+                assert_eq!((&ya, aa), (&yb, ab), "{win:?}");
+                // Inference: the same maxima from both paths, no indices.
+                let (mut yi, mut yp) = (vec![f32::NAN; outs], vec![f32::NAN; outs]);
+                let mut ai = vec![7; 3];
+                max_pool_forward(&win, &x, batch, &mut yi, &mut ai, false);
+                max_pool_scan::<false, false>(&win, &x, &mut yp, &mut []);
+                assert_eq!((&yi, &yp), (&ya, &ya), "{win:?} inference");
+                assert!(ai.is_empty(), "inference keeps no indices");
             }
         }
     }
