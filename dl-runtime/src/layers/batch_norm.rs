@@ -104,6 +104,8 @@ pub struct BatchNormCache {
     inv_std: Vec<f32>,
     /// Two per-channel `f64` sums, scratch of both passes.
     sums: Vec<f64>,
+    /// Three per-channel `f32` coefficients of `∂L/∂x`, scratch of the backward pass.
+    coefficients: Vec<f32>,
 }
 
 impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32> Layer
@@ -221,6 +223,7 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
         if cache.sums.len() != 2 * C {
             cache.sums.resize(2 * C, 0.0);
         }
+        fit_len(&mut cache.coefficients, 3 * C);
         backward(
             &x[..len],
             &buf.dy[..len],
@@ -230,6 +233,7 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
             &cache.inv_std,
             self.gamma.as_slice(),
             &mut cache.sums,
+            &mut cache.coefficients,
             grads.gamma.as_mut_slice(),
             grads.beta.as_mut_slice(),
             dx.map(|d| &mut d[..len]),
@@ -303,6 +307,7 @@ fn backward(
     inv_std: &[f32],
     gamma: &[f32],
     sums: &mut [f64],
+    coefficients: &mut [f32],
     grad_gamma: &mut [f32],
     grad_beta: &mut [f32],
     dx: Option<&mut [f32]>,
@@ -338,27 +343,24 @@ fn backward(
         }
         return;
     }
+    // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`:
+    // three f32 coefficients, so that the pass over the batch is plain f32 arithmetic.
     let rows = (x.len() / c).max(1) as f64;
-    // Per channel: the mean of dy and of dy·x̂, in place of the sums.
-    for (db, dg) in d_beta.iter_mut().zip(d_gamma.iter_mut()) {
-        *db /= rows;
-        *dg /= rows;
+    let (scale, rest) = coefficients.split_at_mut(c);
+    let (shift, slope) = rest.split_at_mut(c);
+    for ch in 0..c {
+        let k = gamma[ch] * inv_std[ch];
+        scale[ch] = k;
+        shift[ch] = (d_beta[ch] / rows) as f32;
+        slope[ch] = k * inv_std[ch] * (d_gamma[ch] / rows) as f32;
     }
     for ((dx_row, dy_row), x_row) in dx
         .chunks_exact_mut(c)
         .zip(dy.chunks_exact(c))
         .zip(x.chunks_exact(c))
     {
-        for (((((d, &g), &x), (&m, &s)), &gm), (&mean_dy, &mean_dyx)) in dx_row
-            .iter_mut()
-            .zip(dy_row)
-            .zip(x_row)
-            .zip(mean.iter().zip(inv_std))
-            .zip(gamma)
-            .zip(d_beta.iter().zip(d_gamma.iter()))
-        {
-            let x_hat = (x - m) * s;
-            *d = gm * s * (g - mean_dy as f32 - x_hat * mean_dyx as f32);
+        for ch in 0..c {
+            dx_row[ch] = scale[ch] * (dy_row[ch] - shift[ch]) - slope[ch] * (x_row[ch] - mean[ch]);
         }
     }
 }
