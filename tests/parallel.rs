@@ -298,3 +298,34 @@ fn a_non_finite_sharded_step_stops_fit_and_keeps_the_weights_finite() {
     };
     assert_eq!(run(1), run(2));
 }
+
+dl::network! {
+    struct NormalizedCnn {
+        input: [8, 8, 1],
+        Conv2D(4, (3, 3), relu),
+        BatchNormalization(),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
+/// Shards would each normalize with their own batch statistics, and the moving statistics would
+/// follow one shard: refused, naming the network and the way out; one shard still trains.
+#[test]
+fn sharding_a_network_with_batch_normalization_is_an_error() {
+    let sharded =
+        Trainer::<NormalizedCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None)
+            .with_parallel(Parallel::new(2));
+    assert_eq!(
+        sharded
+            .err()
+            .expect("sharded batch normalization was accepted")
+            .to_string(),
+        "network `NormalizedCnn` has BatchNormalization, whose batch statistics would differ per shard; \
+         train it with Parallel::new(1) (one shard)"
+    );
+    let single =
+        Trainer::<NormalizedCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None)
+            .with_parallel(Parallel::new(1));
+    assert!(single.is_ok());
+}

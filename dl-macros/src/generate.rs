@@ -400,7 +400,11 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
 
             /// Keras's summary table (print it with `{}`).
             pub fn summary(&self) -> #k::summary::Summary {
-                #k::summary::Summary { name: #name_str, layers: <Self as #k::model::Model>::LAYERS }
+                #k::summary::Summary {
+                    name: #name_str,
+                    layers: <Self as #k::model::Model>::LAYERS,
+                    activation_bytes: Self::ACTIVATION_BYTES,
+                }
             }
         }
 

@@ -67,6 +67,16 @@ pub enum Error {
     /// A [`Parallel`](crate::train::Parallel) setting with no shards.
     #[error("Parallel::shards must be at least 1")]
     ZeroShards,
+    /// Sharded training of a network with moving statistics, which each shard would compute on
+    /// its own part of the batch.
+    #[error(
+        "network `{network}` has BatchNormalization, whose batch statistics would differ per shard; \
+         train it with Parallel::new(1) (one shard)"
+    )]
+    ShardedBatchStatistics {
+        /// The network's name.
+        network: &'static str,
+    },
     /// The thread pool a [`Parallel`](crate::train::Parallel) setting asks for could not start.
     #[error("could not start a pool of {threads} training threads: {message}")]
     ThreadPool {

@@ -25,6 +25,9 @@ pub struct Summary {
     pub name: &'static str,
     /// One row per layer.
     pub layers: &'static [LayerSummary],
+    /// Bytes of the activations and recurrent state a single-sample forward of the network
+    /// embedded with `#[weights]` needs (its `ACTIVATION_BYTES`).
+    pub activation_bytes: usize,
 }
 
 impl Summary {
@@ -108,6 +111,12 @@ impl fmt::Display for Summary {
             grouped(fixed),
             bytes(fixed * 4)
         )?;
+        writeln!(
+            f,
+            "Single-sample activations: {} (embedded: {} with the parameters)",
+            bytes(self.activation_bytes),
+            bytes(self.activation_bytes + total * 4)
+        )?;
         write!(f, "{rule}")
     }
 }
@@ -137,6 +146,7 @@ mod tests {
         let text = Summary {
             name: "Mlp",
             layers: LAYERS,
+            activation_bytes: 4 * 65,
         }
         .to_string();
         assert!(
@@ -145,6 +155,10 @@ mod tests {
         );
         assert!(text.contains("Total params: 769 (3.00 KB)"), "{text}");
         assert!(text.contains("Non-trainable params: 0 (0.00 B)"), "{text}");
+        assert!(
+            text.contains("Single-sample activations: 260.00 B (embedded: 3.26 KB with the parameters)"),
+            "{text}"
+        );
         assert_eq!(grouped(1234567), "1,234,567");
     }
 
@@ -185,6 +199,7 @@ mod tests {
         let text = Summary {
             name: "Bn",
             layers: LAYERS,
+            activation_bytes: 4 * (64 + 64 + 3),
         }
         .to_string();
         assert!(

@@ -126,6 +126,11 @@ impl<M: Model> Shards<M> {
         if parallel.shards == 1 {
             return Ok(None);
         }
+        if M::NON_TRAINABLE > 0 {
+            // The moving statistics would follow the first shard's batch only; synchronising
+            // them across shards is not implemented.
+            return Err(Error::ShardedBatchStatistics { network: M::NAME });
+        }
         let pool = if parallel.threads >= 2 {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(parallel.threads)
