@@ -239,6 +239,21 @@ fn fit_with_shards_matches_on_any_thread_count_and_keeps_its_history() {
 }
 
 #[test]
+fn the_trainer_reports_its_setting() {
+    let plain =
+        Trainer::<SmallCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    assert_eq!(
+        plain.parallel(),
+        Parallel {
+            shards: 1,
+            threads: 1
+        }
+    );
+    let one_shard = Parallel::new(1).with_threads(4);
+    assert_eq!(plain.with_parallel(one_shard).unwrap().parallel(), one_shard);
+}
+
+#[test]
 fn zero_shards_is_an_error_naming_the_setting() {
     let trainer =
         Trainer::<SmallCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None)

@@ -158,11 +158,6 @@ impl<M: Model> Shards<M> {
         }))
     }
 
-    /// The setting these buffers were made for.
-    pub(crate) fn parallel(&self) -> Parallel {
-        self.parallel
-    }
-
     /// Forward and backward of the batch `x`, `y` (gathered end to end), shard by shard; shard 0
     /// uses `workspace` and `grads`, which receive the batch's gradient.
     ///

@@ -42,6 +42,7 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     /// The weights before the current update, to restore if it overflows.
     backup: Vec<f32>,
     steps: usize,
+    parallel: Parallel,
     /// Buffers of the other shards when [`Parallel`] cuts batches into more than one.
     shards: Option<Shards<M>>,
 }
@@ -59,6 +60,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             y: Vec::new(),
             backup: Vec::new(),
             steps: 0,
+            parallel: Parallel::default(),
             shards: None,
         }
     }
@@ -73,14 +75,13 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         M: Send + Sync,
     {
         self.shards = Shards::new(parallel)?;
+        self.parallel = parallel;
         Ok(self)
     }
 
-    /// How steps are spread over shards and threads.
+    /// How steps are spread over shards and threads, as set by [`Trainer::with_parallel`].
     pub fn parallel(&self) -> Parallel {
-        self.shards
-            .as_ref()
-            .map_or_else(Parallel::default, Shards::parallel)
+        self.parallel
     }
 
     /// The gradients of the last step, with the network's structure.
