@@ -185,6 +185,44 @@ fn the_tutorial_lstm_trains_without_steady_state_allocation() {
     assert!((p.sum() - 1.0).abs() < 1e-5);
 }
 
+dl::network! {
+    struct MaskedBidirectional {
+        input: tokens[20],
+        Embedding(500, 16, mask_zero = true),
+        Bidirectional(GRU(8, return_sequences = true)),
+        Bidirectional(LSTM(8)),
+        Dense(4, softmax),
+    }
+}
+
+/// `Bidirectional` keeps its reversed input, mask and input gradient across steps: nothing is
+/// allocated once the buffers have grown to the largest batch.
+#[test]
+fn bidirectional_layers_train_without_steady_state_allocation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = MaskedBidirectional::new(&mut rng);
+    let x: Vec<Tokens<20, 500>> = (0..8)
+        .map(|_| {
+            let mut ids: [u32; 20] = std::array::from_fn(|_| rng.random_range(1..500));
+            ids[15..].fill(0);
+            Tokens::new(ids).unwrap()
+        })
+        .collect();
+    let y: Vec<usize> = (0..8).map(|i| i % 4).collect();
+    let mut trainer = Trainer::<MaskedBidirectional, _, _>::new(
+        SparseCategoricalCrossEntropy::default(),
+        Adam::default(),
+        None,
+    );
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        trainer.train_on_batch(&mut net, &x[..5], &y[..5]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+}
+
 /// Allocations on the calling thread and on rayon's global pool while `f` runs.
 fn allocations_here_and_in_the_pool(f: impl FnOnce()) -> (usize, usize) {
     let pool_before = POOL_ALLOCATIONS.load(Ordering::Relaxed);

@@ -114,6 +114,7 @@ fn text_networks_agree_with_the_runtime() {
     agree!(TextLast, TextLastEmbedded, "../fixtures/embedded/text_last.safetensors", tokens 30);
     agree!(Recurrent, RecurrentEmbedded, "../fixtures/embedded/recurrent.safetensors", tokens 20);
     agree!(GruLast, GruLastEmbedded, "../fixtures/embedded/gru_last.safetensors", tokens 25);
+    agree!(BiText, BiTextEmbedded, "../fixtures/embedded/bidirectional.safetensors", tokens 25);
 }
 
 /// Padding (id 0) at the start, the end, in between, and everywhere: the embedded network
@@ -165,6 +166,12 @@ fn masked_networks_agree_with_the_runtime() {
         "../fixtures/embedded/masked_last.safetensors",
         20
     );
+    agree_masked!(
+        BiMasked,
+        BiMaskedEmbedded,
+        "../fixtures/embedded/bidirectional_masked.safetensors",
+        30
+    );
 }
 
 #[test]
@@ -196,6 +203,15 @@ fn footprint_constants_are_the_real_sizes() {
     assert_eq!(
         TextEmbedded::ACTIVATION_BYTES,
         core::mem::size_of::<TextEmbeddedScratch>()
+    );
+    assert_eq!(
+        BiMaskedEmbedded::PARAM_BYTES,
+        core::mem::size_of::<BiMaskedEmbedded>()
+    );
+    assert_eq!(BiMaskedEmbedded::PARAM_BYTES, 4 * BiMasked::PARAMS);
+    assert_eq!(
+        BiMaskedEmbedded::ACTIVATION_BYTES,
+        core::mem::size_of::<BiMaskedEmbeddedScratch>()
     );
     // The trainable twin reports the same figures for the same declaration.
     assert_eq!(Cnn::PARAM_BYTES, CnnEmbedded::PARAM_BYTES);

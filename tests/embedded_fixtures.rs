@@ -43,7 +43,8 @@ fn regenerate() {
             let mut net = $train::new(&mut rng);
             // Keras starts biases at zero; give them values so that a misplaced bias shows.
             dl::Model::for_each_param_mut(&mut net, |_, tensor, v| {
-                if tensor == "bias" || tensor == "beta" || tensor == "gamma" {
+                // `ends_with`: a `Bidirectional` copy's bias is `forward_lstm.bias`.
+                if tensor.ends_with("bias") || tensor == "beta" || tensor == "gamma" {
                     v.iter_mut().for_each(|b| *b = rng.random_range(-0.2..0.2));
                 }
             });

@@ -6,7 +6,7 @@
 //! The fixtures are `dl-runtime/tests/fixtures/keras_recurrent/masked_*.json`, written by
 //! `make_fixtures.py` there; Python is not needed to run this test. The padding sits at the
 //! start, in the middle and at the end of samples, and the LSTM case holds an all-padding
-//! sample.
+//! sample. Two more wrap the recurrent layer in `Bidirectional`, one of them without a mask.
 
 use dl::Sample;
 use dl::prelude::*;
@@ -32,6 +32,27 @@ dl::network! {
         input: tokens[7],
         Embedding(20, 6, mask_zero = true),
         GRU(5, return_sequences = true),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Both directions of an LSTM over an unmasked batch (its zeros are ordinary ids).
+    struct BidirectionalLstm {
+        input: tokens[7],
+        Embedding(20, 6),
+        Bidirectional(LSTM(5)),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Both directions of a masked GRU, averaged over the unpadded steps.
+    struct MaskedBidirectionalGruPool {
+        input: tokens[7],
+        Embedding(20, 6, mask_zero = true),
+        Bidirectional(GRU(5, return_sequences = true)),
         GlobalAveragePooling1D,
         Dense(3, softmax),
     }
@@ -132,6 +153,19 @@ fn masked_gru_sequences_average_pooled() {
     check::<MaskedGruPool>("masked_gru_pool", fixture!("masked_gru_pool"));
 }
 
+#[test]
+fn bidirectional_lstm() {
+    check::<BidirectionalLstm>("bidirectional_lstm", fixture!("bidirectional_lstm"));
+}
+
+#[test]
+fn masked_bidirectional_gru_sequences_average_pooled() {
+    check::<MaskedBidirectionalGruPool>(
+        "masked_bidirectional_gru_pool",
+        fixture!("masked_bidirectional_gru_pool"),
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The mask through `Dense` per time step and `Dropout` (no Keras fixture: properties that hold
 // exactly).
@@ -194,4 +228,50 @@ fn padding_does_not_reach_the_outputs() {
     assert_eq!(out2, out, "outputs depend on the padding row");
     assert_eq!(loss2, loss, "the loss depends on the padding row");
     assert_eq!(padding_row2, [0.0; 4]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `Bidirectional` in the summary and in weight files.
+
+/// Keras's `summary()` of the same network (Keras 3.15), its shapes of the tensors named
+/// `bidirectional.forward_lstm.kernel`, …, and a weight file round trip under those names.
+#[test]
+fn bidirectional_summary_shapes_and_weight_file() {
+    let text = BidirectionalLstm::zeros().summary().to_string();
+    for line in [
+        " bidirectional (Bidirectional)",
+        "(None, 10)",
+        "Total params: 633 (2.47 KB)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    let rows: Vec<usize> = BidirectionalLstm::LAYERS.iter().map(|l| l.params).collect();
+    assert_eq!(rows, [120, 480, 33]);
+    let rows: Vec<usize> = MaskedBidirectionalGruPool::LAYERS
+        .iter()
+        .map(|l| l.params)
+        .collect();
+    assert_eq!(rows, [120, 390, 0, 33]);
+    let shapes: Vec<(&str, &str, &[usize])> = BidirectionalLstm::PARAM_SHAPES.to_vec();
+    assert_eq!(
+        shapes[1..7],
+        [
+            ("bidirectional", "forward_lstm.kernel", &[6, 20][..]),
+            ("bidirectional", "forward_lstm.recurrent_kernel", &[5, 20]),
+            ("bidirectional", "forward_lstm.bias", &[20]),
+            ("bidirectional", "backward_lstm.kernel", &[6, 20]),
+            ("bidirectional", "backward_lstm.recurrent_kernel", &[5, 20]),
+            ("bidirectional", "backward_lstm.bias", &[20]),
+        ]
+    );
+
+    use rand::SeedableRng;
+    let net = BidirectionalLstm::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+    let path = std::env::temp_dir().join(format!("dl-bidirectional-{}.safetensors", std::process::id()));
+    dl::weights::save(&net, &path).unwrap();
+    let mut copy = BidirectionalLstm::zeros();
+    dl::weights::load(&mut copy, &path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let x = Tokens::new([3, 1, 4, 1, 5, 9, 2]).unwrap();
+    assert_eq!(copy.forward(&x).elems(), net.forward(&x).elems());
 }

@@ -39,6 +39,16 @@ pub struct Recurrent<const DG: usize, const UG: usize, const B: usize> {
     pub bias: [f32; B],
 }
 
+/// `Bidirectional(LSTM | GRU | SimpleRNN)`: the forward copy's tensors (Keras's
+/// `forward_lstm.kernel`, …), then the backward copy's.
+#[derive(Clone, Debug)]
+pub struct Bidirectional<const DG: usize, const UG: usize, const B: usize> {
+    /// The copy that reads the steps in order.
+    pub forward: Recurrent<DG, UG, B>,
+    /// The copy that reads them in reverse.
+    pub backward: Recurrent<DG, UG, B>,
+}
+
 /// `BatchNormalization`: four vectors over the last axis.
 #[derive(Clone, Debug)]
 pub struct BatchNormalization<const C: usize> {

@@ -1,5 +1,6 @@
 //! `LSTM`, `GRU` (`reset_after = True`) and `SimpleRNN` over one sequence, with Keras's gate
-//! orders and defaults (tanh, recurrent sigmoid), from a zero initial state.
+//! orders and defaults (tanh, recurrent sigmoid), from a zero initial state, alone or wrapped in
+//! `Bidirectional`.
 
 use crate::activation::{sigmoid, tanh};
 
@@ -74,6 +75,69 @@ pub fn recurrent(
     y: &mut [f32],
     scratch: &mut [f32],
 ) {
+    let weights = (kernel, recurrent_kernel, bias);
+    run(cell, units, sequences, x, weights, mask, false, y, units, scratch);
+}
+
+/// Keras's `Bidirectional(cell)` (`merge_mode = "concat"`): `forward` and `backward` are the two
+/// copies' `(kernel, recurrent_kernel, bias)`. The backward copy reads the steps in reverse;
+/// `y` is `T × 2·units` when `sequences` (step `t` holds both copies' outputs at input step
+/// `t`, forward first), else `2·units`. `scratch` holds [`Cell::scratch`] floats, used by one
+/// copy after the other.
+///
+/// With `mask`, each copy skips the padded steps in its own reading order, and (as Keras forces
+/// `zero_output_for_mask` under `Bidirectional`) a padded step outputs zeros when `sequences`.
+#[allow(clippy::too_many_arguments)]
+pub fn bidirectional(
+    cell: Cell,
+    units: usize,
+    sequences: bool,
+    x: &[f32],
+    forward: (&[f32], &[f32], &[f32]),
+    backward: (&[f32], &[f32], &[f32]),
+    mask: Option<&[u32]>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let u = units;
+    run(cell, u, sequences, x, forward, mask, false, y, 2 * u, scratch);
+    run(
+        cell,
+        u,
+        sequences,
+        x,
+        backward,
+        mask,
+        true,
+        &mut y[u..],
+        2 * u,
+        scratch,
+    );
+    if let (Some(ids), true) = (mask, sequences) {
+        for (row, &id) in y.chunks_exact_mut(2 * u).zip(ids) {
+            if id == 0 {
+                row.fill(0.0);
+            }
+        }
+    }
+}
+
+/// [`recurrent`] over the steps in order, or in reverse (`reverse`, Keras's `go_backwards`, with
+/// each output written back at its input step), writing step `t`'s `units` outputs at
+/// `y[t·stride..]`.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    cell: Cell,
+    units: usize,
+    sequences: bool,
+    x: &[f32],
+    (kernel, recurrent_kernel, bias): (&[f32], &[f32], &[f32]),
+    mask: Option<&[u32]>,
+    reverse: bool,
+    y: &mut [f32],
+    stride: usize,
+    scratch: &mut [f32],
+) {
     let u = units;
     let g = cell.gates() * u;
     let d = kernel.len() / g;
@@ -82,10 +146,13 @@ pub fn recurrent(
     if cell == Cell::Lstm {
         rest[..u].fill(0.0);
     }
-    for (t, xt) in x.chunks_exact(d).enumerate() {
+    let steps = x.len() / d;
+    for k in 0..steps {
+        let t = if reverse { steps - 1 - k } else { k };
+        let xt = &x[t * d..(t + 1) * d];
         if mask.is_some_and(|ids| ids[t] == 0) {
             if sequences {
-                y[t * u..(t + 1) * u].copy_from_slice(h);
+                y[t * stride..t * stride + u].copy_from_slice(h);
             }
             continue;
         }
@@ -126,7 +193,7 @@ pub fn recurrent(
             }
         }
         if sequences {
-            y[t * u..(t + 1) * u].copy_from_slice(h);
+            y[t * stride..t * stride + u].copy_from_slice(h);
         }
     }
     if !sequences {

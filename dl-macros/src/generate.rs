@@ -107,12 +107,18 @@ fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
             cell,
             units,
             sequences,
+            bidirectional,
         } => {
             let (u, g) = (lit(units), lit(cell.gates() * units));
-            match cell {
+            let inner = match cell {
                 Cell::Lstm => quote!(#k::layers::LSTM<#t, #d, #u, #sequences, #g>),
                 Cell::Gru => quote!(#k::layers::GRU<#t, #d, #u, #sequences, #g>),
                 Cell::Simple => quote!(#k::layers::SimpleRNN<#t, #d, #u, #sequences>),
+            };
+            if bidirectional {
+                quote!(#k::layers::Bidirectional<#inner>)
+            } else {
+                inner
             }
         }
         Kind::GlobalPool1D { op } => match op {

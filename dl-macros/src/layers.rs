@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 
 use crate::errors::Errors;
 use crate::model::{Cell, Kind, PoolOp, Window};
-use crate::parse::LayerCall;
+use crate::parse::{Arg, LayerCall};
 use crate::shape::{Padding, Shape, window};
 use crate::spec::{self, Activation};
 
@@ -265,51 +265,8 @@ pub fn resolve(
                 Shape::Sequence(l, dim),
             ))
         }
-        "LSTM" | "GRU" | "SimpleRNN" => {
-            let cell = match kind.as_str() {
-                "LSTM" => Cell::Lstm,
-                "GRU" => Cell::Gru,
-                _ => Cell::Simple,
-            };
-            let bound = spec::bind(call, &["units", "return_sequences"], errors);
-            let units = match bound.get(0) {
-                Some(e) => spec::positive(e, "units", &kind, errors),
-                None => {
-                    errors.push(span, format!("`{kind}` is missing `units`, e.g. `{kind}(64)`"));
-                    None
-                }
-            };
-            let sequences = bound
-                .get(1)
-                .map_or(Some(false), |e| spec::boolean(e, "return_sequences", errors));
-            let t = match input? {
-                Shape::Sequence(t, _) => t,
-                Shape::Tokens(_) => return needs_embedding(&kind, span, errors),
-                other => {
-                    errors.push(
-                        span,
-                        format!(
-                            "`{kind}` expects a sequence [time, features] but gets {other} from {previous}"
-                        ),
-                    );
-                    return None;
-                }
-            };
-            let (units, sequences) = (units?, sequences?);
-            let output = if sequences {
-                Shape::Sequence(t, units)
-            } else {
-                Shape::Flat(units)
-            };
-            Some((
-                Kind::Recurrent {
-                    cell,
-                    units,
-                    sequences,
-                },
-                output,
-            ))
-        }
+        "LSTM" | "GRU" | "SimpleRNN" => recurrent(call, input, previous, errors),
+        "Bidirectional" => bidirectional(call, input, previous, errors),
         "GlobalMaxPooling1D" | "GlobalAveragePooling1D" => {
             let op = if kind == "GlobalMaxPooling1D" {
                 PoolOp::Max
@@ -400,6 +357,151 @@ fn batch_norm(call: &LayerCall, input: Option<Shape>, errors: &mut Errors) -> Op
     }
     let (momentum, epsilon) = (momentum?, epsilon?);
     supported.then_some((Kind::BatchNorm { momentum, epsilon }, shape))
+}
+
+/// `LSTM(units, return_sequences = false)`, `GRU(…)`, `SimpleRNN(…)` over a sequence.
+fn recurrent(
+    call: &LayerCall,
+    input: Option<Shape>,
+    previous: &str,
+    errors: &mut Errors,
+) -> Option<(Kind, Shape)> {
+    let kind = call.kind.to_string();
+    let span = call.kind.span();
+    let cell = match kind.as_str() {
+        "LSTM" => Cell::Lstm,
+        "GRU" => Cell::Gru,
+        _ => Cell::Simple,
+    };
+    let bound = spec::bind(call, &["units", "return_sequences"], errors);
+    let units = match bound.get(0) {
+        Some(e) => spec::positive(e, "units", &kind, errors),
+        None => {
+            errors.push(span, format!("`{kind}` is missing `units`, e.g. `{kind}(64)`"));
+            None
+        }
+    };
+    let sequences = bound
+        .get(1)
+        .map_or(Some(false), |e| spec::boolean(e, "return_sequences", errors));
+    let t = match input? {
+        Shape::Sequence(t, _) => t,
+        Shape::Tokens(_) => return needs_embedding(&kind, span, errors),
+        other => {
+            errors.push(
+                span,
+                format!("`{kind}` expects a sequence [time, features] but gets {other} from {previous}"),
+            );
+            return None;
+        }
+    };
+    let (units, sequences) = (units?, sequences?);
+    let output = if sequences {
+        Shape::Sequence(t, units)
+    } else {
+        Shape::Flat(units)
+    };
+    Some((
+        Kind::Recurrent {
+            cell,
+            units,
+            sequences,
+            bidirectional: false,
+        },
+        output,
+    ))
+}
+
+/// `Bidirectional(LSTM(64))`, `Bidirectional(GRU(32, return_sequences = true))`: the wrapped
+/// layer is written as a call, which `syn` parses as an expression; its keyword arguments are
+/// assignments.
+fn bidirectional(
+    call: &LayerCall,
+    input: Option<Shape>,
+    previous: &str,
+    errors: &mut Errors,
+) -> Option<(Kind, Shape)> {
+    const EXAMPLE: &str = "e.g. `Bidirectional(LSTM(64))`";
+    let span = call.kind.span();
+    let bound = spec::bind(call, &["layer", "merge_mode"], errors);
+    let mut supported = true;
+    if let Some(e) = bound.get(1) {
+        let concat = matches!(e, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) if s.value() == "concat")
+            || matches!(e, syn::Expr::Path(p) if p.path.is_ident("concat"));
+        if !concat {
+            errors.push(
+                e.span(),
+                "only `merge_mode = \"concat\"` (Keras's default) is supported; `sum`, `mul`, `ave` and `None` are not yet",
+            );
+            supported = false;
+        }
+    }
+    let Some(layer) = bound.get(0) else {
+        errors.push(
+            span,
+            format!("`Bidirectional` is missing `layer`, the recurrent layer it wraps, {EXAMPLE}"),
+        );
+        return None;
+    };
+    let inner = match layer {
+        syn::Expr::Call(c) => match &*c.func {
+            syn::Expr::Path(p) => p.path.get_ident().cloned().map(|kind| (kind, &c.args)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((kind, args)) =
+        inner.filter(|(kind, _)| ["LSTM", "GRU", "SimpleRNN"].contains(&kind.to_string().as_str()))
+    else {
+        errors.push(
+            layer.span(),
+            format!("`Bidirectional` wraps a recurrent layer (`LSTM`, `GRU` or `SimpleRNN`) with its arguments, {EXAMPLE}"),
+        );
+        return None;
+    };
+    let args = args
+        .iter()
+        .map(|a| match a {
+            syn::Expr::Assign(assign) => match &*assign.left {
+                syn::Expr::Path(p) if p.path.get_ident().is_some() => Arg {
+                    name: p.path.get_ident().cloned(),
+                    value: (*assign.right).clone(),
+                },
+                _ => Arg {
+                    name: None,
+                    value: a.clone(),
+                },
+            },
+            _ => Arg {
+                name: None,
+                value: a.clone(),
+            },
+        })
+        .collect();
+    let wrapped = LayerCall { kind, args };
+    let (kind, output) = recurrent(&wrapped, input, previous, errors)?;
+    let Kind::Recurrent {
+        cell,
+        units,
+        sequences,
+        ..
+    } = kind
+    else {
+        unreachable!("recurrent resolves to a recurrent kind")
+    };
+    let output = match output {
+        Shape::Sequence(t, u) => Shape::Sequence(t, 2 * u),
+        other => Shape::Flat(2 * other.len()),
+    };
+    supported.then_some((
+        Kind::Recurrent {
+            cell,
+            units,
+            sequences,
+            bidirectional: true,
+        },
+        output,
+    ))
 }
 
 fn needs_embedding<T>(layer: &str, span: proc_macro2::Span, errors: &mut Errors) -> Option<T> {

@@ -83,6 +83,8 @@ pub enum Kind {
         cell: Cell,
         units: usize,
         sequences: bool,
+        /// Wrapped in `Bidirectional`: a forward and a backward copy, outputs concatenated.
+        bidirectional: bool,
     },
     GlobalPool1D {
         op: PoolOp,
@@ -114,6 +116,49 @@ impl Cell {
         }
     }
 
+    /// The tensor names of a `Bidirectional` wrapper's forward and backward copies, as the
+    /// runtime gives them (Keras's `forward_lstm/lstm_cell/kernel` without the cell).
+    pub fn bidirectional_names(self) -> [[&'static str; 3]; 2] {
+        match self {
+            Cell::Lstm => [
+                [
+                    "forward_lstm.kernel",
+                    "forward_lstm.recurrent_kernel",
+                    "forward_lstm.bias",
+                ],
+                [
+                    "backward_lstm.kernel",
+                    "backward_lstm.recurrent_kernel",
+                    "backward_lstm.bias",
+                ],
+            ],
+            Cell::Gru => [
+                [
+                    "forward_gru.kernel",
+                    "forward_gru.recurrent_kernel",
+                    "forward_gru.bias",
+                ],
+                [
+                    "backward_gru.kernel",
+                    "backward_gru.recurrent_kernel",
+                    "backward_gru.bias",
+                ],
+            ],
+            Cell::Simple => [
+                [
+                    "forward_simple_rnn.kernel",
+                    "forward_simple_rnn.recurrent_kernel",
+                    "forward_simple_rnn.bias",
+                ],
+                [
+                    "backward_simple_rnn.kernel",
+                    "backward_simple_rnn.recurrent_kernel",
+                    "backward_simple_rnn.bias",
+                ],
+            ],
+        }
+    }
+
     /// Floats of state and gates one sequence needs at inference (as `dl_core` counts them).
     pub fn scratch_floats(self, units: usize) -> usize {
         match self {
@@ -139,6 +184,9 @@ impl Layer {
             Kind::Dropout { .. } => "Dropout",
             Kind::BatchNorm { .. } => "BatchNormalization",
             Kind::Embedding { .. } => "Embedding",
+            Kind::Recurrent {
+                bidirectional: true, ..
+            } => "Bidirectional",
             Kind::Recurrent { cell: Cell::Lstm, .. } => "LSTM",
             Kind::Recurrent { cell: Cell::Gru, .. } => "GRU",
             Kind::Recurrent {
@@ -153,11 +201,17 @@ impl Layer {
         match self.kind {
             Kind::Dense { units, .. } => self.input.features() * units + units,
             Kind::Embedding { vocabulary, dim, .. } => vocabulary * dim,
-            Kind::Recurrent { cell, units, .. } => {
+            Kind::Recurrent {
+                cell,
+                units,
+                bidirectional,
+                ..
+            } => {
                 let g = cell.gates() * units;
                 // GRU (reset_after) keeps separate input and recurrent biases.
                 let biases = if cell == Cell::Gru { 2 * g } else { g };
-                self.input.features() * g + units * g + biases
+                let copies = if bidirectional { 2 } else { 1 };
+                copies * (self.input.features() * g + units * g + biases)
             }
             Kind::Conv2D { filters, window, .. } => {
                 let c = match self.input {
@@ -209,14 +263,28 @@ impl Layer {
                 ]
             }
             Kind::Embedding { vocabulary, dim, .. } => vec![("embeddings", vec![vocabulary, dim])],
-            Kind::Recurrent { cell, units, .. } => {
+            Kind::Recurrent {
+                cell,
+                units,
+                bidirectional,
+                ..
+            } => {
                 let g = cell.gates() * units;
                 let bias = if cell == Cell::Gru { vec![2, g] } else { vec![g] };
-                vec![
-                    ("kernel", vec![d, g]),
-                    ("recurrent_kernel", vec![units, g]),
-                    ("bias", bias),
-                ]
+                let shapes = [vec![d, g], vec![units, g], bias];
+                if bidirectional {
+                    let [forward, backward] = cell.bidirectional_names();
+                    forward
+                        .into_iter()
+                        .chain(backward)
+                        .zip(shapes.iter().chain(&shapes).cloned())
+                        .collect()
+                } else {
+                    ["kernel", "recurrent_kernel", "bias"]
+                        .into_iter()
+                        .zip(shapes)
+                        .collect()
+                }
             }
             Kind::BatchNorm { .. } => vec![("gamma", vec![self.channels()]), ("beta", vec![self.channels()])],
             _ => Vec::new(),
@@ -416,6 +484,7 @@ fn keras_name(kind: &str) -> &'static str {
         "LSTM" => "lstm",
         "GRU" => "gru",
         "SimpleRNN" => "simple_rnn",
+        "Bidirectional" => "bidirectional",
         "GlobalMaxPooling1D" => "global_max_pooling1d",
         "GlobalAveragePooling1D" => "global_average_pooling1d",
         _ => "layer",

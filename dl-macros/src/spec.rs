@@ -24,6 +24,7 @@ pub const LAYER_KINDS: &[&str] = &[
     "LSTM",
     "GRU",
     "SimpleRNN",
+    "Bidirectional",
     "GlobalMaxPooling1D",
     "GlobalAveragePooling1D",
 ];

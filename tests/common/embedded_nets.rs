@@ -103,5 +103,20 @@ macro_rules! with_embedded_nets {
             GRU(5),
             Dense(1, sigmoid),
         });
+        $m!(BiText, BiTextEmbedded, "../fixtures/embedded/bidirectional.safetensors", {
+            input: tokens[9],
+            Embedding(25, 4),
+            Bidirectional(LSTM(3, return_sequences = true)),
+            Bidirectional(GRU(4)),
+            Dense(2, softmax),
+        });
+        $m!(BiMasked, BiMaskedEmbedded, "../fixtures/embedded/bidirectional_masked.safetensors", {
+            input: tokens[10],
+            Embedding(30, 5, mask_zero = true),
+            Bidirectional(SimpleRNN(3, return_sequences = true)),
+            Bidirectional(LSTM(4, return_sequences = true)),
+            GlobalAveragePooling1D,
+            Dense(3, softmax),
+        });
     };
 }

@@ -71,6 +71,12 @@ fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&
         Kind::Dense { .. } => quote!(#core::params::Dense<#(#n),*>),
         Kind::Conv2D { .. } => quote!(#core::params::Conv2D<#(#n),*>),
         Kind::Embedding { .. } => quote!(#core::params::Embedding<#(#n),*>),
+        Kind::Recurrent {
+            bidirectional: true, ..
+        } => {
+            let n = &n[..3];
+            quote!(#core::params::Bidirectional<#(#n),*>)
+        }
         Kind::Recurrent { .. } => quote!(#core::params::Recurrent<#(#n),*>),
         Kind::BatchNorm { .. } => {
             let c = lit(layer.channels());
@@ -113,20 +119,38 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
             quote!(#(#docs)*)
         };
         fields.push(quote!(#doc #lvis #field: #ty));
-        let tensors = sizes.iter().map(|&(tensor, n)| {
-            let name = format_ident!("{}", tensor);
+        let decode = |&(tensor, n): &(&'static str, usize)| {
+            // A `Bidirectional` copy's tensors are `forward_lstm.kernel`, …: the field is the
+            // part after the copy's name.
+            let name = format_ident!("{}", tensor.rsplit('.').next().expect("a name"));
             let offset = lit(located.offsets[&(layer.name.clone(), tensor)]);
             let n = lit(n);
             quote!(#name: #core::decode::<#n>(BYTES, #offset))
-        });
-        let path_ty = match layer.kind {
-            Kind::Dense { .. } => quote!(#core::params::Dense),
-            Kind::Conv2D { .. } => quote!(#core::params::Conv2D),
-            Kind::Embedding { .. } => quote!(#core::params::Embedding),
-            Kind::BatchNorm { .. } => quote!(#core::params::BatchNormalization),
-            _ => quote!(#core::params::Recurrent),
         };
-        inits.push(quote!(#field: #path_ty { #(#tensors,)* }));
+        let init = match layer.kind {
+            Kind::Recurrent {
+                bidirectional: true, ..
+            } => {
+                let recurrent = quote!(#core::params::Recurrent);
+                let (forward, backward) = (sizes[..3].iter().map(decode), sizes[3..].iter().map(decode));
+                quote!(#core::params::Bidirectional {
+                    forward: #recurrent { #(#forward,)* },
+                    backward: #recurrent { #(#backward,)* },
+                })
+            }
+            _ => {
+                let path_ty = match layer.kind {
+                    Kind::Dense { .. } => quote!(#core::params::Dense),
+                    Kind::Conv2D { .. } => quote!(#core::params::Conv2D),
+                    Kind::Embedding { .. } => quote!(#core::params::Embedding),
+                    Kind::BatchNorm { .. } => quote!(#core::params::BatchNormalization),
+                    _ => quote!(#core::params::Recurrent),
+                };
+                let tensors = sizes.iter().map(decode);
+                quote!(#path_ty { #(#tensors,)* })
+            }
+        };
+        inits.push(quote!(#field: #init));
     }
 
     // One buffer per layer that writes an output, and recurrent scratch; a layer reads the
@@ -188,6 +212,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                 cell,
                 units,
                 sequences,
+                bidirectional,
             } => {
                 let state = format_ident!("state{}", i);
                 let sn = lit(footprint::scratch_floats(layer));
@@ -200,9 +225,18 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                 };
                 let u = lit(units);
                 let mask = masked(layer, &corelib);
-                quote! {
-                    #core::recurrent::recurrent(#cell, #u, #sequences, #x, &self.#f.kernel,
-                        &self.#f.recurrent_kernel, &self.#f.bias, #mask, &mut s.#out, &mut s.#state);
+                if bidirectional {
+                    let weights = |copy| quote!((&self.#f.#copy.kernel, &self.#f.#copy.recurrent_kernel, &self.#f.#copy.bias));
+                    let (fw, bw) = (weights(quote!(forward)), weights(quote!(backward)));
+                    quote! {
+                        #core::recurrent::bidirectional(#cell, #u, #sequences, #x, #fw, #bw, #mask,
+                            &mut s.#out, &mut s.#state);
+                    }
+                } else {
+                    quote! {
+                        #core::recurrent::recurrent(#cell, #u, #sequences, #x, &self.#f.kernel,
+                            &self.#f.recurrent_kernel, &self.#f.bias, #mask, &mut s.#out, &mut s.#state);
+                    }
                 }
             }
         };

@@ -20,7 +20,10 @@ pub use dropout::Dropout;
 pub use embedding::{Embedding, EmbeddingCache};
 pub use flatten::Flatten;
 pub use pool::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
-pub use recurrent::{GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, RecurrentCache, SimpleRNN};
+pub use recurrent::{
+    Bidirectional, BidirectionalCache, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Recurrent,
+    RecurrentCache, SimpleRNN,
+};
 
 /// The padding mask of `Embedding(mask_zero = true)`: the batch's token ids, sample-major
 /// (`tokens[b·T + t]` is step `t` of sample `b`); a step whose id is 0 is padding.

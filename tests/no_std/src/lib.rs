@@ -37,6 +37,10 @@ pub static MASKED: MaskedEmbedded = MaskedEmbedded::EMBEDDED;
 pub static MASKED_LAST: MaskedLastEmbedded = MaskedLastEmbedded::EMBEDDED;
 /// GRU without sequences.
 pub static GRU_LAST: GruLastEmbedded = GruLastEmbedded::EMBEDDED;
+/// `Bidirectional` LSTM with sequences, then GRU without.
+pub static BI_TEXT: BiTextEmbedded = BiTextEmbedded::EMBEDDED;
+/// `mask_zero` through `Bidirectional` SimpleRNN and LSTM with sequences, a masked average.
+pub static BI_MASKED: BiMaskedEmbedded = BiMaskedEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -59,6 +63,12 @@ pub fn run_all() -> Option<f32> {
         .sum::<f32>();
     total += MASKED_LAST
         .forward(&[1, 2, 3, 0, 0, 0, 0, 0])
+        .ok()?
+        .iter()
+        .sum::<f32>();
+    total += BI_TEXT.forward(&[3; 9]).ok()?.iter().sum::<f32>();
+    total += BI_MASKED
+        .forward(&[0, 4, 5, 0, 6, 7, 8, 0, 0, 0])
         .ok()?
         .iter()
         .sum::<f32>();

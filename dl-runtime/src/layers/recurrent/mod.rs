@@ -1,6 +1,7 @@
 //! `LSTM`, `GRU` and `SimpleRNN` (Keras's defaults: `tanh` activation, `sigmoid` recurrent
 //! activation, GRU with `reset_after = True`), and `GlobalAveragePooling1D` /
-//! `GlobalMaxPooling1D` over time.
+//! `GlobalMaxPooling1D` over time, and `Bidirectional` around any of the three (see
+//! `bidirectional`).
 //!
 //! Layout: a sequence sample is `T × D` floats, time-major (element `t·D + d`), and a batch is
 //! its samples back to back, so the batch is the column-major `D × T·B` matrix whose column
@@ -40,6 +41,7 @@
 //! `Linear`): their activations are fixed to Keras's defaults. The initial state is zero, as in
 //! Keras without `initial_state`; there is no dropout and no statefulness.
 
+mod bidirectional;
 mod cells;
 mod infer;
 mod kernels;
@@ -48,6 +50,7 @@ mod pool1d;
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
+pub use bidirectional::{Bidirectional, BidirectionalCache, Recurrent};
 pub use pool1d::{GlobalAveragePooling1D, GlobalMaxPooling1D};
 
 use super::{Buffers, Layer, Mask, MaskedLayer, fit_len, zeroed_box};
