@@ -15,7 +15,7 @@ use dl::train::predict;
 use serde_json::Value;
 
 mod common;
-use common::keras_reference::{Checker, check_params, floats, max_abs, reference};
+use common::keras_reference::{Checker, check_outputs_and_training, floats, max_abs, reference};
 
 dl::network! {
     /// Same-padded conv + relu, valid max pooling that drops a row and column (13 → 6), strided
@@ -168,36 +168,8 @@ where
     assert_eq!(y.len(), batch, "{case}: one label per sample");
     let want_out = reference(&fx["outputs"]);
 
-    // Outputs, one sample at a time and batched.
-    let single: Vec<f32> = x.iter().flat_map(|s| net.forward(s).elems().to_vec()).collect();
-    c.close_all("forward", &single, &want_out);
-    let batched: Vec<f32> = predict(&net, &x)
-        .iter()
-        .flat_map(|o| o.elems().to_vec())
-        .collect();
-    c.close_all("predict", &batched, &want_out);
-
-    // Mean loss and the gradient of every tensor at the initial weights.
-    let lr = fx["learning_rate"].as_f64().unwrap() as f32;
-    let mut trainer = Trainer::<M, _, Adam>::new(loss, Adam::new(lr), None);
-    let stats = trainer.compute_gradients(&net, &x, &y).expect("valid batch");
-    c.close_all("loss", &[stats.loss()], &[fx["mean_loss"].as_f64().unwrap()]);
-    check_params(&mut c, "gradient", trainer.gradients(), &fx["gradients"]);
-
-    // Three Adam steps on the same batch: the loss before each, then the weights.
+    check_outputs_and_training(&mut c, &mut net, &x, &y, &want_out, loss, &fx);
     let steps = fx["adam_steps"].as_u64().unwrap() as usize;
-    let step_losses = reference(&fx["adam_step_losses"]);
-    assert_eq!(step_losses.len(), steps);
-    for (s, &want) in step_losses.iter().enumerate() {
-        let stats = trainer.train_on_batch(&mut net, &x, &y).expect("finite step");
-        c.close_all(&format!("loss of Adam step {}", s + 1), &[stats.loss()], &[want]);
-    }
-    check_params(
-        &mut c,
-        &format!("weights after {steps} Adam steps"),
-        &net,
-        &fx["params_after"],
-    );
     if !state.is_empty() {
         check_state(
             &mut c,

@@ -10,11 +10,10 @@
 
 use dl::Sample;
 use dl::prelude::*;
-use dl::train::predict;
 use serde_json::Value;
 
 mod common;
-use common::keras_reference::{Checker, check_params, floats, reference};
+use common::keras_reference::{Checker, check_outputs_and_training, floats, reference};
 
 dl::network! {
     /// A masked LSTM read at its last unpadded step.
@@ -111,35 +110,9 @@ where
         .collect();
     let want_out = reference(&fx["outputs"]);
 
-    let single: Vec<f32> = x.iter().flat_map(|s| net.forward(s).elems().to_vec()).collect();
-    c.close_all("forward", &single, &want_out);
-    let batched: Vec<f32> = predict(&net, &x)
-        .iter()
-        .flat_map(|o| o.elems().to_vec())
-        .collect();
-    c.close_all("predict", &batched, &want_out);
-
-    let lr = fx["learning_rate"].as_f64().unwrap() as f32;
+    // The gradients include the padding id's embedding row, which receives none.
     let loss = SparseCategoricalCrossEntropy::default();
-    let mut trainer = Trainer::<M, _, Adam>::new(loss, Adam::new(lr), None);
-    let stats = trainer.compute_gradients(&net, &x, &y).expect("valid batch");
-    c.close_all("loss", &[stats.loss()], &[fx["mean_loss"].as_f64().unwrap()]);
-    // Including the padding id's embedding row, which receives no gradient.
-    check_params(&mut c, "gradient", trainer.gradients(), &fx["gradients"]);
-
-    let steps = fx["adam_steps"].as_u64().unwrap() as usize;
-    let step_losses = reference(&fx["adam_step_losses"]);
-    assert_eq!(step_losses.len(), steps);
-    for (s, &want) in step_losses.iter().enumerate() {
-        let stats = trainer.train_on_batch(&mut net, &x, &y).expect("finite step");
-        c.close_all(&format!("loss of Adam step {}", s + 1), &[stats.loss()], &[want]);
-    }
-    check_params(
-        &mut c,
-        &format!("weights after {steps} Adam steps"),
-        &net,
-        &fx["params_after"],
-    );
+    check_outputs_and_training(&mut c, &mut net, &x, &y, &want_out, loss, &fx);
     c.finish();
 }
 

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use dl::Model;
+use dl::train::predict;
+use dl::{Adam, Loss, Model, Sample, Trainer};
 use serde_json::Value;
 /// Largest accepted relative error.
 pub const TOLERANCE: f64 = 1e-5;
@@ -142,4 +143,46 @@ pub fn check_params<M: Model>(c: &mut Checker, what: &str, net: &M, want: &Value
             scale,
         );
     }
+}
+
+/// What every Keras reference case checks after building its network and batch: the outputs
+/// (one sample at a time and batched) against `want_out`; the mean loss and every gradient at
+/// the initial weights; then the loss before each of the fixture's Adam steps on the same batch,
+/// and the weights after them.
+pub fn check_outputs_and_training<M: Model, L: Loss<M::Head>>(
+    c: &mut Checker,
+    net: &mut M,
+    x: &[M::Input],
+    y: &[L::Target],
+    want_out: &[f64],
+    loss: L,
+    fx: &Value,
+) {
+    let single: Vec<f32> = x.iter().flat_map(|s| net.forward(s).elems().to_vec()).collect();
+    c.close_all("forward", &single, want_out);
+    let batched: Vec<f32> = predict(&*net, x)
+        .iter()
+        .flat_map(|o| o.elems().to_vec())
+        .collect();
+    c.close_all("predict", &batched, want_out);
+
+    let lr = fx["learning_rate"].as_f64().unwrap() as f32;
+    let mut trainer = Trainer::<M, L, Adam>::new(loss, Adam::new(lr), None);
+    let stats = trainer.compute_gradients(net, x, y).expect("valid batch");
+    c.close_all("loss", &[stats.loss()], &[fx["mean_loss"].as_f64().unwrap()]);
+    check_params(c, "gradient", trainer.gradients(), &fx["gradients"]);
+
+    let steps = fx["adam_steps"].as_u64().unwrap() as usize;
+    let step_losses = reference(&fx["adam_step_losses"]);
+    assert_eq!(step_losses.len(), steps);
+    for (s, &want) in step_losses.iter().enumerate() {
+        let stats = trainer.train_on_batch(net, x, y).expect("finite step");
+        c.close_all(&format!("loss of Adam step {}", s + 1), &[stats.loss()], &[want]);
+    }
+    check_params(
+        c,
+        &format!("weights after {steps} Adam steps"),
+        &*net,
+        &fx["params_after"],
+    );
 }
