@@ -344,3 +344,23 @@ fn sharding_a_network_with_batch_normalization_is_an_error() {
             .with_parallel(Parallel::new(1));
     assert!(single.is_ok());
 }
+
+dl::network! {
+    struct DropoutProbe {
+        input: [16],
+        Dropout(0.5),
+        Dense(2, softmax),
+    }
+}
+
+/// Two shards of the same sample draw different dropout masks: the sharded gradient of `[a, a]`
+/// averages two masks, so it is not the gradient of `[a]` under the first mask alone (which it
+/// would be if both shards replayed one stream).
+#[test]
+fn shards_draw_different_dropout_masks() {
+    let net = DropoutProbe::new(&mut ChaCha8Rng::seed_from_u64(4));
+    let a = SVector::<f32, 16>::from_fn(|i, _| 1.0 + i as f32 * 0.1);
+    let (_, one) = gradient(&net, &[a], &[0], Parallel::new(1));
+    let (_, two) = gradient(&net, &[a, a], &[0, 0], Parallel::new(2).with_threads(1));
+    assert_ne!(one, two, "both shards drew the same mask");
+}

@@ -466,6 +466,10 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
                 #(#backward)*
             }
 
+            fn set_stream(ws: &mut Self::Workspace, stream: u64) {
+                #(<#types as #layer_trait>::set_stream(&mut ws.#idx.extra, stream);)*
+            }
+
             fn for_each_param<'a>(&'a self, mut f: impl FnMut(&'static str, &'static str, &'a [f32])) {
                 #(<#types as #layer_trait>::for_each_param(&self.#fields, &mut |p, v| f(#names, p, v));)*
             }

@@ -66,6 +66,10 @@ pub trait Model: Sized {
         grads: &mut Self,
     );
 
+    /// Gives every layer that draws random numbers (Dropout) stream `stream` in `ws`; see
+    /// [`Layer::set_stream`]. Nothing by default.
+    fn set_stream(_ws: &mut Self::Workspace, _stream: u64) {}
+
     /// Visits every parameter tensor as (layer name, tensor name, values).
     fn for_each_param<'a>(&'a self, f: impl FnMut(&'static str, &'static str, &'a [f32]));
 

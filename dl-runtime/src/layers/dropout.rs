@@ -30,6 +30,8 @@ pub struct DropoutCache {
     mask: Vec<f32>,
     masked: bool,
     rng: Option<ChaCha8Rng>,
+    /// The ChaCha stream of this workspace: data-parallel shard `i` draws from stream `i`.
+    stream: u64,
 }
 
 impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N, RATE_BITS, SEED> {
@@ -69,7 +71,12 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N,
             return;
         }
         fit_len(&mut cache.mask, len);
-        let rng = cache.rng.get_or_insert_with(|| ChaCha8Rng::seed_from_u64(SEED));
+        let stream = cache.stream;
+        let rng = cache.rng.get_or_insert_with(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+            rng.set_stream(stream);
+            rng
+        });
         let scale = 1.0 / (1.0 - Self::RATE);
         for m in cache.mask.iter_mut() {
             *m = if rng.random::<f32>() >= Self::RATE {
@@ -85,6 +92,13 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N,
 
     fn pre_activation<'a>(_extra: &'a DropoutCache, y: &'a [f32]) -> &'a [f32] {
         y
+    }
+
+    fn set_stream(extra: &mut DropoutCache, stream: u64) {
+        if extra.stream != stream {
+            extra.stream = stream;
+            extra.rng = None;
+        }
     }
 
     fn backward_batch(

@@ -102,6 +102,11 @@ pub trait Layer: Sized {
         training: bool,
     );
 
+    /// Selects the random stream a layer that draws (Dropout) uses with this cache. Data-parallel
+    /// shards give shard `i` stream `i`, so that they do not repeat each other's masks; a single
+    /// workspace uses stream 0. Nothing by default.
+    fn set_stream(_extra: &mut Self::Extra, _stream: u64) {}
+
     /// The values before the activation, for losses fused with it (sigmoid and softmax).
     fn pre_activation<'a>(extra: &'a Self::Extra, y: &'a [f32]) -> &'a [f32];
 

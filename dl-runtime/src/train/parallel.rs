@@ -29,9 +29,10 @@ use crate::sample::Sample;
 /// off when a step takes milliseconds (the tutorial CNN and LSTM at batch 32); for a tiny network
 /// the cost of waking threads exceeds the work, so leave the default there.
 ///
-/// Layers with per-batch randomness or statistics see each shard as a batch of its own: each
-/// shard's `Dropout` draws its masks from its own stream, started from the layer's seed, so the
-/// shards draw the same masks as each other (and different ones than an unsharded step).
+/// Layers with per-batch randomness see each shard as a batch of its own: shard `i`'s `Dropout`
+/// draws its masks from ChaCha stream `i` of the layer's seed, so shards never repeat each
+/// other's masks and shard 0 draws what an unsharded step would for its samples. Networks with
+/// `BatchNormalization` (per-batch statistics) are not sharded.
 ///
 /// ```
 /// use dl_runtime::train::Parallel;
@@ -145,9 +146,15 @@ impl<M: Model> Shards<M> {
             None
         };
         let extra = (1..parallel.shards)
-            .map(|_| Shard {
-                workspace: M::Workspace::default(),
-                grads: M::zeros(),
+            .map(|i| {
+                let mut workspace = M::Workspace::default();
+                // Shard 0 (the trainer's workspace) draws dropout masks from stream 0, as
+                // unsharded training does; the others from their own, not repeating it.
+                M::set_stream(&mut workspace, i as u64);
+                Shard {
+                    workspace,
+                    grads: M::zeros(),
+                }
             })
             .collect();
         Ok(Some(Shards {
