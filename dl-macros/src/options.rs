@@ -99,10 +99,7 @@ fn budget(raw: RawLimit, options: &mut Options, errors: &mut Errors) {
         }
     };
     let Ok(value) = raw.value.base10_parse::<u64>() else {
-        return errors.push(
-            raw.value.span(),
-            "a budget is a whole number of bytes, e.g. `32 KiB`",
-        );
+        return errors.push(raw.value.span(), "this budget does not fit in 64 bits of bytes");
     };
     let (unit, scale) = match &raw.unit {
         None => ("", 1),

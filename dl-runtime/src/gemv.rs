@@ -3,7 +3,7 @@
 //! columns wastes most of its work).
 //!
 //! The product walks `A` column by column, once, keeping a block of `y` in registers: with
-//! AVX-512 a block is 128 rows (8 accumulators, enough independent FMAs to hide their latency),
+//! AVX-512 a block is 256 rows (16 accumulators, enough independent FMAs to hide their latency),
 //! with AVX2+FMA 64 rows; the rows past the last full block go 16 (8) at a time and the last
 //! few through masked loads (scalar code with AVX2). The instruction set is detected at run
 //! time, as in [`gemm`](crate::gemm), and a portable loop serves other CPUs.

@@ -214,16 +214,17 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                 sequences,
                 bidirectional,
             } => {
-                let state = format_ident!("state{}", i);
-                let sn = lit(footprint::scratch_floats(layer));
-                scratch_fields.push(quote!(#state: [f32; #sn]));
-                scratch_zero.push(quote!(#state: [0.0; #sn]));
                 let cell = match cell {
                     Cell::Lstm => quote!(#core::recurrent::Cell::Lstm),
                     Cell::Gru => quote!(#core::recurrent::Cell::Gru),
                     Cell::Simple => quote!(#core::recurrent::Cell::Simple),
                 };
                 let u = lit(units);
+                // Sized by the kernel's own count; `ACTIVATION_BYTES` (the macro's count, which
+                // budgets need before expansion) is tested to be this struct's size.
+                let state = format_ident!("state{}", i);
+                scratch_fields.push(quote!(#state: [f32; #cell.scratch(#u)]));
+                scratch_zero.push(quote!(#state: [0.0; #cell.scratch(#u)]));
                 let mask = masked(layer, &corelib);
                 if bidirectional {
                     let weights = |copy| quote!((&self.#f.#copy.kernel, &self.#f.#copy.recurrent_kernel, &self.#f.#copy.bias));

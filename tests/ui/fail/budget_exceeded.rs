@@ -20,6 +20,16 @@ dl::network! {
     struct Misspelt { input: [2], Dense(1, sigmoid) }
 }
 
+dl::network! {
+    #[budget(32 KiB)]
+    struct NoName { input: [2], Dense(1, sigmoid) }
+}
+
+dl::network! {
+    #[budget(max_param_bytes = 99999999999999999999 KiB)]
+    struct TooLarge { input: [2], Dense(1, sigmoid) }
+}
+
 // Within budget: compiles.
 dl::network! {
     #[budget(max_param_bytes = 20 KiB, max_activation_bytes = 1 KiB)]

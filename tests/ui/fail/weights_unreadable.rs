@@ -1,5 +1,5 @@
-// A file that is not there, one whose header claims more bytes than it has, and an attribute
-// that is not a path.
+// A file that is not there, one whose header claims more bytes than it has, an attribute that
+// is not a path, and two weight files for one network.
 dl::network! {
     #[weights("../weights/absent.safetensors")]
     struct Absent { input: [2], Dense(2, relu), Dense(1, sigmoid) }
@@ -13,6 +13,12 @@ dl::network! {
 dl::network! {
     #[weights(model)]
     struct NotAString { input: [2], Dense(1, sigmoid) }
+}
+
+dl::network! {
+    #[weights("../weights/good.safetensors")]
+    #[weights("../weights/good.safetensors")]
+    struct Twice { input: [2], Dense(2, relu), Dense(1, sigmoid) }
 }
 
 fn main() {

@@ -85,7 +85,7 @@ pub struct BidirectionalCache {
     backward: Buffers<RecurrentCache>,
     /// The batch with every sample's steps reversed (the backward copy's input).
     reversed: Vec<f32>,
-    /// The mask in reverse step order, and whether the last forward pass had one.
+    /// The mask in reverse step order, for a masked forward pass.
     mask: Vec<u32>,
     /// The backward copy's `∂L/∂x`, in its (reversed) step order.
     dx: Vec<f32>,
