@@ -991,6 +991,17 @@ mod avx512 {
 mod tests {
     use super::*;
 
+    /// Deterministic `m × k` and `k × n` operands with small exact values.
+    fn operands(m: usize, n: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * k)
+            .map(|v| ((v * 7919) % 23) as f32 * 0.25 - 2.0)
+            .collect();
+        let b = (0..k * n)
+            .map(|v| 1.0 - ((v * 104729) % 19) as f32 * 0.125)
+            .collect();
+        (a, b)
+    }
+
     fn naive(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: Op) -> Vec<f32> {
         let at = |i: usize, p: usize| match op_a {
             Op::N => a[i + p * m],
@@ -1071,12 +1082,7 @@ mod tests {
             (33, 13, 3),
             (48, 12, 5),
         ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|v| ((v * 7919) % 23) as f32 * 0.25 - 2.0)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|v| 1.0 - ((v * 104729) % 19) as f32 * 0.125)
-                .collect();
+            let (a, b) = operands(m, n, k);
             for op_a in [Op::N, Op::T] {
                 for op_b in [Op::N, Op::T] {
                     let expect = naive(m, n, k, &a, op_a, &b, op_b);
@@ -1118,12 +1124,7 @@ mod tests {
             (64, 13, 40),
             (17, 8, 5),
         ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|v| ((v * 7919) % 23) as f32 * 0.25 - 2.0)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|v| 1.0 - ((v * 104729) % 19) as f32 * 0.125)
-                .collect();
+            let (a, b) = operands(m, n, k);
             let bias: Vec<f32> = (0..m).map(|i| i as f32 * 0.5 - 3.0).collect();
             let product = naive(m, n, k, &a, Op::N, &b, Op::N);
             for relu in [false, true] {

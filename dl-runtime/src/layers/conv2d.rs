@@ -412,10 +412,13 @@ fn gathered_forward(
     activation: Activation,
 ) {
     let (cols, in_len, row) = (win.oh * win.ow, win.h * win.w * win.c, win.w * win.c);
-    cache.offsets.clear();
-    for o_r in 0..win.oh {
-        for o_c in 0..win.ow {
-            cache.offsets.push(o_r * win.sh * row + o_c * win.sw * win.c);
+    // The offsets depend on the window only (one layer, one cache): built by the first pass.
+    if cache.offsets.len() != cols {
+        cache.offsets.clear();
+        for o_r in 0..win.oh {
+            for o_c in 0..win.ow {
+                cache.offsets.push(o_r * win.sh * row + o_c * win.sw * win.c);
+            }
         }
     }
     let relu = activation == Activation::Relu;

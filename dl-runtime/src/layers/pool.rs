@@ -166,17 +166,7 @@ impl<
         training: bool,
     ) {
         const { Self::CHECK };
-        let out = Self::OUTPUTS * batch;
-        fit_len(&mut buf.y, out);
-        fit_len(&mut buf.dy, out);
-        max_pool_forward(
-            &Self::WINDOW,
-            x,
-            batch,
-            &mut buf.y,
-            &mut buf.extra.argmax,
-            training,
-        );
+        max_pool_layer(&Self::WINDOW, x, batch, buf, training);
     }
 
     fn pre_activation<'a>(_extra: &'a ArgmaxCache, y: &'a [f32]) -> &'a [f32] {
@@ -235,10 +225,7 @@ impl<
         _training: bool,
     ) {
         const { Self::CHECK };
-        let out = Self::OUTPUTS * batch;
-        fit_len(&mut buf.y, out);
-        fit_len(&mut buf.dy, out);
-        avg_pool_forward(&Self::WINDOW, x, batch, &mut buf.y);
+        avg_pool_layer(&Self::WINDOW, x, batch, buf);
     }
 
     fn pre_activation<'a>(_extra: &'a (), y: &'a [f32]) -> &'a [f32] {
@@ -301,17 +288,7 @@ impl<const H: usize, const W: usize, const C: usize> Layer for GlobalMaxPooling2
         training: bool,
     ) {
         const { assert!(H > 0 && W > 0 && C > 0, "GlobalMaxPooling2D: empty image") };
-        let out = C * batch;
-        fit_len(&mut buf.y, out);
-        fit_len(&mut buf.dy, out);
-        max_pool_forward(
-            &global_window(H, W, C),
-            x,
-            batch,
-            &mut buf.y,
-            &mut buf.extra.argmax,
-            training,
-        );
+        max_pool_layer(&global_window(H, W, C), x, batch, buf, training);
     }
 
     fn pre_activation<'a>(_extra: &'a ArgmaxCache, y: &'a [f32]) -> &'a [f32] {
@@ -356,10 +333,7 @@ impl<const H: usize, const W: usize, const C: usize> Layer for GlobalAveragePool
         _training: bool,
     ) {
         const { assert!(H > 0 && W > 0 && C > 0, "GlobalAveragePooling2D: empty image") };
-        let out = C * batch;
-        fit_len(&mut buf.y, out);
-        fit_len(&mut buf.dy, out);
-        avg_pool_forward(&global_window(H, W, C), x, batch, &mut buf.y);
+        avg_pool_layer(&global_window(H, W, C), x, batch, buf);
     }
 
     fn pre_activation<'a>(_extra: &'a (), y: &'a [f32]) -> &'a [f32] {
@@ -380,6 +354,23 @@ impl<const H: usize, const W: usize, const C: usize> Layer for GlobalAveragePool
             avg_pool_backward(&global_window(H, W, C), &buf.dy[..C * batch], batch, dx);
         }
     }
+}
+
+/// A max-pooling layer's forward over `win` (the windowed and the global one): sizes the
+/// batch's buffers and pools.
+fn max_pool_layer(win: &Window, x: &[f32], batch: usize, buf: &mut Buffers<ArgmaxCache>, training: bool) {
+    let out = win.oh * win.ow * win.c * batch;
+    fit_len(&mut buf.y, out);
+    fit_len(&mut buf.dy, out);
+    max_pool_forward(win, x, batch, &mut buf.y, &mut buf.extra.argmax, training);
+}
+
+/// An average-pooling layer's forward over `win`, as [`max_pool_layer`].
+fn avg_pool_layer(win: &Window, x: &[f32], batch: usize, buf: &mut Buffers<()>) {
+    let out = win.oh * win.ow * win.c * batch;
+    fit_len(&mut buf.y, out);
+    fit_len(&mut buf.dy, out);
+    avg_pool_forward(win, x, batch, &mut buf.y);
 }
 
 /// Resizes an index buffer without shrinking its capacity.
