@@ -74,8 +74,43 @@ fn windows(docs: &[&Document], genres: &[String], vectorizer: &TextVectorizer) -
     (x, y)
 }
 
+fn write_u32s(path: &std::path::Path, values: impl Iterator<Item = u32>) -> std::io::Result<()> {
+    let bytes: Vec<u8> = values.flat_map(u32::to_le_bytes).collect();
+    std::fs::write(path, bytes)
+}
+
+fn export_windows(
+    dir: &std::path::Path,
+    train_x: &[Tokens<WINDOW, VOCABULARY>],
+    train_y: &[usize],
+    test_x: &[Tokens<WINDOW, VOCABULARY>],
+    test_y: &[usize],
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ids = |x: &[Tokens<WINDOW, VOCABULARY>]| -> Vec<u32> {
+        x.iter().flat_map(|t| t.ids().iter().copied()).collect()
+    };
+    write_u32s(&dir.join("train_x.u32"), ids(train_x).into_iter())?;
+    write_u32s(&dir.join("train_y.u32"), train_y.iter().map(|&c| c as u32))?;
+    write_u32s(&dir.join("test_x.u32"), ids(test_x).into_iter())?;
+    write_u32s(&dir.join("test_y.u32"), test_y.iter().map(|&c| c as u32))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seed: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+    // `brown_lstm [seed] [--export-windows DIR]`: the second form also writes the windows as
+    // raw little-endian u32 files, so `benches/peers/brown_accuracy.py` can train Keras and
+    // PyTorch on exactly these windows.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seed: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let export = args
+        .iter()
+        .position(|a| a == "--export-windows")
+        .map(|i| {
+            args.get(i + 1)
+                .cloned()
+                .ok_or("--export-windows needs a directory")
+        })
+        .transpose()?;
     let docs = read_corpus(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/data/brown/brown-tagged.tsv.gz"
@@ -118,6 +153,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         test_x.len(),
         vectorizer.vocabulary_size()
     );
+
+    if let Some(dir) = export {
+        export_windows(std::path::Path::new(&dir), &train_x, &train_y, &test_x, &test_y)?;
+        println!("windows written to {dir}");
+    }
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut net = TextClassifier::new(&mut rng);
