@@ -66,6 +66,37 @@ dl::network! {
 }
 
 dl::network! {
+    /// PyTorch `rnn = nn.LSTM(6, 5, batch_first=True, bidirectional=True)`, read as
+    /// `torch.cat([out[:, -1, :5], out[:, 0, 5:]], -1)`.
+    struct TorchBiLstm {
+        input: tokens[7],
+        Embedding(20, 6),
+        Bidirectional(LSTM(5)),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    struct TorchBiGru {
+        input: tokens[7],
+        Embedding(20, 6),
+        Bidirectional(GRU(5)),
+        Dense(1, sigmoid),
+    }
+}
+
+dl::network! {
+    /// PyTorch's whole `out` of a bidirectional `nn.RNN`, `out.flatten(1)`.
+    struct TorchBiRnnSequences {
+        input: tokens[7],
+        Embedding(20, 6),
+        Bidirectional(SimpleRNN(4, return_sequences = true)),
+        Flatten,
+        Dense(2),
+    }
+}
+
+dl::network! {
     /// A `Flatten` of the network's input, whose shape the layer table does not record.
     struct FlattenFirst {
         input: [4, 4, 2],
@@ -282,6 +313,21 @@ fn embedding_simple_rnn_reproduces_pytorch() {
     reproduces::<TorchRnn>("rnn", tokens);
 }
 
+#[test]
+fn embedding_bidirectional_lstm_reproduces_pytorch() {
+    reproduces::<TorchBiLstm>("bilstm", tokens);
+}
+
+#[test]
+fn embedding_bidirectional_gru_reproduces_pytorch() {
+    reproduces::<TorchBiGru>("bigru", tokens);
+}
+
+#[test]
+fn bidirectional_sequences_reproduce_pytorch_step_by_step() {
+    reproduces::<TorchBiRnnSequences>("birnn_sequences", tokens);
+}
+
 // ---- What dl writes.
 
 /// `save_pytorch` after `load_pytorch` gives PyTorch's tensors back, in `state_dict` order with
@@ -297,13 +343,16 @@ fn exports_as_pytorch<M: Model>(case: &str, net: &M) {
         ts.iter().map(|t| (t.name.clone(), t.shape.clone())).collect()
     };
     assert_eq!(listed(&exported), listed(&original), "{case}");
+    // A GRU keeps both biases; the other recurrent layers' are summed into `bias_ih`.
+    let summed = !case.contains("gru");
     for (e, o) in exported.iter().zip(&original) {
         assert_eq!(e.dtype, "F32");
-        if e.name.ends_with("bias_ih_l0") && case != "gru" {
-            let hh = original.iter().find(|t| t.name.ends_with("bias_hh_l0")).unwrap();
+        if e.name.contains("bias_ih_l0") && summed {
+            let partner = e.name.replace("bias_ih", "bias_hh");
+            let hh = original.iter().find(|t| t.name == partner).unwrap();
             let sum: Vec<f32> = o.values().iter().zip(hh.values()).map(|(a, b)| a + b).collect();
             assert_eq!(e.values(), sum, "{case}: {}", e.name);
-        } else if e.name.ends_with("bias_hh_l0") && case != "gru" {
+        } else if e.name.contains("bias_hh_l0") && summed {
             assert!(
                 e.values().iter().all(|v| v.to_bits() == (-0.0f32).to_bits()),
                 "{}",
@@ -338,6 +387,12 @@ fn exports_have_pytorchs_names_shapes_and_values() {
     exports_as_pytorch("lstm", &reproduces::<TorchLstm>("lstm", tokens));
     exports_as_pytorch("gru", &reproduces::<TorchGru>("gru", tokens));
     exports_as_pytorch("rnn", &reproduces::<TorchRnn>("rnn", tokens));
+    exports_as_pytorch("bilstm", &reproduces::<TorchBiLstm>("bilstm", tokens));
+    exports_as_pytorch("bigru", &reproduces::<TorchBiGru>("bigru", tokens));
+    exports_as_pytorch(
+        "birnn_sequences",
+        &reproduces::<TorchBiRnnSequences>("birnn_sequences", tokens),
+    );
 }
 
 /// A fresh temporary directory.
@@ -377,6 +432,41 @@ fn save_then_load_is_bit_exact_even_for_negative_zero_biases() {
     cnn = TorchCnn::zeros();
     weights::load_pytorch(&mut cnn, &path, &names).unwrap();
     assert_eq!(bits(&cnn), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `save_pytorch` then `load_pytorch`, through a file, of a network with `Bidirectional` weights
+/// of its own (not PyTorch's), biases with a `-0.0`: the same bits, the same outputs.
+fn bidirectional_round_trip<M: Model<Input = Tokens<7, 20>>>(dir: &Path, seed: u64) {
+    let random = |seed: u64| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut net = M::zeros();
+        net.for_each_param_mut(|_, tensor, v| {
+            v.iter_mut().for_each(|w| *w = rng.random_range(-0.5..0.5));
+            if tensor.ends_with("bias") {
+                v[0] = -0.0;
+            }
+        });
+        net
+    };
+    let net = random(seed);
+    let names = ["embedding", "rnn", "fc"];
+    let path = dir.join(format!("{}.safetensors", M::NAME));
+    weights::save_pytorch(&net, &path, &names).unwrap();
+    let mut copy = random(seed + 1);
+    assert_ne!(bits(&copy), bits(&net));
+    weights::load_pytorch(&mut copy, &path, &names).unwrap();
+    assert_eq!(bits(&copy), bits(&net), "{}", M::NAME);
+    let x = Tokens::new([3, 1, 4, 1, 5, 9, 2]).unwrap();
+    assert_eq!(copy.forward(&x).elems(), net.forward(&x).elems());
+}
+
+#[test]
+fn bidirectional_save_then_load_is_bit_exact() {
+    let dir = scratch("bidirectional");
+    bidirectional_round_trip::<TorchBiLstm>(&dir, 21);
+    bidirectional_round_trip::<TorchBiGru>(&dir, 22);
+    bidirectional_round_trip::<TorchBiRnnSequences>(&dir, 23);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -682,4 +772,157 @@ fn batch_normalization_maps_to_running_statistics_and_ignores_the_batch_counter(
         s
     };
     assert_eq!(state(&copy), state(&net));
+}
+
+// ---- Bidirectional files and the layers without a mapping.
+
+#[test]
+fn a_unidirectional_file_for_a_bidirectional_layer_is_an_error_naming_the_reverse_tensors() {
+    fails(
+        &mut TorchBiLstm::zeros(),
+        &std::fs::read(file("lstm")).unwrap(),
+        &["embedding", "rnn", "fc"],
+        "<bytes>: missing tensors `rnn.weight_ih_l0_reverse`, `rnn.weight_hh_l0_reverse`, \
+         `rnn.bias_ih_l0_reverse`, `rnn.bias_hh_l0_reverse`; the file does not match network `TorchBiLstm` \
+         with PyTorch modules `embedding`, `rnn`, `fc` (a `Bidirectional` layer reads a recurrent module \
+         with `bidirectional=True`, whose backward direction is the `_l0_reverse` tensors)",
+    );
+    // And the other way round; the `Linear` after it is twice as wide, too.
+    fails(
+        &mut TorchLstm::zeros(),
+        &std::fs::read(file("bilstm")).unwrap(),
+        &["embedding", "rnn", "fc"],
+        "<bytes>: unexpected tensors `rnn.weight_ih_l0_reverse`, `rnn.weight_hh_l0_reverse`, \
+         `rnn.bias_ih_l0_reverse`, `rnn.bias_hh_l0_reverse`; the file does not match network `TorchLstm` \
+         with PyTorch modules `embedding`, `rnn`, `fc` (`_l0_reverse` tensors are the backward direction of a \
+         module with `bidirectional=True`: declare that layer as `Bidirectional(…)`)",
+    );
+}
+
+#[test]
+fn a_bad_reverse_tensor_is_an_error_naming_it() {
+    let tensors: Vec<Tensor> = fixture_tensors("bigru")
+        .into_iter()
+        .map(|mut t| {
+            if t.name == "rnn.weight_hh_l0_reverse" {
+                t.shape = vec![5, 15];
+            }
+            t
+        })
+        .collect();
+    fails(
+        &mut TorchBiGru::new(&mut ChaCha8Rng::seed_from_u64(2)),
+        &write(&tensors),
+        &["embedding", "rnn", "fc"],
+        "<bytes>: rnn.weight_hh_l0_reverse: expected shape [15, 5], found [5, 15] (that is the shape of \
+         `bidirectional.backward_gru.recurrent_kernel` in dl's and Keras's layout)",
+    );
+}
+
+/// A hand-written network with a layer kind the mapping does not know (Keras's
+/// `LayerNormalization`, which `network!` does not offer), after one it does.
+struct Normalized {
+    tensors: [Vec<f32>; 4],
+}
+
+const NORMALIZED: [(&str, &str); 4] = [
+    ("dense", "kernel"),
+    ("dense", "bias"),
+    ("layer_normalization", "gamma"),
+    ("layer_normalization", "beta"),
+];
+
+impl Model for Normalized {
+    type Input = SVector<f32, 2>;
+    type Output = SVector<f32, 3>;
+    type Head = dl::Units<3>;
+    type Workspace = ();
+    const NAME: &'static str = "Normalized";
+    const PARAMS: usize = 6 + 3 + 3 + 3;
+    const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[
+        ("dense", "kernel", &[2, 3]),
+        ("dense", "bias", &[3]),
+        ("layer_normalization", "gamma", &[3]),
+        ("layer_normalization", "beta", &[3]),
+    ];
+    const LAYERS: &'static [dl::LayerSummary] = &[
+        dl::LayerSummary {
+            name: "dense",
+            kind: "Dense",
+            output_shape: &[3],
+            params: 9,
+            non_trainable: 0,
+        },
+        dl::LayerSummary {
+            name: "layer_normalization",
+            kind: "LayerNormalization",
+            output_shape: &[3],
+            params: 6,
+            non_trainable: 0,
+        },
+    ];
+
+    fn zeros() -> Self {
+        Normalized {
+            tensors: [vec![0.0; 6], vec![0.0; 3], vec![1.0; 3], vec![0.0; 3]],
+        }
+    }
+    fn forward(&self, _: &Self::Input) -> Self::Output {
+        unimplemented!("only the parameter visitors are used")
+    }
+    fn forward_batch(&self, _: &[f32], _: usize, _: &mut (), _: bool) {
+        unimplemented!("only the parameter visitors are used")
+    }
+    fn head(_: &mut ()) -> (dl::loss::HeadOutput<'_>, &mut [f32]) {
+        unimplemented!("only the parameter visitors are used")
+    }
+    fn backward_batch(&self, _: &[f32], _: usize, _: &mut (), _: dl::loss::GradOf, _: &mut Self) {
+        unimplemented!("only the parameter visitors are used")
+    }
+    fn for_each_param<'a>(&'a self, mut f: impl FnMut(&'static str, &'static str, &'a [f32])) {
+        for ((l, t), v) in NORMALIZED.iter().zip(&self.tensors) {
+            f(l, t, v);
+        }
+    }
+    fn for_each_param_mut(&mut self, mut f: impl FnMut(&'static str, &'static str, &mut [f32])) {
+        for ((l, t), v) in NORMALIZED.iter().zip(&mut self.tensors) {
+            f(l, t, v);
+        }
+    }
+    fn zip_params_mut(&mut self, other: &Self, mut f: impl FnMut(&mut [f32], &[f32])) {
+        for (a, b) in self.tensors.iter_mut().zip(&other.tensors) {
+            f(a, b);
+        }
+    }
+}
+
+#[test]
+fn a_layer_without_a_pytorch_counterpart_is_an_error_naming_it_and_the_mapped_ones() {
+    let message = "layer `layer_normalization` is a `LayerNormalization`, which has no PyTorch counterpart \
+                   here (the layers with parameters that have one: Dense, Conv2D, Embedding, LSTM, GRU, \
+                   SimpleRNN, Bidirectional, BatchNormalization)";
+    let names = ["fc", "norm"];
+    let err = weights::to_pytorch_bytes(&Normalized::zeros(), &names).unwrap_err();
+    assert_eq!(err.to_string(), format!("<bytes>: {message}"));
+
+    let dir = scratch("unmapped");
+    let path = dir.join("normalized.safetensors");
+    let err = weights::save_pytorch(&Normalized::zeros(), &path, &names).unwrap_err();
+    assert_eq!(err.to_string(), format!("{}: {message}", path.display()));
+    assert!(!path.exists(), "nothing is written");
+
+    // Loading fails the same way, before reading the file, with the network unchanged.
+    let tensors = [
+        Tensor::f32("fc.weight", &[3, 2], &[0.5; 6]),
+        Tensor::f32("fc.bias", &[3], &[0.5; 3]),
+        Tensor::f32("norm.weight", &[3], &[0.5; 3]),
+        Tensor::f32("norm.bias", &[3], &[0.5; 3]),
+    ];
+    std::fs::write(&path, write(&tensors)).unwrap();
+    let mut net = Normalized::zeros();
+    let before = bits(&net);
+    let err = weights::load_pytorch(&mut net, &path, &names).unwrap_err();
+    assert_eq!(err.to_string(), format!("{}: {message}", path.display()));
+    assert_eq!(bits(&net), before);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

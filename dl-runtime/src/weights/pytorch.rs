@@ -38,15 +38,50 @@
 //! | `SimpleRNN` | `kernel (D, U)` | `nn.RNN` (`tanh`) | `m.weight_ih_l0 (U, D)` | transposed |
 //! | | `recurrent_kernel (U, U)` | | `m.weight_hh_l0 (U, U)` | transposed |
 //! | | `bias (U)` | | `m.bias_ih_l0 (U)`, `m.bias_hh_l0 (U)` | summed; saved as `bias_ih = bias`, `bias_hh = 0` |
+//! | `Bidirectional` of an `LSTM`, `GRU` or `SimpleRNN` | `forward_lstm.kernel`, `forward_lstm.recurrent_kernel`, `forward_lstm.bias` (`_gru`, `_simple_rnn`) | the same module with `bidirectional = True` | `m.weight_ih_l0`, `m.weight_hh_l0`, `m.bias_ih_l0`, `m.bias_hh_l0` | as the wrapped layer's |
+//! | | `backward_lstm.kernel`, `backward_lstm.recurrent_kernel`, `backward_lstm.bias` | | `m.weight_ih_l0_reverse`, `m.weight_hh_l0_reverse`, `m.bias_ih_l0_reverse`, `m.bias_hh_l0_reverse` | as the wrapped layer's |
 //! | `BatchNormalization` | `gamma`, `beta`, `moving_mean`, `moving_variance` | `nn.BatchNorm2d` / `1d` | `m.weight`, `m.bias`, `m.running_mean`, `m.running_var` | same; `m.num_batches_tracked` is ignored |
 //!
 //! Keras's GRU with `reset_after = True` (its default, and `dl`'s) is PyTorch's formulation:
 //! the reset gate scales `W_hn·h + b_hn`. The recurrent layers are PyTorch's defaults otherwise:
-//! one layer (`_l0`), one direction, with biases; `batch_first = True` is what matches `dl`'s
-//! `(T, D)` sequences (it changes the inputs, not the weights). A `Flatten` of a sequence keeps
-//! PyTorch's `batch_first` order `(T, D)`; only images are reordered, because PyTorch's images
-//! are channels-first and `dl`'s channels-last: feed PyTorch `x.permute(0, 3, 1, 2)` of what
-//! `dl` reads.
+//! one layer (`_l0`), one direction (two for a `Bidirectional`, below), with biases;
+//! `batch_first = True` is what matches `dl`'s `(T, D)` sequences (it changes the inputs, not the
+//! weights). A `Flatten` of a sequence keeps PyTorch's `batch_first` order `(T, D)`; only images
+//! are reordered, because PyTorch's images are channels-first and `dl`'s channels-last: feed
+//! PyTorch `x.permute(0, 3, 1, 2)` of what `dl` reads.
+//!
+//! # `Bidirectional`
+//!
+//! Keras's `Bidirectional(LSTM(U))` (its `merge_mode = "concat"`, the one `dl` has) is one
+//! `nn.LSTM(D, U, batch_first=True, bidirectional=True)` (`nn.GRU`, `nn.RNN` likewise): the
+//! forward copy is PyTorch's `_l0` tensors and the backward copy its `_l0_reverse` tensors, each
+//! converted as the wrapped layer's. PyTorch's output `out`, `(N, T, 2U)`, holds at step `t`
+//! both directions' state at input step `t`, forward first, as Keras's does; which steps a
+//! PyTorch model must take for its outputs to match `dl`'s:
+//!
+//! - with `return_sequences = true`, `dl`'s output is `out` (and a `Flatten` of it
+//!   `out.flatten(1)`);
+//! - without, Keras keeps the forward copy's state after the last step and the backward copy's
+//!   after it has read the whole sequence in reverse, which is PyTorch's backward output at step
+//!   0: `torch.cat([out[:, -1, :U], out[:, 0, U:]], -1)`, the same as the final states
+//!   `torch.cat([h_n[0], h_n[1]], -1)` (`out, (h_n, c_n)` for an LSTM). `out[:, -1]` is not it:
+//!   its backward half has read only the last step.
+//!
+//! ```python
+//! # dl: input: tokens[7], Embedding(20, 6), Bidirectional(LSTM(5)), Dense(3, softmax);
+//! # modules ["embedding", "rnn", "fc"].
+//! class Net(nn.Module):
+//!     def __init__(self):
+//!         super().__init__()
+//!         self.embedding = nn.Embedding(20, 6)
+//!         self.rnn = nn.LSTM(6, 5, batch_first=True, bidirectional=True)
+//!         self.fc = nn.Linear(2 * 5, 3)
+//!
+//!     def forward(self, ids):
+//!         out, (h_n, c_n) = self.rnn(self.embedding(ids))
+//!         last = torch.cat([out[:, -1, :5], out[:, 0, 5:]], dim=-1)
+//!         return torch.softmax(self.fc(last), dim=-1)
+//! ```
 //!
 //! Loading checks everything [`load`](super::load) does, in PyTorch's terms: every tensor of
 //! the named modules present and no other, `F32`, PyTorch's shape, every value finite; on any
@@ -246,6 +281,19 @@ enum Rule {
 /// A layer kind's tensors: `(Keras tensor, PyTorch tensors, rule)`.
 type Rules = &'static [(&'static str, &'static [&'static str], Rule)];
 
+/// The layer kinds with parameters that map to PyTorch, for error messages: [`rules`]' kinds and
+/// `Bidirectional` (through [`bidirectional_copy`]).
+const MAPPED: &[&str] = &[
+    "Dense",
+    "Conv2D",
+    "Embedding",
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "Bidirectional",
+    "BatchNormalization",
+];
+
 /// The mapping of each layer kind with parameters, as the module docs' table; `None` for a kind
 /// with no PyTorch counterpart. A new kind is one arm here (and a row in the table).
 fn rules(kind: &str) -> Option<Rules> {
@@ -288,6 +336,24 @@ fn rules(kind: &str) -> Option<Rules> {
         ],
         _ => return None,
     })
+}
+
+/// The recurrent kind, tensor and PyTorch name suffix of a `Bidirectional` wrapper's tensor
+/// `forward_lstm.kernel`, …: `("LSTM", "kernel", "")`, or `"_reverse"` for the backward copy.
+fn bidirectional_copy(tensor: &str) -> Option<(&'static str, &str, &'static str)> {
+    let (copy, inner) = tensor.split_once('.')?;
+    let (cell, suffix) = match copy.split_once('_')? {
+        ("forward", cell) => (cell, ""),
+        ("backward", cell) => (cell, "_reverse"),
+        _ => return None,
+    };
+    let kind = match cell {
+        "lstm" => "LSTM",
+        "gru" => "GRU",
+        "simple_rnn" => "SimpleRNN",
+        _ => return None,
+    };
+    Some((kind, inner, suffix))
 }
 
 /// PyTorch tensors of a kind that `dl` has no use for, accepted and ignored when loading.
@@ -349,12 +415,24 @@ fn plan<M: Model, S: AsRef<str>>(model: &M, modules: &[S]) -> Result<Vec<Planned
             )));
         };
         let kind = M::LAYERS[position].kind;
-        let Some(rules) = rules(kind) else {
+        // A `Bidirectional` copy is its recurrent kind's tensor, under PyTorch's `_reverse` names
+        // for the backward one.
+        let (rules, inner, suffix) = match kind {
+            "Bidirectional" => match bidirectional_copy(tensor) {
+                Some((cell, inner, suffix)) => (rules(cell), inner, suffix),
+                // Not a copy's tensor: the lookup below names it.
+                None => (Some(&[] as Rules), tensor, ""),
+            },
+            _ => (rules(kind), tensor, ""),
+        };
+        let Some(rules) = rules else {
             return Err(format_error(format!(
-                "layer `{layer}` is a `{kind}`, which has no PyTorch counterpart here"
+                "layer `{layer}` is a `{kind}`, which has no PyTorch counterpart here (the layers with \
+                 parameters that have one: {})",
+                MAPPED.join(", ")
             )));
         };
-        let Some(&(_, torch, rule)) = rules.iter().find(|(k, _, _)| *k == tensor) else {
+        let Some(&(_, torch, rule)) = rules.iter().find(|(k, _, _)| *k == inner) else {
             return Err(format_error(format!(
                 "{keras}: a `{kind}` has no tensor `{tensor}` in the PyTorch mapping"
             )));
@@ -383,7 +461,7 @@ fn plan<M: Model, S: AsRef<str>>(model: &M, modules: &[S]) -> Result<Vec<Planned
             sources: torch
                 .iter()
                 .map(|t| Source {
-                    name: format!("{module}.{t}"),
+                    name: format!("{module}.{t}{suffix}"),
                     shape: torch_shape.clone(),
                 })
                 .collect(),
@@ -572,6 +650,18 @@ fn check_names<M: Model>(plan: &[Planned], file: &Parsed<'_>) -> Result<()> {
         M::NAME,
         modules.join(", ")
     );
+    let reverse = |names: &[&str]| names.iter().any(|n| n.ends_with("_l0_reverse"));
+    if reverse(&unexpected) && !reverse(&missing) {
+        message.push_str(
+            " (`_l0_reverse` tensors are the backward direction of a module with `bidirectional=True`: declare \
+             that layer as `Bidirectional(…)`)",
+        );
+    } else if reverse(&missing) && !reverse(&unexpected) {
+        message.push_str(
+            " (a `Bidirectional` layer reads a recurrent module with `bidirectional=True`, whose backward \
+             direction is the `_l0_reverse` tensors)",
+        );
+    }
     if file.meta(KEY_VERSION).is_some() {
         message.push_str(" (the file is in dl's own names and layout: read it with weights::load)");
     } else if let Some(n) = file.meta(KEY_NETWORK).filter(|n| *n != M::NAME) {
@@ -649,6 +739,34 @@ mod tests {
                 (1, 5)
             ]
         );
+    }
+
+    #[test]
+    fn bidirectional_copies_are_their_cells_under_reverse_names() {
+        assert_eq!(
+            bidirectional_copy("forward_lstm.recurrent_kernel"),
+            Some(("LSTM", "recurrent_kernel", ""))
+        );
+        assert_eq!(
+            bidirectional_copy("backward_gru.bias"),
+            Some(("GRU", "bias", "_reverse"))
+        );
+        assert_eq!(
+            bidirectional_copy("backward_simple_rnn.kernel"),
+            Some(("SimpleRNN", "kernel", "_reverse"))
+        );
+        for odd in [
+            "kernel",
+            "forward_lstm",
+            "sideways_lstm.kernel",
+            "forward_conv.kernel",
+        ] {
+            assert_eq!(bidirectional_copy(odd), None, "{odd}");
+        }
+        // The error message's list is the mapping's.
+        for kind in MAPPED {
+            assert_eq!(rules(kind).is_some(), *kind != "Bidirectional", "{kind}");
+        }
     }
 
     fn layer(name: &'static str, kind: &'static str, output_shape: &'static [usize]) -> LayerSummary {
