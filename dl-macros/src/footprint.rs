@@ -1,9 +1,13 @@
 //! Memory a network needs, known at compile time: parameter bytes and the activation bytes of a
-//! single-sample forward, checked against the declaration's `#[budget]`.
+//! single-sample forward, checked against the declaration's `#[budget]` here; the training
+//! bytes per sample, which the runtime layers declare, checked by the generated code.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote_spanned;
 
 use crate::errors::Errors;
 use crate::model::{Kind, Layer, Network};
-use crate::options::{Budgeted, Limit};
+use crate::options::{Budgeted, Limit, Options};
 
 const F32: usize = core::mem::size_of::<f32>();
 
@@ -49,9 +53,19 @@ fn human(bytes: usize) -> String {
 }
 
 /// Errors for every limit of the budget the network exceeds, naming what takes the most.
-pub fn check_budget(net: &Network, budget: &[Limit], errors: &mut Errors) {
-    for limit in budget {
+pub fn check_budget(net: &Network, options: &Options, errors: &mut Errors) {
+    for limit in &options.budget {
         let (needed, what, largest) = match limit.what {
+            Budgeted::TrainingPerSample if options.weights.is_some() => {
+                errors.push(
+                    limit.span,
+                    "a network embedded with `#[weights]` is not trained: \
+                     `max_training_bytes_per_sample` does not apply",
+                );
+                continue;
+            }
+            // The generated code checks it (see `training_budget`).
+            Budgeted::TrainingPerSample => continue,
             Budgeted::Params => {
                 let largest = net
                     .layers
@@ -103,4 +117,28 @@ pub fn check_budget(net: &Network, budget: &[Limit], errors: &mut Errors) {
             );
         }
     }
+}
+
+/// Compile-time assertions of the `max_training_bytes_per_sample` limits: the figure is the sum
+/// of the runtime layers' own declarations, known only once the generated code is compiled.
+pub fn training_budget(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream {
+    let ident = &net.ident;
+    budget
+        .iter()
+        .filter(|l| l.what == Budgeted::TrainingPerSample)
+        .map(|limit| {
+            let bytes = Literal::u64_unsuffixed(limit.bytes);
+            let message = format!(
+                "the training buffers of `{ident}` take more than the budget `{}` ({} bytes) per \
+                 sample; `{ident}::TRAINING_BYTES_PER_SAMPLE` and `summary()` give the figure",
+                limit.written, limit.bytes
+            );
+            quote_spanned! {limit.span=>
+                const _: () = #k::__private::core::assert!(
+                    #ident::TRAINING_BYTES_PER_SAMPLE as u64 <= #bytes,
+                    #message
+                );
+            }
+        })
+        .collect()
 }

@@ -28,6 +28,8 @@ pub struct Summary {
     /// Bytes of the activations and recurrent state a single-sample forward of the network
     /// embedded with `#[weights]` needs (its `ACTIVATION_BYTES`).
     pub activation_bytes: usize,
+    /// Bytes per sample of the buffers a training step keeps (its `TRAINING_BYTES_PER_SAMPLE`).
+    pub training_bytes_per_sample: usize,
 }
 
 impl Summary {
@@ -117,6 +119,12 @@ impl fmt::Display for Summary {
             bytes(self.activation_bytes),
             bytes(self.activation_bytes + total * 4)
         )?;
+        writeln!(
+            f,
+            "Training buffers per sample: {} (batch of 32: {})",
+            bytes(self.training_bytes_per_sample),
+            bytes(32 * self.training_bytes_per_sample)
+        )?;
         write!(f, "{rule}")
     }
 }
@@ -147,6 +155,7 @@ mod tests {
             name: "Mlp",
             layers: LAYERS,
             activation_bytes: 4 * 65,
+            training_bytes_per_sample: 4 * (2 * 64 + 2 + 1),
         }
         .to_string();
         assert!(
@@ -157,6 +166,10 @@ mod tests {
         assert!(text.contains("Non-trainable params: 0 (0.00 B)"), "{text}");
         assert!(
             text.contains("Single-sample activations: 260.00 B (embedded: 3.26 KB with the parameters)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Training buffers per sample: 524.00 B (batch of 32: 16.38 KB)\n"),
             "{text}"
         );
         assert_eq!(grouped(1234567), "1,234,567");
@@ -200,6 +213,7 @@ mod tests {
             name: "Bn",
             layers: LAYERS,
             activation_bytes: 4 * (64 + 64 + 3),
+            training_bytes_per_sample: 1000,
         }
         .to_string();
         assert!(
