@@ -223,7 +223,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         let (dx, masked) = (i > 0, l.masked);
         quote!(#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked))
     });
-    let training_asserts = crate::footprint::training_budget(k, net, budget);
+    let training_terms: Vec<TokenStream> = training_terms.collect();
+    let training_asserts = crate::footprint::training_budget(k, net, budget, &training_terms);
     let non_trainable = lit(net.layers.iter().map(Layer::non_trainable).sum());
     // Every parameter tensor, then every state tensor, as the runtime visits them.
     let shapes_of = |shapes: fn(&Layer) -> TensorShapes| {

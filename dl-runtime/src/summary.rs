@@ -129,6 +129,76 @@ impl fmt::Display for Summary {
     }
 }
 
+/// A message written at compile time, for the budget checks `network!` generates: a const
+/// panic takes a `&str` only, so the figures are written into one here.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct ConstMessage<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> ConstMessage<N> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        ConstMessage { buf: [0; N], len: 0 }
+    }
+
+    /// Appends `s`.
+    pub const fn str(mut self, s: &str) -> Self {
+        let s = s.as_bytes();
+        let mut i = 0;
+        while i < s.len() {
+            self.buf[self.len] = s[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+
+    /// Appends `n` in decimal.
+    pub const fn num(mut self, n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let (mut n, mut count) = (n, 0);
+        loop {
+            digits[count] = b'0' + (n % 10) as u8;
+            count += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        while count > 0 {
+            count -= 1;
+            self.buf[self.len] = digits[count];
+            self.len += 1;
+        }
+        self
+    }
+
+    /// Appends `bytes` as `network!`'s budget errors write them: `B`, or `KiB` and `MiB` to a
+    /// tenth.
+    pub const fn bytes(self, bytes: u64) -> Self {
+        let (unit, name) = match bytes {
+            b if b >= 1 << 20 => (1u64 << 20, " MiB"),
+            b if b >= 1 << 10 => (1 << 10, " KiB"),
+            _ => return self.num(bytes).str(" B"),
+        };
+        let (mut whole, mut tenths) = (bytes / unit, ((bytes % unit) * 10 + unit / 2) / unit);
+        if tenths == 10 {
+            (whole, tenths) = (whole + 1, 0);
+        }
+        self.num(whole).str(".").num(tenths).str(name)
+    }
+
+    pub const fn as_str(&self) -> &str {
+        match core::str::from_utf8(self.buf.split_at(self.len).0) {
+            Ok(s) => s,
+            Err(_) => panic!("a message is written from whole strings"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +243,27 @@ mod tests {
             "{text}"
         );
         assert_eq!(grouped(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn const_message_writes_figures() {
+        const M: ConstMessage<72> = ConstMessage::new()
+            .str("a ")
+            .num(0)
+            .str(" ")
+            .num(18_446_744_073_709_551_615)
+            .str(" ")
+            .bytes(1000)
+            .str(" ")
+            .bytes(94_316)
+            .str(" ")
+            .bytes(3 << 20)
+            .str(" ")
+            .bytes(2047);
+        assert_eq!(
+            M.as_str(),
+            "a 0 18446744073709551615 1000 B 92.1 KiB 3.0 MiB 2.0 KiB"
+        );
     }
 
     /// Keras's figures for `Conv2D(4, 3)` on 6×6×2, `BatchNormalization()`, `Flatten`,
