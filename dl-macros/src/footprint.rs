@@ -1,9 +1,13 @@
 //! Memory a network needs, known at compile time: parameter bytes and the activation bytes of a
-//! single-sample forward, checked against the declaration's `#[budget]`.
+//! single-sample forward, checked against the declaration's `#[budget]` here; the training
+//! bytes per sample, which the runtime layers declare, checked by the generated code.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, quote_spanned};
 
 use crate::errors::Errors;
 use crate::model::{Kind, Layer, Network};
-use crate::options::{Budgeted, Limit};
+use crate::options::{Budgeted, Limit, Options};
 
 const F32: usize = core::mem::size_of::<f32>();
 
@@ -49,9 +53,19 @@ fn human(bytes: usize) -> String {
 }
 
 /// Errors for every limit of the budget the network exceeds, naming what takes the most.
-pub fn check_budget(net: &Network, budget: &[Limit], errors: &mut Errors) {
-    for limit in budget {
+pub fn check_budget(net: &Network, options: &Options, errors: &mut Errors) {
+    for limit in &options.budget {
         let (needed, what, largest) = match limit.what {
+            Budgeted::TrainingPerSample if options.weights.is_some() => {
+                errors.push(
+                    limit.span,
+                    "a network embedded with `#[weights]` is not trained: \
+                     `max_training_bytes_per_sample` does not apply",
+                );
+                continue;
+            }
+            // The generated code checks it (see `training_budget`).
+            Budgeted::TrainingPerSample => continue,
             Budgeted::Params => {
                 let largest = net
                     .layers
@@ -103,4 +117,66 @@ pub fn check_budget(net: &Network, budget: &[Limit], errors: &mut Errors) {
             );
         }
     }
+}
+
+/// Compile-time checks of the `max_training_bytes_per_sample` limits. The figure is the sum of
+/// the runtime layers' own declarations (`per_layer`, one expression each), known only once the
+/// generated code is compiled, so the check and its message, figures included, are constants of
+/// that code.
+pub fn training_budget(
+    k: &TokenStream,
+    net: &Network,
+    budget: &[Limit],
+    per_layer: &[TokenStream],
+) -> TokenStream {
+    let ident = &net.ident;
+    let names = net.layers.iter().map(|l| l.name.as_str());
+    let count = Literal::usize_unsuffixed(per_layer.len());
+    let private = quote!(#k::__private);
+    budget
+        .iter()
+        .filter(|l| l.what == Budgeted::TrainingPerSample)
+        .map(|limit| {
+            let bytes = Literal::u64_unsuffixed(limit.bytes);
+            let over = format!(
+                " bytes) per sample, over the budget `{}` ({} bytes); the largest is `",
+                limit.written, limit.bytes
+            );
+            let longest = net.layers.iter().map(|l| l.name.len()).max().unwrap_or(0);
+            // Room for the figures (20 digits each, and the human ones) and a layer name.
+            let len = Literal::usize_unsuffixed(over.len() + longest + 128);
+            let message = quote!(#private::ConstMessage<#len>);
+            let names = names.clone();
+            quote_spanned! {limit.span=>
+                const _: () = {
+                    const NEEDED: u64 = #ident::TRAINING_BYTES_PER_SAMPLE as u64;
+                    if NEEDED > #bytes {
+                        const LAYERS: [(&str, u64); #count] = [#((#names, (#per_layer) as u64)),*];
+                        const LARGEST: usize = {
+                            let (mut i, mut largest) = (1, 0);
+                            while i < LAYERS.len() {
+                                if LAYERS[i].1 > LAYERS[largest].1 {
+                                    largest = i;
+                                }
+                                i += 1;
+                            }
+                            largest
+                        };
+                        const MESSAGE: #message = <#message>::new()
+                            .str("a training step's buffers take ")
+                            .bytes(NEEDED)
+                            .str(" (")
+                            .num(NEEDED)
+                            .str(#over)
+                            .str(LAYERS[LARGEST].0)
+                            .str("`'s, ")
+                            .bytes(LAYERS[LARGEST].1);
+                        // `::core` rather than `$crate`'s re-export, so that the error points at
+                        // the budget rather than at the whole declaration.
+                        ::core::panic!("{}", MESSAGE.as_str());
+                    }
+                };
+            }
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@ use quote::quote;
 use syn::Index;
 
 use crate::model::{Cell, Fallback, Kind, Layer, Network, PoolOp, TensorShapes};
+use crate::options::Limit;
 use crate::shape::Shape;
 use crate::spec::Activation;
 
@@ -139,15 +140,23 @@ fn has_params(layer: &Layer) -> bool {
     )
 }
 
-/// Samples as the layer's kernel counts them: a Dense layer on a sequence sees every time step
-/// of every sample as one column.
-fn batch_of(layer: &Layer) -> TokenStream {
+/// Columns of the layer's kernel per sample: a Dense layer on a sequence sees every time step of
+/// every sample as one column.
+fn columns_per_sample(layer: &Layer) -> usize {
     match (&layer.kind, layer.input) {
-        (Kind::Dense { .. }, Shape::Sequence(t, _)) => {
+        (Kind::Dense { .. }, Shape::Sequence(t, _)) => t,
+        _ => 1,
+    }
+}
+
+/// Samples as the layer's kernel counts them (see [`columns_per_sample`]).
+fn batch_of(layer: &Layer) -> TokenStream {
+    match columns_per_sample(layer) {
+        1 => quote!(batch),
+        t => {
             let t = lit(t);
             quote!(batch * #t)
         }
-        _ => quote!(batch),
     }
 }
 
@@ -156,7 +165,7 @@ fn features(k: &TokenStream, n: usize) -> TokenStream {
     quote!(#k::__private::nalgebra::SVector<f32, #n>)
 }
 
-pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
+pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream {
     let Network {
         attrs, vis, ident, ..
     } = net;
@@ -207,6 +216,15 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
     let param_bytes = lit(crate::footprint::param_bytes(net));
     let activation_bytes = lit(crate::footprint::activation_bytes(net));
     let activations = lit(net.layers.iter().map(|l| l.output.len()).sum());
+    // Each layer's own figure, under the conditions the generated passes run it in: its
+    // activation, an input gradient for every layer but the first, and its mask.
+    let training_terms = net.layers.iter().enumerate().map(|(i, l)| {
+        let (ty, act, cols) = (&types[i], &acts[i], lit(columns_per_sample(l)));
+        let (dx, masked) = (i > 0, l.masked);
+        quote!(#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked))
+    });
+    let training_terms: Vec<TokenStream> = training_terms.collect();
+    let training_asserts = crate::footprint::training_budget(k, net, budget, &training_terms);
     let non_trainable = lit(net.layers.iter().map(Layer::non_trainable).sum());
     // Every parameter tensor, then every state tensor, as the runtime visits them.
     let shapes_of = |shapes: fn(&Layer) -> TensorShapes| {
@@ -358,6 +376,24 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             /// Bytes of the activations and recurrent state a single-sample forward of the
             /// embedded network needs (its scratch struct).
             pub const ACTIVATION_BYTES: usize = #activation_bytes;
+            /// Bytes per sample of the training workspace: what the buffers a training step
+            /// keeps grow by for each sample of the batch (a batch of `B` holds
+            /// `B · TRAINING_BYTES_PER_SAMPLE` bytes of them).
+            ///
+            /// Counted, per layer: its output and the gradient of that output; the caches its
+            /// backward pass reads (pre-activations, except for `linear` and `relu` layers,
+            /// which need only the output; max-pooling argmax indices; dropout masks; recurrent
+            /// inputs, gates, states and cell states of every step, and their per-step
+            /// gradients; the reversed copies of a `Bidirectional`); an `Embedding`'s list of
+            /// touched rows at its worst case, every token distinct.
+            ///
+            /// Not counted, being the same for any batch: parameters, their gradients and the
+            /// optimizer's state, transposed kernels, batch-normalization statistics, and a
+            /// convolution's im2col patch matrix, which is built a chunk of samples at a time and
+            /// so grows with the batch only up to a fixed size (see `Conv2D`). Nor the copy of
+            /// the batch's inputs and targets the trainer gathers. Data-parallel training splits
+            /// the batch between workspaces, so the total per sample is the same.
+            pub const TRAINING_BYTES_PER_SAMPLE: usize = 0 #(+ #training_terms)*;
 
             /// A network initialised with Keras's defaults (glorot-uniform kernels, zero biases);
             /// the same generator state gives bit-identical weights.
@@ -410,9 +446,12 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
                     name: #name_str,
                     layers: <Self as #k::model::Model>::LAYERS,
                     activation_bytes: Self::ACTIVATION_BYTES,
+                    training_bytes_per_sample: Self::TRAINING_BYTES_PER_SAMPLE,
                 }
             }
         }
+
+        #training_asserts
 
         impl #k::__private::core::clone::Clone for #ident {
             fn clone(&self) -> Self {
@@ -430,6 +469,7 @@ pub fn network(k: &TokenStream, net: &Network) -> TokenStream {
             const PARAMS: usize = #params_lit;
             const NON_TRAINABLE: usize = #non_trainable;
             const ACTIVATIONS: usize = #activations;
+            const TRAINING_BYTES_PER_SAMPLE: usize = #ident::TRAINING_BYTES_PER_SAMPLE;
             const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[#(#param_shapes),*];
             const LAYERS: &'static [#k::summary::LayerSummary] = &[#(#summaries),*];
 

@@ -41,7 +41,7 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
             return out.into();
         }
     };
-    footprint::check_budget(&net, &options.budget, &mut errors);
+    footprint::check_budget(&net, &options, &mut errors);
     let located = match &options.weights {
         Some(path) => embed::check(&net, path, &mut errors),
         None => {
@@ -70,6 +70,6 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
     }
     match located {
         Some(located) => embed::generate(&krate, &net, &located).into(),
-        None => generate::network(&krate, &net).into(),
+        None => generate::network(&krate, &net, &options.budget).into(),
     }
 }

@@ -29,9 +29,15 @@ pub struct Limit {
 pub enum Budgeted {
     Params,
     Activations,
+    /// Checked by the generated code against the runtime layers' own figure.
+    TrainingPerSample,
 }
 
-const LIMITS: &[&str] = &["max_param_bytes", "max_activation_bytes"];
+const LIMITS: &[&str] = &[
+    "max_param_bytes",
+    "max_activation_bytes",
+    "max_training_bytes_per_sample",
+];
 const UNITS: &[(&str, u64)] = &[
     ("B", 1),
     ("KiB", 1 << 10),
@@ -94,6 +100,7 @@ fn budget(raw: RawLimit, options: &mut Options, errors: &mut Errors) {
     let what = match name.as_str() {
         "max_param_bytes" => Budgeted::Params,
         "max_activation_bytes" => Budgeted::Activations,
+        "max_training_bytes_per_sample" => Budgeted::TrainingPerSample,
         _ => {
             return errors.push(raw.name.span(), crate::suggest::unknown("budget", &name, LIMITS));
         }

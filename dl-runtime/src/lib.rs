@@ -57,6 +57,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::head_of;
+    pub use crate::summary::ConstMessage;
     pub use ::core;
     pub use ::nalgebra;
     pub use ::rand;

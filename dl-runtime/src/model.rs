@@ -28,6 +28,10 @@ pub trait Model: Sized {
     /// Floats of layer outputs per sample in the batch path (the sum of every layer's output
     /// size); sizes the chunks of `predict` and `evaluate` to stay in cache (0: unknown).
     const ACTIVATIONS: usize = 0;
+    /// Bytes per sample of the training workspace: what [`Model::Workspace`] grows by for each
+    /// sample of a training batch (see the generated `TRAINING_BYTES_PER_SAMPLE` for what it
+    /// counts; 0: unknown).
+    const TRAINING_BYTES_PER_SAMPLE: usize = 0;
     /// Keras's shape of every parameter tensor, in the order of [`Model::for_each_param`] and then
     /// of [`Model::for_each_state`]:
     /// `(layer, tensor, shape)`, e.g. `("conv2d", "kernel", &[3, 3, 1, 32])`. Weight files use

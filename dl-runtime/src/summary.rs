@@ -28,6 +28,8 @@ pub struct Summary {
     /// Bytes of the activations and recurrent state a single-sample forward of the network
     /// embedded with `#[weights]` needs (its `ACTIVATION_BYTES`).
     pub activation_bytes: usize,
+    /// Bytes per sample of the buffers a training step keeps (its `TRAINING_BYTES_PER_SAMPLE`).
+    pub training_bytes_per_sample: usize,
 }
 
 impl Summary {
@@ -117,7 +119,83 @@ impl fmt::Display for Summary {
             bytes(self.activation_bytes),
             bytes(self.activation_bytes + total * 4)
         )?;
+        writeln!(
+            f,
+            "Training buffers per sample: {} (batch of 32: {})",
+            bytes(self.training_bytes_per_sample),
+            bytes(32 * self.training_bytes_per_sample)
+        )?;
         write!(f, "{rule}")
+    }
+}
+
+/// A message written at compile time, for the budget checks `network!` generates: a const
+/// panic takes a `&str` only, so the figures are written into one here.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct ConstMessage<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> ConstMessage<N> {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        ConstMessage { buf: [0; N], len: 0 }
+    }
+
+    /// Appends `s`.
+    pub const fn str(mut self, s: &str) -> Self {
+        let s = s.as_bytes();
+        let mut i = 0;
+        while i < s.len() {
+            self.buf[self.len] = s[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+
+    /// Appends `n` in decimal.
+    pub const fn num(mut self, n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let (mut n, mut count) = (n, 0);
+        loop {
+            digits[count] = b'0' + (n % 10) as u8;
+            count += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        while count > 0 {
+            count -= 1;
+            self.buf[self.len] = digits[count];
+            self.len += 1;
+        }
+        self
+    }
+
+    /// Appends `bytes` as `network!`'s budget errors write them: `B`, or `KiB` and `MiB` to a
+    /// tenth.
+    pub const fn bytes(self, bytes: u64) -> Self {
+        let (unit, name) = match bytes {
+            b if b >= 1 << 20 => (1u64 << 20, " MiB"),
+            b if b >= 1 << 10 => (1 << 10, " KiB"),
+            _ => return self.num(bytes).str(" B"),
+        };
+        let (mut whole, mut tenths) = (bytes / unit, ((bytes % unit) * 10 + unit / 2) / unit);
+        if tenths == 10 {
+            (whole, tenths) = (whole + 1, 0);
+        }
+        self.num(whole).str(".").num(tenths).str(name)
+    }
+
+    pub const fn as_str(&self) -> &str {
+        match core::str::from_utf8(self.buf.split_at(self.len).0) {
+            Ok(s) => s,
+            Err(_) => panic!("a message is written from whole strings"),
+        }
     }
 }
 
@@ -147,6 +225,7 @@ mod tests {
             name: "Mlp",
             layers: LAYERS,
             activation_bytes: 4 * 65,
+            training_bytes_per_sample: 4 * (2 * 64 + 2 + 1),
         }
         .to_string();
         assert!(
@@ -159,7 +238,32 @@ mod tests {
             text.contains("Single-sample activations: 260.00 B (embedded: 3.26 KB with the parameters)"),
             "{text}"
         );
+        assert!(
+            text.contains("Training buffers per sample: 524.00 B (batch of 32: 16.38 KB)\n"),
+            "{text}"
+        );
         assert_eq!(grouped(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn const_message_writes_figures() {
+        const M: ConstMessage<72> = ConstMessage::new()
+            .str("a ")
+            .num(0)
+            .str(" ")
+            .num(18_446_744_073_709_551_615)
+            .str(" ")
+            .bytes(1000)
+            .str(" ")
+            .bytes(94_316)
+            .str(" ")
+            .bytes(3 << 20)
+            .str(" ")
+            .bytes(2047);
+        assert_eq!(
+            M.as_str(),
+            "a 0 18446744073709551615 1000 B 92.1 KiB 3.0 MiB 2.0 KiB"
+        );
     }
 
     /// Keras's figures for `Conv2D(4, 3)` on 6×6×2, `BatchNormalization()`, `Flatten`,
@@ -200,6 +304,7 @@ mod tests {
             name: "Bn",
             layers: LAYERS,
             activation_bytes: 4 * (64 + 64 + 3),
+            training_bytes_per_sample: 1000,
         }
         .to_string();
         assert!(

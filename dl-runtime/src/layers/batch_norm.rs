@@ -18,7 +18,7 @@
 use nalgebra::SVector;
 use rand::Rng;
 
-use super::{Buffers, Layer, fit_len, zeroed_box};
+use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient, zeroed_box};
 use crate::activation::Activation;
 
 /// Batch normalization of `N` positions × `C` channels per sample (`N` is `H·W` for an image,
@@ -116,6 +116,9 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
     const OUTPUTS: usize = N * C;
     type In = f32;
     type Extra = BatchNormCache;
+    // The backward pass normalises `x` again rather than keeping `x̂`; the statistics are per
+    // channel, not per sample.
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes::always(output_and_gradient::<Self>());
 
     fn zeros() -> Self {
         let () = Self::CHECK;

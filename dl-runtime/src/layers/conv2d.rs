@@ -14,7 +14,9 @@
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
-use super::{Buffers, Layer, fit_len, zeroed_box};
+use super::{
+    Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient, zeroed_box,
+};
 use crate::activation::Activation;
 use crate::gemm::{Gathered, Op, gathered_is_fast, gemm, gemm_bias, gemm_gathered_bias, transpose};
 use crate::init;
@@ -237,6 +239,12 @@ impl<
     const OUTPUTS: usize = OH * OW * F;
     type In = f32;
     type Extra = Conv2DCache;
+    // The im2col patches are built a chunk of samples at a time (at most `CHUNK_FLOATS`, or one
+    // sample's): a buffer that stops growing with the batch, not counted.
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes {
+        pre_activation: bytes_of::<f32>(Self::OUTPUTS),
+        ..TrainingBytes::always(output_and_gradient::<Self>())
+    };
 
     fn zeros() -> Self {
         const { Self::CHECK };
@@ -348,7 +356,7 @@ fn conv_forward(
     let (cols, in_len) = (win.oh * win.ow, win.h * win.w * win.c);
     assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
     let out_len = filters * cols * batch;
-    let keep_z = !y_is_enough(activation);
+    let keep_z = keeps_pre_activation(activation);
     if keep_z {
         fit_len(&mut cache.z, out_len);
     } else {
@@ -422,7 +430,7 @@ fn gathered_forward(
         }
     }
     let relu = activation == Activation::Relu;
-    let keep_z = !y_is_enough(activation);
+    let keep_z = keeps_pre_activation(activation);
     for s in 0..batch {
         let b = Gathered {
             data: &x[s * in_len..(s + 1) * in_len],
@@ -440,16 +448,6 @@ fn gathered_forward(
             gemm_gathered_bias(filters, kernel, b, bias, relu, &mut y[out]);
         }
     }
-}
-
-/// Whether the backward pass of `activation` can take `y` in place of `z`, so that the
-/// pre-activations need not be kept: `linear` (`z = y`) and `relu` (`z > 0 ⇔ y > 0`). Neither
-/// is ever fused with a loss, the only other reader of `z` (through
-/// [`Layer::pre_activation`]), which gets `y` then. Skipping `z` saves writing and reading
-/// back a buffer the size of the output, the largest of the network after the first
-/// convolution.
-fn y_is_enough(activation: Activation) -> bool {
-    matches!(activation, Activation::Linear | Activation::Relu)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -473,7 +471,7 @@ fn conv_backward(
     let out_len = filters * cols * batch;
     let kept_z = cache.z.len() == out_len;
     assert!(
-        dy.len() == out_len && y.len() == out_len && (kept_z || y_is_enough(activation)),
+        dy.len() == out_len && y.len() == out_len && (kept_z || !keeps_pre_activation(activation)),
         "Conv2D::backward_batch needs the forward pass of the same batch"
     );
     if let Some(dx) = &dx {

@@ -3,7 +3,9 @@
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
-use super::{Buffers, Layer, fit_len, zeroed_box};
+use super::{
+    Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient, zeroed_box,
+};
 use crate::activation::Activation;
 use crate::gemm::{Op, gemm, gemm_bias};
 use crate::init;
@@ -80,6 +82,10 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
     const OUTPUTS: usize = O;
     type In = f32;
     type Extra = DenseCache;
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes {
+        pre_activation: bytes_of::<f32>(O),
+        ..TrainingBytes::always(output_and_gradient::<Self>())
+    };
 
     fn zeros() -> Self {
         Dense {
@@ -173,7 +179,7 @@ fn dense_forward(
     activation: Activation,
 ) {
     assert_eq!(x.len(), inputs * batch, "dense input has the wrong length");
-    if y_is_enough(activation) {
+    if !keeps_pre_activation(activation) {
         // Bias and relu applied as the product is stored: the output is written once and no
         // pre-activation kept.
         z.clear();
@@ -184,13 +190,6 @@ fn dense_forward(
         gemm_bias(units, batch, inputs, kernel, x, bias, false, z);
         activation.apply(z, y, units);
     }
-}
-
-/// Whether the backward pass of `activation` can take `y` in place of `z`: `linear` (`z = y`)
-/// and `relu` (`z > 0 ⇔ y > 0`). Neither is fused with a loss, the only other reader of `z`
-/// (through [`Layer::pre_activation`]), which gets `y` then.
-fn y_is_enough(activation: Activation) -> bool {
-    matches!(activation, Activation::Linear | Activation::Relu)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -210,7 +209,7 @@ fn dense_backward(
 ) {
     let kept_z = z.len() == y.len();
     assert!(
-        dy.len() == y.len() && (kept_z || y_is_enough(activation)),
+        dy.len() == y.len() && (kept_z || !keeps_pre_activation(activation)),
         "Dense::backward_batch needs the forward pass of the same batch"
     );
     let z = if kept_z { z } else { y };

@@ -8,7 +8,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Buffers, Layer, fit_len};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, output_and_gradient};
 use crate::activation::Activation;
 
 /// Dropout over `N` values per sample at rate `f32::from_bits(RATE_BITS)`.
@@ -40,6 +40,10 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N,
     const OUTPUTS: usize = N;
     type In = f32;
     type Extra = DropoutCache;
+    // The mask, unless nothing is dropped.
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes::always(
+        output_and_gradient::<Self>() + if Self::RATE > 0.0 { bytes_of::<f32>(N) } else { 0 },
+    );
 
     fn zeros() -> Self {
         let () = Self::CHECK;

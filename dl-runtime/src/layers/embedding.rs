@@ -6,7 +6,7 @@
 use nalgebra::SMatrix;
 use rand::Rng;
 
-use super::{Buffers, Layer, fit_len, zeroed_box};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, output_and_gradient, zeroed_box};
 use crate::activation::Activation;
 use crate::init;
 
@@ -88,6 +88,10 @@ impl<const V: usize, const D: usize, const L: usize> Layer for Embedding<V, D, L
     const OUTPUTS: usize = L * D;
     type In = u32;
     type Extra = EmbeddingCache;
+    // `touched` has room for every id of the batch (see `scatter`), `L` per sample until it
+    // reaches the vocabulary: counted in full, the worst case. `marked` is per vocabulary entry.
+    const TRAINING_BYTES: TrainingBytes =
+        TrainingBytes::always(output_and_gradient::<Self>() + bytes_of::<u32>(L));
 
     fn zeros() -> Self {
         const { Self::CHECK };

@@ -4,7 +4,7 @@
 //! HWC order, element `(h·W + w)·C + c`, exactly Keras's row-major `(H, W, C)` flattening), so
 //! flattening copies the batch unchanged and passes the gradient straight back.
 
-use super::{Buffers, Layer, fit_len};
+use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
 use crate::activation::Activation;
 
 /// Flattens `N` features per sample (an `H × W × C` image has `N = H·W·C`). No parameters;
@@ -18,6 +18,7 @@ impl<const N: usize> Layer for Flatten<N> {
     const OUTPUTS: usize = N;
     type In = f32;
     type Extra = ();
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes::always(output_and_gradient::<Self>());
 
     fn zeros() -> Self {
         Flatten

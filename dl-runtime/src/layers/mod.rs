@@ -44,6 +44,77 @@ pub struct Buffers<E> {
     pub extra: E,
 }
 
+/// Bytes per sample of the buffers a layer's [`Buffers`] hold after a training step (forward and
+/// backward), by the condition under which each is held. Every figure counts the buffers the
+/// workspace keeps in proportion to the batch: the output `y`, its gradient `dy`, and the
+/// per-sample part of `extra` (pre-activations, pooling indices, dropout masks, recurrent gates
+/// and states, …). Buffers whose size does not grow with the batch (transposed kernels, a
+/// convolution's im2col chunk, batch-normalization statistics) are not counted.
+///
+/// Each layer declares its own as [`Layer::TRAINING_BYTES`], next to the code that sizes the
+/// buffers; `network!` sums them into the network's `TRAINING_BYTES_PER_SAMPLE`, and a test
+/// checks the sum against the bytes a workspace really grows by per sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrainingBytes {
+    /// Held in every training step.
+    pub always: usize,
+    /// The pre-activations, kept unless the activation's backward pass can read `y` instead
+    /// (see [`keeps_pre_activation`]).
+    pub pre_activation: usize,
+    /// Scratch for `∂L/∂x`, held only when a layer upstream needs that gradient (every layer
+    /// but the first).
+    pub input_gradient: usize,
+    /// Held only when the layer runs behind a padding mask.
+    pub masked: usize,
+}
+
+impl TrainingBytes {
+    /// Buffers held in every case only.
+    pub const fn always(bytes: usize) -> Self {
+        TrainingBytes {
+            always: bytes,
+            pre_activation: 0,
+            input_gradient: 0,
+            masked: 0,
+        }
+    }
+
+    /// The bytes per sample for a layer with this `activation`, run with or without an input
+    /// gradient and a padding mask.
+    pub const fn per_sample(self, activation: Activation, input_gradient: bool, masked: bool) -> usize {
+        let mut bytes = self.always;
+        if keeps_pre_activation(activation) {
+            bytes += self.pre_activation;
+        }
+        if input_gradient {
+            bytes += self.input_gradient;
+        }
+        if masked {
+            bytes += self.masked;
+        }
+        bytes
+    }
+}
+
+/// Bytes of `n` values of type `T`.
+pub(crate) const fn bytes_of<T>(n: usize) -> usize {
+    n * core::mem::size_of::<T>()
+}
+
+/// Bytes per sample of a layer's output and its gradient (`y` and `dy`), which every layer holds.
+pub(crate) const fn output_and_gradient<L: Layer>() -> usize {
+    bytes_of::<f32>(2 * L::OUTPUTS)
+}
+
+/// Whether a layer with `activation` keeps its pre-activations `z` for the backward pass: every
+/// activation but `linear` (`z = y`) and `relu` (`z > 0 ⇔ y > 0`), whose backward passes read
+/// `y`. Neither is fused with a loss, the only other reader of `z` (through
+/// [`Layer::pre_activation`]), which gets `y` then. Skipping `z` saves writing and reading back
+/// a buffer the size of the output, the largest of a network after its first convolution.
+pub const fn keeps_pre_activation(activation: Activation) -> bool {
+    !matches!(activation, Activation::Linear | Activation::Relu)
+}
+
 /// Resizes a buffer without shrinking its capacity.
 #[inline]
 pub(crate) fn fit_len(v: &mut Vec<f32>, len: usize) {
@@ -65,6 +136,8 @@ pub trait Layer: Sized {
     type In: Copy + Default + Send + Sync + 'static;
     /// Layer-specific training cache.
     type Extra: Default;
+    /// Bytes per sample of the buffers a training step leaves in this layer's [`Buffers`].
+    const TRAINING_BYTES: TrainingBytes;
 
     /// A layer with every parameter zero, allocated directly on the heap (also the shape of its
     /// gradients).

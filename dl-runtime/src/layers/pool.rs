@@ -9,7 +9,7 @@
 //! it is given (`network!` passes `Linear`).
 
 use super::conv2d::{Window, span, window_fits};
-use super::{Buffers, Layer, fit_len};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, output_and_gradient};
 use crate::activation::Activation;
 
 macro_rules! no_params {
@@ -149,6 +149,9 @@ impl<
     const OUTPUTS: usize = OH * OW * C;
     type In = f32;
     type Extra = ArgmaxCache;
+    // The winning input index of every output.
+    const TRAINING_BYTES: TrainingBytes =
+        TrainingBytes::always(output_and_gradient::<Self>() + bytes_of::<u32>(Self::OUTPUTS));
     no_params!();
 
     fn zeros() -> Self {
@@ -208,6 +211,7 @@ impl<
     const OUTPUTS: usize = OH * OW * C;
     type In = f32;
     type Extra = ();
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes::always(output_and_gradient::<Self>());
     no_params!();
 
     fn zeros() -> Self {
@@ -271,6 +275,9 @@ impl<const H: usize, const W: usize, const C: usize> Layer for GlobalMaxPooling2
     const OUTPUTS: usize = C;
     type In = f32;
     type Extra = ArgmaxCache;
+    // The winning input index of every output.
+    const TRAINING_BYTES: TrainingBytes =
+        TrainingBytes::always(output_and_gradient::<Self>() + bytes_of::<u32>(Self::OUTPUTS));
     no_params!();
 
     fn zeros() -> Self {
@@ -316,6 +323,7 @@ impl<const H: usize, const W: usize, const C: usize> Layer for GlobalAveragePool
     const OUTPUTS: usize = C;
     type In = f32;
     type Extra = ();
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes::always(output_and_gradient::<Self>());
     no_params!();
 
     fn zeros() -> Self {

@@ -17,7 +17,9 @@ use rand::Rng;
 
 use super::{GRU, LSTM, RecurrentCache, SimpleRNN};
 use crate::activation::Activation;
-use crate::layers::{Buffers, Layer, Mask, MaskedLayer, fit_len};
+use crate::layers::{
+    Buffers, Layer, Mask, MaskedLayer, TrainingBytes, bytes_of, fit_len, output_and_gradient,
+};
 
 /// A recurrent layer that [`Bidirectional`] can wrap: `LSTM`, `GRU` or `SimpleRNN`.
 pub trait Recurrent: MaskedLayer<Extra = RecurrentCache> + Clone + core::fmt::Debug {
@@ -275,6 +277,17 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
     const OUTPUTS: usize = 2 * L::OUTPUTS;
     type In = f32;
     type Extra = BidirectionalCache;
+    // Both copies' buffers, the reversed input, and the reversed mask and input gradient when
+    // they are used.
+    const TRAINING_BYTES: TrainingBytes = {
+        let inner = L::TRAINING_BYTES;
+        TrainingBytes {
+            always: output_and_gradient::<Self>() + 2 * inner.always + bytes_of::<f32>(L::INPUTS),
+            pre_activation: 2 * inner.pre_activation,
+            input_gradient: 2 * inner.input_gradient + bytes_of::<f32>(L::INPUTS),
+            masked: 2 * inner.masked + bytes_of::<u32>(L::STEPS),
+        }
+    };
 
     fn zeros() -> Self {
         Self {

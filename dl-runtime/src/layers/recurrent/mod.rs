@@ -53,7 +53,7 @@ use rand::Rng;
 pub use bidirectional::{Bidirectional, BidirectionalCache, Recurrent};
 pub use pool1d::{GlobalAveragePooling1D, GlobalMaxPooling1D};
 
-use super::{Buffers, Layer, Mask, MaskedLayer, fit_len, zeroed_box};
+use super::{Buffers, Layer, Mask, MaskedLayer, TrainingBytes, bytes_of, fit_len, zeroed_box};
 use crate::activation::Activation;
 use crate::init;
 use infer::recurrent_infer;
@@ -167,7 +167,7 @@ struct Dims {
 
 impl Dims {
     /// Gate rows: `gates · units`.
-    fn g(&self) -> usize {
+    const fn g(&self) -> usize {
         self.units
             * match self.cell {
                 Cell::Lstm => 4,
@@ -176,11 +176,32 @@ impl Dims {
             }
     }
 
-    fn outputs(&self) -> usize {
+    const fn outputs(&self) -> usize {
         if self.seq {
             self.steps * self.units
         } else {
             self.units
+        }
+    }
+
+    /// Bytes per sample of the training buffers: the output and its gradient, and the
+    /// [`RecurrentCache`] buffers that `recurrent_forward` and `recurrent_backward` size by the
+    /// batch (every one but the transposed kernels).
+    const fn training_bytes(&self) -> TrainingBytes {
+        let (t, u, g) = (self.steps, self.units, self.g());
+        // xs, gates, h (with the initial state) and dh.
+        let mut floats = 2 * self.outputs() + self.inputs * t + g * t + u * (t + 1) + u;
+        floats += match self.cell {
+            // c (with the initial cell state), tc, dc.
+            Cell::Lstm => u * (t + 1) + u * t + u,
+            // rec (one step's), rech, drec.
+            Cell::Gru => g + u * t + g * t,
+            Cell::Simple => 0,
+        };
+        TrainingBytes {
+            // `saved`: the state and cell-state gradients of padded samples.
+            masked: bytes_of::<f32>(2 * u),
+            ..TrainingBytes::always(bytes_of::<f32>(floats))
         }
     }
 }
@@ -434,6 +455,7 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: u
     const OUTPUTS: usize = if SEQ { T * U } else { U };
     type In = f32;
     type Extra = RecurrentCache;
+    const TRAINING_BYTES: TrainingBytes = Self::DIMS.training_bytes();
     recurrent_common!();
 }
 
@@ -493,6 +515,7 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: u
     const OUTPUTS: usize = if SEQ { T * U } else { U };
     type In = f32;
     type Extra = RecurrentCache;
+    const TRAINING_BYTES: TrainingBytes = Self::DIMS.training_bytes();
     recurrent_common!();
 }
 
@@ -545,5 +568,6 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool> Layer for 
     const OUTPUTS: usize = if SEQ { T * U } else { U };
     type In = f32;
     type Extra = RecurrentCache;
+    const TRAINING_BYTES: TrainingBytes = Self::DIMS.training_bytes();
     recurrent_common!();
 }

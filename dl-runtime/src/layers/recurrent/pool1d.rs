@@ -2,7 +2,9 @@
 //! on a `T × 1 × D` image; the average also honours the padding mask.
 
 use crate::activation::Activation;
-use crate::layers::{Buffers, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, Mask, MaskedLayer, fit_len};
+use crate::layers::{
+    Buffers, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, Mask, MaskedLayer, TrainingBytes, fit_len,
+};
 
 /// Keras's `GlobalAveragePooling1D()`: the mean over the `T` steps of each of the `D` features,
 /// `D` outputs. (The same computation as [`GlobalAveragePooling2D`] on a `T × 1 × D` image.)
@@ -28,6 +30,8 @@ macro_rules! pool_over_time {
             const OUTPUTS: usize = D;
             type In = f32;
             type Extra = <$image<T, 1, D> as Layer>::Extra;
+            // The masked average pass holds the same buffers.
+            const TRAINING_BYTES: TrainingBytes = <$image<T, 1, D> as Layer>::TRAINING_BYTES;
 
             fn zeros() -> Self {
                 <$image<T, 1, D> as Layer>::zeros();
