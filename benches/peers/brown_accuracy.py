@@ -6,7 +6,7 @@ comparison does not mix model quality with split luck (81 test documents: one do
 the accuracy by about one point).
 
     cargo run --release --example brown_lstm -- 1 --export-windows target/brown-windows
-    benches/peers/.venv/bin/python benches/peers/brown_accuracy.py target/brown-windows
+    benches/peers/.venv/bin/python benches/peers/brown_accuracy.py target/brown-windows [keras|torch]
 
 Both frameworks train the tutorial's model with their own defaults (Keras: uniform ±0.05
 embeddings, glorot/orthogonal LSTM, Adam eps 1e-7; PyTorch: N(0, 1) embeddings, uniform
@@ -15,6 +15,7 @@ embeddings, glorot/orthogonal LSTM, Adam eps 1e-7; PyTorch: N(0, 1) embeddings, 
 
 import os
 import statistics
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -96,13 +97,24 @@ def torch_accuracy(data, seed):
         return (model(test_x).argmax(1) == test_y).double().mean().item()
 
 
+FRAMEWORKS = {"keras": ("Keras", keras_accuracy), "torch": ("PyTorch", torch_accuracy)}
+
+
 def main():
-    data = load(sys.argv[1] if len(sys.argv) > 1 else "target/brown-windows")
-    print(f"{len(data[0])} training windows, {len(data[2])} test windows")
-    for name, accuracy in (("Keras", keras_accuracy), ("PyTorch", torch_accuracy)):
-        results = [accuracy(data, seed) for seed in SEEDS]
-        listed = " / ".join(f"{a:.4f}" for a in results)
-        print(f"{name}: test accuracy {listed} (seeds {SEEDS}); median {statistics.median(results):.4f}")
+    directory = sys.argv[1] if len(sys.argv) > 1 else "target/brown-windows"
+    if len(sys.argv) <= 2:
+        # One process per framework: TensorFlow and PyTorch each register LLVM options, and
+        # importing both into one process aborts.
+        data = load(directory)
+        print(f"{len(data[0])} training windows, {len(data[2])} test windows", flush=True)
+        for framework in FRAMEWORKS:
+            subprocess.run([sys.executable, __file__, directory, framework], check=True)
+        return
+    name, accuracy = FRAMEWORKS[sys.argv[2]]
+    data = load(directory)
+    results = [accuracy(data, seed) for seed in SEEDS]
+    listed = " / ".join(f"{a:.4f}" for a in results)
+    print(f"{name}: test accuracy {listed} (seeds {SEEDS}); median {statistics.median(results):.4f}")
 
 
 if __name__ == "__main__":
