@@ -94,6 +94,21 @@ pub(crate) fn span(o: usize, s: usize, pad: usize, k: usize, n: usize) -> (usize
 }
 
 impl Window {
+    /// Floats in one input image.
+    pub(crate) const fn in_len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+
+    /// Output positions per image (columns of the patch matrix).
+    pub(crate) const fn cols(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// Floats in one output image of a channel-preserving window (pooling).
+    pub(crate) const fn pooled_len(&self) -> usize {
+        self.cols() * self.c
+    }
+
     /// Whether im2col is the identity (a 1×1 kernel with unit strides and no padding).
     fn pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.pt == 0 && self.pl == 0
@@ -353,7 +368,7 @@ fn conv_forward(
     activation: Activation,
 ) {
     let k = win.kh * win.kw * win.c;
-    let (cols, in_len) = (win.oh * win.ow, win.h * win.w * win.c);
+    let (cols, in_len) = (win.cols(), win.in_len());
     assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
     let out_len = filters * cols * batch;
     let keep_z = keeps_pre_activation(activation);
@@ -419,7 +434,7 @@ fn gathered_forward(
     y: &mut [f32],
     activation: Activation,
 ) {
-    let (cols, in_len, row) = (win.oh * win.ow, win.h * win.w * win.c, win.w * win.c);
+    let (cols, in_len, row) = (win.cols(), win.in_len(), win.w * win.c);
     // The offsets depend on the window only (one layer, one cache): built by the first pass.
     if cache.offsets.len() != cols {
         cache.offsets.clear();
@@ -466,7 +481,7 @@ fn conv_backward(
     mut dx: Option<&mut [f32]>,
 ) {
     let k = win.kh * win.kw * win.c;
-    let (cols, in_len) = (win.oh * win.ow, win.h * win.w * win.c);
+    let (cols, in_len) = (win.cols(), win.in_len());
     assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
     let out_len = filters * cols * batch;
     let kept_z = cache.z.len() == out_len;
@@ -602,9 +617,9 @@ fn im2col_impl<const AVX512: bool>(win: &Window, x: &[f32], batch: usize, patche
     } = *win;
     let (run, row) = (kw * c, w * c);
     let k = kh * run;
-    let in_len = h * w * c;
+    let in_len = win.in_len();
     assert!(
-        x.len() >= in_len * batch && patches.len() >= k * oh * ow * batch,
+        x.len() >= in_len * batch && patches.len() >= k * win.cols() * batch,
         "im2col buffers too short"
     );
     let (c_lo, c_hi) = interior(w, kw, sw, ow, pl);
@@ -680,9 +695,9 @@ fn col2im_impl<const AVX512: bool>(win: &Window, dcols: &[f32], batch: usize, dx
     } = *win;
     let (run, row) = (kw * c, w * c);
     let k = kh * run;
-    let in_len = h * w * c;
+    let in_len = win.in_len();
     assert!(
-        dx.len() >= in_len * batch && dcols.len() >= k * oh * ow * batch,
+        dx.len() >= in_len * batch && dcols.len() >= k * win.cols() * batch,
         "col2im buffers too short"
     );
     let mut cols = dcols.chunks_exact(k);

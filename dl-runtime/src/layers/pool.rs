@@ -400,8 +400,7 @@ fn max_pool_forward(
     argmax: &mut Vec<u32>,
     training: bool,
 ) {
-    let in_len = win.h * win.w * win.c;
-    let out_len = win.oh * win.ow * win.c;
+    let (in_len, out_len) = (win.in_len(), win.pooled_len());
     assert_eq!(x.len(), in_len * batch, "pooling input has the wrong length");
     assert!(
         u32::try_from(x.len()).is_ok(),
@@ -477,8 +476,7 @@ fn max_pool_scan<const AVX512: bool, const ARG: bool>(
         pt,
         pl,
     } = *win;
-    let in_len = h * w * c;
-    let out_len = oh * ow * c;
+    let (in_len, out_len) = (win.in_len(), win.pooled_len());
     // Without indices, every sample and output cell gets an empty index slice.
     let arg_len = if ARG { out_len } else { 0 };
     let arg_cell = if ARG { c } else { 0 };
@@ -588,7 +586,6 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn max_pool_valid(win: &Window, x: &[f32], batch: usize, y: &mut [f32]) {
         let Window {
-            h,
             w,
             c,
             kh,
@@ -599,7 +596,7 @@ mod avx512 {
             ow,
             ..
         } = *win;
-        let (in_len, out_len) = (h * w * c, oh * ow * c);
+        let (in_len, out_len) = (win.in_len(), win.pooled_len());
         assert!(
             super::valid(win) && x.len() >= in_len * batch && y.len() >= out_len * batch,
             "pooling buffers too short"
@@ -745,8 +742,7 @@ fn avg_pool_forward(win: &Window, x: &[f32], batch: usize, y: &mut [f32]) {
         pt,
         pl,
     } = *win;
-    let in_len = h * w * c;
-    let out_len = oh * ow * c;
+    let (in_len, out_len) = (win.in_len(), win.pooled_len());
     assert_eq!(x.len(), in_len * batch, "pooling input has the wrong length");
     let y = &mut y[..out_len * batch];
     for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
@@ -788,8 +784,7 @@ fn avg_pool_backward(win: &Window, dy: &[f32], batch: usize, dx: &mut [f32]) {
         pt,
         pl,
     } = *win;
-    let in_len = h * w * c;
-    let out_len = oh * ow * c;
+    let (in_len, out_len) = (win.in_len(), win.pooled_len());
     assert_eq!(
         dx.len(),
         in_len * batch,
