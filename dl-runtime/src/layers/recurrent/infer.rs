@@ -48,6 +48,13 @@ pub(super) fn recurrent_infer(
     if b == 0 {
         return;
     }
+    // Every step streams both matrices through 64-byte loads: from a cache-line boundary
+    // each load touches one line instead of two.
+    let w = &Weights {
+        kernel: cache.kernel_copy.aligned(w.kernel),
+        recurrent: cache.recurrent_copy.aligned(w.recurrent),
+        ..*w
+    };
     let chunk = (GRAD_CHUNK_COLUMNS / b).clamp(1, steps);
     let (gb, ub) = (g * b, u * b);
     fit_len(&mut cache.xs, d * chunk * b);

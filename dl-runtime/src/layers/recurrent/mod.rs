@@ -55,6 +55,7 @@ pub use pool1d::{GlobalAveragePooling1D, GlobalMaxPooling1D};
 
 use super::{Buffers, Layer, Mask, MaskedLayer, fit_len, zeroed_box};
 use crate::activation::Activation;
+use crate::aligned::AlignedVec;
 use crate::init;
 use infer::recurrent_infer;
 use kernels::{recurrent_backward, recurrent_forward};
@@ -142,6 +143,10 @@ pub struct RecurrentCache {
     rt: Vec<f32>,
     /// `kernelᵀ`, `D × G`.
     kt: Vec<f32>,
+    /// Inference: the kernel and the recurrent kernel, copied to a cache-line boundary when
+    /// they are not on one (see [`AlignedVec`]).
+    kernel_copy: AlignedVec,
+    recurrent_copy: AlignedVec,
     /// The batch of the last forward pass (checked by the backward pass).
     batch: usize,
     /// Whether a backward pass has run since the last forward pass (and consumed the cache).
