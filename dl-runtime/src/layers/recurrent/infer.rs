@@ -57,12 +57,12 @@ pub(super) fn recurrent_infer(
     };
     let chunk = (GRAD_CHUNK_COLUMNS / b).clamp(1, steps);
     let (gb, ub) = (g * b, u * b);
-    fit_len(&mut cache.xs, d * chunk * b);
-    fit_len(&mut cache.gates, g * chunk * b);
-    fit_len(&mut cache.h, 2 * ub);
+    cache.xs.fit_len(d * chunk * b);
+    cache.gates.fit_len(g * chunk * b);
+    cache.h.fit_len(2 * ub);
     cache.h.fill(0.0);
     if cell == Cell::Lstm {
-        fit_len(&mut cache.c, 2 * ub);
+        cache.c.fit_len(2 * ub);
         cache.c.fill(0.0);
     }
     if cell == Cell::Gru {

@@ -42,11 +42,11 @@ pub(super) fn recurrent_forward(
     }
     cache.batch = b;
     cache.consumed = false;
-    fit_len(&mut cache.xs, d * tb);
-    fit_len(&mut cache.gates, g * tb);
-    fit_len(&mut cache.h, u * (tb + b));
+    cache.xs.fit_len(d * tb);
+    cache.gates.fit_len(g * tb);
+    cache.h.fit_len(u * (tb + b));
     if cell == Cell::Lstm {
-        fit_len(&mut cache.c, u * (tb + b));
+        cache.c.fit_len(u * (tb + b));
         fit_len(&mut cache.tc, u * tb);
     }
     if cell == Cell::Gru {

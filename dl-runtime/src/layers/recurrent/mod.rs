@@ -115,14 +115,14 @@ pub struct SimpleRNN<const T: usize, const D: usize, const U: usize, const SEQ: 
 pub struct RecurrentCache {
     /// The batch's inputs in step-major order (`D × T·B`, column `t·B + b`); reused for
     /// `∂L/∂x` in the backward pass.
-    xs: Vec<f32>,
+    xs: AlignedVec,
     /// `G × T·B`, step-major: the pre-activations of every step, turned into the activated
     /// gates by the forward pass and into `∂L/∂(input projection)` by the backward pass.
-    gates: Vec<f32>,
+    gates: AlignedVec,
     /// States, `U × (T + 1)·B`: block 0 the initial (zero) state, block `t + 1` `h_t`.
-    h: Vec<f32>,
+    h: AlignedVec,
     /// LSTM cell states, laid out as `h`.
-    c: Vec<f32>,
+    c: AlignedVec,
     /// LSTM `tanh(c_t)`, `U × T·B`.
     tc: Vec<f32>,
     /// GRU: the step's recurrent projection `R·h_{t−1} + b'` (`G × B` scratch).
