@@ -3,7 +3,7 @@
 
 use super::cells::{gru_step, gru_step_back, lstm_step, lstm_step_back, tanh_back, tanh_into};
 use super::{Cell, Dims, Grads, RecurrentCache, Weights};
-use crate::gemm::{Op, gemm, transpose};
+use crate::gemm::{Op, gemm, gemm_bias, transpose};
 use crate::gemv::{gemv, gemv_rev};
 use crate::layers::{Mask, fit_len};
 
@@ -70,9 +70,8 @@ pub(super) fn recurrent_forward(
         if t % chunk == 0 {
             let end = (t + chunk).min(steps);
             let gates = &mut cache.gates[t * gb..end * gb];
-            fill_columns(gates, w.bias);
             let xs = &cache.xs[t * b * d..end * b * d];
-            gemm(g, (end - t) * b, d, 1.0, w.kernel, Op::N, xs, Op::N, 1.0, gates);
+            gemm_bias(g, (end - t) * b, d, w.kernel, xs, w.bias, false, gates);
         }
         let (prev, next) = cache.h.split_at_mut((t + 1) * ub);
         let (hp, hn) = (&prev[t * ub..], &mut next[..ub]);

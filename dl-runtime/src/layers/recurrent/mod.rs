@@ -30,7 +30,7 @@
 //!
 //! The backward pass consumes the cache (the gates become their gradients, the copied inputs
 //! `∂L/∂x`): each backward pass needs its own forward pass, as in training. In inference
-//! (`training == false`) nothing is cached beyond a chunk of steps (see `infer`).
+//! (`training == false`) nothing is cached beyond a step (see `infer`).
 //!
 //! With Keras's padding mask ([`MaskedLayer`], from `Embedding(mask_zero = true)`), a padded
 //! step leaves the state (and LSTM cell state) of its sample unchanged and outputs it again, as
