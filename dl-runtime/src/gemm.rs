@@ -1220,6 +1220,24 @@ mod tests {
             let mut got = vec![f32::NAN; m * n];
             gemm_bias_ldb(m, n, k, &a, &b, ldb, &bias, false, &mut got);
             assert_eq!(got, want, "{m}×{n}×{k}, ldb {ldb}");
+            // The portable tiles (the path without AVX-512) over the same strided columns.
+            let mut portable = vec![f32::NAN; m * n];
+            let strided = Strided {
+                data: &b,
+                rs: 1,
+                cs: ldb,
+            };
+            let store = Store {
+                init: Init::Bias(&bias),
+                relu: false,
+            };
+            tiles::<false>(m, n, k, 1.0, &a, strided, &mut portable, store);
+            for (p, w) in portable.iter().zip(&want) {
+                assert!(
+                    (p - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{m}×{n}×{k}, ldb {ldb}, portable"
+                );
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use super::{Cell, Dims, RecurrentCache, Weights};
 use crate::gemm::gemm_bias_ldb;
 use crate::layers::{Mask, fit_len};
 
-/// Fills `y` as [`recurrent_forward`](super::kernels::recurrent_forward) does (same results),
+/// Fills `y` as [`recurrent_forward`](super::kernels::recurrent_forward) does (up to rounding),
 /// leaving the cache unusable for a backward pass.
 pub(super) fn recurrent_infer(
     dims: &Dims,
