@@ -3,7 +3,7 @@
 //!
 //! Nothing is kept for a backward pass, so the working set is one step rather than the whole
 //! sequence: the step's input projections, computed just before it from the inputs where they
-//! lie (no step-major copy), and two `U × B` states (and cell states) used in turn — ~100 KiB at
+//! lie (no step-major copy), and two `U × B` states (and cell states) used in turn — 64 KiB at
 //! `predict`'s batch of 32 and the tutorial's sizes, against the training cache's ~6 MiB. With
 //! one sample (`forward`), the projections of a chunk of steps are one product (the sample's
 //! steps are contiguous), and the recurrent product is a matrix–vector product
