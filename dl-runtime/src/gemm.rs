@@ -112,6 +112,44 @@ pub fn gemm_bias(
     product(m, n, k, 1.0, a, Op::N, b, Op::N, &mut c[..m * n], store);
 }
 
+/// [`gemm_bias`] with `b`'s columns `ldb ≥ k` floats apart (each a run of `k`): the same step of
+/// every sequence in a batch, read where it lies in the sample-major batch instead of copied
+/// out first.
+///
+/// # Panics
+/// As [`gemm_bias`], and if `ldb < k` or `b` is shorter than `(n − 1)·ldb + k`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_bias_ldb(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    bias: &[f32],
+    relu: bool,
+    c: &mut [f32],
+) {
+    let reach = if n == 0 { 0 } else { (n - 1) * ldb + k };
+    assert!(
+        ldb >= k && a.len() >= m * k && b.len() >= reach && c.len() >= m * n && bias.len() >= m,
+        "gemm buffer too short"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let store = Store {
+        init: Init::Bias(&bias[..m]),
+        relu,
+    };
+    let b = Strided {
+        data: &b[..reach],
+        rs: 1,
+        cs: ldb,
+    };
+    kernel(m, n, k, 1.0, &a[..m * k], b, &mut c[..m * n], store);
+}
+
 /// A `k × n` matrix whose columns are gathered from runs of a buffer rather than stored:
 /// element `(p, j)`, with `p = s·len + r` (`s < runs`, `r < len`), is
 /// `data[offsets[j] + s·stride + r]`. A convolution's patch matrix is one (a run per kernel
@@ -1160,6 +1198,49 @@ mod tests {
     /// The gathered product (dispatched, and the portable loop) against the same matrix
     /// materialised and multiplied by [`gemm_bias`]; row counts straddle the 16- and 32-row
     /// tiles, column counts the 8-, 4- and 1-column ones.
+    /// Columns `ldb` apart give the product of the packed matrix of those columns, bitwise
+    /// (the same tiles run over the same values), with nothing read past the last column's run.
+    #[test]
+    fn strided_columns_match_the_packed_product() {
+        for (m, n, k, ldb) in [
+            (256, 32, 64, 6400),
+            (5, 3, 4, 9),
+            (1, 7, 13, 20),
+            (37, 1, 13, 13),
+            (40, 9, 16, 17),
+        ] {
+            let (a, packed) = operands(m, n, k);
+            let mut b = vec![f32::NAN; (n - 1) * ldb + k];
+            for (j, col) in packed.chunks_exact(k).enumerate() {
+                b[j * ldb..j * ldb + k].copy_from_slice(col);
+            }
+            let bias: Vec<f32> = (0..m).map(|i| i as f32 * 0.25 - 1.0).collect();
+            let mut want = vec![0.0; m * n];
+            gemm_bias(m, n, k, &a, &packed, &bias, false, &mut want);
+            let mut got = vec![f32::NAN; m * n];
+            gemm_bias_ldb(m, n, k, &a, &b, ldb, &bias, false, &mut got);
+            assert_eq!(got, want, "{m}×{n}×{k}, ldb {ldb}");
+            // The portable tiles (the path without AVX-512) over the same strided columns.
+            let mut portable = vec![f32::NAN; m * n];
+            let strided = Strided {
+                data: &b,
+                rs: 1,
+                cs: ldb,
+            };
+            let store = Store {
+                init: Init::Bias(&bias),
+                relu: false,
+            };
+            tiles::<false>(m, n, k, 1.0, &a, strided, &mut portable, store);
+            for (p, w) in portable.iter().zip(&want) {
+                assert!(
+                    (p - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{m}×{n}×{k}, ldb {ldb}, portable"
+                );
+            }
+        }
+    }
+
     #[test]
     fn gathered_product_matches_the_materialised_matrix() {
         let (runs, len, stride) = (3, 5, 11);

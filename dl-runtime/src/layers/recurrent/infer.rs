@@ -1,20 +1,22 @@
 //! The inference forward pass of the recurrent layers (`training == false`: `forward`,
 //! `predict`, `evaluate`).
 //!
-//! Nothing is kept for a backward pass, so the working set is a chunk of steps rather than the
-//! whole sequence: the step-major inputs and input projections of `C ≈ 256 / B` steps, and two
-//! `U × B` states (and cell states) used in turn. At `predict`'s batch of 32 and the tutorial's
-//! sizes this is ~350 KiB instead of the training cache's ~6 MiB, which no longer fits in L2.
-//! With one sample (`forward`), the recurrent product is a matrix–vector product
-//! ([`gemv`](crate::gemv::gemv)) rather than a GEMM with one column.
+//! Nothing is kept for a backward pass, so the working set is one step rather than the whole
+//! sequence: the step's input projections, computed just before it from the inputs where they
+//! lie (no step-major copy), and two `U × B` states (and cell states) used in turn — 64 KiB at
+//! `predict`'s batch of 32 and the tutorial's sizes, against the training cache's ~6 MiB. With
+//! one sample (`forward`), the projections of a chunk of steps are one product (the sample's
+//! steps are contiguous), and the recurrent product is a matrix–vector product
+//! ([`gemv`](crate::gemv::gemv)) rather than a GEMM with one column. The weights and buffers
+//! start on cache lines (see [`AlignedVec`](crate::aligned::AlignedVec)).
 
 use super::cells::{gru_step, lstm_step_infer, tanh_into};
 use super::kernels::{GRAD_CHUNK_COLUMNS, carry, fill_columns, recurrent_product};
 use super::{Cell, Dims, RecurrentCache, Weights};
-use crate::gemm::{Op, gemm};
+use crate::gemm::gemm_bias_ldb;
 use crate::layers::{Mask, fit_len};
 
-/// Fills `y` as [`recurrent_forward`](super::kernels::recurrent_forward) does (same results),
+/// Fills `y` as [`recurrent_forward`](super::kernels::recurrent_forward) does (up to rounding),
 /// leaving the cache unusable for a backward pass.
 pub(super) fn recurrent_infer(
     dims: &Dims,
@@ -48,14 +50,23 @@ pub(super) fn recurrent_infer(
     if b == 0 {
         return;
     }
-    let chunk = (GRAD_CHUNK_COLUMNS / b).clamp(1, steps);
+    // Every step streams both matrices through 64-byte loads: from a cache-line boundary
+    // each load touches one line instead of two.
+    let w = &Weights {
+        kernel: cache.kernel_copy.aligned(w.kernel),
+        recurrent: cache.recurrent_copy.aligned(w.recurrent),
+        ..*w
+    };
+    // One sample's input projections are taken a chunk of steps at a time (its steps are
+    // contiguous: one product of many columns); a batch's a step at a time, each product reading
+    // that step of every sample in place (`steps · d` floats apart) rather than a step-major copy.
+    let chunk = if b == 1 { GRAD_CHUNK_COLUMNS.min(steps) } else { 1 };
     let (gb, ub) = (g * b, u * b);
-    fit_len(&mut cache.xs, d * chunk * b);
-    fit_len(&mut cache.gates, g * chunk * b);
-    fit_len(&mut cache.h, 2 * ub);
+    cache.gates.fit_len(g * chunk * b);
+    cache.h.fit_len(2 * ub);
     cache.h.fill(0.0);
     if cell == Cell::Lstm {
-        fit_len(&mut cache.c, 2 * ub);
+        cache.c.fit_len(2 * ub);
         cache.c.fill(0.0);
     }
     if cell == Cell::Gru {
@@ -66,20 +77,12 @@ pub(super) fn recurrent_infer(
     let mut t0 = 0;
     for t in 0..steps {
         if t % chunk == 0 {
-            // The chunk's inputs, step-major, and their projections `kernel · x + bias`.
+            // The projections `kernel · x + bias` of steps t..end.
             t0 = t;
             let end = (t + chunk).min(steps);
-            let cols = (end - t) * b;
-            // One sample's steps are already step-major.
-            let xs = if b == 1 {
-                &x[t * d..end * d]
-            } else {
-                gather_steps(x, steps, b, d, t, end, &mut cache.xs[..d * cols]);
-                &cache.xs[..d * cols]
-            };
+            let (cols, ldb) = if b == 1 { (end - t, d) } else { (b, steps * d) };
             let gates = &mut cache.gates[..g * cols];
-            fill_columns(gates, w.bias);
-            gemm(g, cols, d, 1.0, w.kernel, Op::N, xs, Op::N, 1.0, gates);
+            gemm_bias_ldb(g, cols, d, w.kernel, &x[t * d..], ldb, w.bias, false, gates);
         }
         // States alternate between the two halves of `h` (and `c`): step t reads half t % 2.
         let (h0, h1) = cache.h.split_at_mut(ub);
@@ -130,16 +133,5 @@ pub(super) fn recurrent_infer(
             &cache.h[ub..]
         };
         y.copy_from_slice(last);
-    }
-}
-
-/// Steps `t0..t1` of every sample of sample-major `x` (`n` floats per step), step-major into
-/// `xs` (column `(t − t0)·batch + s`).
-fn gather_steps(x: &[f32], steps: usize, batch: usize, n: usize, t0: usize, t1: usize, xs: &mut [f32]) {
-    for (s, sample) in x.chunks_exact(steps * n).enumerate().take(batch) {
-        for t in t0..t1 {
-            let at = ((t - t0) * batch + s) * n;
-            xs[at..at + n].copy_from_slice(&sample[t * n..(t + 1) * n]);
-        }
     }
 }

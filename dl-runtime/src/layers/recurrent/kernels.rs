@@ -3,7 +3,7 @@
 
 use super::cells::{gru_step, gru_step_back, lstm_step, lstm_step_back, tanh_back, tanh_into};
 use super::{Cell, Dims, Grads, RecurrentCache, Weights};
-use crate::gemm::{Op, gemm, transpose};
+use crate::gemm::{Op, gemm, gemm_bias, transpose};
 use crate::gemv::{gemv, gemv_rev};
 use crate::layers::{Mask, fit_len};
 
@@ -42,11 +42,11 @@ pub(super) fn recurrent_forward(
     }
     cache.batch = b;
     cache.consumed = false;
-    fit_len(&mut cache.xs, d * tb);
-    fit_len(&mut cache.gates, g * tb);
-    fit_len(&mut cache.h, u * (tb + b));
+    cache.xs.fit_len(d * tb);
+    cache.gates.fit_len(g * tb);
+    cache.h.fit_len(u * (tb + b));
     if cell == Cell::Lstm {
-        fit_len(&mut cache.c, u * (tb + b));
+        cache.c.fit_len(u * (tb + b));
         fit_len(&mut cache.tc, u * tb);
     }
     if cell == Cell::Gru {
@@ -70,9 +70,8 @@ pub(super) fn recurrent_forward(
         if t % chunk == 0 {
             let end = (t + chunk).min(steps);
             let gates = &mut cache.gates[t * gb..end * gb];
-            fill_columns(gates, w.bias);
             let xs = &cache.xs[t * b * d..end * b * d];
-            gemm(g, (end - t) * b, d, 1.0, w.kernel, Op::N, xs, Op::N, 1.0, gates);
+            gemm_bias(g, (end - t) * b, d, w.kernel, xs, w.bias, false, gates);
         }
         let (prev, next) = cache.h.split_at_mut((t + 1) * ub);
         let (hp, hn) = (&prev[t * ub..], &mut next[..ub]);

@@ -30,7 +30,7 @@
 //!
 //! The backward pass consumes the cache (the gates become their gradients, the copied inputs
 //! `∂L/∂x`): each backward pass needs its own forward pass, as in training. In inference
-//! (`training == false`) nothing is cached beyond a chunk of steps (see `infer`).
+//! (`training == false`) nothing is cached beyond a step (see `infer`).
 //!
 //! With Keras's padding mask ([`MaskedLayer`], from `Embedding(mask_zero = true)`), a padded
 //! step leaves the state (and LSTM cell state) of its sample unchanged and outputs it again, as
@@ -55,6 +55,7 @@ pub use pool1d::{GlobalAveragePooling1D, GlobalMaxPooling1D};
 
 use super::{Buffers, Layer, Mask, MaskedLayer, TrainingBytes, bytes_of, fit_len, zeroed_box};
 use crate::activation::Activation;
+use crate::aligned::AlignedVec;
 use crate::init;
 use infer::recurrent_infer;
 use kernels::{recurrent_backward, recurrent_forward};
@@ -114,14 +115,14 @@ pub struct SimpleRNN<const T: usize, const D: usize, const U: usize, const SEQ: 
 pub struct RecurrentCache {
     /// The batch's inputs in step-major order (`D × T·B`, column `t·B + b`); reused for
     /// `∂L/∂x` in the backward pass.
-    xs: Vec<f32>,
+    xs: AlignedVec,
     /// `G × T·B`, step-major: the pre-activations of every step, turned into the activated
     /// gates by the forward pass and into `∂L/∂(input projection)` by the backward pass.
-    gates: Vec<f32>,
+    gates: AlignedVec,
     /// States, `U × (T + 1)·B`: block 0 the initial (zero) state, block `t + 1` `h_t`.
-    h: Vec<f32>,
+    h: AlignedVec,
     /// LSTM cell states, laid out as `h`.
-    c: Vec<f32>,
+    c: AlignedVec,
     /// LSTM `tanh(c_t)`, `U × T·B`.
     tc: Vec<f32>,
     /// GRU: the step's recurrent projection `R·h_{t−1} + b'` (`G × B` scratch).
@@ -142,6 +143,10 @@ pub struct RecurrentCache {
     rt: Vec<f32>,
     /// `kernelᵀ`, `D × G`.
     kt: Vec<f32>,
+    /// Inference: the kernel and the recurrent kernel, copied to a cache-line boundary when
+    /// they are not on one (see [`AlignedVec`]).
+    kernel_copy: AlignedVec,
+    recurrent_copy: AlignedVec,
     /// The batch of the last forward pass (checked by the backward pass).
     batch: usize,
     /// Whether a backward pass has run since the last forward pass (and consumed the cache).
