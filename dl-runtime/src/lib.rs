@@ -7,7 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
-mod aligned;
+pub mod aligned;
 pub mod data;
 pub mod denormals;
 pub mod error;

@@ -18,8 +18,9 @@
 use nalgebra::SVector;
 use rand::Rng;
 
-use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient, zeroed_box};
+use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
 use crate::activation::Activation;
+use crate::aligned::Param;
 
 /// Batch normalization of `N` positions × `C` channels per sample (`N` is `H·W` for an image,
 /// the number of steps for a sequence, 1 for a vector), with momentum
@@ -31,13 +32,13 @@ pub struct BatchNormalization<
     const EPSILON_BITS: u32,
 > {
     /// The scale, one per channel (trainable; 1 at first).
-    pub gamma: Box<SVector<f32, C>>,
+    pub gamma: Param<SVector<f32, C>>,
     /// The shift, one per channel (trainable; 0 at first).
-    pub beta: Box<SVector<f32, C>>,
+    pub beta: Param<SVector<f32, C>>,
     /// The mean used in inference (state; 0 at first).
-    pub moving_mean: Box<SVector<f32, C>>,
+    pub moving_mean: Param<SVector<f32, C>>,
     /// The variance used in inference (state; 1 at first).
-    pub moving_variance: Box<SVector<f32, C>>,
+    pub moving_variance: Param<SVector<f32, C>>,
 }
 
 impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32>
@@ -123,10 +124,10 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
     fn zeros() -> Self {
         let () = Self::CHECK;
         BatchNormalization {
-            gamma: zeroed_box(),
-            beta: zeroed_box(),
-            moving_mean: zeroed_box(),
-            moving_variance: zeroed_box(),
+            gamma: Param::zeroed(),
+            beta: Param::zeroed(),
+            moving_mean: Param::zeroed(),
+            moving_variance: Param::zeroed(),
         }
     }
 

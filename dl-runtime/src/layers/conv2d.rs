@@ -14,10 +14,9 @@
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
-use super::{
-    Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient, zeroed_box,
-};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
 use crate::activation::Activation;
+use crate::aligned::Param;
 use crate::gemm::{Gathered, Op, gathered_is_fast, gemm, gemm_bias, gemm_gathered_bias, transpose};
 use crate::init;
 
@@ -47,9 +46,9 @@ pub struct Conv2D<
     const K: usize,
 > {
     /// The weights, `F × K` (`z = kernel · patch`).
-    pub kernel: Box<SMatrix<f32, F, K>>,
+    pub kernel: Param<SMatrix<f32, F, K>>,
     /// The bias, one per filter.
-    pub bias: Box<SVector<f32, F>>,
+    pub bias: Param<SVector<f32, F>>,
 }
 
 /// The geometry of a sliding window over an HWC image, passed to the non-generic kernels of
@@ -264,8 +263,8 @@ impl<
     fn zeros() -> Self {
         const { Self::CHECK };
         Conv2D {
-            kernel: zeroed_box(),
-            bias: zeroed_box(),
+            kernel: Param::zeroed(),
+            bias: Param::zeroed(),
         }
     }
 

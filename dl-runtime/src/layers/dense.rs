@@ -3,10 +3,9 @@
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
-use super::{
-    Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient, zeroed_box,
-};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
 use crate::activation::Activation;
+use crate::aligned::Param;
 use crate::gemm::{Op, gemm, gemm_bias};
 use crate::init;
 
@@ -16,9 +15,9 @@ use crate::init;
 /// `(I, O)` row-major `kernel`, so weight files map 1:1.
 pub struct Dense<const I: usize, const O: usize> {
     /// The weights, `O × I` (`y = kernel · x`).
-    pub kernel: Box<SMatrix<f32, O, I>>,
+    pub kernel: Param<SMatrix<f32, O, I>>,
     /// The bias, one per unit.
-    pub bias: Box<SVector<f32, O>>,
+    pub bias: Param<SVector<f32, O>>,
 }
 
 impl<const I: usize, const O: usize> Dense<I, O> {
@@ -89,8 +88,8 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
 
     fn zeros() -> Self {
         Dense {
-            kernel: zeroed_box(),
-            bias: zeroed_box(),
+            kernel: Param::zeroed(),
+            bias: Param::zeroed(),
         }
     }
 

@@ -6,8 +6,9 @@
 use nalgebra::SMatrix;
 use rand::Rng;
 
-use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, output_and_gradient, zeroed_box};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, output_and_gradient};
 use crate::activation::Activation;
+use crate::aligned::Param;
 use crate::init;
 
 /// Keras's `Embedding(V, D)` on sequences of `L` token ids (`input_length = L`).
@@ -31,7 +32,7 @@ use crate::init;
 /// once.
 pub struct Embedding<const V: usize, const D: usize, const L: usize> {
     /// The table, `D × V` (column `v` is token `v`'s vector).
-    pub embeddings: Box<SMatrix<f32, D, V>>,
+    pub embeddings: Param<SMatrix<f32, D, V>>,
 }
 
 impl<const V: usize, const D: usize, const L: usize> Embedding<V, D, L> {
@@ -96,7 +97,7 @@ impl<const V: usize, const D: usize, const L: usize> Layer for Embedding<V, D, L
     fn zeros() -> Self {
         const { Self::CHECK };
         Embedding {
-            embeddings: zeroed_box(),
+            embeddings: Param::zeroed(),
         }
     }
 

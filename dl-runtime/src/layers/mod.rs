@@ -13,6 +13,7 @@ mod flatten;
 mod pool;
 mod recurrent;
 
+pub use crate::aligned::Param;
 pub use batch_norm::{BatchNormCache, BatchNormalization};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
@@ -229,10 +230,4 @@ pub trait MaskedLayer: Layer<In = f32> {
         dx: Option<&mut [f32]>,
         mask: Mask<'_>,
     );
-}
-
-/// Allocates a zeroed value directly on the heap. Large parameter matrices built on the stack
-/// first overflow a 2 MiB test thread in debug builds.
-pub(crate) fn zeroed_box<T: bytemuck::Zeroable>() -> Box<T> {
-    bytemuck::zeroed_box()
 }

@@ -7,8 +7,8 @@
 //! `predict`'s batch of 32 and the tutorial's sizes, against the training cache's ~6 MiB. With
 //! one sample (`forward`), the projections of a chunk of steps are one product (the sample's
 //! steps are contiguous), and the recurrent product is a matrix–vector product
-//! ([`gemv`](crate::gemv::gemv)) rather than a GEMM with one column. The weights and buffers
-//! start on cache lines (see [`AlignedVec`](crate::aligned::AlignedVec)).
+//! ([`gemv`](crate::gemv::gemv)) rather than a GEMM with one column. The weights
+//! ([`Param`](crate::aligned::Param)) and buffers start on cache lines.
 
 use super::cells::{gru_step, lstm_step_infer, tanh_into};
 use super::kernels::{GRAD_CHUNK_COLUMNS, carry, fill_columns, recurrent_product};
@@ -50,13 +50,14 @@ pub(super) fn recurrent_infer(
     if b == 0 {
         return;
     }
-    // Every step streams both matrices through 64-byte loads: from a cache-line boundary
-    // each load touches one line instead of two.
-    let w = &Weights {
-        kernel: cache.kernel_copy.aligned(w.kernel),
-        recurrent: cache.recurrent_copy.aligned(w.recurrent),
-        ..*w
-    };
+    // Every step streams both matrices through 64-byte loads, which touch one cache line each
+    // only from a line's start; `Param` puts them there.
+    debug_assert_eq!(w.kernel.as_ptr().align_offset(64), 0, "kernel off a cache line");
+    debug_assert_eq!(
+        w.recurrent.as_ptr().align_offset(64),
+        0,
+        "recurrent kernel off a cache line"
+    );
     // One sample's input projections are taken a chunk of steps at a time (its steps are
     // contiguous: one product of many columns); a batch's a step at a time, each product reading
     // that step of every sample in place (`steps · d` floats apart) rather than a step-major copy.

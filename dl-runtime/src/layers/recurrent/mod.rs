@@ -53,9 +53,10 @@ use rand::Rng;
 pub use bidirectional::{Bidirectional, BidirectionalCache, Recurrent};
 pub use pool1d::{GlobalAveragePooling1D, GlobalMaxPooling1D};
 
-use super::{Buffers, Layer, Mask, MaskedLayer, TrainingBytes, bytes_of, fit_len, zeroed_box};
+use super::{Buffers, Layer, Mask, MaskedLayer, TrainingBytes, bytes_of, fit_len};
 use crate::activation::Activation;
 use crate::aligned::AlignedVec;
+use crate::aligned::Param;
 use crate::init;
 use infer::recurrent_infer;
 use kernels::{recurrent_backward, recurrent_forward};
@@ -73,11 +74,11 @@ use kernels::{recurrent_backward, recurrent_forward};
 #[allow(clippy::upper_case_acronyms)]
 pub struct LSTM<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> {
     /// Input weights, `G × D` (Keras's `(D, 4U)` row-major), gates `i, f, c, o`.
-    pub kernel: Box<SMatrix<f32, G, D>>,
+    pub kernel: Param<SMatrix<f32, G, D>>,
     /// Recurrent weights, `G × U` (Keras's `(U, 4U)` row-major).
-    pub recurrent_kernel: Box<SMatrix<f32, G, U>>,
+    pub recurrent_kernel: Param<SMatrix<f32, G, U>>,
     /// The bias, `G` floats.
-    pub bias: Box<SVector<f32, G>>,
+    pub bias: Param<SVector<f32, G>>,
 }
 
 /// Keras's `GRU(units, return_sequences)` with its defaults (`reset_after = True`) over `T`
@@ -90,12 +91,12 @@ pub struct LSTM<const T: usize, const D: usize, const U: usize, const SEQ: bool,
 #[allow(clippy::upper_case_acronyms)]
 pub struct GRU<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> {
     /// Input weights, `G × D` (Keras's `(D, 3U)` row-major), gates `z, r, h`.
-    pub kernel: Box<SMatrix<f32, G, D>>,
+    pub kernel: Param<SMatrix<f32, G, D>>,
     /// Recurrent weights, `G × U` (Keras's `(U, 3U)` row-major).
-    pub recurrent_kernel: Box<SMatrix<f32, G, U>>,
+    pub recurrent_kernel: Param<SMatrix<f32, G, U>>,
     /// The biases, `G × 2` (Keras's `(2, 3U)` row-major): the input bias, then the recurrent
     /// bias.
-    pub bias: Box<SMatrix<f32, G, 2>>,
+    pub bias: Param<SMatrix<f32, G, 2>>,
 }
 
 /// Keras's `SimpleRNN(units, return_sequences)` over `T` steps of `D` features with `U` units:
@@ -103,11 +104,11 @@ pub struct GRU<const T: usize, const D: usize, const U: usize, const SEQ: bool, 
 /// `recurrent_kernel`, zero `bias`.
 pub struct SimpleRNN<const T: usize, const D: usize, const U: usize, const SEQ: bool> {
     /// Input weights, `U × D` (Keras's `(D, U)` row-major).
-    pub kernel: Box<SMatrix<f32, U, D>>,
+    pub kernel: Param<SMatrix<f32, U, D>>,
     /// Recurrent weights, `U × U` (Keras's `(U, U)` row-major).
-    pub recurrent_kernel: Box<SMatrix<f32, U, U>>,
+    pub recurrent_kernel: Param<SMatrix<f32, U, U>>,
     /// The bias, `U` floats.
-    pub bias: Box<SVector<f32, U>>,
+    pub bias: Param<SVector<f32, U>>,
 }
 
 /// Training cache of a recurrent layer; buffers a cell does not need stay empty.
@@ -143,10 +144,6 @@ pub struct RecurrentCache {
     rt: Vec<f32>,
     /// `kernelᵀ`, `D × G`.
     kt: Vec<f32>,
-    /// Inference: the kernel and the recurrent kernel, copied to a cache-line boundary when
-    /// they are not on one (see [`AlignedVec`]).
-    kernel_copy: AlignedVec,
-    recurrent_copy: AlignedVec,
     /// The batch of the last forward pass (checked by the backward pass).
     batch: usize,
     /// Whether a backward pass has run since the last forward pass (and consumed the cache).
@@ -255,9 +252,9 @@ macro_rules! recurrent_common {
         fn zeros() -> Self {
             const { Self::CHECK };
             Self {
-                kernel: zeroed_box(),
-                recurrent_kernel: zeroed_box(),
-                bias: zeroed_box(),
+                kernel: Param::zeroed(),
+                recurrent_kernel: Param::zeroed(),
+                bias: Param::zeroed(),
             }
         }
 
