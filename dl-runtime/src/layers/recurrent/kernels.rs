@@ -169,10 +169,10 @@ pub(super) fn recurrent_backward(
         return;
     }
 
-    fit_len(&mut cache.rt, u * g);
+    cache.rt.fit_len(u * g);
     transpose(g, u, w.recurrent, &mut cache.rt);
     if dx.is_some() {
-        fit_len(&mut cache.kt, d * g);
+        cache.kt.fit_len(d * g);
         transpose(g, d, w.kernel, &mut cache.kt);
     }
     let (gb, ub) = (g * b, u * b);

@@ -140,10 +140,11 @@ pub struct RecurrentCache {
     dh: Vec<f32>,
     /// LSTM `∂L/∂c` of the current step, `U × B`.
     dc: Vec<f32>,
-    /// `recurrent_kernelᵀ`, `U × G`.
-    rt: Vec<f32>,
-    /// `kernelᵀ`, `D × G`.
-    kt: Vec<f32>,
+    /// `recurrent_kernelᵀ`, `U × G`, aligned as the kernels are: the backward pass's products
+    /// stream it as their left operand.
+    rt: AlignedVec,
+    /// `kernelᵀ`, `D × G`, likewise.
+    kt: AlignedVec,
     /// The batch of the last forward pass (checked by the backward pass).
     batch: usize,
     /// Whether a backward pass has run since the last forward pass (and consumed the cache).
