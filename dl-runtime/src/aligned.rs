@@ -109,6 +109,14 @@ pub(crate) struct AlignedVec {
 }
 
 impl AlignedVec {
+    /// Empty, without allocating.
+    pub(crate) const fn new() -> Self {
+        AlignedVec {
+            lines: Vec::new(),
+            len: 0,
+        }
+    }
+
     /// Makes the length `len`, keeping the values below both lengths and zeroing new ones (as
     /// [`fit_len`](crate::layers) does for a `Vec`).
     pub(crate) fn fit_len(&mut self, len: usize) {

@@ -14,6 +14,8 @@
 
 use std::cell::RefCell;
 
+use crate::aligned::AlignedVec;
+
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -24,8 +26,9 @@ pub enum Op {
 }
 
 thread_local! {
-    /// Scratch for transposed left operands; grows to the largest seen and stays.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Scratch for transposed left operands; grows to the largest seen and stays. Aligned as the
+    /// parameters are: the kernel streams the left operand in 64-byte loads.
+    static SCRATCH: RefCell<AlignedVec> = const { RefCell::new(AlignedVec::new()) };
 }
 
 /// What a product's store combines the accumulated `alpha · op(A) · op(B)` with, and whether
@@ -278,7 +281,7 @@ fn product(
         Op::T => SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             if s.len() < m * k {
-                s.resize(m * k, 0.0);
+                s.fit_len(m * k);
             }
             // `a` is stored k×m; lay op(A) = aᵀ out as m×k column-major.
             let t = &mut s[..m * k];

@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
 use crate::activation::Activation;
-use crate::aligned::Param;
+use crate::aligned::{AlignedVec, Param};
 use crate::gemm::{Gathered, Op, gathered_is_fast, gemm, gemm_bias, gemm_gathered_bias, transpose};
 use crate::init;
 
@@ -225,8 +225,9 @@ pub struct Conv2DCache {
     /// The im2col patch matrix of one chunk of samples (`K × OH·OW·chunk`), also the scratch
     /// for `kernelᵀ · ∂L/∂z` in the backward pass.
     pub patches: Vec<f32>,
-    /// `kernelᵀ` (`K × F`), transposed once per backward pass.
-    pub kernel_t: Vec<f32>,
+    /// `kernelᵀ` (`K × F`), transposed once per backward pass; aligned as the kernel is, being
+    /// the left operand of the input gradient's product.
+    pub(crate) kernel_t: AlignedVec,
     /// Where each output pixel's receptive field starts in its sample, for the forward
     /// product that reads the image in place (see [`gathered_applies`]).
     pub offsets: Vec<usize>,
@@ -494,7 +495,7 @@ fn conv_backward(
             in_len * batch,
             "Conv2D input gradient has the wrong length"
         );
-        fit_len(&mut cache.kernel_t, k * filters);
+        cache.kernel_t.fit_len(k * filters);
         transpose(filters, k, kernel, &mut cache.kernel_t);
     }
     let pointwise = win.pointwise();
