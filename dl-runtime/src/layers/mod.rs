@@ -3,6 +3,10 @@
 //! Each layer is generic over its sizes, which the macro computes and passes as const arguments;
 //! the heavy loops live in non-generic functions so that they are compiled (and optimised) once,
 //! here, rather than in every crate that declares a network.
+//!
+//! Weights, biases and statistics are [`Param`]s: boxed matrices that start on a 64-byte
+//! boundary (a cache line) and dereference to the `nalgebra` matrix, so `layer.kernel[(r, c)]`,
+//! `layer.kernel.as_slice()` and `*layer.kernel = m` work as on the matrix itself.
 
 mod batch_norm;
 mod conv2d;
