@@ -229,6 +229,12 @@ struct Grads<'a> {
 /// The parts of `Layer` that are the same for the three recurrent layers.
 macro_rules! recurrent_common {
     () => {
+        const INPUTS: usize = T * D;
+        const OUTPUTS: usize = if SEQ { T * U } else { U };
+        type In = f32;
+        type Extra = RecurrentCache;
+        const TRAINING_BYTES: TrainingBytes = Self::DIMS.training_bytes();
+
         fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
             f("kernel", self.kernel.as_slice());
             f("recurrent_kernel", self.recurrent_kernel.as_slice());
@@ -294,6 +300,26 @@ macro_rules! recurrent_common {
 macro_rules! recurrent_masked {
     ($name:ident [$($p:ident: $t:ty),*]) => {
         impl<$(const $p: $t),*> $name<$($p),*> {
+            fn weights(&self) -> Weights<'_> {
+                let (bias, recurrent_bias) = self.bias.as_slice().split_at(Self::INPUT_BIAS);
+                Weights {
+                    kernel: self.kernel.as_slice(),
+                    recurrent: self.recurrent_kernel.as_slice(),
+                    bias,
+                    recurrent_bias,
+                }
+            }
+
+            fn grads(&mut self) -> Grads<'_> {
+                let (bias, recurrent_bias) = self.bias.as_mut_slice().split_at_mut(Self::INPUT_BIAS);
+                Grads {
+                    kernel: self.kernel.as_mut_slice(),
+                    recurrent: self.recurrent_kernel.as_mut_slice(),
+                    bias,
+                    recurrent_bias,
+                }
+            }
+
             #[inline]
             fn forward_impl(
                 &self,
@@ -431,34 +457,14 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: u
         layer
     }
 
-    fn weights(&self) -> Weights<'_> {
-        Weights {
-            kernel: self.kernel.as_slice(),
-            recurrent: self.recurrent_kernel.as_slice(),
-            bias: self.bias.as_slice(),
-            recurrent_bias: &[],
-        }
-    }
-
-    fn grads(&mut self) -> Grads<'_> {
-        Grads {
-            kernel: self.kernel.as_mut_slice(),
-            recurrent: self.recurrent_kernel.as_mut_slice(),
-            bias: self.bias.as_mut_slice(),
-            recurrent_bias: &mut [],
-        }
-    }
+    /// All of the bias is the input bias.
+    const INPUT_BIAS: usize = Self::DIMS.g();
 }
 
 impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> Layer
     for LSTM<T, D, U, SEQ, G>
 {
     const PARAMS: usize = G * D + G * U + G;
-    const INPUTS: usize = T * D;
-    const OUTPUTS: usize = if SEQ { T * U } else { U };
-    type In = f32;
-    type Extra = RecurrentCache;
-    const TRAINING_BYTES: TrainingBytes = Self::DIMS.training_bytes();
     recurrent_common!();
 }
 
@@ -489,36 +495,14 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: u
         layer
     }
 
-    fn weights(&self) -> Weights<'_> {
-        let (bias, recurrent_bias) = self.bias.as_slice().split_at(G);
-        Weights {
-            kernel: self.kernel.as_slice(),
-            recurrent: self.recurrent_kernel.as_slice(),
-            bias,
-            recurrent_bias,
-        }
-    }
-
-    fn grads(&mut self) -> Grads<'_> {
-        let (bias, recurrent_bias) = self.bias.as_mut_slice().split_at_mut(G);
-        Grads {
-            kernel: self.kernel.as_mut_slice(),
-            recurrent: self.recurrent_kernel.as_mut_slice(),
-            bias,
-            recurrent_bias,
-        }
-    }
+    /// The bias is Keras's `(2, 3U)`: input bias, then recurrent bias (`reset_after`).
+    const INPUT_BIAS: usize = G;
 }
 
 impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> Layer
     for GRU<T, D, U, SEQ, G>
 {
     const PARAMS: usize = G * D + G * U + 2 * G;
-    const INPUTS: usize = T * D;
-    const OUTPUTS: usize = if SEQ { T * U } else { U };
-    type In = f32;
-    type Extra = RecurrentCache;
-    const TRAINING_BYTES: TrainingBytes = Self::DIMS.training_bytes();
     recurrent_common!();
 }
 
@@ -546,31 +530,11 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool> SimpleRNN<
         layer
     }
 
-    fn weights(&self) -> Weights<'_> {
-        Weights {
-            kernel: self.kernel.as_slice(),
-            recurrent: self.recurrent_kernel.as_slice(),
-            bias: self.bias.as_slice(),
-            recurrent_bias: &[],
-        }
-    }
-
-    fn grads(&mut self) -> Grads<'_> {
-        Grads {
-            kernel: self.kernel.as_mut_slice(),
-            recurrent: self.recurrent_kernel.as_mut_slice(),
-            bias: self.bias.as_mut_slice(),
-            recurrent_bias: &mut [],
-        }
-    }
+    /// All of the bias is the input bias.
+    const INPUT_BIAS: usize = Self::DIMS.g();
 }
 
 impl<const T: usize, const D: usize, const U: usize, const SEQ: bool> Layer for SimpleRNN<T, D, U, SEQ> {
     const PARAMS: usize = U * D + U * U + U;
-    const INPUTS: usize = T * D;
-    const OUTPUTS: usize = if SEQ { T * U } else { U };
-    type In = f32;
-    type Extra = RecurrentCache;
-    const TRAINING_BYTES: TrainingBytes = Self::DIMS.training_bytes();
     recurrent_common!();
 }
