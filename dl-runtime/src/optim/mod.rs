@@ -7,22 +7,36 @@
 mod adagrad;
 mod adam;
 mod clip;
+mod elementwise;
 mod rmsprop;
 mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
 pub use clip::Clip;
+pub use elementwise::{ElementRule, Elementwise};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 /// A gradient-descent update rule.
-pub trait Optimizer {
+///
+/// `Send`, and losses `Sync`, because a data-parallel step runs them on its thread pool.
+pub trait Optimizer: Send {
     /// Called once per step, before any tensor is updated (advances step counters).
     fn begin_step(&mut self) {}
 
     /// Updates one tensor; `offset` is its position among all parameters, stable across steps.
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]);
+
+    /// This step's update of the first `params` parameters as an element-wise rule with its
+    /// state, for optimizers whose update of a parameter reads nothing but that parameter, its
+    /// gradient and its own state (every built-in one); called after
+    /// [`Optimizer::begin_step`]. A data-parallel trainer then cuts large tensors into pieces
+    /// updated on several threads, with the same result, bit for bit, as
+    /// [`Optimizer::update`]. `None` (the default): the trainer calls `update` tensor by tensor.
+    fn elementwise(&mut self, _params: usize) -> Option<Elementwise<'_>> {
+        None
+    }
 
     /// Whether a step moves each weight by a bounded amount whatever the gradient's size (Adam,
     /// RMSprop, Adagrad: the gradient is divided by its own running magnitude). Then finite
