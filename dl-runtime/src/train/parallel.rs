@@ -294,6 +294,9 @@ where
     };
     match pool.as_ref() {
         Some(pool) => pool.install(body),
+        // The global pool has no `install`; a join does the same, moving the whole step onto
+        // the pool at once rather than entering it again at every join inside.
+        None if threaded => rayon::join(body, || ()).0,
         None => body(),
     }
 }

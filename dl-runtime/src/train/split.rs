@@ -4,6 +4,7 @@
 //! thread count), each piece worked on whole by one thread. Every element sees the same
 //! operations in the same order whatever the cut, so the values do not depend on the threads.
 
+use crate::denormals::FlushDenormals;
 use crate::optim::Elementwise;
 
 /// Tensors shorter than twice this are worked on whole: a piece must outweigh handing it to
@@ -69,6 +70,9 @@ pub(crate) fn pieces<T: Cut>(t: T, len: usize, threads: usize, f: &(impl Fn(T) -
 
 fn split<T: Cut>(t: T, len: usize, piece: usize, f: &(impl Fn(T) -> bool + Sync)) -> bool {
     if len < 2 * piece {
+        // MXCSR is per thread, and a stolen piece runs on whatever the thief had set: flush
+        // denormals as the step's thread does, or results would depend on who took the piece.
+        let _flush = FlushDenormals::new();
         return f(t);
     }
     // Whole 64-byte lines on each side of the cut (if the tensor starts on one), so the two
