@@ -368,7 +368,7 @@ fn shards_draw_different_dropout_masks() {
 dl::network! {
     struct WideLstm {
         input: tokens[6],
-        Embedding(1800, 40),
+        Embedding(3600, 40),
         LSTM(4),
         Dense(3, softmax),
     }
@@ -376,13 +376,13 @@ dl::network! {
 
 dl::network! {
     struct WideMlp {
-        input: [200],
-        Dense(180, tanh),
+        input: [400],
+        Dense(360, tanh),
         Dense(3, softmax),
     }
 }
 
-type Wide = Tokens<6, 1800>;
+type Wide = Tokens<6, 3600>;
 
 /// The weights after `steps` steps of `optimizer` (clipped by `clip`) over batches of 12.
 fn trained_by<M, X, O>(x: &[X], y: &[usize], optimizer: O, clip: Option<Clip>, parallel: Parallel) -> Vec<f32>
@@ -407,17 +407,17 @@ where
 
 impl_new!(WideLstm, WideMlp);
 
-/// Tensors large enough (72 000 and 36 000 weights) to be summed, checked and updated in pieces
+/// Tensors large enough (144 000 weights) to be summed, checked and updated in pieces
 /// spread over the threads: every optimizer, with and without clipping, gives the same weights
 /// bit for bit on 1, 2 and 3 threads, as the same 2 or 3 shards do on one.
 #[test]
 fn updates_split_between_threads_do_not_depend_on_the_thread_count() {
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     let texts: Vec<Wide> = (0..40)
-        .map(|_| Tokens::new(std::array::from_fn(|_| rng.random_range(0..1800))).unwrap())
+        .map(|_| Tokens::new(std::array::from_fn(|_| rng.random_range(0..3600))).unwrap())
         .collect();
     let labels: Vec<usize> = texts.iter().map(|t| t.ids()[0] as usize % 3).collect();
-    let (images, image_labels): (Vec<SVector<f32, 200>>, Vec<usize>) = {
+    let (images, image_labels): (Vec<SVector<f32, 400>>, Vec<usize>) = {
         let x: Vec<_> = (0..40)
             .map(|_| SVector::from_fn(|_, _| rng.random::<f32>()))
             .collect();

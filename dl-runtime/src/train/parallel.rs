@@ -1,6 +1,8 @@
 //! Data-parallel training steps: each batch is cut into a fixed number of contiguous shards, each
-//! shard runs forward and backward into buffers of its own, and the shards' gradients are added
-//! in shard order into the batch's gradient.
+//! shard runs forward, loss and backward into buffers of its own, and the shards' gradients are
+//! added in shard order into the batch's gradient. The element-wise rest of the step (that sum,
+//! the finite check, the optimizer's update) is cut into pieces of each large tensor, shared by
+//! the same threads.
 //!
 //! The result depends on the number of shards (it fixes what is computed and in what order) but
 //! never on the number of threads that run them: with the same shards, one thread and eight give
@@ -75,20 +77,14 @@ impl Parallel {
     }
 }
 
-/// What one shard's forward, loss and backward gave.
-#[derive(Clone, Copy, Default)]
-struct Outcome {
-    stats: BatchStats,
-}
-
 /// One shard's buffers, beyond the first shard's, which are the trainer's own. Aligned to two
 /// cache lines (the adjacent-line prefetcher pairs them) so that the small tensors and the
-/// outcome that a shard's thread writes never share a line with the next shard's.
+/// counts that a shard's thread writes never share a line with the next shard's.
 #[repr(align(128))]
 struct Shard<M: Model> {
     workspace: M::Workspace,
     grads: M,
-    out: Outcome,
+    out: BatchStats,
 }
 
 /// The batch a sharded step works on, gathered end to end, and shard 0's buffers (the
@@ -118,7 +114,8 @@ pub(crate) struct Shards<M: Model, L: Loss<M::Head>, O> {
     parallel: Parallel,
     /// `Some` when `threads >= 2`; `threads == 0` uses the global pool, `1` no pool at all.
     pool: Option<rayon::ThreadPool>,
-    first: Outcome,
+    /// Shard 0's loss and counts.
+    first: BatchStats,
     extra: Vec<Shard<M>>,
     /// [`sharded_step`] for this `M`, taken where `M: Send + Sync` is known, so that the
     /// trainer, and generic code using it, need not require it.
@@ -165,14 +162,14 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
                 Shard {
                     workspace,
                     grads: M::zeros(),
-                    out: Outcome::default(),
+                    out: BatchStats::default(),
                 }
             })
             .collect();
         Ok(Some(Shards {
             parallel,
             pool,
-            first: Outcome::default(),
+            first: BatchStats::default(),
             extra,
             run: sharded_step::<M, L, O>,
         }))
@@ -224,13 +221,13 @@ where
         };
         let n = y.len();
         let per_sample = x.len() / n;
-        let shard = |i: usize, ws: &mut M::Workspace, g: &mut M, out: &mut Outcome| {
+        let shard = |i: usize, ws: &mut M::Workspace, g: &mut M, out: &mut BatchStats| {
             let _flush = FlushDenormals::new();
             let (start, end) = (bound(n, count, i), bound(n, count, i + 1));
-            *out = Outcome::default();
+            *out = BatchStats::default();
             if start < end {
                 let xs = &x[start * per_sample..end * per_sample];
-                out.stats = forward_backward(model, loss, xs, &y[start..end], n, ws, g);
+                *out = forward_backward(model, loss, xs, &y[start..end], n, ws, g);
             }
         };
         if threaded {
@@ -254,9 +251,9 @@ where
 
         let mut total = BatchStats::default();
         for out in std::iter::once(&*first).chain(extra.iter().map(|s| &s.out)) {
-            total.samples += out.stats.samples;
-            total.loss_sum += out.stats.loss_sum;
-            total.correct += out.stats.correct;
+            total.samples += out.samples;
+            total.loss_sum += out.loss_sum;
+            total.correct += out.correct;
         }
         let stepping = matches!(then, Then::Step(..));
         if stepping && !total.loss_sum.is_finite() {
@@ -272,7 +269,7 @@ where
             Then::Step(_, u) => u.clip.is_none() && u.optimizer.bounded_step(),
             Then::Gradients(_) => false,
         };
-        let used = extra.iter().take_while(|s| s.out.stats.samples > 0).count();
+        let used = extra.iter().take_while(|s| s.out.samples > 0).count();
         let mut finite = true;
         for (i, s) in extra[..used].iter().enumerate() {
             let last = check && i + 1 == used;
@@ -305,7 +302,7 @@ where
 fn each_shard<M: Model + Send>(
     shards: &mut [Shard<M>],
     first: usize,
-    shard: &(impl Fn(usize, &mut M::Workspace, &mut M, &mut Outcome) + Sync),
+    shard: &(impl Fn(usize, &mut M::Workspace, &mut M, &mut BatchStats) + Sync),
 ) {
     match shards {
         [] => {}

@@ -7,9 +7,9 @@
 use crate::denormals::FlushDenormals;
 use crate::optim::Elementwise;
 
-/// Tensors shorter than twice this are worked on whole: a piece must outweigh handing it to
-/// another thread (a few microseconds).
-const MIN_PIECE: usize = 1 << 14;
+/// Tensors shorter than twice this are worked on whole: a piece (~30 µs of Adam) must outweigh
+/// waking another thread, which on a virtual machine costs tens of microseconds.
+const MIN_PIECE: usize = 1 << 16;
 
 /// Values indexed alike that are cut at the same index together.
 pub(crate) trait Cut: Sized + Send {
@@ -58,14 +58,13 @@ impl<A: Cut, B: Cut, C: Cut, D: Cut> Cut for (A, B, C, D) {
 }
 
 /// Runs `f` over the `len` values of `t`: whole on one thread, or, with `threads` > 1, in
-/// pieces spread over the current rayon pool (about two per thread, so that a thread slowed by
-/// the host can hand its second piece over). `true` when `f` returned `true` for every piece;
-/// every piece runs either way.
+/// pieces spread over the current rayon pool (one per thread: every extra piece is another
+/// hand-off). `true` when `f` returned `true` for every piece; every piece runs either way.
 pub(crate) fn pieces<T: Cut>(t: T, len: usize, threads: usize, f: &(impl Fn(T) -> bool + Sync)) -> bool {
     if threads <= 1 {
         return f(t);
     }
-    split(t, len, len.div_ceil(2 * threads).max(MIN_PIECE), f)
+    split(t, len, (len / threads).max(MIN_PIECE), f)
 }
 
 fn split<T: Cut>(t: T, len: usize, piece: usize, f: &(impl Fn(T) -> bool + Sync)) -> bool {
