@@ -162,12 +162,12 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     ) -> Result<BatchStats, f32> {
         let _flush = FlushDenormals::new();
         self.gather(x, y, indices);
-        let update = Update {
-            optimizer: &mut self.optimizer,
-            clip: self.clip,
-            backup: &mut self.backup,
-        };
         let stats = if let Some(shards) = &mut self.shards {
+            let update = Update {
+                optimizer: &mut self.optimizer,
+                clip: self.clip,
+                backup: &mut self.backup,
+            };
             let batch = Batch {
                 loss: &self.loss,
                 x: &self.x,
