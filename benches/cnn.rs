@@ -38,9 +38,10 @@ fn cnn(c: &mut Criterion) {
     g.bench_function("train_batch32", |b| {
         b.iter(|| trainer.train_on_batch(&mut net, black_box(&x[..32]), &y).unwrap())
     });
-    // Data-parallel steps: two shards of 16, on one thread (the overhead of sharding) and on
-    // two (the speed-up; meaningful only when both cores are idle).
-    for threads in [1, 2] {
+    // Data-parallel steps: two shards of 16, on one thread (the overhead of sharding), on a
+    // pool of two and on rayon's global pool, which `Parallel::new(2)` uses (threads0); the
+    // speed-up is meaningful only when both cores are idle.
+    for threads in [1, 2, 0] {
         let mut trainer =
             Trainer::<MnistCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None)
                 .with_parallel(Parallel::new(2).with_threads(threads))

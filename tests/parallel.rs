@@ -364,3 +364,112 @@ fn shards_draw_different_dropout_masks() {
     let (_, two) = gradient(&net, &[a, a], &[0, 0], Parallel::new(2).with_threads(1));
     assert_ne!(one, two, "both shards drew the same mask");
 }
+
+dl::network! {
+    struct WideLstm {
+        input: tokens[6],
+        Embedding(3600, 40),
+        LSTM(4),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    struct WideMlp {
+        input: [400],
+        Dense(360, tanh),
+        Dense(3, softmax),
+    }
+}
+
+type Wide = Tokens<6, 3600>;
+
+/// The weights after `steps` steps of `optimizer` (clipped by `clip`) over batches of 12.
+fn trained_by<M, X, O>(x: &[X], y: &[usize], optimizer: O, clip: Option<Clip>, parallel: Parallel) -> Vec<f32>
+where
+    M: Model<Input = X> + Send + Sync + New,
+    SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize> + Sync,
+    X: Sample,
+    O: Optimizer,
+{
+    let mut net = M::new_seeded(11);
+    let mut trainer = Trainer::<M, _, _>::new(SparseCategoricalCrossEntropy::default(), optimizer, clip)
+        .with_parallel(parallel)
+        .unwrap();
+    for s in 0..4 {
+        let at = (s * 12) % (x.len() - 11);
+        trainer
+            .train_on_batch(&mut net, &x[at..at + 12], &y[at..at + 12])
+            .unwrap();
+    }
+    weights(&net)
+}
+
+impl_new!(WideLstm, WideMlp);
+
+/// Tensors large enough (144 000 weights) to be summed, checked and updated in pieces
+/// spread over the threads: every optimizer, with and without clipping, gives the same weights
+/// bit for bit on 1, 2 and 3 threads, as the same 2 or 3 shards do on one.
+#[test]
+fn updates_split_between_threads_do_not_depend_on_the_thread_count() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let texts: Vec<Wide> = (0..40)
+        .map(|_| Tokens::new(std::array::from_fn(|_| rng.random_range(0..3600))).unwrap())
+        .collect();
+    let labels: Vec<usize> = texts.iter().map(|t| t.ids()[0] as usize % 3).collect();
+    let (images, image_labels): (Vec<SVector<f32, 400>>, Vec<usize>) = {
+        let x: Vec<_> = (0..40)
+            .map(|_| SVector::from_fn(|_, _| rng.random::<f32>()))
+            .collect();
+        let y = (0..40).map(|i| i % 3).collect();
+        (x, y)
+    };
+    fn same_on_any_threads<M, X, O>(x: &[X], y: &[usize], optimizer: impl Fn() -> O, clip: Option<Clip>)
+    where
+        M: Model<Input = X> + Send + Sync + New,
+        SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize> + Sync,
+        X: Sample,
+        O: Optimizer,
+    {
+        let start = weights(&M::new_seeded(11));
+        for shards in [2, 3] {
+            let one = trained_by::<M, X, O>(x, y, optimizer(), clip, Parallel::new(shards).with_threads(1));
+            assert_ne!(one, start, "{} did not train", M::NAME);
+            for threads in [2, 3] {
+                let many = trained_by::<M, X, O>(
+                    x,
+                    y,
+                    optimizer(),
+                    clip,
+                    Parallel::new(shards).with_threads(threads),
+                );
+                let same = one.iter().zip(&many).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same,
+                    "{}, {shards} shards: 1 and {threads} threads differ",
+                    M::NAME
+                );
+            }
+        }
+    }
+    let (t, l) = (&texts[..], &labels[..]);
+    same_on_any_threads::<WideLstm, _, _>(t, l, Adam::default, None);
+    same_on_any_threads::<WideLstm, _, _>(t, l, || AdamW::new(0.01, 0.1), None);
+    same_on_any_threads::<WideLstm, _, _>(t, l, || Sgd::new(0.5).with_momentum(0.9), None);
+    same_on_any_threads::<WideLstm, _, _>(t, l, Adagrad::default, Some(Clip::GlobalNorm(0.01)));
+    let (x, y) = (&images[..], &image_labels[..]);
+    same_on_any_threads::<WideMlp, _, _>(x, y, || Sgd::new(0.1), None);
+    same_on_any_threads::<WideMlp, _, _>(
+        x,
+        y,
+        || Sgd::new(0.1).with_nesterov(true).with_momentum(0.5),
+        None,
+    );
+    let rms = || {
+        let mut o = RmsProp::default();
+        o.momentum = 0.5;
+        o
+    };
+    same_on_any_threads::<WideMlp, _, _>(x, y, rms, Some(Clip::Value(0.01)));
+    same_on_any_threads::<WideMlp, _, _>(x, y, Adam::default, Some(Clip::Norm(0.1)));
+}

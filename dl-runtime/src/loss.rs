@@ -46,7 +46,7 @@ pub enum GradOf {
     label = "this loss does not fit the network's output",
     note = "binary cross-entropy needs a 1-unit output (`OneUnit`); categorical and sparse categorical cross-entropy need 2 or more units (`Units<N>`)"
 )]
-pub trait Loss<H: Head> {
+pub trait Loss<H: Head>: Sync {
     /// One sample's label.
     type Target: Copy + Send + Sync + 'static;
 

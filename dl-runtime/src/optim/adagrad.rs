@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
 
 /// `Adagrad` with Keras's defaults (lr 0.001, initial accumulator 0.1, ε 1e-7).
 #[derive(Debug, Clone)]
@@ -11,6 +11,25 @@ pub struct Adagrad {
     pub epsilon: f32,
     iterations: u64,
     accumulator: Vec<f32>,
+    rule: AdagradRule,
+}
+
+/// One Adagrad step's constants.
+#[derive(Debug, Clone, Copy, Default)]
+struct AdagradRule {
+    learning_rate: f32,
+    epsilon: f32,
+}
+
+impl ElementRule for AdagradRule {
+    /// `state[0]` is the accumulator.
+    #[inline]
+    fn apply(&self, param: &mut [f32], grad: &[f32], [acc, _]: [&mut [f32]; 2]) {
+        for ((p, a), &g) in param.iter_mut().zip(acc).zip(grad) {
+            *a += g * g;
+            *p -= self.learning_rate * g / (*a + self.epsilon).sqrt();
+        }
+    }
 }
 
 impl Adagrad {
@@ -22,6 +41,7 @@ impl Adagrad {
             epsilon: 1e-7,
             iterations: 0,
             accumulator: Vec::new(),
+            rule: AdagradRule::default(),
         }
     }
 
@@ -48,12 +68,21 @@ impl Optimizer for Adagrad {
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
         let n = param.len();
-        ensure(&mut self.accumulator, offset + n, self.initial_accumulator_value);
-        let acc = &mut self.accumulator[offset..offset + n];
-        for ((p, a), &g) in param.iter_mut().zip(acc).zip(grad) {
-            *a += g * g;
-            *p -= self.learning_rate * g / (*a + self.epsilon).sqrt();
+        if let Some(mut step) = self.elementwise(offset + n) {
+            step.range(offset, n).apply(param, grad);
         }
+    }
+
+    fn elementwise(&mut self, params: usize) -> Option<Elementwise<'_>> {
+        self.rule = AdagradRule {
+            learning_rate: self.learning_rate,
+            epsilon: self.epsilon,
+        };
+        ensure(&mut self.accumulator, params, self.initial_accumulator_value);
+        Some(Elementwise::new(
+            &self.rule,
+            [&mut self.accumulator[..params], &mut []],
+        ))
     }
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {

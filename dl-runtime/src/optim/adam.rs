@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
 
 /// `Adam` with Keras's defaults and update rule (ε added after the bias-corrected step size,
 /// Keras's "epsilon hat").
@@ -20,8 +20,27 @@ pub struct Adam {
     pub epsilon: f32,
     step: i32,
     alpha: f32,
+    rule: AdamRule,
     m: Vec<f32>,
     v: Vec<f32>,
+}
+
+/// One Adam step's constants.
+#[derive(Debug, Clone, Copy, Default)]
+struct AdamRule {
+    /// Keras's `1 - beta_1` and `1 - beta_2`: in double precision, then rounded.
+    d1: f32,
+    d2: f32,
+    /// The bias-corrected step size.
+    alpha: f32,
+    eps: f32,
+}
+
+impl ElementRule for AdamRule {
+    #[inline]
+    fn apply(&self, param: &mut [f32], grad: &[f32], [m, v]: [&mut [f32]; 2]) {
+        adam_update(param, grad, m, v, self.d1, self.d2, self.alpha, self.eps);
+    }
 }
 
 impl Adam {
@@ -34,6 +53,7 @@ impl Adam {
             epsilon: 1e-7,
             step: 0,
             alpha: 0.0,
+            rule: AdamRule::default(),
             m: Vec::new(),
             v: Vec::new(),
         }
@@ -42,6 +62,23 @@ impl Adam {
     /// Steps taken so far.
     pub fn iterations(&self) -> i32 {
         self.step
+    }
+
+    /// This step's constants, from the hyperparameters as they are now.
+    fn rule(&self) -> AdamRule {
+        AdamRule {
+            d1: (1.0 - self.beta_1) as f32,
+            d2: (1.0 - self.beta_2) as f32,
+            alpha: self.alpha,
+            eps: self.epsilon,
+        }
+    }
+
+    /// The moments of the first `params` parameters, sized on the first step.
+    fn moments(&mut self, params: usize) -> [&mut [f32]; 2] {
+        ensure(&mut self.m, params, 0.0);
+        ensure(&mut self.v, params, 0.0);
+        [&mut self.m[..params], &mut self.v[..params]]
     }
 
     /// [`Optimizer::load_state`], naming the optimizer `name` in errors.
@@ -91,19 +128,19 @@ impl Optimizer for Adam {
     #[inline]
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
         let n = param.len();
-        ensure(&mut self.m, offset + n, 0.0);
-        ensure(&mut self.v, offset + n, 0.0);
-        adam_update(
-            param,
-            grad,
-            &mut self.m[offset..offset + n],
-            &mut self.v[offset..offset + n],
-            // Keras's `1 - beta`: in double precision, then rounded.
-            (1.0 - self.beta_1) as f32,
-            (1.0 - self.beta_2) as f32,
-            self.alpha,
-            self.epsilon,
-        );
+        let rule = self.rule();
+        let [m, v] = self.moments(offset + n);
+        rule.apply(param, grad, [&mut m[offset..], &mut v[offset..]]);
+    }
+
+    fn elementwise(&mut self, params: usize) -> Option<Elementwise<'_>> {
+        self.rule = self.rule();
+        let state = {
+            ensure(&mut self.m, params, 0.0);
+            ensure(&mut self.v, params, 0.0);
+            [&mut self.m[..params], &mut self.v[..params]]
+        };
+        Some(Elementwise::new(&self.rule, state))
     }
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {
@@ -215,6 +252,22 @@ pub struct AdamW {
     pub adam: Adam,
     /// Decoupled weight decay.
     pub weight_decay: f32,
+    rule: AdamWRule,
+}
+
+/// One AdamW step's constants: the decay factor, then Adam's.
+#[derive(Debug, Clone, Copy, Default)]
+struct AdamWRule {
+    decay: f32,
+    adam: AdamRule,
+}
+
+impl ElementRule for AdamWRule {
+    #[inline]
+    fn apply(&self, param: &mut [f32], grad: &[f32], state: [&mut [f32]; 2]) {
+        param.iter_mut().for_each(|p| *p *= self.decay);
+        self.adam.apply(param, grad, state);
+    }
 }
 
 impl AdamW {
@@ -223,6 +276,16 @@ impl AdamW {
         AdamW {
             adam: Adam::new(learning_rate),
             weight_decay,
+            rule: AdamWRule::default(),
+        }
+    }
+}
+
+impl AdamW {
+    fn rule(&self) -> AdamWRule {
+        AdamWRule {
+            decay: 1.0 - self.adam.learning_rate * self.weight_decay,
+            adam: self.adam.rule(),
         }
     }
 }
@@ -243,9 +306,21 @@ impl Optimizer for AdamW {
     }
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
-        let decay = 1.0 - self.adam.learning_rate * self.weight_decay;
-        param.iter_mut().for_each(|p| *p *= decay);
-        self.adam.update(offset, param, grad);
+        let n = param.len();
+        let rule = self.rule();
+        let [m, v] = self.adam.moments(offset + n);
+        rule.apply(param, grad, [&mut m[offset..], &mut v[offset..]]);
+    }
+
+    fn elementwise(&mut self, params: usize) -> Option<Elementwise<'_>> {
+        self.rule = self.rule();
+        let state = {
+            let adam = &mut self.adam;
+            ensure(&mut adam.m, params, 0.0);
+            ensure(&mut adam.v, params, 0.0);
+            [&mut adam.m[..params], &mut adam.v[..params]]
+        };
+        Some(Elementwise::new(&self.rule, state))
     }
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {

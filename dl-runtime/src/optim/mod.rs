@@ -7,22 +7,36 @@
 mod adagrad;
 mod adam;
 mod clip;
+mod elementwise;
 mod rmsprop;
 mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
 pub use clip::Clip;
+pub use elementwise::{ElementRule, Elementwise};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 /// A gradient-descent update rule.
-pub trait Optimizer {
+///
+/// `Send`, and losses `Sync`, because a data-parallel step runs them on its thread pool.
+pub trait Optimizer: Send {
     /// Called once per step, before any tensor is updated (advances step counters).
     fn begin_step(&mut self) {}
 
     /// Updates one tensor; `offset` is its position among all parameters, stable across steps.
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]);
+
+    /// This step's update of the first `params` parameters as an element-wise rule with its
+    /// state, for optimizers whose update of a parameter reads nothing but that parameter, its
+    /// gradient and its own state (every built-in one); called after
+    /// [`Optimizer::begin_step`]. A data-parallel trainer then cuts large tensors into pieces
+    /// updated on several threads, with the same result, bit for bit, as
+    /// [`Optimizer::update`]. `None` (the default): the trainer calls `update` tensor by tensor.
+    fn elementwise(&mut self, _params: usize) -> Option<Elementwise<'_>> {
+        None
+    }
 
     /// Whether a step moves each weight by a bounded amount whatever the gradient's size (Adam,
     /// RMSprop, Adagrad: the gradient is divided by its own running magnitude). Then finite
@@ -179,6 +193,50 @@ pub(crate) mod tests {
         rms.momentum = 0.5;
         resumes_exactly(rms.clone(), rms);
         resumes_exactly(Adagrad::new(0.1), Adagrad::new(0.1));
+    }
+
+    /// Three steps over two tensors: `update` tensor by tensor in `a`, and in `b` the step's
+    /// `elementwise` view cut at odd points inside the tensors, pieces applied last first. The
+    /// parameters and the state agree bit for bit.
+    fn cutting_changes_nothing<O: Optimizer>(mut a: O, mut b: O) {
+        let n = 37;
+        let mut p: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut q = p.clone();
+        for step in 0..3 {
+            let g: Vec<f32> = (0..n).map(|i| ((i + step) as f32 * 0.91).cos()).collect();
+            a.begin_step();
+            a.update(0, &mut p[..20], &g[..20]);
+            a.update(20, &mut p[20..], &g[20..]);
+            b.begin_step();
+            let mut view = b.elementwise(n).expect("built-in optimizers are element-wise");
+            for (start, len) in [(0, 20), (20, n - 20)] {
+                let cut = 7 + step;
+                let (first, second) = view.range(start, len).split_at(cut);
+                let (p0, p1) = q[start..start + len].split_at_mut(cut);
+                let (g0, g1) = g[start..start + len].split_at(cut);
+                second.apply(p1, g1);
+                first.apply(p0, g0);
+            }
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&p), bits(&q), "{}", a.name());
+        for ((name, x), (_, y)) in a.state().into_iter().zip(b.state()) {
+            assert_eq!(bits(x), bits(y), "{} {name}", a.name());
+        }
+    }
+
+    #[test]
+    fn every_optimizer_updates_the_same_through_a_cut_elementwise_view() {
+        use super::{Adagrad, Adam, AdamW, RmsProp, Sgd};
+        cutting_changes_nothing(Sgd::new(0.1), Sgd::new(0.1));
+        let momentum = || Sgd::new(0.1).with_momentum(0.9).with_nesterov(true);
+        cutting_changes_nothing(momentum(), momentum());
+        cutting_changes_nothing(Adam::new(0.1), Adam::new(0.1));
+        cutting_changes_nothing(AdamW::new(0.1, 0.01), AdamW::new(0.1, 0.01));
+        let mut rms = RmsProp::new(0.1);
+        rms.momentum = 0.5;
+        cutting_changes_nothing(rms.clone(), rms);
+        cutting_changes_nothing(Adagrad::new(0.1), Adagrad::new(0.1));
     }
 
     #[test]

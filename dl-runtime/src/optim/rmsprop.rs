@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
 
 /// `RMSprop` with Keras's defaults (lr 0.001, ρ 0.9, ε 1e-7 inside the square root, no
 /// momentum).
@@ -15,6 +15,36 @@ pub struct RmsProp {
     iterations: u64,
     mean_square: Vec<f32>,
     velocity: Vec<f32>,
+    rule: RmsRule,
+}
+
+/// One RMSprop step's constants.
+#[derive(Debug, Clone, Copy, Default)]
+struct RmsRule {
+    learning_rate: f32,
+    rho: f32,
+    epsilon: f32,
+    momentum: f32,
+}
+
+impl ElementRule for RmsRule {
+    /// `state` is the mean square and the velocity (empty without momentum).
+    #[inline]
+    fn apply(&self, param: &mut [f32], grad: &[f32], [ms, vel]: [&mut [f32]; 2]) {
+        let (lr, rho, eps, mom) = (self.learning_rate, self.rho, self.epsilon, self.momentum);
+        if mom == 0.0 {
+            for ((p, s), &g) in param.iter_mut().zip(ms).zip(grad) {
+                *s = rho * *s + (1.0 - rho) * g * g;
+                *p -= lr * g / (*s + eps).sqrt();
+            }
+        } else {
+            for (((p, s), v), &g) in param.iter_mut().zip(ms).zip(vel).zip(grad) {
+                *s = rho * *s + (1.0 - rho) * g * g;
+                *v = mom * *v + lr * g / (*s + eps).sqrt();
+                *p -= *v;
+            }
+        }
+    }
 }
 
 impl RmsProp {
@@ -28,6 +58,7 @@ impl RmsProp {
             iterations: 0,
             mean_square: Vec::new(),
             velocity: Vec::new(),
+            rule: RmsRule::default(),
         }
     }
 
@@ -54,23 +85,29 @@ impl Optimizer for RmsProp {
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
         let n = param.len();
-        ensure(&mut self.mean_square, offset + n, 0.0);
-        let ms = &mut self.mean_square[offset..offset + n];
-        let (lr, rho, eps, mom) = (self.learning_rate, self.rho, self.epsilon, self.momentum);
-        if mom == 0.0 {
-            for ((p, s), &g) in param.iter_mut().zip(ms).zip(grad) {
-                *s = rho * *s + (1.0 - rho) * g * g;
-                *p -= lr * g / (*s + eps).sqrt();
-            }
-        } else {
-            ensure(&mut self.velocity, offset + n, 0.0);
-            let vel = &mut self.velocity[offset..offset + n];
-            for (((p, s), v), &g) in param.iter_mut().zip(ms).zip(vel).zip(grad) {
-                *s = rho * *s + (1.0 - rho) * g * g;
-                *v = mom * *v + lr * g / (*s + eps).sqrt();
-                *p -= *v;
-            }
+        if let Some(mut step) = self.elementwise(offset + n) {
+            step.range(offset, n).apply(param, grad);
         }
+    }
+
+    fn elementwise(&mut self, params: usize) -> Option<Elementwise<'_>> {
+        self.rule = RmsRule {
+            learning_rate: self.learning_rate,
+            rho: self.rho,
+            epsilon: self.epsilon,
+            momentum: self.momentum,
+        };
+        ensure(&mut self.mean_square, params, 0.0);
+        let velocity: &mut [f32] = if self.momentum == 0.0 {
+            &mut []
+        } else {
+            ensure(&mut self.velocity, params, 0.0);
+            &mut self.velocity[..params]
+        };
+        Some(Elementwise::new(
+            &self.rule,
+            [&mut self.mean_square[..params], velocity],
+        ))
     }
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {

@@ -1,4 +1,4 @@
-use super::{Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
 
 /// `SGD`: plain, with momentum, or Nesterov momentum (Keras's formulation).
 #[derive(Debug, Clone)]
@@ -11,6 +11,33 @@ pub struct Sgd {
     pub nesterov: bool,
     iterations: u64,
     velocity: Vec<f32>,
+    rule: SgdRule,
+}
+
+/// One SGD step's constants.
+#[derive(Debug, Clone, Copy, Default)]
+struct SgdRule {
+    learning_rate: f32,
+    momentum: f32,
+    nesterov: bool,
+}
+
+impl ElementRule for SgdRule {
+    /// `state[0]` is the velocity, empty without momentum.
+    #[inline]
+    fn apply(&self, param: &mut [f32], grad: &[f32], [velocity, _]: [&mut [f32]; 2]) {
+        let (lr, m) = (self.learning_rate, self.momentum);
+        if m == 0.0 {
+            for (p, &g) in param.iter_mut().zip(grad) {
+                *p -= lr * g;
+            }
+            return;
+        }
+        for ((p, v), &g) in param.iter_mut().zip(velocity).zip(grad) {
+            *v = m * *v - lr * g;
+            *p += if self.nesterov { m * *v - lr * g } else { *v };
+        }
+    }
 }
 
 impl Sgd {
@@ -22,6 +49,7 @@ impl Sgd {
             nesterov: false,
             iterations: 0,
             velocity: Vec::new(),
+            rule: SgdRule::default(),
         }
     }
 
@@ -55,19 +83,25 @@ impl Optimizer for Sgd {
     }
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
-        let (lr, m) = (self.learning_rate, self.momentum);
-        if m == 0.0 {
-            for (p, &g) in param.iter_mut().zip(grad) {
-                *p -= lr * g;
-            }
-            return;
+        let n = param.len();
+        if let Some(mut step) = self.elementwise(offset + n) {
+            step.range(offset, n).apply(param, grad);
         }
-        ensure(&mut self.velocity, offset + param.len(), 0.0);
-        let v = &mut self.velocity[offset..offset + param.len()];
-        for ((p, v), &g) in param.iter_mut().zip(v).zip(grad) {
-            *v = m * *v - lr * g;
-            *p += if self.nesterov { m * *v - lr * g } else { *v };
-        }
+    }
+
+    fn elementwise(&mut self, params: usize) -> Option<Elementwise<'_>> {
+        self.rule = SgdRule {
+            learning_rate: self.learning_rate,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+        };
+        let velocity: &mut [f32] = if self.momentum == 0.0 {
+            &mut []
+        } else {
+            ensure(&mut self.velocity, params, 0.0);
+            &mut self.velocity[..params]
+        };
+        Some(Elementwise::new(&self.rule, [velocity, &mut []]))
     }
 
     fn state(&self) -> Vec<(&'static str, &[f32])> {

@@ -6,7 +6,9 @@ mod fit;
 mod history;
 mod parallel;
 mod progress;
+mod split;
 mod trainer;
+mod update;
 
 pub use evaluate::{Evaluation, evaluate, predict};
 pub use fit::{Fit, fit};

@@ -1,18 +1,22 @@
 //! Data-parallel training steps: each batch is cut into a fixed number of contiguous shards, each
-//! shard runs forward and backward into buffers of its own, and the shards' gradients are added
-//! in shard order into the batch's gradient.
+//! shard runs forward, loss and backward into buffers of its own, and the shards' gradients are
+//! added in shard order into the batch's gradient. The element-wise rest of the step (that sum,
+//! the finite check, the optimizer's update) is cut into pieces of each large tensor, shared by
+//! the same threads.
 //!
 //! The result depends on the number of shards (it fixes what is computed and in what order) but
 //! never on the number of threads that run them: with the same shards, one thread and eight give
 //! the same weights bit for bit.
 
-use rayon::prelude::*;
-
+use super::split::pieces;
 use super::trainer::BatchStats;
+use super::update::{Update, apply};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
-use crate::loss::{GradOf, Loss};
+use crate::finite::all_finite;
+use crate::loss::Loss;
 use crate::model::Model;
+use crate::optim::Optimizer;
 use crate::sample::Sample;
 
 /// How a training step spreads each batch over cores: data parallelism, as Keras's
@@ -73,48 +77,52 @@ impl Parallel {
     }
 }
 
-/// One shard's buffers, beyond the first shard's, which are the trainer's own.
+/// One shard's buffers, beyond the first shard's, which are the trainer's own. Aligned to two
+/// cache lines (the adjacent-line prefetcher pairs them) so that the small tensors and the
+/// counts that a shard's thread writes never share a line with the next shard's.
+#[repr(align(128))]
 struct Shard<M: Model> {
     workspace: M::Workspace,
     grads: M,
+    out: BatchStats,
 }
 
-/// A part of a sharded step that runs on the pool.
-#[derive(Clone, Copy)]
-enum Phase {
-    Forward,
-    Backward(GradOf),
-    /// Adds the other shards' gradients into the first's.
-    Reduce,
+/// The batch a sharded step works on, gathered end to end, and shard 0's buffers (the
+/// trainer's), which receive the batch's gradient.
+pub(crate) struct Batch<'a, M: Model, L: Loss<M::Head>> {
+    pub loss: &'a L,
+    pub x: &'a [<M::Input as Sample>::Elem],
+    pub y: &'a [L::Target],
+    pub workspace: &'a mut M::Workspace,
+    pub grads: &'a mut M,
 }
 
-/// Runs a [`Phase`] on every shard: `(shards, model, batch, x, first workspace, first grads)`.
-type RunPhase<M> = fn(
-    &mut Shards<M>,
-    &M,
-    usize,
-    &[<<M as Model>::Input as Sample>::Elem],
-    &mut <M as Model>::Workspace,
-    &mut M,
-    Phase,
-);
+/// What follows the batch's gradient.
+pub(crate) enum Then<'a, M, O> {
+    /// Nothing: the gradient is the result.
+    Gradients(&'a M),
+    /// An optimizer step on the network.
+    Step(&'a mut M, Update<'a, O>),
+}
+
+/// [`sharded_step`] for one `M`, `L`, `O`.
+type RunStep<M, L, O> =
+    for<'a> fn(&mut Shards<M, L, O>, Batch<'a, M, L>, Then<'a, M, O>) -> Result<BatchStats, f32>;
 
 /// The state of a sharded step: the pool and the buffers of shards 1 and up.
-pub(crate) struct Shards<M: Model> {
+pub(crate) struct Shards<M: Model, L: Loss<M::Head>, O> {
     parallel: Parallel,
     /// `Some` when `threads >= 2`; `threads == 0` uses the global pool, `1` no pool at all.
     pool: Option<rayon::ThreadPool>,
+    /// Shard 0's loss and counts.
+    first: BatchStats,
     extra: Vec<Shard<M>>,
-    /// [`run_phase`] for this `M`, taken where `M: Send + Sync` is known, so that the trainer,
-    /// and generic code using it, need not require it.
-    run_phase: RunPhase<M>,
+    /// [`sharded_step`] for this `M`, taken where `M: Send + Sync` is known, so that the
+    /// trainer, and generic code using it, need not require it.
+    run: RunStep<M, L, O>,
 }
 
-/// Gradient tensors at least this long are added in chunks spread over the pool (the LSTM's
-/// 640 k embedding gradient); smaller ones are not worth waking a thread for.
-const PAR_ADD_LEN: usize = 1 << 15;
-
-impl<M: Model> Shards<M> {
+impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
     /// The buffers and pool for `parallel`; `None` for a single shard, which takes the plain
     /// step.
     pub(crate) fn new(parallel: Parallel) -> Result<Option<Self>>
@@ -154,144 +162,192 @@ impl<M: Model> Shards<M> {
                 Shard {
                     workspace,
                     grads: M::zeros(),
+                    out: BatchStats::default(),
                 }
             })
             .collect();
         Ok(Some(Shards {
             parallel,
             pool,
+            first: BatchStats::default(),
             extra,
-            run_phase: run_phase::<M>,
+            run: sharded_step::<M, L, O>,
         }))
     }
 
-    /// Forward and backward of the batch `x`, `y` (gathered end to end), shard by shard; shard 0
-    /// uses `workspace` and `grads`, which receive the batch's gradient.
-    ///
-    /// The forward and backward passes run on the pool; the loss runs in between on the calling
-    /// thread, shard after shard (it is cheap, and the loss need not be `Sync`).
-    pub(crate) fn forward_backward<L: Loss<M::Head>>(
-        &mut self,
-        model: &M,
-        loss: &L,
-        x: &[<M::Input as Sample>::Elem],
-        y: &[L::Target],
-        workspace: &mut M::Workspace,
-        grads: &mut M,
-    ) -> BatchStats {
-        let batch = y.len();
-        let run = self.run_phase;
-        run(self, model, batch, x, workspace, grads, Phase::Forward);
-
-        // A per-layer state update after the training forward (BatchNormalization's moving
-        // statistics) belongs here: each shard computed its own batch statistics, as replicas
-        // do under PyTorch's DDP without SyncBatchNorm, and the update should take shard 0's
-        // (from `workspace`; DDP broadcasts rank 0's buffers) so that it stays independent of
-        // the thread count.
-
-        let shards = self.parallel.shards;
-        let mut total = BatchStats::default();
-        let mut grad_of = GradOf::Output;
-        for i in 0..shards {
-            let (start, end) = (bound(batch, shards, i), bound(batch, shards, i + 1));
-            if start == end {
-                continue;
-            }
-            let ws = match i {
-                0 => &mut *workspace,
-                _ => &mut self.extra[i - 1].workspace,
-            };
-            let (head, grad) = M::head(ws);
-            let targets = &y[start..end];
-            let (loss_sum, of) = loss.compute(&head, targets, Some(&mut *grad));
-            // The loss gives the gradient of this shard's mean; its share of the batch's mean
-            // is `(end - start) / batch` of that.
-            let weight = (end - start) as f32 / batch as f32;
-            grad.iter_mut().for_each(|g| *g *= weight);
-            if loss.classes().is_some() {
-                for (out, t) in head.y.chunks_exact(head.units).zip(targets) {
-                    total.correct += usize::from(loss.predicted_class(out) == loss.target_class(t));
-                }
-            }
-            total.samples += end - start;
-            total.loss_sum += loss_sum;
-            grad_of = of;
-        }
-
-        run(self, model, batch, x, workspace, grads, Phase::Backward(grad_of));
-        run(self, model, batch, x, workspace, grads, Phase::Reduce);
-        total
+    /// Forward, loss and backward of `batch` shard by shard, the shards' gradients added into
+    /// `batch.grads`, then `then`. `Err` carries a non-finite loss, or NaN for a step refused
+    /// by [`apply`]; the weights are then untouched.
+    pub(crate) fn run(&mut self, batch: Batch<'_, M, L>, then: Then<'_, M, O>) -> Result<BatchStats, f32> {
+        (self.run)(self, batch, then)
     }
 }
 
-/// Runs `phase` on every shard, on the pool the setting asks for.
-fn run_phase<M: Model + Send + Sync>(
-    shards: &mut Shards<M>,
-    model: &M,
-    batch: usize,
-    x: &[<M::Input as Sample>::Elem],
-    workspace: &mut M::Workspace,
-    grads: &mut M,
-    phase: Phase,
-) {
+/// The whole sharded step in one visit to the pool: waking its threads costs tens of
+/// microseconds on a virtual machine, so the step goes there once, not once per phase.
+fn sharded_step<M, L, O>(
+    shards: &mut Shards<M, L, O>,
+    batch: Batch<'_, M, L>,
+    then: Then<'_, M, O>,
+) -> Result<BatchStats, f32>
+where
+    M: Model + Send + Sync,
+    L: Loss<M::Head>,
+    O: Optimizer,
+{
     let Shards {
         parallel,
         pool,
+        first,
         extra,
         ..
     } = shards;
     let count = parallel.shards;
-    let per_sample = x.len() / batch;
     let threaded = parallel.threads != 1;
-    if let Phase::Reduce = phase {
-        let add = |g: &mut [f32], other: &[f32]| add_into(g, other, threaded);
-        // In shard order, element by element: the same sums whatever thread adds which chunk.
-        let non_empty = (1..count).filter(|&i| bound(batch, count, i) < bound(batch, count, i + 1));
-        for i in non_empty {
-            let other = &extra[i - 1].grads;
-            match pool.as_ref() {
-                Some(pool) => pool.install(|| grads.zip_params_mut(other, add)),
-                None => grads.zip_params_mut(other, add),
+    let Batch {
+        loss,
+        x,
+        y,
+        workspace,
+        grads,
+    } = batch;
+    let body = move || {
+        // MXCSR is per thread: every thread that computes flushes denormals as the caller does,
+        // or results would depend on where a piece ran.
+        let _flush = FlushDenormals::new();
+        let model: &M = match &then {
+            Then::Gradients(m) => m,
+            Then::Step(m, _) => m,
+        };
+        let n = y.len();
+        let per_sample = x.len() / n;
+        let shard = |i: usize, ws: &mut M::Workspace, g: &mut M, out: &mut BatchStats| {
+            let _flush = FlushDenormals::new();
+            let (start, end) = (bound(n, count, i), bound(n, count, i + 1));
+            *out = BatchStats::default();
+            if start < end {
+                let xs = &x[start * per_sample..end * per_sample];
+                *out = forward_backward(model, loss, xs, &y[start..end], n, ws, g);
+            }
+        };
+        if threaded {
+            let (ws0, g0, out0) = (&mut *workspace, &mut *grads, &mut *first);
+            // The thread that runs the step takes its own index's shard first and leaves the
+            // other to be stolen: each shard then tends to stay on one core, its buffers in
+            // that core's cache.
+            let mine = rayon::current_thread_index().unwrap_or(0) % count;
+            let shard = &shard;
+            if mine == 0 {
+                rayon::join(|| shard(0, ws0, g0, out0), || each_shard(extra, 1, shard));
+            } else {
+                rayon::join(|| each_shard(extra, 1, shard), || shard(0, ws0, g0, out0));
+            }
+        } else {
+            shard(0, workspace, grads, first);
+            for (i, s) in extra.iter_mut().enumerate() {
+                shard(i + 1, &mut s.workspace, &mut s.grads, &mut s.out);
             }
         }
-        return;
-    }
-    let shard = |i: usize, ws: &mut M::Workspace, g: &mut M| {
-        let (start, end) = (bound(batch, count, i), bound(batch, count, i + 1));
-        if start == end {
-            return;
+
+        let mut total = BatchStats::default();
+        for out in std::iter::once(&*first).chain(extra.iter().map(|s| &s.out)) {
+            total.samples += out.samples;
+            total.loss_sum += out.loss_sum;
+            total.correct += out.correct;
         }
-        // MXCSR is per thread: each worker flushes denormals as the calling thread does, or
-        // results would depend on where a shard ran.
-        let _flush = FlushDenormals::new();
-        let xs = &x[start * per_sample..end * per_sample];
-        match phase {
-            Phase::Forward => model.forward_batch(xs, end - start, ws, true),
-            Phase::Backward(grad_of) => model.backward_batch(xs, end - start, ws, grad_of, g),
-            Phase::Reduce => unreachable!("handled above"),
+        let stepping = matches!(then, Then::Step(..));
+        if stepping && !total.loss_sum.is_finite() {
+            return Err(total.loss_sum);
         }
-    };
-    if !threaded {
-        shard(0, workspace, grads);
-        for (i, s) in extra.iter_mut().enumerate() {
-            shard(i + 1, &mut s.workspace, &mut s.grads);
+
+        // The other shards' gradients, added in shard order, element by element: the same
+        // sums whatever thread adds which piece. Shards left empty by a small batch hold an
+        // older gradient and are skipped. For a bounded step without clipping, the last sum
+        // also checks the gradient, saving a pass over it.
+        let threads = if threaded { rayon::current_num_threads() } else { 1 };
+        let check = match &then {
+            Then::Step(_, u) => u.clip.is_none() && u.optimizer.bounded_step(),
+            Then::Gradients(_) => false,
+        };
+        let used = extra.iter().take_while(|s| s.out.samples > 0).count();
+        let mut finite = true;
+        for (i, s) in extra[..used].iter().enumerate() {
+            let last = check && i + 1 == used;
+            grads.zip_params_mut(&s.grads, |g, o| {
+                let len = g.len();
+                finite &= pieces((g, o), len, threads, &|(g, o): (&mut [f32], &[f32])| {
+                    g.iter_mut().zip(o).for_each(|(g, o)| *g += o);
+                    !last || all_finite(g)
+                });
+            });
         }
-        return;
-    }
-    let mut run_all = || {
-        rayon::join(
-            || shard(0, workspace, grads),
-            || {
-                extra
-                    .par_iter_mut()
-                    .enumerate()
-                    .for_each(|(i, s)| shard(i + 1, &mut s.workspace, &mut s.grads))
-            },
-        );
+        match then {
+            Then::Gradients(_) => Ok(total),
+            Then::Step(model, update) => {
+                let known = (check && used > 0).then_some(finite);
+                apply(model, grads, update, threads, known).map(|()| total)
+            }
+        }
     };
     match pool.as_ref() {
-        Some(pool) => pool.install(run_all),
-        None => run_all(),
+        Some(pool) => pool.install(body),
+        // The global pool has no `install`; a join does the same, moving the whole step onto
+        // the pool at once rather than entering it again at every join inside.
+        None if threaded => rayon::join(body, || ()).0,
+        None => body(),
+    }
+}
+
+/// Runs `shard` on each of `shards`, numbered from `first`, splitting the list between threads.
+fn each_shard<M: Model + Send>(
+    shards: &mut [Shard<M>],
+    first: usize,
+    shard: &(impl Fn(usize, &mut M::Workspace, &mut M, &mut BatchStats) + Sync),
+) {
+    match shards {
+        [] => {}
+        [s] => shard(first, &mut s.workspace, &mut s.grads, &mut s.out),
+        _ => {
+            let mid = shards.len() / 2;
+            let (a, b) = shards.split_at_mut(mid);
+            rayon::join(
+                || each_shard(a, first, shard),
+                || each_shard(b, first + mid, shard),
+            );
+        }
+    }
+}
+
+/// Forward, loss and backward of one shard of `xs`, `ys`, out of a batch of `batch` samples:
+/// the gradient is of this shard's share of the batch's mean loss.
+fn forward_backward<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    loss: &L,
+    xs: &[<M::Input as Sample>::Elem],
+    ys: &[L::Target],
+    batch: usize,
+    ws: &mut M::Workspace,
+    grads: &mut M,
+) -> BatchStats {
+    let n = ys.len();
+    model.forward_batch(xs, n, ws, true);
+    let (head, grad) = M::head(ws);
+    let (loss_sum, grad_of) = loss.compute(&head, ys, Some(&mut *grad));
+    // The loss gives the gradient of this shard's mean; its share of the batch's mean is
+    // `n / batch` of that.
+    let weight = n as f32 / batch as f32;
+    grad.iter_mut().for_each(|g| *g *= weight);
+    let mut correct = 0;
+    if loss.classes().is_some() {
+        for (out, t) in head.y.chunks_exact(head.units).zip(ys) {
+            correct += usize::from(loss.predicted_class(out) == loss.target_class(t));
+        }
+    }
+    model.backward_batch(xs, n, ws, grad_of, grads);
+    BatchStats {
+        samples: n,
+        loss_sum,
+        correct,
     }
 }
 
@@ -299,17 +355,6 @@ fn run_phase<M: Model + Send + Sync>(
 /// one sample more than the others.
 fn bound(batch: usize, shards: usize, i: usize) -> usize {
     i * (batch / shards) + i.min(batch % shards)
-}
-
-/// `g += other`, element by element, so that splitting it over threads cannot change a bit.
-fn add_into(g: &mut [f32], other: &[f32], threaded: bool) {
-    if threaded && g.len() >= PAR_ADD_LEN {
-        g.par_chunks_mut(PAR_ADD_LEN / 2)
-            .zip(other.par_chunks(PAR_ADD_LEN / 2))
-            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, b)| *a += b));
-    } else {
-        g.iter_mut().zip(other).for_each(|(a, b)| *a += b);
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
-use super::parallel::{Parallel, Shards};
+use super::parallel::{Batch, Parallel, Shards, Then};
+use super::update::{Update, apply};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
-use crate::finite::all_finite;
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::optim::{Clip, Optimizer};
@@ -44,7 +44,7 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     steps: usize,
     parallel: Parallel,
     /// Buffers of the other shards when [`Parallel`] cuts batches into more than one.
-    shards: Option<Shards<M>>,
+    shards: Option<Shards<M, L, O>>,
 }
 
 impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
@@ -105,33 +105,34 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     /// weights or the state (moving statistics).
     pub fn compute_gradients(&mut self, model: &M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
         super::check_data("the batch", x, y, &self.loss)?;
-        Ok(self.forward_backward(model, x, y, 0..x.len()))
+        let _flush = FlushDenormals::new();
+        self.gather(x, y, 0..x.len());
+        if let Some(shards) = &mut self.shards {
+            let batch = Batch {
+                loss: &self.loss,
+                x: &self.x,
+                y: &self.y,
+                workspace: &mut self.workspace,
+                grads: &mut self.grads,
+            };
+            let stats = shards.run(batch, Then::Gradients(model));
+            return Ok(stats.expect("computing gradients refuses nothing"));
+        }
+        Ok(self.forward_backward(model))
     }
 
-    fn forward_backward(
-        &mut self,
-        model: &M,
-        x: &[M::Input],
-        y: &[L::Target],
-        indices: impl Iterator<Item = usize> + Clone,
-    ) -> BatchStats {
-        let _flush = FlushDenormals::new();
+    /// Lays the samples at `indices` end to end in the trainer's batch buffers.
+    fn gather(&mut self, x: &[M::Input], y: &[L::Target], indices: impl Iterator<Item = usize>) {
         self.x.clear();
         self.y.clear();
         for i in indices {
             self.x.extend_from_slice(x[i].elems());
             self.y.push(y[i]);
         }
-        if let Some(shards) = &mut self.shards {
-            return shards.forward_backward(
-                model,
-                &self.loss,
-                &self.x,
-                &self.y,
-                &mut self.workspace,
-                &mut self.grads,
-            );
-        }
+    }
+
+    /// Forward and backward of the gathered batch on the calling thread.
+    fn forward_backward(&mut self, model: &M) -> BatchStats {
         let batch = self.y.len();
         model.forward_batch(&self.x, batch, &mut self.workspace, true);
         let (head, grad) = M::head(&mut self.workspace);
@@ -160,59 +161,34 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         indices: impl Iterator<Item = usize> + Clone,
     ) -> Result<BatchStats, f32> {
         let _flush = FlushDenormals::new();
-        let stats = self.forward_backward(model, x, y, indices);
-        if !stats.loss_sum.is_finite() {
-            return Err(stats.loss_sum);
-        }
-        if let Some(c) = self.clip {
-            let mut squares = 0.0f64;
-            if matches!(c, Clip::GlobalNorm(_)) {
-                self.grads.for_each_param(|_, _, g| {
-                    squares += g.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>()
-                });
-            }
-            let global_norm = squares.sqrt() as f32;
-            self.grads.for_each_param_mut(|_, _, g| c.apply(g, global_norm));
-        }
-        if self.optimizer.bounded_step() {
-            // Finite gradients cannot overflow finite weights under such a step, so checking
-            // the gradients before the update is enough.
-            let mut finite = true;
-            self.grads.for_each_param(|_, _, g| finite &= all_finite(g));
-            if !finite {
-                return Err(f32::NAN);
-            }
-            self.optimizer.begin_step();
-            let mut offset = 0;
-            let opt = &mut self.optimizer;
-            model.zip_params_mut(&self.grads, |p, g| {
-                opt.update(offset, p, g);
-                offset += p.len();
-            });
+        self.gather(x, y, indices);
+        let stats = if let Some(shards) = &mut self.shards {
+            let update = Update {
+                optimizer: &mut self.optimizer,
+                clip: self.clip,
+                backup: &mut self.backup,
+            };
+            let batch = Batch {
+                loss: &self.loss,
+                x: &self.x,
+                y: &self.y,
+                workspace: &mut self.workspace,
+                grads: &mut self.grads,
+            };
+            shards.run(batch, Then::Step(model, update))?
         } else {
-            // Otherwise a NaN gradient, or finite gradients times a huge learning rate, can
-            // spoil the weights: keep a copy, taken tensor by tensor just before each update
-            // while it is in cache, and restore it if any weight comes out non-finite.
-            self.backup.resize(M::PARAMS, 0.0);
-            self.optimizer.begin_step();
-            let mut offset = 0;
-            let (opt, backup) = (&mut self.optimizer, &mut self.backup);
-            let mut finite = true;
-            model.zip_params_mut(&self.grads, |p, g| {
-                backup[offset..offset + p.len()].copy_from_slice(p);
-                opt.update(offset, p, g);
-                finite &= all_finite(p);
-                offset += p.len();
-            });
-            if !finite {
-                let mut at = 0;
-                model.for_each_param_mut(|_, _, v| {
-                    v.copy_from_slice(&self.backup[at..at + v.len()]);
-                    at += v.len();
-                });
-                return Err(f32::NAN);
+            let stats = self.forward_backward(model);
+            if !stats.loss_sum.is_finite() {
+                return Err(stats.loss_sum);
             }
-        }
+            let update = Update {
+                optimizer: &mut self.optimizer,
+                clip: self.clip,
+                backup: &mut self.backup,
+            };
+            apply(model, &mut self.grads, update, 1, None)?;
+            stats
+        };
         // Moving statistics follow only the steps that were taken: a rejected step (non-finite
         // loss or weights) leaves them with the weights, untouched.
         model.update_state(&self.workspace);
