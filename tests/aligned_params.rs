@@ -2,41 +2,13 @@
 //! vector), in new networks, their clones and their zero (gradient) networks, so that the GEMM
 //! and matrix–vector kernels never read weights straddling cache lines.
 
+#[path = "common/tutorial_nets.rs"]
+mod tutorial_nets;
+
 use dl::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-dl::network! {
-    struct TutorialMlp {
-        input: [10],
-        Dense(64, relu),
-        Dense(64, relu),
-        Dense(1, sigmoid),
-    }
-}
-
-dl::network! {
-    struct MnistCnn {
-        input: [28, 28, 1],
-        Conv2D(32, (3, 3), relu),
-        MaxPooling2D((2, 2)),
-        Conv2D(64, (3, 3), relu),
-        MaxPooling2D((2, 2)),
-        Flatten,
-        Dense(64, relu),
-        Dense(10, softmax),
-    }
-}
-
-dl::network! {
-    struct TextLstm {
-        input: tokens[100],
-        Embedding(10000, 64),
-        LSTM(64),
-        Dense(64, relu),
-        Dense(10, softmax),
-    }
-}
+use tutorial_nets::{MnistCnn, TextLstm, Tutorial};
 
 dl::network! {
     struct Recurrent {
@@ -75,7 +47,7 @@ fn assert_aligned<M: Model + Clone>(m: &M, tensors: usize) {
 
 #[test]
 fn tutorial_mlp_parameters_start_on_cache_lines() {
-    assert_aligned(&TutorialMlp::new(&mut ChaCha8Rng::seed_from_u64(1)), 6);
+    assert_aligned(&Tutorial::new(&mut ChaCha8Rng::seed_from_u64(1)), 6);
 }
 
 #[test]

@@ -5,9 +5,13 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "common/tutorial_nets.rs"]
+mod tutorial_nets;
+
 use dl::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tutorial_nets::{MnistCnn, TextLstm, Tutorial};
 
 struct Counting;
 
@@ -53,15 +57,6 @@ fn allocations_during(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.with(Cell::get);
     f();
     ALLOCATIONS.with(Cell::get) - before
-}
-
-dl::network! {
-    struct Tutorial {
-        input: [10],
-        Dense(64, relu),
-        Dense(64, relu),
-        Dense(1, sigmoid),
-    }
 }
 
 dl::network! {
@@ -117,19 +112,6 @@ fn large_network_builds_trains_and_clones_on_a_test_thread_stack() {
     assert_ne!(copy.forward(&x[0]), p);
 }
 
-dl::network! {
-    struct MnistCnn {
-        input: [28, 28, 1],
-        Conv2D(32, (3, 3), relu),
-        MaxPooling2D((2, 2)),
-        Conv2D(64, (3, 3), relu),
-        MaxPooling2D((2, 2)),
-        Flatten,
-        Dense(64, relu),
-        Dense(10, softmax),
-    }
-}
-
 #[test]
 fn the_tutorial_cnn_builds_trains_and_runs_on_a_test_thread_without_steady_state_allocation() {
     // A debug build on the default 2 MiB test-thread stack: the 28×28×32 activations and the
@@ -152,16 +134,6 @@ fn the_tutorial_cnn_builds_trains_and_runs_on_a_test_thread_without_steady_state
     let mut out = 0.0;
     assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
     assert!(out > 0.0);
-}
-
-dl::network! {
-    struct TextLstm {
-        input: tokens[100],
-        Embedding(10000, 64),
-        LSTM(64),
-        Dense(64, relu),
-        Dense(10, softmax),
-    }
 }
 
 #[test]
