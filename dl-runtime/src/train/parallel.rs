@@ -320,7 +320,7 @@ fn each_shard<M: Model + Send>(
 
 /// Forward, loss and backward of one shard of `xs`, `ys`, out of a batch of `batch` samples:
 /// the gradient is of this shard's share of the batch's mean loss.
-fn forward_backward<M: Model, L: Loss<M::Head>>(
+pub(crate) fn forward_backward<M: Model, L: Loss<M::Head>>(
     model: &M,
     loss: &L,
     xs: &[<M::Input as Sample>::Elem],
@@ -335,8 +335,10 @@ fn forward_backward<M: Model, L: Loss<M::Head>>(
     let (loss_sum, grad_of) = loss.compute(&head, ys, Some(&mut *grad));
     // The loss gives the gradient of this shard's mean; its share of the batch's mean is
     // `n / batch` of that.
-    let weight = n as f32 / batch as f32;
-    grad.iter_mut().for_each(|g| *g *= weight);
+    if n != batch {
+        let weight = n as f32 / batch as f32;
+        grad.iter_mut().for_each(|g| *g *= weight);
+    }
     let mut correct = 0;
     if loss.classes().is_some() {
         for (out, t) in head.y.chunks_exact(head.units).zip(ys) {

@@ -1,4 +1,4 @@
-use super::parallel::{Batch, Parallel, Shards, Then};
+use super::parallel::{Batch, Parallel, Shards, Then, forward_backward};
 use super::update::{Update, apply};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
@@ -131,24 +131,19 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         }
     }
 
-    /// Forward and backward of the gathered batch on the calling thread.
+    /// Forward and backward of the gathered batch on the calling thread: one shard that is
+    /// the whole batch.
     fn forward_backward(&mut self, model: &M) -> BatchStats {
         let batch = self.y.len();
-        model.forward_batch(&self.x, batch, &mut self.workspace, true);
-        let (head, grad) = M::head(&mut self.workspace);
-        let (loss_sum, grad_of) = self.loss.compute(&head, &self.y, Some(grad));
-        let mut correct = 0;
-        if self.loss.classes().is_some() {
-            for (out, t) in head.y.chunks_exact(head.units).zip(&self.y) {
-                correct += usize::from(self.loss.predicted_class(out) == self.loss.target_class(t));
-            }
-        }
-        model.backward_batch(&self.x, batch, &mut self.workspace, grad_of, &mut self.grads);
-        BatchStats {
-            samples: batch,
-            loss_sum,
-            correct,
-        }
+        forward_backward(
+            model,
+            &self.loss,
+            &self.x,
+            &self.y,
+            batch,
+            &mut self.workspace,
+            &mut self.grads,
+        )
     }
 
     /// One step over the samples at `indices`; `Err` carries a non-finite loss, in which case the
