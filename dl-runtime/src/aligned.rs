@@ -10,23 +10,8 @@ use core::ops::{Deref, DerefMut};
 
 /// `T` placed on a 64-byte boundary: the alignment is the type's own, so a `Box<Aligned<T>>`
 /// is allocated and freed with it (`Box` uses `Layout::new::<Aligned<T>>()` both ways).
-#[derive(Clone, Copy, Default, Debug, PartialEq)]
 #[repr(C, align(64))]
-pub struct Aligned<T>(pub T);
-
-impl<T> Deref for Aligned<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Aligned<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
+struct Aligned<T>(T);
 
 // SAFETY: all-zero bytes are a valid `T`, and the padding `align(64)` may add after it holds no
 // value.

@@ -104,15 +104,7 @@ pub fn gemm_bias(
     relu: bool,
     c: &mut [f32],
 ) {
-    assert!(
-        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n && bias.len() >= m,
-        "gemm buffer too short"
-    );
-    let store = Store {
-        init: Init::Bias(&bias[..m]),
-        relu,
-    };
-    product(m, n, k, 1.0, a, Op::N, b, Op::N, &mut c[..m * n], store);
+    gemm_bias_ldb(m, n, k, a, b, k, bias, relu, c);
 }
 
 /// [`gemm_bias`] with `b`'s columns `ldb ≥ k` floats apart (each a run of `k`): the same step of

@@ -367,7 +367,7 @@ impl<const H: usize, const W: usize, const C: usize> Layer for GlobalAveragePool
 /// A max-pooling layer's forward over `win` (the windowed and the global one): sizes the
 /// batch's buffers and pools.
 fn max_pool_layer(win: &Window, x: &[f32], batch: usize, buf: &mut Buffers<ArgmaxCache>, training: bool) {
-    let out = win.oh * win.ow * win.c * batch;
+    let out = win.pooled_len() * batch;
     fit_len(&mut buf.y, out);
     fit_len(&mut buf.dy, out);
     max_pool_forward(win, x, batch, &mut buf.y, &mut buf.extra.argmax, training);
@@ -375,7 +375,7 @@ fn max_pool_layer(win: &Window, x: &[f32], batch: usize, buf: &mut Buffers<Argma
 
 /// An average-pooling layer's forward over `win`, as [`max_pool_layer`].
 fn avg_pool_layer(win: &Window, x: &[f32], batch: usize, buf: &mut Buffers<()>) {
-    let out = win.oh * win.ow * win.c * batch;
+    let out = win.pooled_len() * batch;
     fit_len(&mut buf.y, out);
     fit_len(&mut buf.dy, out);
     avg_pool_forward(win, x, batch, &mut buf.y);
