@@ -8,6 +8,8 @@ the accuracy by about one point).
     cargo run --release --example brown_lstm -- 1 --export-windows target/brown-windows
     benches/peers/.venv/bin/python benches/peers/brown_accuracy.py target/brown-windows [keras|torch]
 
+(The venv is the one `benches/peers/run.sh` creates.)
+
 Both frameworks train the tutorial's model with their own defaults (Keras: uniform ±0.05
 embeddings, glorot/orthogonal LSTM, Adam eps 1e-7; PyTorch: N(0, 1) embeddings, uniform
 ±1/sqrt(64) LSTM, Adam eps 1e-8), 10 epochs of batch 32, shuffled every epoch, one thread.
