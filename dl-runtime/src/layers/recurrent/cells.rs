@@ -434,4 +434,43 @@ mod tests {
         check_math::<false>();
         check_math::<true>();
     }
+
+    /// The inference step's quotients `tanh(b) / (1 + e^{−a})` against the training step's
+    /// separate σ and tanh, over gates from tiny to far past saturation and `exp`'s clamp, where
+    /// an overflowing or cancelling denominator would show.
+    #[test]
+    fn lstm_inference_step_matches_the_training_step() {
+        let values = [
+            0.0f32, 1e-20, -1e-20, 0.3, -0.7, 5.0, -5.0, 20.0, -20.0, 44.0, -44.0, 90.0, -90.0, 200.0, -200.0,
+        ];
+        let n = values.len();
+        // One column per combination of (input, forget) gate; the candidate, output gate and
+        // previous cell state walk the same values.
+        let mut columns = Vec::new();
+        for a in 0..n {
+            for b in 0..n {
+                let (i, f, g, o) = (values[a], values[b], values[(a + b) % n], values[(a * 7 + b) % n]);
+                columns.push(([i, f, g, o], values[(a * 3 + b * 5) % n].clamp(-3.0, 3.0)));
+            }
+        }
+        let batch = columns.len();
+        let gates: Vec<f32> = columns.iter().flat_map(|(g, _)| *g).collect();
+        let c_prev: Vec<f32> = columns.iter().map(|&(_, c)| c).collect();
+        let (mut c_train, mut tc, mut h_train) = (vec![0.0; batch], vec![0.0; batch], vec![0.0; batch]);
+        let (mut c_infer, mut h_infer) = (vec![0.0; batch], vec![0.0; batch]);
+        let mut activated = gates.clone();
+        lstm_step(1, &mut activated, &c_prev, &mut c_train, &mut tc, &mut h_train);
+        lstm_step_infer(1, &gates, &c_prev, &mut c_infer, &mut h_infer);
+        for k in 0..batch {
+            for (name, got, want) in [("c", c_infer[k], c_train[k]), ("h", h_infer[k], h_train[k])] {
+                assert!(got.is_finite(), "{name} not finite for {:?}", columns[k]);
+                let err = (got - want).abs();
+                assert!(
+                    err <= 4.0 * f32::EPSILON * want.abs() + 1e-37,
+                    "{name}: {got} against {want} for gates and c_prev {:?}",
+                    columns[k]
+                );
+            }
+        }
+    }
 }
