@@ -852,6 +852,7 @@ impl Model for Normalized {
             output_shape: &[3],
             params: 9,
             non_trainable: 0,
+            connected_to: &[],
         },
         dl::LayerSummary {
             name: "layer_normalization",
@@ -859,6 +860,7 @@ impl Model for Normalized {
             output_shape: &[3],
             params: 6,
             non_trainable: 0,
+            connected_to: &[],
         },
     ];
 

@@ -34,13 +34,36 @@ pub fn param_bytes(net: &Network) -> usize {
         * F32
 }
 
-/// Bytes of every layer's output and scratch in a single-sample forward: the size of an
-/// embedded network's scratch struct.
+/// Bytes of the activations a single-sample forward holds. For a stack, every layer's output and
+/// scratch: the size of an embedded network's scratch struct. For a network that branches, the
+/// peak of the tensors alive at once in declaration order: a layer's output lives from the layer
+/// to its last reader, so a long skip costs its tensor over the span it crosses, not a buffer per
+/// layer.
 pub fn activation_bytes(net: &Network) -> usize {
-    net.layers
+    if net.is_chain() {
+        return net
+            .layers
+            .iter()
+            .map(|l| if writes_output(l) { l.output.len() } else { 0 } + scratch_floats(l))
+            .sum::<usize>()
+            * F32;
+    }
+    let consumers = net.consumers();
+    let last_read: Vec<usize> = consumers
         .iter()
-        .map(|l| if writes_output(l) { l.output.len() } else { 0 } + scratch_floats(l))
-        .sum::<usize>()
+        .enumerate()
+        .map(|(p, readers)| readers.last().copied().unwrap_or(p))
+        .collect();
+    (0..net.layers.len())
+        .map(|i| {
+            let live: usize = (0..=i)
+                .filter(|&p| last_read[p] >= i)
+                .map(|p| net.layers[p].output.len())
+                .sum();
+            live + scratch_floats(&net.layers[i])
+        })
+        .max()
+        .unwrap_or(0)
         * F32
 }
 

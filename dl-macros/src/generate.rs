@@ -3,10 +3,9 @@
 //! `$crate` path it was given, so it stays short, fast to compile and hygienic.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
-use syn::Index;
+use quote::{format_ident, quote};
 
-use crate::model::{Cell, Fallback, Kind, Layer, Network, PoolOp, TensorShapes};
+use crate::model::{Cell, Fallback, Kind, Layer, MergeOp, Network, PoolOp, Source, TensorShapes};
 use crate::options::Limit;
 use crate::shape::Shape;
 use crate::spec::Activation;
@@ -126,7 +125,28 @@ fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
             PoolOp::Max => quote!(#k::layers::GlobalMaxPooling1D<#t, #d>),
             PoolOp::Average => quote!(#k::layers::GlobalAveragePooling1D<#t, #d>),
         },
+        Kind::Merge { op } => {
+            let n = lit(layer.output.len());
+            match op {
+                MergeOp::Concatenate => quote!(#k::layers::Concatenate<#n>),
+                _ => quote!(#k::layers::Merge<#n>),
+            }
+        }
     }
+}
+
+/// The runtime's name of an element-wise merge.
+fn merge_op(k: &TokenStream, op: MergeOp) -> TokenStream {
+    let op = match op {
+        MergeOp::Add => quote!(Add),
+        MergeOp::Subtract => quote!(Subtract),
+        MergeOp::Multiply => quote!(Multiply),
+        MergeOp::Average => quote!(Average),
+        MergeOp::Maximum => quote!(Maximum),
+        MergeOp::Minimum => quote!(Minimum),
+        MergeOp::Concatenate => unreachable!("Concatenate has its own kernel"),
+    };
+    quote!(#k::layers::MergeOp::#op)
 }
 
 fn has_params(layer: &Layer) -> bool {
@@ -198,7 +218,14 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         .collect();
     let acts: Vec<_> = net.layers.iter().map(|l| activation(k, l.activation())).collect();
     let names: Vec<_> = net.layers.iter().map(|l| l.name.as_str()).collect();
-    let idx: Vec<Index> = (0..net.layers.len()).map(Index::from).collect();
+    // The workspace is a struct with one field per layer: std implements `Default` for tuples
+    // of at most 12, which capped networks at 12 layers when it was one.
+    let idx: Vec<syn::Ident> = (0..net.layers.len()).map(|i| format_ident!("n{}", i)).collect();
+    let ws_ident = format_ident!("{}Workspace", ident);
+    let ws_doc = format!(
+        "The training buffers of [`{name_str}`], one set per layer (its `Model::Workspace`): \
+         grown to the largest batch seen, then reused."
+    );
 
     let field_defs = net.layers.iter().zip(&types).map(|(l, ty)| {
         let (docs, vis, field) = (&l.attrs, &l.vis, &l.field);
@@ -220,10 +247,20 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
     // activation, an input gradient for every layer but the first, and its mask.
     let training_terms = net.layers.iter().enumerate().map(|(i, l)| {
         let (ty, act, cols) = (&types[i], &acts[i], lit(columns_per_sample(l)));
-        let (dx, masked) = (i > 0, l.masked);
+        let (dx, masked) = (l.inputs[0] != Source::Input, l.masked);
         quote!(#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked))
     });
-    let training_terms: Vec<TokenStream> = training_terms.collect();
+    let mut training_terms: Vec<TokenStream> = training_terms.collect();
+    // The scratch a fan-out's gradients pass through: the largest tensor read more than once.
+    let consumers = net.consumers();
+    let fanout = (0..net.layers.len())
+        .filter(|&p| consumers[p].len() > 1)
+        .map(|p| net.layers[p].output.len())
+        .max();
+    if let Some(n) = fanout {
+        let bytes = lit(4 * n);
+        training_terms.push(quote!(#bytes));
+    }
     let training_asserts = crate::footprint::training_budget(k, net, budget, &training_terms);
     let non_trainable = lit(net.layers.iter().map(Layer::non_trainable).sum());
     // Every parameter tensor, then every state tensor, as the runtime visits them.
@@ -239,14 +276,20 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
     let param_shapes: Vec<TokenStream> = shapes_of(Layer::param_shapes)
         .chain(shapes_of(Layer::state_shapes))
         .collect();
+    let chain = net.is_chain();
     let summaries = net.layers.iter().map(|l| {
+        let connected: Vec<&str> = if chain {
+            Vec::new()
+        } else {
+            l.inputs.iter().map(|&s| net.source_name(s)).collect()
+        };
         let (name, kind) = (&l.name, l.kind_name());
         let out = l.output.dims().into_iter().map(lit);
         let (params, fixed) = (lit(l.params()), lit(l.non_trainable()));
-        quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#(#out),*], params: #params, non_trainable: #fixed })
+        quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#(#out),*], params: #params, non_trainable: #fixed, connected_to: &[#(#connected),*] })
     });
 
-    let single = if net.layers.iter().all(|l| matches!(l.kind, Kind::Dense { .. })) {
+    let single = if net.is_chain() && net.layers.iter().all(|l| matches!(l.kind, Kind::Dense { .. })) {
         // Dense layers only: each output feeds the next on the stack, no heap at all.
         let (f0, a0) = (&fields[0], &acts[0]);
         let rest = fields
@@ -276,39 +319,103 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         }
     };
 
+    // What each layer reads, as a slice of its batch: the network's input or a layer's output.
+    let read = |src: Source| match src {
+        Source::Input => quote!(x),
+        Source::Node(p) => {
+            let p = &idx[p];
+            quote!(ws.#p.y.as_slice())
+        }
+    };
     let forward_batch = (0..net.layers.len()).map(|i| {
+        let layer = &net.layers[i];
         let (f, ty, a, ix) = (fields[i], &types[i], &acts[i], &idx[i]);
-        let input = if i == 0 {
-            quote!(x)
-        } else {
-            let p = &idx[i - 1];
-            quote!(&ws.#p.y)
-        };
-        let batch = batch_of(&net.layers[i]);
-        if net.layers[i].masked {
+        let batch = batch_of(layer);
+        let ins: Vec<TokenStream> = layer.inputs.iter().map(|&s| read(s)).collect();
+        match layer.kind {
+            Kind::Merge { op: MergeOp::Concatenate } => {
+                let channels = layer.input_shapes.iter().map(|s| lit(s.dims().last().copied().unwrap_or(0)));
+                quote!(self.#f.forward_concat(&[#(#ins),*], &[#(#channels),*], batch, &mut ws.#ix);)
+            }
+            Kind::Merge { op } => {
+                let op = merge_op(k, op);
+                quote!(self.#f.forward_merge(#op, &[#(#ins),*], batch, &mut ws.#ix);)
+            }
             // The padding mask is the network's input: its token ids.
-            quote!(<#ty as #k::layers::MaskedLayer>::forward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, training, x);)
-        } else {
-            quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
+            _ if layer.masked => {
+                let input = &ins[0];
+                quote!(<#ty as #k::layers::MaskedLayer>::forward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, training, x);)
+            }
+            _ => {
+                let input = &ins[0];
+                quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
+            }
         }
     });
 
-    let backward = (0..net.layers.len()).rev().map(|i| {
+    // Backward in reverse declaration order. A tensor read by several layers gets the sum of
+    // their gradients: the last reader (the first to run backward) writes the tensor's `dy`,
+    // each earlier one writes the workspace's scratch, which is then added in.
+    let mut started = vec![false; net.layers.len()];
+    let mut backward = Vec::new();
+    for i in (0..net.layers.len()).rev() {
+        let layer = &net.layers[i];
         let (f, ty, ix) = (fields[i], &types[i], &idx[i]);
-        let a = if i == last { quote!(last_activation) } else { acts[i].clone() };
-        let (input, dx) = if i == 0 {
-            (quote!(x), quote!(#k::__private::core::option::Option::None))
+        let a = if i == last {
+            quote!(last_activation)
         } else {
-            let p = &idx[i - 1];
-            (quote!(&ws.#p.y), quote!(#k::__private::core::option::Option::Some(&mut ws.#p.dy)))
+            acts[i].clone()
         };
-        let batch = batch_of(&net.layers[i]);
-        if net.layers[i].masked {
-            quote!(<#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, x);)
-        } else {
-            quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+        let batch = batch_of(layer);
+        let ins: Vec<TokenStream> = layer.inputs.iter().map(|&s| read(s)).collect();
+        // Where the gradient of input `j` goes, and what adds it in afterwards.
+        let mut dest = |j: usize| -> Option<(TokenStream, TokenStream)> {
+            let Source::Node(p) = layer.inputs[j] else {
+                return None;
+            };
+            let pi = &idx[p];
+            if !started[p] {
+                started[p] = true;
+                return Some((quote!(&mut ws.#pi.dy), quote!()));
+            }
+            let len = lit(net.layers[p].output.len());
+            Some((
+                quote!(#k::layers::gradient_scratch(&mut ws.scratch, #len * batch)),
+                quote!(#k::layers::add_gradient(&mut ws.#pi.dy, &ws.scratch);),
+            ))
+        };
+        match layer.kind {
+            Kind::Merge { op } => {
+                for j in 0..layer.inputs.len() {
+                    let Some((to, then)) = dest(j) else { continue };
+                    let call = if op == MergeOp::Concatenate {
+                        let channels = layer
+                            .input_shapes
+                            .iter()
+                            .map(|s| lit(s.dims().last().copied().unwrap_or(0)));
+                        quote!(self.#f.backward_concat(&[#(#channels),*], batch, &ws.#ix, #j, #to);)
+                    } else {
+                        let op = merge_op(k, op);
+                        quote!(self.#f.backward_merge(#op, &[#(#ins),*], batch, &ws.#ix, #j, #to);)
+                    };
+                    backward.push(quote!(#call #then));
+                }
+            }
+            _ => {
+                let input = &ins[0];
+                let (dx, then) = match dest(0) {
+                    Some((to, then)) => (quote!(#k::__private::core::option::Option::Some(#to)), then),
+                    None => (quote!(#k::__private::core::option::Option::None), quote!()),
+                };
+                let call = if layer.masked {
+                    quote!(<#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, x);)
+                } else {
+                    quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+                };
+                backward.push(quote!(#call #then));
+            }
         }
-    });
+    }
     // State hooks, for the layers that have state only (the others' are no-ops).
     let stateful: Vec<usize> = (0..net.layers.len())
         .filter(|&i| net.layers[i].non_trainable() > 0)
@@ -459,11 +566,28 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             }
         }
 
+        #[doc = #ws_doc]
+        #[allow(missing_debug_implementations)]
+        #vis struct #ws_ident {
+            #(#idx: #k::layers::Buffers<<#types as #layer_trait>::Extra>,)*
+            /// Where a tensor read by several layers receives all but the first of its gradients.
+            scratch: #k::__private::std::vec::Vec<f32>,
+        }
+
+        impl #k::__private::core::default::Default for #ws_ident {
+            fn default() -> Self {
+                Self {
+                    #(#idx: #k::__private::core::default::Default::default(),)*
+                    scratch: #k::__private::std::vec::Vec::new(),
+                }
+            }
+        }
+
         impl #k::model::Model for #ident {
             type Input = #input_ty;
             type Output = #output_ty;
             type Head = #head;
-            type Workspace = (#(#k::layers::Buffers<<#types as #layer_trait>::Extra>,)*);
+            type Workspace = #ws_ident;
 
             const NAME: &'static str = #name_str;
             const PARAMS: usize = #params_lit;
@@ -499,6 +623,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 grads: &mut Self,
             ) {
                 // A loss fused with the last activation has already produced ∂L/∂z.
+                #[allow(unused_variables)]
                 let last_activation = match grad_of {
                     #k::loss::GradOf::PreActivation => #k::activation::Activation::Linear,
                     #k::loss::GradOf::Output => #last_act,
@@ -528,19 +653,47 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 }
 
 /// A stand-in emitted beside the errors of a broken declaration, so that code using the network
-/// reports nothing more.
+/// reports nothing more: every item the real network has, with its real types where the macro
+/// still knows them (the input as declared, the output when the last layer resolved), and
+/// otherwise generic arguments and an output of the runtime's `Unknown`, which supports what
+/// callers do with an output.
 pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
-    let Fallback { vis, ident } = fb;
+    let Fallback { vis, ident, .. } = fb;
+    let unreachable = quote!(#k::__private::core::unreachable!());
+    let input_ty = match fb.input {
+        Some((Shape::Tokens(l), Some(v))) => {
+            let (l, v) = (lit(l), lit(v));
+            Some(quote!(#k::tokens::Tokens<#l, #v>))
+        }
+        Some((Shape::Tokens(_), None)) | None => None,
+        Some((shape, _)) => Some(features(k, shape.len())),
+    };
+    let output_ty = match fb.output {
+        Some(n) => features(k, n),
+        None => quote!(#k::__private::Unknown),
+    };
+    // The input type, or a generic parameter `X` where it is unknown.
+    let (x_param, x_ty) = match input_ty {
+        Some(ty) => (quote!(), ty),
+        None => (quote!(X,), quote!(X)),
+    };
+    let path = quote!(impl #k::__private::core::convert::AsRef<#k::__private::std::path::Path>);
     quote! {
         #vis struct #ident;
         #[allow(dead_code, unused_variables, clippy::all)]
         impl #ident {
+            pub const PARAMS: usize = 0;
+            pub const PARAM_BYTES: usize = 0;
+            pub const ACTIVATION_BYTES: usize = 0;
+            pub const TRAINING_BYTES_PER_SAMPLE: usize = 0;
             pub fn new<R: ?Sized>(_: &mut R) -> Self { #ident }
-            pub fn forward<X, Y>(&self, _: &X) -> Y { #k::__private::core::unreachable!() }
-            pub fn predict<X, Y>(&self, _: &[X]) -> Y { #k::__private::core::unreachable!() }
-            pub fn fit<X, Y, C, H>(&mut self, _: X, _: Y, _: C) -> #k::error::Result<H> { #k::__private::core::unreachable!() }
-            pub fn evaluate<X, Y, L, E>(&self, _: X, _: Y, _: L) -> #k::error::Result<E> { #k::__private::core::unreachable!() }
-            pub fn summary(&self) -> #k::summary::Summary { #k::__private::core::unreachable!() }
+            pub fn forward<#x_param>(&self, _: &#x_ty) -> #output_ty { #unreachable }
+            pub fn predict<#x_param>(&self, _: &[#x_ty]) -> #k::__private::std::vec::Vec<#output_ty> { #unreachable }
+            pub fn fit<#x_param T, L, O>(&mut self, _: &[#x_ty], _: &[T], _: #k::train::Fit<'_, #x_ty, T, L, O>) -> #k::error::Result<#k::train::History> { #unreachable }
+            pub fn evaluate<#x_param T, L>(&self, _: &[#x_ty], _: &[T], _: &L) -> #k::error::Result<#k::train::Evaluation> { #unreachable }
+            pub fn save(&self, _: #path) -> #k::error::Result<()> { #unreachable }
+            pub fn load(&mut self, _: #path) -> #k::error::Result<()> { #unreachable }
+            pub fn summary(&self) -> #k::summary::Summary { #unreachable }
         }
     }
 }

@@ -5,7 +5,7 @@
 use syn::spanned::Spanned;
 
 use crate::errors::Errors;
-use crate::model::{Cell, Kind, PoolOp, Window};
+use crate::model::{Cell, Kind, MergeOp, PoolOp, Window};
 use crate::parse::{Arg, LayerCall};
 use crate::shape::{Padding, Shape, window};
 use crate::spec::{self, Activation};
@@ -478,7 +478,11 @@ fn bidirectional(
             },
         })
         .collect();
-    let wrapped = LayerCall { kind, args };
+    let wrapped = LayerCall {
+        kind,
+        args,
+        inputs: None,
+    };
     let (kind, output) = recurrent(&wrapped, input, previous, errors)?;
     let Kind::Recurrent {
         cell,
@@ -574,4 +578,113 @@ fn fit_window(
             None
         }
     }
+}
+
+/// A merge of `inputs` (each: its shape, `None` when unknown; how to name it; where it is
+/// written): Keras's rules for the element-wise merges (two or more inputs of one shape;
+/// `Subtract` exactly two) and for `Concatenate` (every dimension but the last alike).
+pub fn merge(
+    op: MergeOp,
+    call: &LayerCall,
+    inputs: &[(Option<Shape>, &str, proc_macro2::Span)],
+    errors: &mut Errors,
+) -> Option<Shape> {
+    let name = op.name();
+    let span = call.kind.span();
+    let params: &[&str] = if op == MergeOp::Concatenate {
+        &["axis"]
+    } else {
+        &[]
+    };
+    let bound = spec::bind(call, params, errors);
+    if let (MergeOp::Concatenate, Some(Some(axis))) = (op, bound.values.first()) {
+        let ok = match axis {
+            syn::Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Neg(_),
+                expr,
+                ..
+            }) => {
+                matches!(&**expr, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "1")
+            }
+            _ => false,
+        };
+        let last = inputs.first().and_then(|(s, _, _)| *s).map(|s| s.dims().len());
+        let positive = match axis {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i),
+                ..
+            }) => i.base10_parse::<usize>().ok(),
+            _ => None,
+        };
+        // Keras counts the batch as axis 0, so the last axis of an image is 3.
+        if !ok && (positive.is_none() || positive != last) {
+            errors.push(
+                axis.span(),
+                "`Concatenate` joins along the last axis (channels) only: write `axis = -1`",
+            );
+            return None;
+        }
+    }
+    let wanted = if op == MergeOp::Subtract {
+        "exactly two"
+    } else {
+        "two or more"
+    };
+    if inputs.len() < 2 || (op == MergeOp::Subtract && inputs.len() != 2) {
+        errors.push(
+            span,
+            format!(
+                "`{name}` merges {wanted} tensors, found {}: name them, e.g. `{name}(x, y)`",
+                inputs.len()
+            ),
+        );
+        return None;
+    }
+    let mut shapes = Vec::new();
+    for (shape, from, at) in inputs {
+        match shape {
+            Some(Shape::Tokens(_)) => {
+                errors.push(
+                    *at,
+                    format!(
+                        "`{name}` merges features, but {from} is token ids; put an `Embedding` before it"
+                    ),
+                );
+                return None;
+            }
+            Some(s) => shapes.push((*s, *from, *at)),
+            // Unknown after an earlier mistake: that mistake was reported.
+            None => return None,
+        }
+    }
+    let (first, first_name, _) = shapes[0];
+    let mut channels = first.dims().last().copied().unwrap_or(0);
+    for &(shape, from, at) in &shapes[1..] {
+        let agrees = if op == MergeOp::Concatenate {
+            let (a, b) = (first.dims(), shape.dims());
+            std::mem::discriminant(&first) == std::mem::discriminant(&shape)
+                && a[..a.len() - 1] == b[..b.len() - 1]
+        } else {
+            shape == first
+        };
+        if !agrees {
+            let rule = if op == MergeOp::Concatenate {
+                "inputs that agree in every dimension but the last (the channels it joins)"
+            } else {
+                "inputs of one shape"
+            };
+            errors.push(
+                at,
+                format!("`{name}` needs {rule}, but {first_name} is {first} and {from} is {shape}"),
+            );
+            return None;
+        }
+        channels += shape.dims().last().copied().unwrap_or(0);
+    }
+    Some(match (op, first) {
+        (MergeOp::Concatenate, Shape::Flat(_)) => Shape::Flat(channels),
+        (MergeOp::Concatenate, Shape::Image(h, w, _)) => Shape::Image(h, w, channels),
+        (MergeOp::Concatenate, Shape::Sequence(t, _)) => Shape::Sequence(t, channels),
+        (_, shape) => shape,
+    })
 }

@@ -34,7 +34,8 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
     let options = options::take(&mut decl.network.attrs, &mut errors);
     let net = match model::build(&decl.network) {
         Ok(net) => net,
-        Err((mut more, fallback)) => {
+        Err(failed) => {
+            let (mut more, fallback) = *failed;
             more.extend(errors);
             let mut out = more.to_compile_errors();
             out.extend(generate::fallback(&krate, &fallback));
@@ -43,6 +44,15 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
     };
     footprint::check_budget(&net, &options, &mut errors);
     let located = match &options.weights {
+        // The embedded forward (dl-core's kernels on a scratch struct) is written for a stack.
+        Some(path) if !net.is_chain() => {
+            errors.push(
+                path.span(),
+                "`#[weights]` embeds a plain stack of layers for now; this network branches \
+                 (a layer reads a tensor other than the one above it), which only the trainable network supports yet",
+            );
+            None
+        }
         Some(path) => embed::check(&net, path, &mut errors),
         None => {
             if !decl.std {
@@ -60,11 +70,7 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
         if options.weights.is_some() || !decl.std {
             out.extend(embed::fallback(&krate, &net.vis, &net.ident));
         } else {
-            let fallback = model::Fallback {
-                vis: net.vis.clone(),
-                ident: net.ident.clone(),
-            };
-            out.extend(generate::fallback(&krate, &fallback));
+            out.extend(generate::fallback(&krate, &model::Fallback::of(&net)));
         }
         return out.into();
     }

@@ -2,7 +2,7 @@
 //! numbers. All mistakes are collected; a layer whose arguments are wrong poisons only its own
 //! output shape, so one mistake does not cascade into others.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Span;
 use syn::{Attribute, Ident, Visibility};
@@ -10,7 +10,7 @@ use syn::{Attribute, Ident, Visibility};
 use crate::errors::Errors;
 use crate::layers;
 use crate::mask;
-use crate::parse::{Entry, EntryValue, Network as Syntax};
+use crate::parse::{Entry, EntryValue, LayerCall, Network as Syntax};
 use crate::shape::Shape;
 use crate::spec::{self, Activation};
 use crate::suggest;
@@ -24,8 +24,52 @@ pub struct Network {
     pub layers: Vec<Layer>,
 }
 
+impl Network {
+    /// Whether every layer reads the one above it (the first, the input): a plain stack.
+    pub fn is_chain(&self) -> bool {
+        self.layers.iter().enumerate().all(|(i, l)| {
+            let previous = if i == 0 {
+                Source::Input
+            } else {
+                Source::Node(i - 1)
+            };
+            l.inputs == [previous]
+        })
+    }
+
+    /// The layers that read each layer's output, in declaration order.
+    pub fn consumers(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.layers.len()];
+        for (i, l) in self.layers.iter().enumerate() {
+            for s in &l.inputs {
+                if let Source::Node(p) = s {
+                    out[*p].push(i);
+                }
+            }
+        }
+        out
+    }
+
+    /// The name of a tensor, as `summary()` shows it.
+    pub fn source_name(&self, s: Source) -> &str {
+        match s {
+            Source::Input => "input",
+            Source::Node(i) => &self.layers[i].name,
+        }
+    }
+}
+
 /// Tensor names with Keras's shapes.
 pub type TensorShapes = Vec<(&'static str, Vec<usize>)>;
+
+/// Where a layer's input comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The network's input.
+    Input,
+    /// The output of the layer at this index of [`Network::layers`].
+    Node(usize),
+}
 
 pub struct Layer {
     pub attrs: Vec<Attribute>,
@@ -34,7 +78,12 @@ pub struct Layer {
     pub field: Ident,
     pub name: String,
     pub kind: Kind,
+    /// The tensors the layer reads, in order: one for every kind but the merges.
+    pub inputs: Vec<Source>,
+    /// The shape of its first input (every input's, but `Concatenate`'s last axis).
     pub input: Shape,
+    /// The shapes of all its inputs.
+    pub input_shapes: Vec<Shape>,
     pub output: Shape,
     /// Whether the layer consumes the padding mask of an `Embedding(mask_zero = true)` upstream
     /// (see `mask`).
@@ -97,6 +146,51 @@ pub enum Kind {
         momentum: f64,
         epsilon: f64,
     },
+    /// A merge of two or more tensors (`Add`, …, `Concatenate` along the last axis).
+    Merge {
+        op: MergeOp,
+    },
+}
+
+/// Keras's merge layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeOp {
+    Add,
+    Subtract,
+    Multiply,
+    Average,
+    Maximum,
+    Minimum,
+    Concatenate,
+}
+
+impl MergeOp {
+    pub const NAMES: &'static [&'static str] = &[
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "Concatenate",
+    ];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "Add" => MergeOp::Add,
+            "Subtract" => MergeOp::Subtract,
+            "Multiply" => MergeOp::Multiply,
+            "Average" => MergeOp::Average,
+            "Maximum" => MergeOp::Maximum,
+            "Minimum" => MergeOp::Minimum,
+            "Concatenate" => MergeOp::Concatenate,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -171,7 +265,12 @@ impl Cell {
 
 impl Layer {
     pub fn kind_name(&self) -> &'static str {
-        match self.kind {
+        Self::name_of(&self.kind)
+    }
+
+    /// Keras's name of a layer kind.
+    pub fn name_of(kind: &Kind) -> &'static str {
+        match *kind {
             Kind::Dense { .. } => "Dense",
             Kind::Conv2D { .. } => "Conv2D",
             Kind::Pool { op: PoolOp::Max, .. } => "MaxPooling2D",
@@ -194,6 +293,7 @@ impl Layer {
             } => "SimpleRNN",
             Kind::GlobalPool1D { op: PoolOp::Max } => "GlobalMaxPooling1D",
             Kind::GlobalPool1D { op: PoolOp::Average } => "GlobalAveragePooling1D",
+            Kind::Merge { op } => op.name(),
         }
     }
 
@@ -304,9 +404,53 @@ impl Layer {
 pub struct Fallback {
     pub vis: Visibility,
     pub ident: Ident,
+    /// The input, when its entry was right: its shape and, for token ids, the vocabulary of the
+    /// `Embedding` that reads them (`None` when that is unknown too).
+    pub input: Option<(Shape, Option<usize>)>,
+    /// Features of the output, when the last layer's shape is known.
+    pub output: Option<usize>,
 }
 
-pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
+impl Fallback {
+    /// A stand-in for a network that was built but cannot be emitted (a later check failed):
+    /// its input and output are known.
+    pub fn of(net: &Network) -> Self {
+        let vocabulary = net.layers.iter().find_map(|l| match (l.inputs[0], &l.kind) {
+            (Source::Input, Kind::Embedding { vocabulary, .. }) => Some(*vocabulary),
+            _ => None,
+        });
+        Fallback {
+            vis: net.vis.clone(),
+            ident: net.ident.clone(),
+            input: Some((net.input, vocabulary)),
+            output: net.layers.last().map(|l| l.output.len()),
+        }
+    }
+}
+
+/// A tensor that a later layer may read: where it comes from, its shape (`None` when a mistake
+/// upstream left it unknown) and the padding mask it carries, if any.
+#[derive(Clone)]
+struct Tensor {
+    source: Source,
+    shape: Option<Shape>,
+    mask: Option<String>,
+}
+
+/// A layer as it is resolved, before the whole declaration is known to be correct.
+struct Draft<'a> {
+    entry: &'a Entry,
+    name: String,
+    field: Ident,
+    kind: Kind,
+    inputs: Vec<(Source, Shape)>,
+    output: Shape,
+    masked: bool,
+    /// Where its declaration starts, for "never used".
+    span: Span,
+}
+
+pub fn build(syntax: &Syntax) -> Result<Network, Box<(Errors, Fallback)>> {
     let mut errors = Errors::default();
     let mut entries = syntax.entries.iter();
 
@@ -327,17 +471,27 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
         .skip(1)
         .filter_map(|e| e.name.as_ref().map(|n| n.to_string()))
         .collect();
-    let mut names = HashSet::new();
-    let mut auto_counts = std::collections::HashMap::<&str, usize>::new();
-    let mut layers = Vec::new();
-    // `None` once a layer's output is unknown: later shape checks are skipped, not reported.
-    let mut shape = input;
-    let mut previous = "the input".to_string();
-    let mut last_span = None;
-    // The masking embedding whose padding mask reaches the current layer, if any.
-    let mut mask_source = None;
+    // Every tensor a layer may read, by name: the input and each layer declared so far.
+    let mut tensors = HashMap::<String, Tensor>::new();
+    let input_tensor = Tensor {
+        source: Source::Input,
+        shape: input,
+        mask: None,
+    };
+    tensors.insert("input".to_string(), input_tensor.clone());
+    let mut names = HashMap::<String, Span>::new();
+    let mut auto_counts = HashMap::<&str, usize>::new();
+    // Index = position among the layers; `None` where a layer's own arguments were wrong.
+    let mut drafts: Vec<Option<Draft>> = Vec::new();
+    // What an entry without `(inputs)` reads: the entry above it.
+    let mut previous = (input_tensor, "the input".to_string());
+    let mut uses = Vec::<usize>::new();
+    // A name that could not be read: the layer it meant may look unused, but that is the same
+    // mistake, already reported.
+    let mut unread_name = false;
 
     for entry in entries {
+        let index = drafts.len();
         let call = match &entry.value {
             EntryValue::Layer(call) => call,
             EntryValue::Dims { span, .. } => {
@@ -345,17 +499,16 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
                     *span,
                     "only the first entry, `input`, is a shape; layers are written `Dense(64, relu)`",
                 );
-                shape = None;
+                previous.0.shape = None;
                 continue;
             }
         };
         let kind_name = call.kind.to_string();
-        if !spec::LAYER_KINDS.contains(&kind_name.as_str()) {
-            errors.push(
-                call.kind.span(),
-                suggest::unknown("layer", &kind_name, spec::LAYER_KINDS),
-            );
-            shape = None;
+        let merge = MergeOp::from_name(&kind_name);
+        if merge.is_none() && !spec::LAYER_KINDS.contains(&kind_name.as_str()) {
+            let known: Vec<&str> = spec::LAYER_KINDS.iter().chain(MergeOp::NAMES).copied().collect();
+            errors.push(call.kind.span(), suggest::unknown("layer", &kind_name, &known));
+            previous.0.shape = None;
             continue;
         }
         let (name, field) = match &entry.name {
@@ -366,8 +519,13 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
                         n.span(),
                         "`input` names the network's input, which must come first",
                     );
-                } else if !names.insert(s.clone()) {
-                    errors.push(n.span(), format!("duplicate layer name `{s}`"));
+                } else if names.contains_key(&s) {
+                    errors.push(
+                        n.span(),
+                        format!("duplicate layer name `{s}`: an earlier layer already has it; give this one another name"),
+                    );
+                } else {
+                    names.insert(s.clone(), n.span());
                 }
                 (s, n.clone())
             }
@@ -381,73 +539,241 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
                         format!("{base}_{count}")
                     };
                     *count += 1;
-                    if !explicit.contains(&candidate) && !names.contains(&candidate) {
+                    if !explicit.contains(&candidate) && !names.contains_key(&candidate) {
                         break candidate;
                     }
                 };
-                names.insert(name.clone());
+                names.insert(name.clone(), call.kind.span());
                 let field = Ident::new(&name, call.kind.span());
                 (name, field)
             }
         };
-        let built = layers::resolve(call, shape, &previous, &mut errors);
+
+        // The tensors it reads: a merge's positional names, or `(inputs)`, or the entry above.
+        let mut read: Vec<&Ident> = Vec::new();
+        let mut merge_call;
+        let mut call = call;
+        if merge.is_some() {
+            merge_call = LayerCall {
+                kind: call.kind.clone(),
+                args: Vec::new(),
+                inputs: None,
+            };
+            for arg in &call.args {
+                match (&arg.name, &arg.value) {
+                    (None, syn::Expr::Path(p)) if p.path.get_ident().is_some() => {
+                        read.push(p.path.get_ident().expect("checked"));
+                    }
+                    _ => merge_call.args.push(crate::parse::Arg {
+                        name: arg.name.clone(),
+                        value: arg.value.clone(),
+                    }),
+                }
+            }
+            call = &merge_call;
+        }
+        if let Some(inputs) = &call_inputs(entry) {
+            read.extend(inputs.names.iter());
+            if inputs.names.is_empty() {
+                errors.push(
+                    inputs.span,
+                    "`()` reads no tensor: name the tensors this layer reads, e.g. `(x)`",
+                );
+            }
+        }
+        let reads: Vec<(Tensor, String, Span)> = if read.is_empty() {
+            vec![(previous.0.clone(), previous.1.clone(), call.kind.span())]
+        } else {
+            read.iter()
+                .map(|ident| {
+                    let n = ident.to_string();
+                    let tensor = match tensors.get(&n) {
+                        Some(t) => t.clone(),
+                        None => {
+                            if explicit.contains(&n) || names.contains_key(&n) {
+                                let why = if names.contains_key(&n) && n == name {
+                                    format!("`{n}` is this layer's own output; a layer reads tensors declared above it")
+                                } else {
+                                    format!("`{n}` is declared below this layer; a layer reads only tensors declared above it")
+                                };
+                                errors.push(ident.span(), why);
+                            } else {
+                                let mut known: Vec<&str> = tensors.keys().map(String::as_str).collect();
+                                known.sort_unstable();
+                                errors.push(ident.span(), suggest::unknown("tensor", &n, &known));
+                            }
+                            unread_name = true;
+                            Tensor {
+                                source: Source::Input,
+                                shape: None,
+                                mask: None,
+                            }
+                        }
+                    };
+                    (tensor, format!("`{n}`"), ident.span())
+                })
+                .collect()
+        };
+        for (t, _, _) in &reads {
+            if let Source::Node(p) = t.source {
+                uses[p] += 1;
+            }
+        }
+        uses.push(0);
+
+        let built = match merge {
+            Some(op) => {
+                let inputs: Vec<(Option<Shape>, &str, Span)> =
+                    reads.iter().map(|(t, n, s)| (t.shape, n.as_str(), *s)).collect();
+                layers::merge(op, call, &inputs, &mut errors).map(|out| (Kind::Merge { op }, out))
+            }
+            None => {
+                if reads.len() > 1 {
+                    errors.push(
+                        reads[1].2,
+                        format!(
+                            "`{kind_name}` reads one tensor, found {}; to combine tensors use a merge layer (`Add`, `Concatenate`, …)",
+                            reads.len()
+                        ),
+                    );
+                }
+                let (t, from, _) = &reads[0];
+                layers::resolve(call, t.shape, from, &mut errors)
+            }
+        };
+        // The padding mask: a merge may not take one; other layers pass it on as `mask` says.
+        let mut mask_state = reads.iter().find_map(|(t, _, _)| t.mask.clone());
         let masked = mask::flow(
-            &mut mask_source,
+            &mut mask_state,
             built.as_ref().map(|(kind, _)| kind),
             &name,
             call.kind.span(),
             &mut errors,
         );
-        shape = built.as_ref().map(|(_, out)| *out);
-        previous = format!("`{name}`");
-        last_span = Some(call.kind.span());
-        if let Some((kind, output)) = built {
-            layers.push((entry, name, field, kind, output, masked));
-        }
+        let output = Tensor {
+            source: Source::Node(index),
+            shape: built.as_ref().map(|(_, out)| *out),
+            mask: mask_state,
+        };
+        tensors.insert(name.clone(), output.clone());
+        previous = (output, format!("`{name}`"));
+        let span = entry.name.as_ref().map_or(call.kind.span(), Ident::span);
+        let all_known = reads.iter().all(|(t, _, _)| t.shape.is_some());
+        drafts.push(match built {
+            Some((kind, out)) if all_known => Some(Draft {
+                entry,
+                name,
+                field,
+                kind,
+                inputs: reads
+                    .iter()
+                    .map(|(t, _, _)| (t.source, t.shape.expect("known")))
+                    .collect(),
+                output: out,
+                masked,
+                span,
+            }),
+            _ => None,
+        });
     }
 
-    if let (Some(Shape::Sequence(t, d)), Some(span)) = (shape, last_span) {
+    let last = drafts.len().checked_sub(1);
+    if let (Some(Shape::Sequence(t, d)), Some(Some(draft))) = (previous.0.shape, last.map(|l| &drafts[l])) {
         errors.push(
-            span,
+            draft.entry.name.as_ref().map_or_else(
+                || match &draft.entry.value {
+                    EntryValue::Layer(c) => c.kind.span(),
+                    EntryValue::Dims { span, .. } => *span,
+                },
+                Ident::span,
+            ),
             format!(
                 "the network's output is a sequence of {t} steps × {d} features; losses need one vector per sample: \
                  end with `GlobalAveragePooling1D`, or drop `return_sequences` from the last recurrent layer"
             ),
         );
     }
-    if layers.is_empty() && errors.is_empty() {
+    // Every layer but the last is read by a later one: an unread output is a branch that was
+    // forgotten (Keras would silently drop it from the model).
+    for (i, draft) in drafts.iter().enumerate().filter(|_| !unread_name) {
+        if let (Some(d), true) = (draft, Some(i) != last && uses[i] == 0) {
+            errors.push(
+                d.span,
+                format!(
+                    "the output of `{}` ({}) is never used: read it in a later layer, e.g. `Add({}, …)`, or remove the layer",
+                    d.name,
+                    Layer::name_of(&d.kind),
+                    d.name
+                ),
+            );
+        }
+    }
+    if drafts.is_empty() && errors.is_empty() {
         errors.push(
             syntax.ident.span(),
             "a network needs at least one layer after its input",
         );
     }
+    // What the stand-in can still promise callers: the input as declared, and the output when
+    // the last layer resolved (a `Dense` fixes its own width even when its input is unknown).
+    let vocabulary = syntax.entries.iter().skip(1).find_map(|e| match &e.value {
+        EntryValue::Layer(call) if call.kind == "Embedding" => match call.args.first().map(|a| &a.value) {
+            Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i),
+                ..
+            })) => i.base10_parse::<usize>().ok().filter(|&v| v > 0),
+            _ => None,
+        },
+        _ => None,
+    });
+    let last_dense_units = syntax.entries.last().and_then(|e| match &e.value {
+        EntryValue::Layer(call) if call.kind == "Dense" => match call.args.first() {
+            Some(crate::parse::Arg {
+                name: None,
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(i),
+                        ..
+                    }),
+            }) => i.base10_parse::<usize>().ok().filter(|&u| u > 0),
+            _ => None,
+        },
+        _ => None,
+    });
+    let output = match previous.0.shape {
+        Some(Shape::Flat(n)) => Some(n),
+        Some(Shape::Image(..)) | Some(Shape::Sequence(..)) | Some(Shape::Tokens(_)) => None,
+        None => last_dense_units,
+    };
     let fallback = || Fallback {
         vis: syntax.vis.clone(),
         ident: syntax.ident.clone(),
+        input: input.map(|i| (i, vocabulary)),
+        output,
     };
     let Some(input) = input else {
-        return Err((errors, fallback()));
+        return Err(Box::new((errors, fallback())));
     };
-    if !errors.is_empty() {
-        return Err((errors, fallback()));
+    if !errors.is_empty() || drafts.iter().any(Option::is_none) {
+        return Err(Box::new((errors, fallback())));
     }
 
-    let mut prev = input;
-    let layers = layers
+    let layers = drafts
         .into_iter()
-        .map(|(entry, name, field, kind, output, masked)| {
-            let layer = Layer {
-                attrs: docs(entry),
-                vis: entry.vis.clone(),
-                field,
-                name,
-                kind,
-                input: prev,
-                output,
-                masked,
-            };
-            prev = output;
-            layer
+        .map(|d| {
+            let d = d.expect("checked");
+            Layer {
+                attrs: docs(d.entry),
+                vis: d.entry.vis.clone(),
+                field: d.field,
+                name: d.name,
+                kind: d.kind,
+                input: d.inputs[0].1,
+                input_shapes: d.inputs.iter().map(|(_, s)| *s).collect(),
+                inputs: d.inputs.iter().map(|(s, _)| *s).collect(),
+                output: d.output,
+                masked: d.masked,
+            }
         })
         .collect();
     Ok(Network {
@@ -457,6 +783,14 @@ pub fn build(syntax: &Syntax) -> Result<Network, (Errors, Fallback)> {
         input,
         layers,
     })
+}
+
+/// The `(inputs)` written after an entry's layer call.
+fn call_inputs(entry: &Entry) -> Option<&crate::parse::Inputs> {
+    match &entry.value {
+        EntryValue::Layer(call) => call.inputs.as_ref(),
+        EntryValue::Dims { .. } => None,
+    }
 }
 
 fn docs(entry: &Entry) -> Vec<Attribute> {
@@ -487,6 +821,13 @@ fn keras_name(kind: &str) -> &'static str {
         "Bidirectional" => "bidirectional",
         "GlobalMaxPooling1D" => "global_max_pooling1d",
         "GlobalAveragePooling1D" => "global_average_pooling1d",
+        "Add" => "add",
+        "Subtract" => "subtract",
+        "Multiply" => "multiply",
+        "Average" => "average",
+        "Maximum" => "maximum",
+        "Minimum" => "minimum",
+        "Concatenate" => "concatenate",
         _ => "layer",
     }
 }

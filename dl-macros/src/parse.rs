@@ -82,6 +82,33 @@ pub enum EntryValue {
 pub struct LayerCall {
     pub kind: Ident,
     pub args: Vec<Arg>,
+    /// `(x)` or `(a, b)` after the arguments, as in Keras's functional `Conv2D(…)(x)`: the
+    /// tensors the layer reads, by name. `None`: the previous entry's output.
+    pub inputs: Option<Inputs>,
+}
+
+/// The tensor names of a layer's `(…)` inputs (Keras's list brackets, `([a, b])`, allowed).
+pub struct Inputs {
+    pub span: proc_macro2::Span,
+    pub names: Vec<Ident>,
+}
+
+impl Parse for Inputs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let content;
+        let paren = parenthesized!(content in input);
+        let names = if content.peek(syn::token::Bracket) {
+            let list;
+            bracketed!(list in content);
+            Punctuated::<Ident, Token![,]>::parse_terminated(&list)?
+        } else {
+            Punctuated::<Ident, Token![,]>::parse_terminated(&content)?
+        };
+        Ok(Inputs {
+            span: paren.span.join(),
+            names: names.into_iter().collect(),
+        })
+    }
 }
 
 /// `value` or `name = value`.
@@ -137,7 +164,12 @@ impl Parse for Entry {
             } else {
                 Vec::new()
             };
-            EntryValue::Layer(LayerCall { kind, args })
+            let inputs = if input.peek(syn::token::Paren) {
+                Some(input.parse()?)
+            } else {
+                None
+            };
+            EntryValue::Layer(LayerCall { kind, args, inputs })
         };
         Ok(Entry {
             attrs,

@@ -16,6 +16,10 @@ pub struct LayerSummary {
     /// Non-trainable values (a batch normalization's moving statistics); Keras counts them in
     /// the layer's `Param #` and in the total.
     pub non_trainable: usize,
+    /// The tensors the layer reads, by the names of the layers that produce them (`input` for
+    /// the network's input), in a network that branches; empty in a plain stack, where each
+    /// layer reads the one above it.
+    pub connected_to: &'static [&'static str],
 }
 
 /// A network's summary; `Display` prints Keras's table.
@@ -79,25 +83,47 @@ fn shape(dims: &[usize]) -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rule = "_".repeat(65);
+        // A network that branches gets Keras's functional table, with what each layer reads.
+        let graph = self.layers.iter().any(|l| !l.connected_to.is_empty());
+        let width = if graph { 90 } else { 65 };
+        let rule = "_".repeat(width);
         writeln!(f, "Model: \"{}\"", self.name)?;
         writeln!(f, "{rule}")?;
-        writeln!(f, " {:<28}{:<26}Param #", "Layer (type)", "Output Shape")?;
-        writeln!(f, "{}", "=".repeat(65))?;
-        for (i, l) in self.layers.iter().enumerate() {
-            let name = format!("{} ({})", l.name, l.kind);
+        if graph {
             writeln!(
                 f,
-                " {:<28}{:<26}{}",
-                name,
-                shape(l.output_shape),
-                grouped(l.params + l.non_trainable)
+                " {:<28}{:<26}{:<11}Connected to",
+                "Layer (type)", "Output Shape", "Param #"
             )?;
+        } else {
+            writeln!(f, " {:<28}{:<26}Param #", "Layer (type)", "Output Shape")?;
+        }
+        writeln!(f, "{}", "=".repeat(width))?;
+        for (i, l) in self.layers.iter().enumerate() {
+            let name = format!("{} ({})", l.name, l.kind);
+            let params = grouped(l.params + l.non_trainable);
+            if graph {
+                let mut inputs = l.connected_to.iter();
+                let first = inputs.next().copied().unwrap_or("");
+                writeln!(
+                    f,
+                    " {:<28}{:<26}{:<11}{}",
+                    name,
+                    shape(l.output_shape),
+                    params,
+                    first
+                )?;
+                for more in inputs {
+                    writeln!(f, " {:<65}{more}", "")?;
+                }
+            } else {
+                writeln!(f, " {:<28}{:<26}{}", name, shape(l.output_shape), params)?;
+            }
             if i + 1 < self.layers.len() {
                 writeln!(f)?;
             }
         }
-        writeln!(f, "{}", "=".repeat(65))?;
+        writeln!(f, "{}", "=".repeat(width))?;
         let (trainable, fixed) = (self.params(), self.non_trainable());
         let total = trainable + fixed;
         writeln!(f, "Total params: {} ({})", grouped(total), bytes(total * 4))?;
@@ -212,6 +238,7 @@ mod tests {
                 output_shape: &[64],
                 params: 704,
                 non_trainable: 0,
+                connected_to: &[],
             },
             LayerSummary {
                 name: "out",
@@ -219,6 +246,7 @@ mod tests {
                 output_shape: &[1],
                 params: 65,
                 non_trainable: 0,
+                connected_to: &[],
             },
         ];
         let text = Summary {
@@ -277,6 +305,7 @@ mod tests {
                 output_shape: &[4, 4, 4],
                 params: 76,
                 non_trainable: 0,
+                connected_to: &[],
             },
             LayerSummary {
                 name: "batch_normalization",
@@ -284,6 +313,7 @@ mod tests {
                 output_shape: &[4, 4, 4],
                 params: 8,
                 non_trainable: 8,
+                connected_to: &[],
             },
             LayerSummary {
                 name: "flatten",
@@ -291,6 +321,7 @@ mod tests {
                 output_shape: &[64],
                 params: 0,
                 non_trainable: 0,
+                connected_to: &[],
             },
             LayerSummary {
                 name: "dense",
@@ -298,6 +329,7 @@ mod tests {
                 output_shape: &[3],
                 params: 195,
                 non_trainable: 0,
+                connected_to: &[],
             },
         ];
         let text = Summary {

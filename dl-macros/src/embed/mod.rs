@@ -168,6 +168,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         let x = prev.clone();
         let step = match layer.kind {
             Kind::Flatten | Kind::Dropout { .. } => continue,
+            Kind::Merge { .. } => unreachable!("branching networks are refused before embedding"),
             Kind::BatchNorm { epsilon, .. } => {
                 let eps = Literal::f32_suffixed(epsilon as f32);
                 quote!(#core::norm::batch_norm(&self.#f, #eps, #x, &mut s.#out);)

@@ -14,6 +14,7 @@ mod dense;
 mod dropout;
 mod embedding;
 mod flatten;
+mod merge;
 mod pool;
 mod recurrent;
 
@@ -24,6 +25,9 @@ pub use dense::Dense;
 pub use dropout::Dropout;
 pub use embedding::{Embedding, EmbeddingCache};
 pub use flatten::Flatten;
+pub use merge::{Concatenate, Merge, MergeOp};
+#[doc(hidden)]
+pub use merge::{add_gradient, gradient_scratch};
 pub use pool::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 pub use recurrent::{
     Bidirectional, BidirectionalCache, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Recurrent,

@@ -776,6 +776,7 @@ mod tests {
             output_shape,
             params: 0,
             non_trainable: 0,
+            connected_to: &[],
         }
     }
 

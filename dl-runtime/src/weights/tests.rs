@@ -49,6 +49,7 @@ impl Model for Net {
             output_shape: &[3],
             params: 9,
             non_trainable: 0,
+            connected_to: &[],
         },
         LayerSummary {
             name: "dense_1",
@@ -56,6 +57,7 @@ impl Model for Net {
             output_shape: &[2],
             params: 8,
             non_trainable: 0,
+            connected_to: &[],
         },
     ];
 
@@ -467,6 +469,7 @@ fn shapes_follow_keras() {
             output_shape: &[26, 26, 8],
             params: 3 * 3 * 8 + 8,
             non_trainable: 0,
+            connected_to: &[],
         },
         LayerSummary {
             name: "conv2d_1",
@@ -474,6 +477,7 @@ fn shapes_follow_keras() {
             output_shape: &[24, 24, 16],
             params: 3 * 3 * 8 * 16 + 16,
             non_trainable: 0,
+            connected_to: &[],
         },
         LayerSummary {
             name: "flatten",
@@ -481,6 +485,7 @@ fn shapes_follow_keras() {
             output_shape: &[9216],
             params: 0,
             non_trainable: 0,
+            connected_to: &[],
         },
         LayerSummary {
             name: "dense",
@@ -488,6 +493,7 @@ fn shapes_follow_keras() {
             output_shape: &[10],
             params: 92170,
             non_trainable: 0,
+            connected_to: &[],
         },
     ];
     assert_eq!(
@@ -551,6 +557,7 @@ fn shapes_the_network_tells_take_precedence() {
         output_shape: &[26, 26, 8],
         params: 3 * 3 * 8 + 8,
         non_trainable: 0,
+        connected_to: &[],
     }];
     let known: &[KnownShape] = &[("conv2d", "kernel", &[3, 3, 1, 8])];
     let e = expected_shape(&layers, known, "conv2d", "kernel", 72);
