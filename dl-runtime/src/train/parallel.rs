@@ -14,6 +14,7 @@ use super::update::{Update, apply};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
 use crate::finite::all_finite;
+use crate::layers::draw_key;
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::optim::Optimizer;
@@ -33,10 +34,12 @@ use crate::sample::Sample;
 /// off when a step takes milliseconds (the tutorial CNN and LSTM at batch 32); for a tiny network
 /// the cost of waking threads exceeds the work, so leave the default there.
 ///
-/// Layers with per-batch randomness see each shard as a batch of its own: shard `i`'s `Dropout`
-/// draws its masks from ChaCha stream `i` of the layer's seed, so shards never repeat each
-/// other's masks and shard 0 draws what an unsharded step would for its samples. Networks with
-/// `BatchNormalization` (per-batch statistics) are not sharded.
+/// `Dropout` draws each sample's mask from that sample's place in the step's batch, not from its
+/// shard, so the shards draw exactly the masks of the unsharded step. Networks with
+/// `BatchNormalization` (per-batch statistics) are not sharded: [`Trainer::with_parallel`]
+/// refuses more than one shard for them.
+///
+/// [`Trainer::with_parallel`]: super::Trainer::with_parallel
 ///
 /// ```
 /// use dl_runtime::train::Parallel;
@@ -90,6 +93,8 @@ struct Shard<M: Model> {
 /// The batch a sharded step works on, gathered end to end, and shard 0's buffers (the
 /// trainer's), which receive the batch's gradient.
 pub(crate) struct Batch<'a, M: Model, L: Loss<M::Head>> {
+    /// The training step this batch is (it places the dropout masks).
+    pub step: usize,
     pub loss: &'a L,
     pub x: &'a [<M::Input as Sample>::Elem],
     pub y: &'a [L::Target],
@@ -154,16 +159,10 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
             None
         };
         let extra = (1..parallel.shards)
-            .map(|i| {
-                let mut workspace = M::Workspace::default();
-                // Shard 0 (the trainer's workspace) draws dropout masks from stream 0, as
-                // unsharded training does; the others from their own, not repeating it.
-                M::set_stream(&mut workspace, i as u64);
-                Shard {
-                    workspace,
-                    grads: M::zeros(),
-                    out: BatchStats::default(),
-                }
+            .map(|_| Shard {
+                workspace: M::Workspace::default(),
+                grads: M::zeros(),
+                out: BatchStats::default(),
             })
             .collect();
         Ok(Some(Shards {
@@ -205,6 +204,7 @@ where
     let count = parallel.shards;
     let threaded = parallel.threads != 1;
     let Batch {
+        step,
         loss,
         x,
         y,
@@ -226,6 +226,7 @@ where
             let (start, end) = (bound(n, count, i), bound(n, count, i + 1));
             *out = BatchStats::default();
             if start < end {
+                M::set_stream(ws, draw_key(step, start));
                 let xs = &x[start * per_sample..end * per_sample];
                 *out = forward_backward(model, loss, xs, &y[start..end], n, ws, g);
             }
