@@ -1,8 +1,14 @@
 //! Properties that must hold for every layer kind, checked over a zoo of small networks that
 //! together use each kind (a test below checks that none is missing):
 //!
+//! - sharded training (`Parallel`) equals unsharded training up to float rounding, for several
+//!   shard counts including more shards than samples, over several epochs (so that state left
+//!   behind by one step, such as an `Embedding`'s gradient rows, would show in the next);
 //! - training resumed from a checkpoint equals uninterrupted training bit for bit, including the
 //!   dropout masks.
+//!
+//! `BatchNormalization` networks are not sharded: more than one shard is refused before any step,
+//! and one shard is the plain step.
 
 use std::path::PathBuf;
 
@@ -275,6 +281,98 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// Trains `M` (seeded `seed`) on data set `seed` for 4 epochs under `parallel`: the values and
+/// the per-epoch losses.
+fn train<M: Zoo>(seed: u64, parallel: Parallel) -> Result<(Vec<f32>, Vec<f32>), Error>
+where
+    SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize>,
+{
+    let (x, y) = data::<M>(seed);
+    let mut net = M::seeded(seed);
+    let before = values(&net);
+    match dl::train::fit(&mut net, &x, &y, fit_cfg(4, 0, parallel, None)) {
+        Ok(history) => Ok((values(&net), history.epochs.iter().map(|e| e.loss).collect())),
+        Err(e) => {
+            assert_eq!(
+                bits(&values(&net)),
+                bits(&before),
+                "a refused fit changed {}",
+                M::NAME
+            );
+            Err(e)
+        }
+    }
+}
+
+/// The shard counts: one (the plain step), several, and more than the 4 samples of a batch
+/// (every batch then leaves shards empty).
+const SHARDS: [usize; 6] = [1, 2, 3, 4, 5, 7];
+
+/// Sharded training equals unsharded training up to float rounding, for every network of the
+/// zoo, every shard count and several data sets, over 4 epochs (16 steps): one shard bit for
+/// bit, more shards within a rounding tolerance far below what a step changes. A network with
+/// batch statistics refuses more than one shard, leaving the weights as they were.
+fn sharding_changes_only_rounding<M: Zoo>()
+where
+    SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize>,
+{
+    for seed in [1, 2, 3] {
+        let (plain, plain_losses) = train::<M>(seed, Parallel::default()).unwrap();
+        let start = values(&M::seeded(seed));
+        // The largest change training made: the scale the tolerance is relative to.
+        let moved = plain
+            .iter()
+            .zip(&start)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(moved > 1e-2, "{} barely trained ({moved})", M::NAME);
+        for shards in SHARDS {
+            // Threads change nothing (tests/parallel.rs); a pool still runs shards
+            // concurrently here for odd shard counts.
+            let parallel = Parallel::new(shards).with_threads(1 + shards % 2);
+            let sharded = train::<M>(seed, parallel);
+            if M::NON_TRAINABLE > 0 && shards > 1 {
+                let err = sharded.expect_err("a network with batch statistics was sharded");
+                assert!(matches!(err, Error::ShardedBatchStatistics { .. }), "{err}");
+                continue;
+            }
+            let (w, losses) = sharded.unwrap();
+            if shards == 1 {
+                assert_eq!(
+                    bits(&w),
+                    bits(&plain),
+                    "{}: one shard is not the plain step",
+                    M::NAME
+                );
+                continue;
+            }
+            let worst = w
+                .iter()
+                .zip(&plain)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst <= 1e-4 * moved,
+                "{}, data set {seed}, {shards} shards: a weight differs from unsharded training by \
+                 {worst} (training moved weights by up to {moved})",
+                M::NAME
+            );
+            for (epoch, (a, b)) in losses.iter().zip(&plain_losses).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "{}, data set {seed}, {shards} shards: epoch {} loss {a}, unsharded {b}",
+                    M::NAME,
+                    epoch + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sharded_training_equals_unsharded_training_for_every_layer_kind() {
+    for_every_network!(sharding_changes_only_rounding);
+}
+
 /// A scratch directory of this process.
 fn scratch(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dl-layer-kinds-{tag}-{}", std::process::id()));
@@ -284,8 +382,8 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 /// 4 epochs in one go equal, bit for bit, `k` epochs with a checkpoint, then a fresh network and
-/// optimizer restored from it trained from `initial_epoch = k` to 4, for every `k` (the data
-/// set's 14 samples make 4 steps per epoch, the last short).
+/// optimizer restored from it trained from `initial_epoch = k` to 4, for every `k` and for one
+/// and for three shards (the data set's 14 samples make 4 steps per epoch, the last short).
 fn resuming_is_bit_identical<M: Zoo>()
 where
     SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize>,
@@ -293,7 +391,10 @@ where
     let dir = scratch(M::NAME);
     let path = dir.join("run.safetensors");
     let (x, y) = data::<M>(5);
-    for shards in [1] {
+    for shards in [1, 3] {
+        if M::NON_TRAINABLE > 0 && shards > 1 {
+            continue;
+        }
         let parallel = Parallel::new(shards).with_threads(1);
         let mut straight = M::seeded(5);
         dl::train::fit(&mut straight, &x, &y, fit_cfg(4, 0, parallel, None)).unwrap();

@@ -87,7 +87,10 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
 
     /// The gradients of the last step, with the network's structure.
     pub fn gradients(&self) -> &M {
-        &self.grads
+        match &self.shards {
+            Some(shards) => shards.gradients(),
+            None => &self.grads,
+        }
     }
 
     /// Steps taken: the number of the next step, counting from 0. Dropout draws the masks of
