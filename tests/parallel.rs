@@ -353,16 +353,25 @@ dl::network! {
     }
 }
 
-/// Two shards of the same sample draw different dropout masks: the sharded gradient of `[a, a]`
-/// averages two masks, so it is not the gradient of `[a]` under the first mask alone (which it
-/// would be if both shards replayed one stream).
+/// Shards draw the masks of the unsharded step, sample by sample: the sharded gradient of
+/// `[a, a]` is the unsharded one, and the two samples' masks differ (it is not the gradient of
+/// `[a]`, which it would be if each shard replayed the first sample's mask).
 #[test]
-fn shards_draw_different_dropout_masks() {
+fn shards_draw_the_dropout_masks_of_the_unsharded_step() {
     let net = DropoutProbe::new(&mut ChaCha8Rng::seed_from_u64(4));
     let a = SVector::<f32, 16>::from_fn(|i, _| 1.0 + i as f32 * 0.1);
     let (_, one) = gradient(&net, &[a], &[0], Parallel::new(1));
-    let (_, two) = gradient(&net, &[a, a], &[0, 0], Parallel::new(2).with_threads(1));
-    assert_ne!(one, two, "both shards drew the same mask");
+    let (_, whole) = gradient(&net, &[a, a], &[0, 0], Parallel::new(1));
+    for shards in [2, 3] {
+        let (_, sharded) = gradient(&net, &[a, a], &[0, 0], Parallel::new(shards).with_threads(1));
+        for (s, w) in sharded.iter().zip(&whole) {
+            assert!(
+                (s - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{shards} shards: {s} against {w}"
+            );
+        }
+    }
+    assert_ne!(one, whole, "both samples drew the same mask");
 }
 
 dl::network! {

@@ -70,7 +70,8 @@ pub trait Model: Sized {
         grads: &mut Self,
     );
 
-    /// Gives every layer that draws random numbers (Dropout) stream `stream` in `ws`; see
+    /// Tells every layer that draws random numbers (Dropout) in `ws` where its next training
+    /// pass draws from (the key packs the step and the first sample); see
     /// [`Layer::set_stream`]. Nothing by default.
     fn set_stream(_ws: &mut Self::Workspace, _stream: u64) {}
 

@@ -1,9 +1,12 @@
 //! `Dropout(rate)`: during training, zeroes each value with probability `rate` and scales the
 //! survivors by `1 / (1 − rate)` (Keras's inverted dropout); at inference, the identity.
 //!
-//! The rate travels as the bits of an `f32` const parameter (floats cannot be const generics);
-//! the masks come from a ChaCha8 stream seeded with `SEED`, kept in the training cache, so a run
-//! is reproducible and the mask of a batch is the one its backward pass uses.
+//! The rate travels as the bits of an `f32` const parameter (floats cannot be const generics).
+//! The masks are a function of `SEED`, the training step and the sample's place in the step's
+//! batch (see [`draw_key`]), not of how many masks were drawn before: a run is reproducible, a
+//! resumed run draws what an uninterrupted one would, and a shard of a batch draws what the
+//! whole batch would for its samples. The mask of a batch is kept in the training cache for the
+//! backward pass.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -24,14 +27,28 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Dropout<N, RATE_BITS
     );
 }
 
+/// Where the masks of a training forward pass are drawn from: step `step` of training (counted
+/// from the start of the whole training, as [`Trainer`](crate::train::Trainer) counts them), for
+/// a batch whose first sample is sample `first` of the step's batch (non-zero for the shards of a
+/// data-parallel step). Packed into the `u64` that [`Layer::set_stream`] passes: the step in the
+/// high 32 bits, the sample in the low 32.
+///
+/// Dropout draws the mask of sample `j` of step `s` from words `j·N ..` of ChaCha8 stream `s mod
+/// 2³²` under its `SEED`. Keyed by position, a mask does not depend on the draws before it, so a
+/// run resumed at an epoch boundary, or a batch cut into shards, draws exactly what one
+/// uninterrupted, unsharded run does. (After 2³² steps the streams repeat; batches of 2³²
+/// samples and more are beyond any memory.)
+pub(crate) fn draw_key(step: usize, first: usize) -> u64 {
+    ((step as u64) << 32) | (first as u64 & 0xffff_ffff)
+}
+
 /// Training cache: the mask of the last training batch (`kept / (1 − rate)` or 0 per value).
 #[derive(Debug, Clone, Default)]
 pub struct DropoutCache {
     mask: Vec<f32>,
     masked: bool,
-    rng: Option<ChaCha8Rng>,
-    /// The ChaCha stream of this workspace: data-parallel shard `i` draws from stream `i`.
-    stream: u64,
+    /// The [`draw_key`] of the next training forward pass in this workspace.
+    key: u64,
 }
 
 impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N, RATE_BITS, SEED> {
@@ -75,12 +92,11 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N,
             return;
         }
         fit_len(&mut cache.mask, len);
-        let stream = cache.stream;
-        let rng = cache.rng.get_or_insert_with(|| {
-            let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-            rng.set_stream(stream);
-            rng
-        });
+        // Positioned afresh at every pass (seeding costs a few hashes of 32 bytes), so that the
+        // mask depends only on the key, whatever this workspace drew before.
+        let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+        rng.set_stream(cache.key >> 32);
+        rng.set_word_pos(u128::from(cache.key & 0xffff_ffff) * N as u128);
         let scale = 1.0 / (1.0 - Self::RATE);
         for m in cache.mask.iter_mut() {
             *m = if rng.random::<f32>() >= Self::RATE {
@@ -98,11 +114,8 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N,
         y
     }
 
-    fn set_stream(extra: &mut DropoutCache, stream: u64) {
-        if extra.stream != stream {
-            extra.stream = stream;
-            extra.rng = None;
-        }
+    fn set_stream(extra: &mut DropoutCache, key: u64) {
+        extra.key = key;
     }
 
     fn backward_batch(
@@ -173,5 +186,30 @@ mod tests {
         layer.forward_batch(&x, 500, &mut again, Activation::Linear, true);
         assert_eq!(fresh.y, again.y);
         assert_eq!(fresh.y, first);
+    }
+
+    /// The masks follow the key alone: a batch's tail drawn on its own at its first sample's
+    /// place is the tail of the whole batch's masks (a shard, or a resumed run, draws what the
+    /// whole uninterrupted batch would), the same key drawn twice repeats, and another step
+    /// draws other masks.
+    #[test]
+    fn masks_are_placed_by_step_and_sample() {
+        let layer = Half::zeros();
+        let x = [1.0f32; 4 * 9];
+        let masks = |step: usize, first: usize, batch: usize, buf: &mut Buffers<DropoutCache>| {
+            Half::set_stream(&mut buf.extra, draw_key(step, first));
+            layer.forward_batch(&x[..4 * batch], batch, buf, Activation::Linear, true);
+            buf.y.clone()
+        };
+        let mut buf = Buffers::<DropoutCache>::default();
+        let whole = masks(6, 0, 9, &mut buf);
+        assert!(whole.contains(&0.0) && whole.contains(&2.0));
+        for first in [1, 4, 8] {
+            let mut shard = Buffers::<DropoutCache>::default();
+            let tail = masks(6, first, 9 - first, &mut shard);
+            assert_eq!(tail, whole[4 * first..], "samples from {first}");
+        }
+        assert_eq!(masks(6, 0, 9, &mut buf), whole, "the same key drew other masks");
+        assert_ne!(masks(7, 0, 9, &mut buf), whole, "step 7 repeated step 6");
     }
 }

@@ -28,8 +28,9 @@ use crate::init;
 /// pass writes those rows and remembers them in its cache; the next backward pass zeroes just
 /// them (instead of all `V·D` floats) before writing its own. This relies on the gradient table
 /// being the same from step to step (the trainer keeps one per workspace) and on nothing else
-/// writing non-zero values into it; when a different table is passed, it is zeroed in full
-/// once.
+/// writing non-zero values into it (a data-parallel step therefore adds its shards' gradients
+/// into a buffer of its own, not into a shard's); when a different table is passed, it is
+/// zeroed in full once.
 pub struct Embedding<const V: usize, const D: usize, const L: usize> {
     /// The table, `D × V` (column `v` is token `v`'s vector).
     pub embeddings: Param<SMatrix<f32, D, V>>,

@@ -23,6 +23,7 @@ pub use batch_norm::{BatchNormCache, BatchNormalization};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
 pub use dropout::Dropout;
+pub(crate) use dropout::draw_key;
 pub use embedding::{Embedding, EmbeddingCache};
 pub use flatten::Flatten;
 pub use merge::{Concatenate, Merge, MergeOp};
@@ -184,9 +185,10 @@ pub trait Layer: Sized {
         training: bool,
     );
 
-    /// Selects the random stream a layer that draws (Dropout) uses with this cache. Data-parallel
-    /// shards give shard `i` stream `i`, so that they do not repeat each other's masks; a single
-    /// workspace uses stream 0. Nothing by default.
+    /// Tells a layer that draws random numbers (Dropout) where its next training forward pass
+    /// in this cache draws from: a key packing the training step and the first sample's place in
+    /// the step's batch (see the `draw_key` of `Dropout`). The trainer sets it before every
+    /// pass, shard by shard. Nothing by default.
     fn set_stream(_extra: &mut Self::Extra, _stream: u64) {}
 
     /// The values before the activation, for losses fused with it (sigmoid and softmax).

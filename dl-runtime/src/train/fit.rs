@@ -125,6 +125,10 @@ where
         Trainer::<M, L, O>::new(cfg.loss, cfg.optimizer, cfg.clip).with_parallel(cfg.parallel)?;
     let mut order: Vec<usize> = (0..train_x.len()).collect();
     let batches = train_x.len().div_ceil(cfg.batch_size);
+    // The steps an uninterrupted run would have taken before `initial_epoch`: dropout masks
+    // follow the step number, so a resumed run draws what it would have drawn. (Wrapping: the
+    // masks only need a number that agrees with the uninterrupted run's.)
+    trainer.set_steps(cfg.initial_epoch.wrapping_mul(batches));
     let classifies = trainer.loss.classes().is_some();
     let mut history = History::default();
 

@@ -1,8 +1,8 @@
 //! Data-parallel training steps: each batch is cut into a fixed number of contiguous shards, each
 //! shard runs forward, loss and backward into buffers of its own, and the shards' gradients are
-//! added in shard order into the batch's gradient. The element-wise rest of the step (that sum,
-//! the finite check, the optimizer's update) is cut into pieces of each large tensor, shared by
-//! the same threads.
+//! added in shard order into the batch's gradient, a buffer of its own too. The element-wise
+//! rest of the step (that sum, the finite check, the optimizer's update) is cut into pieces of
+//! each large tensor, shared by the same threads.
 //!
 //! The result depends on the number of shards (it fixes what is computed and in what order) but
 //! never on the number of threads that run them: with the same shards, one thread and eight give
@@ -14,6 +14,7 @@ use super::update::{Update, apply};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
 use crate::finite::all_finite;
+use crate::layers::draw_key;
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::optim::Optimizer;
@@ -33,10 +34,12 @@ use crate::sample::Sample;
 /// off when a step takes milliseconds (the tutorial CNN and LSTM at batch 32); for a tiny network
 /// the cost of waking threads exceeds the work, so leave the default there.
 ///
-/// Layers with per-batch randomness see each shard as a batch of its own: shard `i`'s `Dropout`
-/// draws its masks from ChaCha stream `i` of the layer's seed, so shards never repeat each
-/// other's masks and shard 0 draws what an unsharded step would for its samples. Networks with
-/// `BatchNormalization` (per-batch statistics) are not sharded.
+/// `Dropout` draws each sample's mask from that sample's place in the step's batch, not from its
+/// shard, so the shards draw exactly the masks of the unsharded step. Networks with
+/// `BatchNormalization` (per-batch statistics) are not sharded: [`Trainer::with_parallel`]
+/// refuses more than one shard for them.
+///
+/// [`Trainer::with_parallel`]: super::Trainer::with_parallel
 ///
 /// ```
 /// use dl_runtime::train::Parallel;
@@ -88,8 +91,10 @@ struct Shard<M: Model> {
 }
 
 /// The batch a sharded step works on, gathered end to end, and shard 0's buffers (the
-/// trainer's), which receive the batch's gradient.
+/// trainer's).
 pub(crate) struct Batch<'a, M: Model, L: Loss<M::Head>> {
+    /// The training step this batch is (it places the dropout masks).
+    pub step: usize,
     pub loss: &'a L,
     pub x: &'a [<M::Input as Sample>::Elem],
     pub y: &'a [L::Target],
@@ -117,6 +122,10 @@ pub(crate) struct Shards<M: Model, L: Loss<M::Head>, O> {
     /// Shard 0's loss and counts.
     first: BatchStats,
     extra: Vec<Shard<M>>,
+    /// The batch's gradient: the shards' gradients added. Not shard 0's buffer: a backward pass
+    /// may rely on its gradient buffer holding only what it wrote (an `Embedding` zeroes just
+    /// the rows it wrote last time), so no other shard's values may be added there.
+    sum: M,
     /// [`sharded_step`] for this `M`, taken where `M: Send + Sync` is known, so that the
     /// trainer, and generic code using it, need not require it.
     run: RunStep<M, L, O>,
@@ -154,16 +163,10 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
             None
         };
         let extra = (1..parallel.shards)
-            .map(|i| {
-                let mut workspace = M::Workspace::default();
-                // Shard 0 (the trainer's workspace) draws dropout masks from stream 0, as
-                // unsharded training does; the others from their own, not repeating it.
-                M::set_stream(&mut workspace, i as u64);
-                Shard {
-                    workspace,
-                    grads: M::zeros(),
-                    out: BatchStats::default(),
-                }
+            .map(|_| Shard {
+                workspace: M::Workspace::default(),
+                grads: M::zeros(),
+                out: BatchStats::default(),
             })
             .collect();
         Ok(Some(Shards {
@@ -171,13 +174,19 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
             pool,
             first: BatchStats::default(),
             extra,
+            sum: M::zeros(),
             run: sharded_step::<M, L, O>,
         }))
     }
 
+    /// The gradient of the last batch: the sum of its shards'.
+    pub(crate) fn gradients(&self) -> &M {
+        &self.sum
+    }
+
     /// Forward, loss and backward of `batch` shard by shard, the shards' gradients added into
-    /// `batch.grads`, then `then`. `Err` carries a non-finite loss, or NaN for a step refused
-    /// by [`apply`]; the weights are then untouched.
+    /// [`Shards::gradients`], then `then`. `Err` carries a non-finite loss, or NaN for a step
+    /// refused by [`apply`]; the weights are then untouched.
     pub(crate) fn run(&mut self, batch: Batch<'_, M, L>, then: Then<'_, M, O>) -> Result<BatchStats, f32> {
         (self.run)(self, batch, then)
     }
@@ -200,11 +209,13 @@ where
         pool,
         first,
         extra,
+        sum,
         ..
     } = shards;
     let count = parallel.shards;
     let threaded = parallel.threads != 1;
     let Batch {
+        step,
         loss,
         x,
         y,
@@ -226,6 +237,7 @@ where
             let (start, end) = (bound(n, count, i), bound(n, count, i + 1));
             *out = BatchStats::default();
             if start < end {
+                M::set_stream(ws, draw_key(step, start));
                 let xs = &x[start * per_sample..end * per_sample];
                 *out = forward_backward(model, loss, xs, &y[start..end], n, ws, g);
             }
@@ -260,10 +272,11 @@ where
             return Err(total.loss_sum);
         }
 
-        // The other shards' gradients, added in shard order, element by element: the same
-        // sums whatever thread adds which piece. Shards left empty by a small batch hold an
-        // older gradient and are skipped. For a bounded step without clipping, the last sum
-        // also checks the gradient, saving a pass over it.
+        // The shards' gradients, added in shard order, element by element: the same sums
+        // whatever thread adds which piece. Tensor by tensor, shard 0's and shard 1's are added
+        // into `sum` in one pass, then each further shard's. Shards left empty by a small batch
+        // hold an older gradient and are skipped. For a bounded step without clipping, the last
+        // sum also checks the gradient, saving a pass over it.
         let threads = if threaded { rayon::current_num_threads() } else { 1 };
         let check = match &then {
             Then::Step(_, u) => u.clip.is_none() && u.optimizer.bounded_step(),
@@ -271,21 +284,37 @@ where
         };
         let used = extra.iter().take_while(|s| s.out.samples > 0).count();
         let mut finite = true;
-        for (i, s) in extra[..used].iter().enumerate() {
-            let last = check && i + 1 == used;
-            grads.zip_params_mut(&s.grads, |g, o| {
-                let len = g.len();
-                finite &= pieces((g, o), len, threads, &|(g, o): (&mut [f32], &[f32])| {
-                    g.iter_mut().zip(o).for_each(|(g, o)| *g += o);
-                    !last || all_finite(g)
-                });
+        let mut tensor = 0;
+        sum.zip_params_mut(grads, |s, g0| {
+            let len = s.len();
+            let Some((second, rest)) = extra[..used].split_first() else {
+                s.copy_from_slice(g0);
+                return;
+            };
+            let g1 = nth_param(&second.grads, tensor);
+            let last = check && rest.is_empty();
+            let job = (&mut *s, g0, g1);
+            finite &= pieces(job, len, threads, &|(s, a, b): (&mut [f32], &[f32], &[f32])| {
+                s.iter_mut()
+                    .zip(a.iter().zip(b))
+                    .for_each(|(s, (a, b))| *s = a + b);
+                !last || all_finite(s)
             });
-        }
+            for (i, other) in rest.iter().enumerate() {
+                let last = check && i + 1 == rest.len();
+                let o = nth_param(&other.grads, tensor);
+                finite &= pieces((&mut *s, o), len, threads, &|(s, o): (&mut [f32], &[f32])| {
+                    s.iter_mut().zip(o).for_each(|(s, o)| *s += o);
+                    !last || all_finite(s)
+                });
+            }
+            tensor += 1;
+        });
         match then {
             Then::Gradients(_) => Ok(total),
             Then::Step(model, update) => {
                 let known = (check && used > 0).then_some(finite);
-                apply(model, grads, update, threads, known).map(|()| total)
+                apply(model, sum, update, threads, known).map(|()| total)
             }
         }
     };
@@ -296,6 +325,21 @@ where
         None if threaded => rayon::join(body, || ()).0,
         None => body(),
     }
+}
+
+/// Parameter tensor number `index` of `m`, in the order of [`Model::for_each_param`]. A walk
+/// over the tensors per call, but a network has tens of them, and it saves a pass over the
+/// values (the sum reads every shard's tensor beside shard 0's in one pass, allocating nothing).
+fn nth_param<M: Model>(m: &M, index: usize) -> &[f32] {
+    let mut found: &[f32] = &[];
+    let mut i = 0;
+    m.for_each_param(|_, _, t| {
+        if i == index {
+            found = t;
+        }
+        i += 1;
+    });
+    found
 }
 
 /// Runs `shard` on each of `shards`, numbered from `first`, splitting the list between threads.

@@ -2,6 +2,7 @@ use super::parallel::{Batch, Parallel, Shards, Then, forward_backward};
 use super::update::{Update, apply};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
+use crate::layers::draw_key;
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::optim::{Clip, Optimizer};
@@ -86,7 +87,24 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
 
     /// The gradients of the last step, with the network's structure.
     pub fn gradients(&self) -> &M {
-        &self.grads
+        match &self.shards {
+            Some(shards) => shards.gradients(),
+            None => &self.grads,
+        }
+    }
+
+    /// Steps taken: the number of the next step, counting from 0. Dropout draws the masks of
+    /// a step from its number (and each sample's place in the batch), whatever was drawn
+    /// before; [`fit`](super::fit) sets it to `initial_epoch × batches per epoch` so that a
+    /// resumed run draws what an uninterrupted one did.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Sets the number of the next step ([`Trainer::steps`]), to resume a custom training loop
+    /// with the dropout masks it would have drawn had it not stopped.
+    pub fn set_steps(&mut self, steps: usize) {
+        self.steps = steps;
     }
 
     /// Trains on one batch: the whole of `x` and `y`. Checks the data first.
@@ -96,7 +114,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         self.step(model, x, y, indices)
             .map_err(|loss| Error::NonFiniteLoss {
                 epoch: 1,
-                batch: self.steps + 1,
+                batch: self.steps.wrapping_add(1),
                 loss,
             })
     }
@@ -109,6 +127,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         self.gather(x, y, 0..x.len());
         if let Some(shards) = &mut self.shards {
             let batch = Batch {
+                step: self.steps,
                 loss: &self.loss,
                 x: &self.x,
                 y: &self.y,
@@ -135,6 +154,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     /// the whole batch.
     fn forward_backward(&mut self, model: &M) -> BatchStats {
         let batch = self.y.len();
+        M::set_stream(&mut self.workspace, draw_key(self.steps, 0));
         forward_backward(
             model,
             &self.loss,
@@ -164,6 +184,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
                 backup: &mut self.backup,
             };
             let batch = Batch {
+                step: self.steps,
                 loss: &self.loss,
                 x: &self.x,
                 y: &self.y,
@@ -187,7 +208,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         // Moving statistics follow only the steps that were taken: a rejected step (non-finite
         // loss or weights) leaves them with the weights, untouched.
         model.update_state(&self.workspace);
-        self.steps += 1;
+        self.steps = self.steps.wrapping_add(1);
         Ok(stats)
     }
 }
