@@ -217,7 +217,7 @@ fn training_resumed_from_a_checkpoint_is_bit_identical() {
 }
 
 #[test]
-fn initial_epoch_at_or_past_epochs_trains_nothing() {
+fn initial_epoch_at_epochs_trains_nothing() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let (x, y) = rings(32, &mut rng);
     let mut net = Rings::new(&mut rng);

@@ -64,6 +64,37 @@ pub enum Error {
         /// The loss (or NaN when only a gradient was non-finite).
         loss: f32,
     },
+    /// A step whose gradient, or whose update of the weights or of the optimizer's state, was
+    /// NaN or infinite although the loss was finite (a learning rate too large for the data,
+    /// inputs near `f32::MAX`, an optimizer state restored from a hostile checkpoint). The step
+    /// was refused: the weights and the optimizer's state are those of the last good step.
+    #[error(
+        "step refused at epoch {epoch}, batch {batch}: {reason}; training stopped and the weights and \
+         optimizer state of the last good step were kept"
+    )]
+    NonFiniteStep {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+        /// What was not finite, and where.
+        reason: String,
+    },
+    /// An optimizer hyperparameter or a [`Clip`](crate::optim::Clip) bound out of its range
+    /// (a NaN or negative learning rate, `beta_1 = 1`, …); the message names it.
+    #[error("{0}")]
+    BadHyperparameter(String),
+    /// `initial_epoch` past `epochs`: `fit` runs epochs `initial_epoch + 1 ..= epochs`.
+    #[error(
+        "initial_epoch {initial_epoch} is past epochs {epochs}: fit runs epochs initial_epoch + 1 ..= epochs \
+         (epochs counts from the start of the whole training, as in Keras)"
+    )]
+    InitialEpochPastEpochs {
+        /// The epochs already done.
+        initial_epoch: usize,
+        /// The epoch to end at.
+        epochs: usize,
+    },
     /// A [`Parallel`](crate::train::Parallel) setting with no shards.
     #[error("Parallel::shards must be at least 1")]
     ZeroShards,

@@ -23,14 +23,57 @@ impl ConfusionMatrix {
         self.classes
     }
 
-    /// Records one sample.
-    pub fn record(&mut self, truth: usize, predicted: usize) {
-        self.counts[truth * self.classes + predicted] += 1;
+    /// Records one sample. A class outside `0..classes` is an `Err` that names it, and records
+    /// nothing: the flat index of (1, 5) among 3 classes is that of (2, 2), which would be
+    /// counted silently.
+    ///
+    /// ```
+    /// use dl_runtime::ConfusionMatrix;
+    /// let mut cm = ConfusionMatrix::new(3);
+    /// cm.record(1, 2).unwrap();
+    /// assert_eq!(
+    ///     cm.record(1, 5).unwrap_err(),
+    ///     "predicted class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
+    /// );
+    /// assert_eq!(cm.total(), 1);
+    /// ```
+    pub fn record(&mut self, truth: usize, predicted: usize) -> Result<(), String> {
+        let i = self
+            .index("true", truth)
+            .and_then(|_| self.index("predicted", predicted))?;
+        self.counts[truth * self.classes + i] += 1;
+        Ok(())
     }
 
     /// Samples of class `truth` predicted as `predicted`.
+    ///
+    /// # Panics
+    ///
+    /// If either class is outside `0..classes`, as indexing out of bounds does.
     pub fn get(&self, truth: usize, predicted: usize) -> usize {
+        if let Err(e) = self
+            .index("true", truth)
+            .and_then(|_| self.index("predicted", predicted))
+        {
+            panic!("{e}");
+        }
         self.counts[truth * self.classes + predicted]
+    }
+
+    /// `class` if it is below the class count.
+    fn index(&self, what: &str, class: usize) -> Result<usize, String> {
+        if class < self.classes {
+            Ok(class)
+        } else {
+            Err(format!(
+                "{what} class {class} is out of range for a confusion matrix of {} classes{}",
+                self.classes,
+                match self.classes {
+                    0 => String::new(),
+                    n => format!(" (0..={})", n - 1),
+                }
+            ))
+        }
     }
 
     /// Samples recorded.
@@ -58,5 +101,39 @@ impl fmt::Display for ConfusionMatrix {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfusionMatrix;
+
+    #[test]
+    fn classes_out_of_range_are_refused_and_change_nothing() {
+        let mut cm = ConfusionMatrix::new(3);
+        cm.record(2, 2).unwrap();
+        let before = cm.clone();
+        assert_eq!(
+            cm.record(5, 0).unwrap_err(),
+            "true class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
+        );
+        assert_eq!(
+            cm.record(1, 5).unwrap_err(),
+            "predicted class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
+        );
+        assert_eq!(cm, before);
+        assert_eq!(cm.get(2, 2), 1);
+        assert!(
+            ConfusionMatrix::new(0)
+                .record(0, 0)
+                .unwrap_err()
+                .ends_with("of 0 classes")
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "predicted class 5 is out of range")]
+    fn get_out_of_range_panics_rather_than_reading_another_cell() {
+        ConfusionMatrix::new(3).get(1, 5);
     }
 }

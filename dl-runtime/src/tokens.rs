@@ -19,12 +19,25 @@ impl<const L: usize, const V: usize> Tokens<L, V> {
     ///     "token id 10 at position 1 is out of range for a vocabulary of 10 (ids 0..=9)"
     /// );
     /// ```
+    ///
+    /// With `V = 0` no id is in range (and `V - 1` would underflow in the message):
+    ///
+    /// ```
+    /// use dl_runtime::tokens::Tokens;
+    /// assert_eq!(
+    ///     Tokens::<3, 0>::new([0, 0, 0]).unwrap_err(),
+    ///     "token id 0 at position 0 is out of range for a vocabulary of 0 (no ids)"
+    /// );
+    /// ```
     pub fn new(ids: [u32; L]) -> Result<Self, String> {
         match ids.iter().position(|&id| id as usize >= V) {
             Some(p) => Err(format!(
-                "token id {} at position {p} is out of range for a vocabulary of {V} (ids 0..={})",
+                "token id {} at position {p} is out of range for a vocabulary of {V} ({})",
                 ids[p],
-                V - 1
+                match V.checked_sub(1) {
+                    Some(last) => format!("ids 0..={last}"),
+                    None => "no ids".to_string(),
+                }
             )),
             None => Ok(Tokens(ids)),
         }
@@ -54,5 +67,17 @@ impl<const L: usize, const V: usize> Sample for Tokens<L, V> {
 
     fn from_elems(elems: &[u32]) -> Self {
         Self::from_slice(elems).expect("token ids produced by the network are in range")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tokens;
+
+    #[test]
+    fn an_empty_vocabulary_refuses_every_id_without_panicking() {
+        assert!(Tokens::<3, 0>::new([0, 1, 2]).unwrap_err().ends_with("(no ids)"));
+        assert!(Tokens::<0, 0>::new([]).is_ok());
+        assert!(Tokens::<2, 0>::from_slice(&[7, 7]).is_err());
     }
 }

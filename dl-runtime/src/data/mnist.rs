@@ -22,7 +22,8 @@ pub fn load(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Digits
         path: path.display().to_string(),
         message,
     };
-    if img.dims.len() != 3 || img.dims[1] * img.dims[2] != PIXELS {
+    // 28 × 28 exactly: [n, 784, 1] has the right pixel count but is not an image.
+    if img.dims.len() != 3 || img.dims[1..] != [28, 28] {
         return Err(format(
             images,
             format!("expected images of 28×28, found dimensions {:?}", img.dims),

@@ -1,17 +1,20 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, non_negative, positive, restore};
 
 /// `Adagrad` with Keras's defaults (lr 0.001, initial accumulator 0.1, ε 1e-7).
 #[derive(Debug, Clone)]
 pub struct Adagrad {
     /// Step size.
     pub learning_rate: f32,
-    /// Starting value of every accumulator.
+    /// Starting value of every accumulator (at least 0).
     pub initial_accumulator_value: f32,
     /// Numerical-stability constant.
     pub epsilon: f32,
     iterations: u64,
     accumulator: Vec<f32>,
     rule: AdagradRule,
+    /// The iterations and the accumulator's length before the current step, for
+    /// `cancel_step`.
+    before: (u64, usize),
 }
 
 /// One Adagrad step's constants.
@@ -42,6 +45,7 @@ impl Adagrad {
             iterations: 0,
             accumulator: Vec::new(),
             rule: AdagradRule::default(),
+            before: (0, 0),
         }
     }
 
@@ -63,7 +67,25 @@ impl Optimizer for Adagrad {
     }
 
     fn begin_step(&mut self) {
-        self.iterations += 1;
+        self.before = (self.iterations, self.accumulator.len());
+        // Saturating: a restored counter can be anything, and it does not enter the update.
+        self.iterations = self.iterations.saturating_add(1);
+    }
+
+    fn cancel_step(&mut self) {
+        (self.iterations, _) = self.before;
+        self.accumulator.truncate(self.before.1);
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        positive("adagrad", "learning_rate", self.learning_rate)?;
+        let init = self.initial_accumulator_value;
+        if !(init.is_finite() && init >= 0.0) {
+            return Err(format!(
+                "adagrad: `initial_accumulator_value` must be finite and at least 0; got {init}"
+            ));
+        }
+        positive("adagrad", "epsilon", self.epsilon)
     }
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
@@ -99,6 +121,7 @@ impl Optimizer for Adagrad {
 
     fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
         let (mut b, c) = restore(self.name(), buffers, counters, &["accumulator"], &["iterations"])?;
+        non_negative(self.name(), "accumulator", &b[0])?;
         self.accumulator = b.remove(0);
         self.iterations = c[0];
         Ok(())

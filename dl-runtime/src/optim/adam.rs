@@ -1,4 +1,4 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative, positive, restore};
 
 /// `Adam` with Keras's defaults and update rule (ε added after the bias-corrected step size,
 /// Keras's "epsilon hat").
@@ -12,9 +12,9 @@ use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
 pub struct Adam {
     /// Step size (default 0.001).
     pub learning_rate: f32,
-    /// Decay of the first moment (default 0.9).
+    /// Decay of the first moment (default 0.9), in [0, 1).
     pub beta_1: f64,
-    /// Decay of the second moment (default 0.999).
+    /// Decay of the second moment (default 0.999), in [0, 1).
     pub beta_2: f64,
     /// Numerical-stability constant (default 1e-7).
     pub epsilon: f32,
@@ -23,6 +23,8 @@ pub struct Adam {
     rule: AdamRule,
     m: Vec<f32>,
     v: Vec<f32>,
+    /// The step and the moments' length before the current step, for `cancel_step`.
+    before: (i32, usize),
 }
 
 /// One Adam step's constants.
@@ -56,6 +58,7 @@ impl Adam {
             rule: AdamRule::default(),
             m: Vec::new(),
             v: Vec::new(),
+            before: (0, 0),
         }
     }
 
@@ -81,6 +84,14 @@ impl Adam {
         [&mut self.m[..params], &mut self.v[..params]]
     }
 
+    /// [`Optimizer::validate`], naming the optimizer `name` in errors.
+    fn validate_as(&self, name: &str) -> Result<(), String> {
+        positive(name, "learning_rate", self.learning_rate)?;
+        fraction(name, "beta_1", self.beta_1)?;
+        fraction(name, "beta_2", self.beta_2)?;
+        positive(name, "epsilon", self.epsilon)
+    }
+
     /// [`Optimizer::load_state`], naming the optimizer `name` in errors.
     fn restore_as(
         &mut self,
@@ -89,8 +100,14 @@ impl Adam {
         counters: &[(&str, u64)],
     ) -> Result<(), String> {
         let (mut b, c) = restore(name, buffers, counters, &["m", "v"], &["iterations"])?;
-        let step = i32::try_from(c[0]).map_err(|_| format!("iterations {} is out of range", c[0]))?;
+        // The step counts in an i32, as Keras's bias correction raises β to it; one more step
+        // must still fit.
+        let step = i32::try_from(c[0])
+            .ok()
+            .filter(|&s| s < i32::MAX)
+            .ok_or_else(|| format!("iterations {} is out of range (at most {})", c[0], i32::MAX - 1))?;
         let (v, m) = (b.pop().unwrap_or_default(), b.pop().unwrap_or_default());
+        non_negative(name, "v", &v)?;
         if m.len() != v.len() {
             return Err(format!(
                 "state buffers `m` and `v` differ in length ({} and {})",
@@ -116,13 +133,27 @@ impl Optimizer for Adam {
     }
 
     fn begin_step(&mut self) {
-        self.step += 1;
+        self.before = (self.step, self.m.len());
+        // Saturating: past 2³¹ − 1 steps β^t is 0 to within f64's precision, so the bias
+        // corrections below do not change any more.
+        self.step = self.step.saturating_add(1);
         // Bias corrections in f64 (β₂ᵗ loses precision in f32 over long runs) of β rounded to
         // float32, as Keras casts β to the variables' dtype for them.
         let t = self.step;
         let b1 = 1.0 - f64::from(self.beta_1 as f32).powi(t);
         let b2 = 1.0 - f64::from(self.beta_2 as f32).powi(t);
         self.alpha = (self.learning_rate as f64 * b2.sqrt() / b1) as f32;
+    }
+
+    fn cancel_step(&mut self) {
+        let (step, len) = self.before;
+        self.step = step;
+        self.m.truncate(len);
+        self.v.truncate(len);
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.validate_as("adam")
     }
 
     #[inline]
@@ -250,7 +281,7 @@ fn adam_body(
 pub struct AdamW {
     /// The underlying Adam.
     pub adam: Adam,
-    /// Decoupled weight decay.
+    /// Decoupled weight decay, at least 0 and below `1 / learning_rate`.
     pub weight_decay: f32,
     rule: AdamWRule,
 }
@@ -303,6 +334,23 @@ impl Optimizer for AdamW {
 
     fn begin_step(&mut self) {
         self.adam.begin_step();
+    }
+
+    fn cancel_step(&mut self) {
+        self.adam.cancel_step();
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.adam.validate_as("adamw")?;
+        let (wd, lr) = (self.weight_decay, self.adam.learning_rate);
+        // Each step multiplies every weight by 1 − lr·wd, which must stay in (0, 1].
+        if !(wd.is_finite() && wd >= 0.0 && lr * wd < 1.0) {
+            return Err(format!(
+                "adamw: `weight_decay` must be finite, at least 0 and below 1 / learning_rate ({}); got {wd}",
+                1.0 / lr
+            ));
+        }
+        Ok(())
     }
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {

@@ -39,11 +39,30 @@ pub trait Optimizer: Send {
     }
 
     /// Whether a step moves each weight by a bounded amount whatever the gradient's size (Adam,
-    /// RMSprop, Adagrad: the gradient is divided by its own running magnitude). Then finite
-    /// gradients cannot overflow finite weights, and the trainer can skip its safety copy.
+    /// RMSprop, Adagrad: the gradient is divided by its own running magnitude). A hint only: a
+    /// data-parallel trainer then checks the gradient while it sums the shards' parts, to refuse
+    /// a non-finite one before the update. Every step's result is checked whatever this says,
+    /// since even a bounded step overflows its state on gradients near `f32::MAX`.
     fn bounded_step(&self) -> bool {
         false
     }
+
+    /// Checks the hyperparameters (learning rate, decay rates, ε, …), naming the first that is
+    /// out of its range: `fit` calls it before the first step and
+    /// [`Trainer::train_on_batch`](crate::train::Trainer::train_on_batch) before each, so that
+    /// a NaN learning rate or `beta_1 = 1` is an `Err` rather than NaN weights. The default
+    /// accepts everything.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Undoes what the last [`Optimizer::begin_step`] changed, for a step the trainer refused
+    /// (its result was not finite): the counters go back, and state buffers that this step
+    /// sized (the first step) go back to empty. The trainer has already put the values of the
+    /// state buffers back through [`Optimizer::elementwise`], so that afterwards
+    /// [`Optimizer::state`] and [`Optimizer::counters`] are bit for bit what they were before the
+    /// step. The default does nothing, which is right for an optimizer without counters.
+    fn cancel_step(&mut self) {}
 
     /// The optimizer's state as named flat buffers, for checkpoints. Each buffer is indexed by
     /// parameter offset, and is empty until the first step that uses it.
@@ -78,8 +97,8 @@ pub trait Optimizer: Send {
 pub(crate) type Restored = (Vec<Vec<f32>>, Vec<u64>);
 
 /// Checks that `buffers` and `counters` hold exactly the names `buffer_names` and
-/// `counter_names` (each once) and returns their values in that order; the caller then assigns
-/// them, so a failed check changes nothing.
+/// `counter_names` (each once), with every value finite, and returns their values in that order;
+/// the caller then assigns them, so a failed check changes nothing.
 pub(crate) fn restore(
     optimizer: &str,
     buffers: &[(&str, &[f32])],
@@ -121,7 +140,53 @@ pub(crate) fn restore(
     }
     let buffers = pick(optimizer, "state buffer", buffers, buffer_names)?;
     let counters = pick(optimizer, "counter", counters, counter_names)?;
+    for (name, values) in buffer_names.iter().zip(&buffers) {
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "state buffer `{name}` of {optimizer}: value at index {i} is {}",
+                values[i]
+            ));
+        }
+    }
     Ok((buffers.into_iter().map(<[f32]>::to_vec).collect(), counters))
+}
+
+/// Refuses a negative value in `values`, the state buffer `name` of `optimizer`, which holds
+/// a running sum or mean of squared gradients: its square root is taken at every step, and a
+/// negative one would turn every weight it touches into NaN.
+pub(crate) fn non_negative(optimizer: &str, name: &str, values: &[f32]) -> Result<(), String> {
+    match values.iter().position(|&v| v < 0.0) {
+        Some(i) => Err(format!(
+            "state buffer `{name}` of {optimizer}: value at index {i} is {}, but it holds squared \
+             gradients and cannot be negative",
+            values[i]
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A learning rate, ε or other hyperparameter that must be finite and above 0.
+pub(crate) fn positive(optimizer: &str, name: &str, value: f32) -> Result<(), String> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{optimizer}: `{name}` must be finite and above 0; got {value}"
+        ))
+    }
+}
+
+/// A decay rate or momentum, which must be in [0, 1): at 1 or more the running averages never
+/// forget (Adam's bias correction divides by `1 - β^t = 0`), or grow without bound.
+pub(crate) fn fraction(optimizer: &str, name: &str, value: f64) -> Result<(), String> {
+    // Some steps use the rate rounded to f32, where 0.999999999 becomes 1.
+    if (0.0..1.0).contains(&value) && (value as f32) < 1.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{optimizer}: `{name}` must be in [0, 1) (also once rounded to f32); got {value}"
+        ))
+    }
 }
 
 /// Makes `state` at least `len` long; only grows it on the first step.
@@ -267,7 +332,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             e(adam.load_state(&[("m", &m), ("v", &m)], &[("iterations", 1 << 40)])),
-            "iterations 1099511627776 is out of range"
+            "iterations 1099511627776 is out of range (at most 2147483646)"
         );
         assert_eq!(adam.iterations(), 0);
         assert!(adam.state().iter().all(|(_, v)| v.is_empty()));
@@ -276,6 +341,164 @@ pub(crate) mod tests {
             e(sgd.load_state(&[("velocity", &[])], &[("iterations", 1), ("steps", 2)])),
             "sgd has no counter `steps` (its counters: iterations)"
         );
+    }
+
+    #[test]
+    fn every_hyperparameter_out_of_range_is_named() {
+        use super::{Adagrad, Adam, AdamW, RmsProp, Sgd};
+        let e = |o: &dyn Optimizer| o.validate().unwrap_err();
+        for o in [
+            &Sgd::default() as &dyn Optimizer,
+            &Sgd::new(0.1).with_momentum(0.9).with_nesterov(true),
+            &Adam::default(),
+            &AdamW::default(),
+            &RmsProp::default(),
+            &Adagrad::default(),
+        ] {
+            assert_eq!(o.validate(), Ok(()), "{}", o.name());
+        }
+        for lr in [f32::NAN, f32::INFINITY, 0.0, -0.1] {
+            let expected =
+                |name: &str| format!("{name}: `learning_rate` must be finite and above 0; got {lr}");
+            assert_eq!(e(&Sgd::new(lr)), expected("sgd"));
+            assert_eq!(e(&Adam::new(lr)), expected("adam"));
+            assert_eq!(e(&AdamW::new(lr, 0.0)), expected("adamw"));
+            assert_eq!(e(&RmsProp::new(lr)), expected("rmsprop"));
+            assert_eq!(e(&Adagrad::new(lr)), expected("adagrad"));
+        }
+        assert_eq!(
+            e(&Sgd::new(0.1).with_momentum(1.0)),
+            "sgd: `momentum` must be in [0, 1) (also once rounded to f32); got 1"
+        );
+        assert!(e(&Sgd::new(0.1).with_momentum(-0.5)).contains("`momentum`"));
+        for (beta, name) in [
+            (1.0, "beta_1"),
+            (f64::NAN, "beta_1"),
+            (-0.1, "beta_1"),
+            (1.0 - 1e-9, "beta_1"),
+        ] {
+            let mut adam = Adam::default();
+            adam.beta_1 = beta;
+            assert!(
+                e(&adam).starts_with(&format!("adam: `{name}` must be in [0, 1)")),
+                "{beta}"
+            );
+        }
+        let mut adam = Adam::default();
+        adam.beta_2 = 1.0;
+        assert!(e(&adam).starts_with("adam: `beta_2`"));
+        adam = Adam::default();
+        adam.epsilon = 0.0;
+        assert_eq!(e(&adam), "adam: `epsilon` must be finite and above 0; got 0");
+        let mut adamw = AdamW::new(0.1, 0.0);
+        adamw.adam.beta_1 = 1.0;
+        assert!(e(&adamw).starts_with("adamw: `beta_1`"));
+        for wd in [-0.1, f32::NAN, 10.0] {
+            assert!(
+                e(&AdamW::new(0.1, wd)).starts_with("adamw: `weight_decay`"),
+                "{wd}"
+            );
+        }
+        let mut rms = RmsProp::default();
+        rms.rho = 1.0;
+        assert!(e(&rms).starts_with("rmsprop: `rho`"));
+        rms = RmsProp::default();
+        rms.momentum = f32::INFINITY;
+        assert!(e(&rms).starts_with("rmsprop: `momentum`"));
+        rms = RmsProp::default();
+        rms.epsilon = f32::NAN;
+        assert!(e(&rms).starts_with("rmsprop: `epsilon`"));
+        let mut ada = Adagrad::default();
+        ada.initial_accumulator_value = -1.0;
+        assert!(e(&ada).starts_with("adagrad: `initial_accumulator_value`"));
+        ada = Adagrad::default();
+        ada.epsilon = -1e-7;
+        assert!(e(&ada).starts_with("adagrad: `epsilon`"));
+    }
+
+    /// A refused state: negative squares, non-finite values, a step counter with no next step.
+    #[test]
+    fn load_state_refuses_state_no_step_could_have_made() {
+        use super::{Adagrad, Adam, AdamW, RmsProp};
+        let neg = [0.5f32, -1.0];
+        let ok = [0.5f32, 1.0];
+        let it = [("iterations", 3u64)];
+        let e =
+            |o: &mut dyn Optimizer, b: &[(&str, &[f32])], c: &[(&str, u64)]| o.load_state(b, c).unwrap_err();
+        let squares = "but it holds squared gradients and cannot be negative";
+        assert_eq!(
+            e(&mut Adam::default(), &[("m", &ok), ("v", &neg)], &it),
+            format!("state buffer `v` of adam: value at index 1 is -1, {squares}")
+        );
+        assert!(
+            e(&mut AdamW::default(), &[("m", &ok), ("v", &neg)], &it)
+                .starts_with("state buffer `v` of adamw")
+        );
+        assert!(
+            e(
+                &mut RmsProp::default(),
+                &[("mean_square", &neg), ("velocity", &[])],
+                &it
+            )
+            .starts_with("state buffer `mean_square` of rmsprop: value at index 1 is -1")
+        );
+        assert!(
+            e(&mut Adagrad::default(), &[("accumulator", &neg)], &it)
+                .starts_with("state buffer `accumulator` of adagrad: value at index 1 is -1")
+        );
+        assert_eq!(
+            e(&mut Adam::default(), &[("m", &[f32::NAN, 0.0]), ("v", &ok)], &it),
+            "state buffer `m` of adam: value at index 0 is NaN"
+        );
+        let max = [("iterations", i32::MAX as u64)];
+        assert_eq!(
+            e(&mut Adam::default(), &[("m", &ok), ("v", &ok)], &max),
+            "iterations 2147483647 is out of range (at most 2147483646)"
+        );
+        let mut adam = Adam::default();
+        adam.load_state(&[("m", &ok), ("v", &ok)], &[("iterations", i32::MAX as u64 - 1)])
+            .unwrap();
+        adam.begin_step();
+        assert_eq!(adam.iterations(), i32::MAX);
+        // Saturates rather than overflowing (which panics in debug builds).
+        adam.begin_step();
+        assert_eq!(adam.iterations(), i32::MAX);
+    }
+
+    /// `begin_step`, sizing the state through `elementwise`, then `cancel_step`: the state and
+    /// counters are bit for bit as before, on the first step (empty buffers) and later ones.
+    #[test]
+    fn cancel_step_undoes_begin_step_for_every_optimizer() {
+        use super::{Adagrad, Adam, AdamW, RmsProp, Sgd};
+        fn check<O: Optimizer>(mut o: O) {
+            let snapshot = |o: &O| {
+                let state: Vec<(&str, Vec<u32>)> = o
+                    .state()
+                    .into_iter()
+                    .map(|(n, v)| (n, v.iter().map(|x| x.to_bits()).collect()))
+                    .collect();
+                (state, o.counters())
+            };
+            let mut p = [0.5f32, -0.25, 2.0];
+            for _ in 0..3 {
+                let before = snapshot(&o);
+                o.begin_step();
+                let _sized = o.elementwise(p.len()).is_some();
+                o.cancel_step();
+                assert_eq!(snapshot(&o), before, "{}", o.name());
+                o.begin_step();
+                o.update(0, &mut p, &[0.1, -0.2, 0.3]);
+            }
+        }
+        check(Sgd::new(0.1));
+        check(Sgd::new(0.1).with_momentum(0.9));
+        check(Adam::new(0.1));
+        check(AdamW::new(0.1, 0.01));
+        let mut rms = RmsProp::new(0.1);
+        check(rms.clone());
+        rms.momentum = 0.5;
+        check(rms);
+        check(Adagrad::new(0.1));
     }
 
     pub fn close(a: &[f32], b: &[f64]) {

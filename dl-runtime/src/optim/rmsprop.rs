@@ -1,4 +1,4 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative, positive, restore};
 
 /// `RMSprop` with Keras's defaults (lr 0.001, ρ 0.9, ε 1e-7 inside the square root, no
 /// momentum).
@@ -6,9 +6,9 @@ use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
 pub struct RmsProp {
     /// Step size.
     pub learning_rate: f32,
-    /// Decay of the mean square.
+    /// Decay of the mean square, in [0, 1).
     pub rho: f32,
-    /// Momentum (0 disables it).
+    /// Momentum (0 disables it), in [0, 1).
     pub momentum: f32,
     /// Numerical-stability constant.
     pub epsilon: f32,
@@ -16,6 +16,9 @@ pub struct RmsProp {
     mean_square: Vec<f32>,
     velocity: Vec<f32>,
     rule: RmsRule,
+    /// The iterations and the lengths of the mean square and velocity before the current
+    /// step, for `cancel_step`.
+    before: (u64, usize, usize),
 }
 
 /// One RMSprop step's constants.
@@ -59,6 +62,7 @@ impl RmsProp {
             mean_square: Vec::new(),
             velocity: Vec::new(),
             rule: RmsRule::default(),
+            before: (0, 0, 0),
         }
     }
 
@@ -80,7 +84,23 @@ impl Optimizer for RmsProp {
     }
 
     fn begin_step(&mut self) {
-        self.iterations += 1;
+        self.before = (self.iterations, self.mean_square.len(), self.velocity.len());
+        // Saturating: a restored counter can be anything, and it does not enter the update.
+        self.iterations = self.iterations.saturating_add(1);
+    }
+
+    fn cancel_step(&mut self) {
+        let (iterations, mean_square, velocity) = self.before;
+        self.iterations = iterations;
+        self.mean_square.truncate(mean_square);
+        self.velocity.truncate(velocity);
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        positive("rmsprop", "learning_rate", self.learning_rate)?;
+        fraction("rmsprop", "rho", self.rho.into())?;
+        fraction("rmsprop", "momentum", self.momentum.into())?;
+        positive("rmsprop", "epsilon", self.epsilon)
     }
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {
@@ -125,6 +145,7 @@ impl Optimizer for RmsProp {
     fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
         let names = ["mean_square", "velocity"];
         let (mut b, c) = restore(self.name(), buffers, counters, &names, &["iterations"])?;
+        non_negative(self.name(), "mean_square", &b[0])?;
         self.velocity = b.pop().unwrap_or_default();
         self.mean_square = b.pop().unwrap_or_default();
         self.iterations = c[0];

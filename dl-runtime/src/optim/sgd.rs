@@ -1,17 +1,19 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, restore};
+use super::{ElementRule, Elementwise, Optimizer, ensure, fraction, positive, restore};
 
 /// `SGD`: plain, with momentum, or Nesterov momentum (Keras's formulation).
 #[derive(Debug, Clone)]
 pub struct Sgd {
     /// Step size (Keras default 0.01).
     pub learning_rate: f32,
-    /// Momentum (0 disables it).
+    /// Momentum (0 disables it), in [0, 1).
     pub momentum: f32,
     /// Use Nesterov momentum.
     pub nesterov: bool,
     iterations: u64,
     velocity: Vec<f32>,
     rule: SgdRule,
+    /// The iterations and the velocity's length before the current step, for `cancel_step`.
+    before: (u64, usize),
 }
 
 /// One SGD step's constants.
@@ -50,6 +52,7 @@ impl Sgd {
             iterations: 0,
             velocity: Vec::new(),
             rule: SgdRule::default(),
+            before: (0, 0),
         }
     }
 
@@ -79,7 +82,19 @@ impl Default for Sgd {
 
 impl Optimizer for Sgd {
     fn begin_step(&mut self) {
-        self.iterations += 1;
+        self.before = (self.iterations, self.velocity.len());
+        // Saturating: a restored counter can be anything, and it does not enter the update.
+        self.iterations = self.iterations.saturating_add(1);
+    }
+
+    fn cancel_step(&mut self) {
+        (self.iterations, _) = self.before;
+        self.velocity.truncate(self.before.1);
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        positive("sgd", "learning_rate", self.learning_rate)?;
+        fraction("sgd", "momentum", self.momentum.into())
     }
 
     fn update(&mut self, offset: usize, param: &mut [f32], grad: &[f32]) {

@@ -1,5 +1,5 @@
 use super::check_data;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::metrics::ConfusionMatrix;
 use crate::model::Model;
@@ -41,15 +41,22 @@ pub fn evaluate<M: Model, L: Loss<M::Head>>(
     let mut buf = Vec::new();
     let mut total = 0.0f64;
     let mut confusion = loss.classes().map(ConfusionMatrix::new);
-    for (xs, ys) in x.chunks(chunk::<M>()).zip(y.chunks(chunk::<M>())) {
+    for (c, (xs, ys)) in x.chunks(chunk::<M>()).zip(y.chunks(chunk::<M>())).enumerate() {
         buf.clear();
         xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
         model.forward_batch(&buf, xs.len(), &mut ws, false);
         let (head, _) = M::head(&mut ws);
         total += loss.compute(&head, ys, None).0 as f64;
         if let Some(cm) = &mut confusion {
-            for (out, t) in head.y.chunks_exact(head.units).zip(ys) {
-                cm.record(loss.target_class(t), loss.predicted_class(out));
+            for (i, (out, t)) in head.y.chunks_exact(head.units).zip(ys).enumerate() {
+                // The built-in losses' classes are in range (`check_data` checked the labels);
+                // a custom loss's might not be.
+                cm.record(loss.target_class(t), loss.predicted_class(out))
+                    .map_err(|message| Error::BadLabel {
+                        what: "the evaluation data",
+                        index: c * chunk::<M>() + i,
+                        message,
+                    })?;
             }
         }
     }

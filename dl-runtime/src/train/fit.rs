@@ -82,13 +82,19 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
 /// Trains `model` on `x`, `y` as Keras's `fit` does and returns the per-epoch history.
 ///
 /// Every check happens before the first step: an `Err` names the problem and leaves the weights
-/// untouched. If the loss turns NaN or infinite, training stops before applying that batch and
-/// the error names the epoch and batch. If saving a checkpoint fails, training stops after that
-/// epoch with the error. A `parallel` setting with no shards, or whose threads cannot start, is
-/// an `Err` before the first step too.
+/// untouched. The data, `batch_size`, `validation_split`, `initial_epoch`, the optimizer's
+/// hyperparameters ([`Optimizer::validate`]) and the clipping bound ([`Clip::validate`]) are
+/// checked. A `parallel` setting with no shards, or whose threads cannot start, is an `Err`
+/// before the first step too.
 ///
-/// Runs epochs `initial_epoch + 1 ..= epochs` (none if `initial_epoch >= epochs`); the history
-/// has one entry per epoch run.
+/// Every step is checked: if the loss turns NaN or infinite, or the gradient, or the weights or
+/// optimizer state the update would give, training stops without applying that batch, the
+/// weights and the optimizer's state stay those of the last good step, and the error names the
+/// epoch and batch. So `Ok` always comes with finite weights. If saving a checkpoint fails,
+/// training stops after that epoch with the error.
+///
+/// Runs epochs `initial_epoch + 1 ..= epochs` (none if `initial_epoch == epochs`; an `Err` if
+/// it is past `epochs`); the history has one entry per epoch run.
 pub fn fit<M, L, O>(
     model: &mut M,
     x: &[M::Input],
@@ -103,6 +109,13 @@ where
     if cfg.batch_size == 0 {
         return Err(Error::ZeroBatchSize);
     }
+    if cfg.initial_epoch > cfg.epochs {
+        return Err(Error::InitialEpochPastEpochs {
+            initial_epoch: cfg.initial_epoch,
+            epochs: cfg.epochs,
+        });
+    }
+    super::check_hyperparameters(&cfg.optimizer, cfg.clip)?;
     check_data("the training data", x, y, &cfg.loss)?;
     let split = cfg.validation_split;
     let (train_x, train_y, val) = match cfg.validation_data {
@@ -132,7 +145,9 @@ where
     let classifies = trainer.loss.classes().is_some();
     let mut history = History::default();
 
-    for epoch in cfg.initial_epoch + 1..=cfg.epochs {
+    // `initial_epoch + 1 ..= epochs` without computing `initial_epoch + 1`, which overflows
+    // when both are `usize::MAX`.
+    for epoch in (cfg.initial_epoch..cfg.epochs).map(|e| e + 1) {
         let start = Instant::now();
         if cfg.shuffle {
             // A fresh permutation from a stream of its own, so that resuming at any epoch
@@ -147,13 +162,9 @@ where
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let stats = trainer
                 .step(model, train_x, train_y, chunk.iter().copied())
-                .map_err(|loss| {
+                .map_err(|r| {
                     progress.abandon();
-                    Error::NonFiniteLoss {
-                        epoch,
-                        batch: b + 1,
-                        loss,
-                    }
+                    super::refused(r, epoch, b + 1)
                 })?;
             seen += stats.samples;
             loss_sum += stats.loss_sum as f64;

@@ -19,7 +19,26 @@ pub use trainer::{BatchStats, Trainer};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::loss::Loss;
+use crate::optim::{Clip, Optimizer};
 use crate::sample::Sample;
+use update::Refused;
+
+/// The error of a step refused at `epoch` and `batch` (1-based).
+pub(crate) fn refused(r: Refused, epoch: usize, batch: usize) -> Error {
+    match r {
+        Refused::Loss(loss) => Error::NonFiniteLoss { epoch, batch, loss },
+        Refused::Step(reason) => Error::NonFiniteStep { epoch, batch, reason },
+    }
+}
+
+/// Checks the optimizer's hyperparameters and the clipping bound, naming the first bad one.
+pub(crate) fn check_hyperparameters<O: Optimizer>(optimizer: &O, clip: Option<Clip>) -> Result<()> {
+    optimizer.validate().map_err(Error::BadHyperparameter)?;
+    if let Some(c) = clip {
+        c.validate().map_err(Error::BadHyperparameter)?;
+    }
+    Ok(())
+}
 
 /// Checks that a data set is usable with a loss, naming the first problem found.
 pub(crate) fn check_data<X: Sample, H: Head, L: Loss<H>>(

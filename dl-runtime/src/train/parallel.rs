@@ -10,7 +10,7 @@
 
 use super::split::pieces;
 use super::trainer::BatchStats;
-use super::update::{Update, apply};
+use super::update::{Refused, Update, apply};
 use crate::denormals::FlushDenormals;
 use crate::error::{Error, Result};
 use crate::finite::all_finite;
@@ -112,7 +112,7 @@ pub(crate) enum Then<'a, M, O> {
 
 /// [`sharded_step`] for one `M`, `L`, `O`.
 type RunStep<M, L, O> =
-    for<'a> fn(&mut Shards<M, L, O>, Batch<'a, M, L>, Then<'a, M, O>) -> Result<BatchStats, f32>;
+    for<'a> fn(&mut Shards<M, L, O>, Batch<'a, M, L>, Then<'a, M, O>) -> Result<BatchStats, Refused>;
 
 /// The state of a sharded step: the pool and the buffers of shards 1 and up.
 pub(crate) struct Shards<M: Model, L: Loss<M::Head>, O> {
@@ -185,9 +185,13 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
     }
 
     /// Forward, loss and backward of `batch` shard by shard, the shards' gradients added into
-    /// [`Shards::gradients`], then `then`. `Err` carries a non-finite loss, or NaN for a step
-    /// refused by [`apply`]; the weights are then untouched.
-    pub(crate) fn run(&mut self, batch: Batch<'_, M, L>, then: Then<'_, M, O>) -> Result<BatchStats, f32> {
+    /// [`Shards::gradients`], then `then`. `Err` carries a non-finite loss, or a step refused by
+    /// [`apply`]; the weights and the optimizer's state are then untouched.
+    pub(crate) fn run(
+        &mut self,
+        batch: Batch<'_, M, L>,
+        then: Then<'_, M, O>,
+    ) -> Result<BatchStats, Refused> {
         (self.run)(self, batch, then)
     }
 }
@@ -198,7 +202,7 @@ fn sharded_step<M, L, O>(
     shards: &mut Shards<M, L, O>,
     batch: Batch<'_, M, L>,
     then: Then<'_, M, O>,
-) -> Result<BatchStats, f32>
+) -> Result<BatchStats, Refused>
 where
     M: Model + Send + Sync,
     L: Loss<M::Head>,
@@ -269,7 +273,7 @@ where
         }
         let stepping = matches!(then, Then::Step(..));
         if stepping && !total.loss_sum.is_finite() {
-            return Err(total.loss_sum);
+            return Err(Refused::Loss(total.loss_sum));
         }
 
         // The shards' gradients, added in shard order, element by element: the same sums

@@ -35,6 +35,21 @@ impl Cut for Elementwise<'_> {
     }
 }
 
+/// The backup of a checked update: the parameters and up to two state buffers, an unused one
+/// empty (and left so by a cut).
+impl Cut for [&mut [f32]; 3] {
+    fn cut(self, at: usize) -> (Self, Self) {
+        let [a, b, c] = self.map(|s| {
+            if s.is_empty() {
+                s.split_at_mut(0)
+            } else {
+                s.split_at_mut(at)
+            }
+        });
+        ([a.0, b.0, c.0], [a.1, b.1, c.1])
+    }
+}
+
 impl<A: Cut, B: Cut> Cut for (A, B) {
     fn cut(self, at: usize) -> (Self, Self) {
         let ((a0, a1), (b0, b1)) = (self.0.cut(at), self.1.cut(at));

@@ -1,7 +1,7 @@
 use super::parallel::{Batch, Parallel, Shards, Then, forward_backward};
-use super::update::{Update, apply};
+use super::update::{Refused, Update, apply};
 use crate::denormals::FlushDenormals;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::draw_key;
 use crate::loss::Loss;
 use crate::model::Model;
@@ -40,7 +40,8 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     grads: M,
     x: Vec<<M::Input as Sample>::Elem>,
     y: Vec<L::Target>,
-    /// The weights before the current update, to restore if it overflows.
+    /// The weights and optimizer state before the current update, to restore if it is not
+    /// finite.
     backup: Vec<f32>,
     steps: usize,
     parallel: Parallel,
@@ -107,16 +108,16 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         self.steps = steps;
     }
 
-    /// Trains on one batch: the whole of `x` and `y`. Checks the data first.
+    /// Trains on one batch: the whole of `x` and `y`. Checks the data, the optimizer's
+    /// hyperparameters and the clipping bound first. A step whose loss, gradient or result is
+    /// not finite is an `Err`, and leaves the weights and the optimizer's state as they were.
     pub fn train_on_batch(&mut self, model: &mut M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
         super::check_data("the batch", x, y, &self.loss)?;
+        // Every call: the optimizer and the clipping are public fields, changeable in between.
+        super::check_hyperparameters(&self.optimizer, self.clip)?;
         let indices = 0..x.len();
         self.step(model, x, y, indices)
-            .map_err(|loss| Error::NonFiniteLoss {
-                epoch: 1,
-                batch: self.steps.wrapping_add(1),
-                loss,
-            })
+            .map_err(|r| super::refused(r, 1, self.steps.wrapping_add(1)))
     }
 
     /// Computes the loss and gradients of a batch (in training mode) without updating the
@@ -166,15 +167,15 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         )
     }
 
-    /// One step over the samples at `indices`; `Err` carries a non-finite loss, in which case the
-    /// weights are left untouched.
+    /// One step over the samples at `indices`; on `Err` (a non-finite loss, gradient or result)
+    /// the weights, the optimizer's state and the moving statistics are left untouched.
     pub(crate) fn step(
         &mut self,
         model: &mut M,
         x: &[M::Input],
         y: &[L::Target],
         indices: impl Iterator<Item = usize> + Clone,
-    ) -> Result<BatchStats, f32> {
+    ) -> Result<BatchStats, Refused> {
         let _flush = FlushDenormals::new();
         self.gather(x, y, indices);
         let stats = if let Some(shards) = &mut self.shards {
@@ -195,7 +196,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         } else {
             let stats = self.forward_backward(model);
             if !stats.loss_sum.is_finite() {
-                return Err(stats.loss_sum);
+                return Err(Refused::Loss(stats.loss_sum));
             }
             let update = Update {
                 optimizer: &mut self.optimizer,

@@ -541,7 +541,9 @@ fn flattened_image(layers: &[LayerSummary], at: usize) -> Result<Option<[usize; 
 
 /// Checks the file against the plan, converts it, and only then writes the model.
 fn load_planned<M: Model>(model: &mut M, plan: &[Planned], bytes: &[u8]) -> Result<()> {
-    let file = format::parse(bytes, format::MAX_HEADER).map_err(format_error)?;
+    // A `dl.format_version` this version of dl does not know is refused, as `load` does: such
+    // a file was written by a later dl, whose meaning of the tensors may differ.
+    let file = super::parse(bytes)?;
     check_names::<M>(plan, &file)?;
     let find = |name: &str| file.tensors.iter().find(|t| t.name == name);
 
