@@ -106,6 +106,22 @@ dl::network! {
 }
 
 dl::network! {
+    /// `Activation` layers, as Keras's ResNet code writes them after a merge, and a softmax
+    /// `Activation` as the head, fused with the cross-entropy.
+    struct ActivationLayers {
+        input: [5],
+        Dense(6),
+        a: Activation(tanh),
+        Dense(6),
+        b: Activation(swish),
+        Add(a, b),
+        Activation(softplus),
+        Dense(3),
+        Activation(softmax),
+    }
+}
+
+dl::network! {
     /// A merge as the output.
     struct MergedHead {
         input: [5],
@@ -215,6 +231,21 @@ fn maximum_and_minimum() {
     check("max/min", &mut net, &x, &y, loss, |n: &MaxMin| {
         n.evaluate(&x, &y, &loss).unwrap().loss
     });
+}
+
+#[test]
+fn activation_layers() {
+    let (mut net, mut rng) = init(10, ActivationLayers::new);
+    let (x, y) = (inputs(&mut rng), classes(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    check(
+        "activation layers",
+        &mut net,
+        &x,
+        &y,
+        loss,
+        |n: &ActivationLayers| n.evaluate(&x, &y, &loss).unwrap().loss,
+    );
 }
 
 #[test]

@@ -119,6 +119,30 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// A network that branches: every merge, an `Activation` layer, a tensor read by several
+    /// layers, a residual with a projection shortcut, and Dropout inside a branch.
+    struct Branching {
+        input: [6, 6, 1],
+        stem: Conv2D(3, (3, 3), tanh, padding = same),
+        Conv2D(3, (3, 3), strides = (2, 2), padding = same),
+        main: Activation(elu),
+        shortcut: Conv2D(3, (1, 1), strides = (2, 2))(stem),
+        sum: Add(main, shortcut),
+        wide: Concatenate(sum, main),
+        GlobalAveragePooling2D,
+        pooled: Dropout(0.25),
+        a: Dense(4, tanh),
+        b: Dense(4, sigmoid)(pooled),
+        difference: Subtract(a, b),
+        product: Multiply(a, b),
+        high: Maximum(difference, product, a),
+        low: Minimum(difference, product),
+        Average(high, low, b),
+        Dense(3, softmax),
+    }
+}
+
 /// Every layer kind `network!` accepts (its error message for an unknown layer lists them).
 const ALL_KINDS: &[&str] = &[
     "Dense",
@@ -137,6 +161,14 @@ const ALL_KINDS: &[&str] = &[
     "Bidirectional",
     "GlobalMaxPooling1D",
     "GlobalAveragePooling1D",
+    "Activation",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
 ];
 
 /// A random sample of an input type.
@@ -186,7 +218,8 @@ zoo!(
     RnnMaxPool,
     MaskedBidirectional,
     BidirectionalRnn,
-    Normalized
+    Normalized,
+    Branching
 );
 
 /// Runs `check::<M>()` for every network of the zoo, then fails naming every network that
@@ -209,6 +242,7 @@ macro_rules! for_every_network {
         run(MaskedBidirectional::NAME, $check::<MaskedBidirectional>);
         run(BidirectionalRnn::NAME, $check::<BidirectionalRnn>);
         run(Normalized::NAME, $check::<Normalized>);
+        run(Branching::NAME, $check::<Branching>);
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
@@ -230,6 +264,7 @@ fn the_networks_below_use_every_layer_kind() {
         kinds::<MaskedBidirectional>(),
         kinds::<BidirectionalRnn>(),
         kinds::<Normalized>(),
+        kinds::<Branching>(),
     ]
     .concat();
     for kind in ALL_KINDS {

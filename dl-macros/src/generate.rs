@@ -125,6 +125,11 @@ fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
             PoolOp::Max => quote!(#k::layers::GlobalMaxPooling1D<#t, #d>),
             PoolOp::Average => quote!(#k::layers::GlobalAveragePooling1D<#t, #d>),
         },
+        Kind::Activation { .. } => {
+            let n = lit(layer.output.len());
+            let f = lit(layer.output.dims().last().copied().unwrap_or(1));
+            quote!(#k::layers::ActivationLayer<#n, #f>)
+        }
         Kind::Merge { op } => {
             let n = lit(layer.output.len());
             match op {

@@ -185,6 +185,29 @@ pub fn resolve(
             let (_, _, c) = image_input(&kind, input?, previous, span, errors)?;
             Some((Kind::GlobalPool { op }, Shape::Flat(c)))
         }
+        "Activation" => {
+            let bound = spec::bind(call, &["activation"], errors);
+            let activation = match bound.get(0) {
+                Some(e) => spec::activation(e, errors),
+                None => {
+                    errors.push(
+                        span,
+                        "`Activation` is missing `activation`, its function, e.g. `Activation(relu)`",
+                    );
+                    None
+                }
+            };
+            let shape = match input? {
+                Shape::Tokens(_) => return needs_embedding("Activation", span, errors),
+                shape => shape,
+            };
+            Some((
+                Kind::Activation {
+                    activation: activation?,
+                },
+                shape,
+            ))
+        }
         "Flatten" => {
             spec::bind(call, &[], errors);
             match input? {

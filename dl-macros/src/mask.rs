@@ -32,7 +32,7 @@ pub fn flow(
         return false;
     };
     match kind {
-        Kind::Dense { .. } | Kind::Dropout { .. } => false,
+        Kind::Dense { .. } | Kind::Dropout { .. } | Kind::Activation { .. } => false,
         Kind::Recurrent { sequences, .. } => {
             if !sequences {
                 *source = None;

@@ -146,6 +146,10 @@ pub enum Kind {
         momentum: f64,
         epsilon: f64,
     },
+    /// `Activation(name)`: an activation as a layer.
+    Activation {
+        activation: Activation,
+    },
     /// A merge of two or more tensors (`Add`, …, `Concatenate` along the last axis).
     Merge {
         op: MergeOp,
@@ -293,6 +297,7 @@ impl Layer {
             } => "SimpleRNN",
             Kind::GlobalPool1D { op: PoolOp::Max } => "GlobalMaxPooling1D",
             Kind::GlobalPool1D { op: PoolOp::Average } => "GlobalAveragePooling1D",
+            Kind::Activation { .. } => "Activation",
             Kind::Merge { op } => op.name(),
         }
     }
@@ -393,7 +398,9 @@ impl Layer {
 
     pub fn activation(&self) -> Activation {
         match self.kind {
-            Kind::Dense { activation, .. } | Kind::Conv2D { activation, .. } => activation,
+            Kind::Dense { activation, .. }
+            | Kind::Conv2D { activation, .. }
+            | Kind::Activation { activation } => activation,
             _ => Activation::Linear,
         }
     }
@@ -821,6 +828,7 @@ fn keras_name(kind: &str) -> &'static str {
         "Bidirectional" => "bidirectional",
         "GlobalMaxPooling1D" => "global_max_pooling1d",
         "GlobalAveragePooling1D" => "global_average_pooling1d",
+        "Activation" => "activation",
         "Add" => "add",
         "Subtract" => "subtract",
         "Multiply" => "multiply",

@@ -27,6 +27,7 @@ pub const LAYER_KINDS: &[&str] = &[
     "Bidirectional",
     "GlobalMaxPooling1D",
     "GlobalAveragePooling1D",
+    "Activation",
 ];
 
 /// Activations by their Keras names (`silu` is Keras's alias of `swish`).

@@ -169,6 +169,14 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         let step = match layer.kind {
             Kind::Flatten | Kind::Dropout { .. } => continue,
             Kind::Merge { .. } => unreachable!("branching networks are refused before embedding"),
+            Kind::Activation { .. } => {
+                // Softmax normalises each run of the last axis's values.
+                let f = lit(layer.output.dims().last().copied().unwrap_or(1));
+                quote! {
+                    s.#out.copy_from_slice(#x);
+                    for v in s.#out.chunks_exact_mut(#f) { #act.apply(v); }
+                }
+            }
             Kind::BatchNorm { epsilon, .. } => {
                 let eps = Literal::f32_suffixed(epsilon as f32);
                 quote!(#core::norm::batch_norm(&self.#f, #eps, #x, &mut s.#out);)

@@ -8,6 +8,7 @@
 //! boundary (a cache line) and dereference to the `nalgebra` matrix, so `layer.kernel[(r, c)]`,
 //! `layer.kernel.as_slice()` and `*layer.kernel = m` work as on the matrix itself.
 
+mod activation_layer;
 mod batch_norm;
 mod conv2d;
 mod dense;
@@ -19,6 +20,7 @@ mod pool;
 mod recurrent;
 
 pub use crate::aligned::Param;
+pub use activation_layer::{ActivationCache, ActivationLayer};
 pub use batch_norm::{BatchNormCache, BatchNormalization};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
