@@ -39,6 +39,36 @@ dl::network! {
 }
 
 dl::network! {
+    /// `ResidualProjection` with the shorthand: the same layers, in the same order.
+    struct ShorthandProjection {
+        input: [6, 6, 2],
+        stem: Conv2D(3, (3, 3), tanh, padding = same),
+        Residual(
+            [
+                Conv2D(4, (3, 3), strides = (2, 2), padding = same, activation = elu),
+                Conv2D(4, (3, 3), padding = same),
+            ],
+            shortcut = [Conv2D(4, (1, 1), strides = (2, 2))],
+        ),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Two identity blocks with the shorthand, an activation after each, as in ResNet.
+    struct ShorthandIdentity {
+        input: [5],
+        Dense(4, tanh),
+        Residual([Dense(4, elu), Dense(4)]),
+        Activation(tanh),
+        Residual([Dense(4, gelu), Dense(4)]),
+        Activation(softplus),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
     /// Two branches of the input, joined along the features.
     struct TwoBranches {
         input: [5],
@@ -165,6 +195,60 @@ fn residual_with_projection_shortcut() {
     check("projection", &mut net, &x, &y, loss, |n: &ResidualProjection| {
         n.evaluate(&x, &y, &loss).unwrap().loss
     });
+}
+
+#[test]
+fn residual_shorthand_is_the_functional_block() {
+    use rand::SeedableRng;
+    let seeded = || rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let (long, short) = (
+        ResidualProjection::new(&mut seeded()),
+        ShorthandProjection::new(&mut seeded()),
+    );
+    assert_eq!(ResidualProjection::PARAMS, ShorthandProjection::PARAMS);
+    let kinds = |l: &[dl::LayerSummary]| l.iter().map(|l| (l.kind, l.output_shape)).collect::<Vec<_>>();
+    assert_eq!(
+        kinds(<ResidualProjection as Model>::LAYERS),
+        kinds(<ShorthandProjection as Model>::LAYERS)
+    );
+    let names: Vec<&str> = <ShorthandProjection as Model>::LAYERS
+        .iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "stem", "conv2d", "conv2d_1", "conv2d_2", "add", "flatten", "dense"
+        ]
+    );
+    let x: Vec<SVector<f32, 72>> = inputs(&mut seeded());
+    assert_eq!(long.predict(&x), short.predict(&x));
+    let (mut net, mut rng) = init(12, ShorthandProjection::new);
+    let y = classes(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check(
+        "shorthand projection",
+        &mut net,
+        &x,
+        &y,
+        loss,
+        |n: &ShorthandProjection| n.evaluate(&x, &y, &loss).unwrap().loss,
+    );
+}
+
+#[test]
+fn residual_shorthand_with_identity_shortcuts() {
+    let (mut net, mut rng) = init(13, ShorthandIdentity::new);
+    let (x, y) = (inputs(&mut rng), classes(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    check(
+        "shorthand identity",
+        &mut net,
+        &x,
+        &y,
+        loss,
+        |n: &ShorthandIdentity| n.evaluate(&x, &y, &loss).unwrap().loss,
+    );
 }
 
 #[test]

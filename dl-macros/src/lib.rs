@@ -9,6 +9,7 @@ mod embed;
 mod errors;
 mod footprint;
 mod generate;
+mod graph;
 mod layers;
 mod mask;
 mod model;
