@@ -337,3 +337,51 @@ fn a_200_layer_stack_compiles_trains_and_runs() {
         assert_eq!(net.predict(&x).len(), 64);
     });
 }
+
+dl::network! {
+    /// ResNet-8's second stack as the README writes it in Keras's functional style.
+    struct ReadmeFunctional {
+        input: [8, 8, 16],
+        x: Activation(relu),
+        Conv2D(32, (3, 3), strides = (2, 2), padding = same),
+        BatchNormalization,
+        Activation(relu),
+        Conv2D(32, (3, 3), padding = same),
+        y: BatchNormalization,
+        shortcut: Conv2D(32, (1, 1), strides = (2, 2))(x),
+        Add(shortcut, y),
+        Activation(relu),
+        GlobalAveragePooling2D,
+        Dense(10, softmax),
+    }
+}
+
+dl::network! {
+    /// The same stack with the README's `Residual` shorthand.
+    struct ReadmeShorthand {
+        input: [8, 8, 16],
+        Activation(relu),
+        Residual(
+            [Conv2D(32, (3, 3), strides = (2, 2), padding = same), BatchNormalization, Activation(relu),
+             Conv2D(32, (3, 3), padding = same), BatchNormalization],
+            shortcut = [Conv2D(32, (1, 1), strides = (2, 2))],
+        ),
+        Activation(relu),
+        GlobalAveragePooling2D,
+        Dense(10, softmax),
+    }
+}
+
+#[test]
+fn the_readme_residual_block_two_ways() {
+    let a = ReadmeFunctional::new(&mut ChaCha8Rng::seed_from_u64(3));
+    let b = ReadmeShorthand::new(&mut ChaCha8Rng::seed_from_u64(3));
+    assert_eq!(ReadmeFunctional::PARAMS, ReadmeShorthand::PARAMS);
+    let x: Vec<SVector<f32, 1024>> = (0..3)
+        .map(|s| SVector::from_fn(|i, _| ((i * 11 + s * 5) % 13) as f32 / 13.0 - 0.4))
+        .collect();
+    assert_eq!(a.predict(&x), b.predict(&x));
+    let summary = a.summary().to_string();
+    assert!(summary.contains("Connected to"), "{summary}");
+    assert!(summary.contains("add (Add)"), "{summary}");
+}
