@@ -97,6 +97,22 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// An identity shortcut added across three layers, and a merge as the output: the mean of
+    /// two softmax heads, one of them reading the stem.
+    struct IdentitySkipAverageHead {
+        input: [5],
+        stem: Dense(6, tanh),
+        Dense(6, elu),
+        Dense(6, gelu),
+        skip: Dense(6, swish),
+        joined: Add(stem, skip),
+        p: Dense(3, softmax),
+        q: Dense(3, softmax)(stem),
+        Average(p, q),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_graph/", $name, ".json")))
@@ -112,7 +128,7 @@ fn dims(v: &Value) -> Vec<usize> {
         .collect()
 }
 
-/// Reproduces one fixture with the network `M` (sparse categorical cross-entropy on a softmax).
+/// Reproduces one fixture with the network `M` (sparse categorical cross-entropy of probabilities).
 fn check<M>(case: &'static str, fx: Value)
 where
     M: Model,
@@ -271,4 +287,12 @@ fn long_skip_concatenated_across_four_layers() {
 #[test]
 fn add_subtract_multiply_average_maximum_minimum() {
     check::<EveryMerge>("graph_merges", fixture!("graph_merges"));
+}
+
+#[test]
+fn identity_skip_and_an_average_of_two_softmax_heads() {
+    check::<IdentitySkipAverageHead>(
+        "graph_identity_skip_average_head",
+        fixture!("graph_identity_skip_average_head"),
+    );
 }
