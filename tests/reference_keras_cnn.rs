@@ -9,13 +9,11 @@
 //! `tests/fixtures/make_cnn_fixtures.py` (see `tests/fixtures/keras_cnn/README.md`); Python is not
 //! needed to run this test. Each network below mirrors one fixture's `layers`.
 
-use dl::Sample;
 use dl::prelude::*;
-use dl::train::predict;
 use serde_json::Value;
 
 mod common;
-use common::keras_reference::{Checker, check_outputs_and_training, floats, max_abs, reference};
+use common::keras_reference::check_sparse_fixture;
 
 dl::network! {
     /// Same-padded conv + relu, valid max pooling that drops a row and column (13 → 6), strided
@@ -78,164 +76,27 @@ macro_rules! fixture {
     };
 }
 
-fn dims(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .expect("a shape")
-        .iter()
-        .map(|d| d.as_u64().expect("a dimension") as usize)
-        .collect()
-}
-
-/// Reproduces one fixture with the network `M` (sparse categorical cross-entropy on a softmax).
-fn check<M>(case: &'static str, fx: Value)
-where
-    M: Model,
-    M::Input: Sample<Elem = f32>,
-    SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize>,
-{
-    let loss = SparseCategoricalCrossEntropy::default();
-    assert_eq!(fx["name"], case);
-    assert_eq!(fx["loss"], loss.name(), "{case}: fixture loss");
-    let mut c = Checker::new(case);
-
-    // The layers as declared here against the fixture's: names, kinds and Keras's output shapes.
-    let layers = fx["layers"].as_array().expect("layers");
-    assert_eq!(M::LAYERS.len(), layers.len(), "{case}: number of layers");
-    for (ours, theirs) in M::LAYERS.iter().zip(layers) {
-        assert_eq!(theirs["name"], ours.name, "{case}: layer name");
-        assert_eq!(theirs["kind"], ours.kind, "{case}: kind of {}", ours.name);
-        assert_eq!(
-            dims(&theirs["output_shape"]),
-            ours.output_shape,
-            "{case}: output shape of {}",
-            ours.name
-        );
-    }
-
-    // Initial weights: Keras's `(KH, KW, C, F)` conv kernels and `(inputs, units)` dense kernels,
-    // flattened row-major, are `dl`'s parameter memory, so values are copied as they are.
-    let mut net = M::zeros();
-    let params = fx["params"].as_array().expect("params");
-    let mut i = 0;
-    net.for_each_param_mut(|layer, tensor, values| {
-        let p = &params[i];
-        assert_eq!(p["layer"], layer, "{case}: param #{i}");
-        assert_eq!(p["tensor"], tensor, "{case}: param #{i}");
-        assert_eq!(
-            dims(&p["shape"]).iter().product::<usize>(),
-            values.len(),
-            "{case}: {layer}.{tensor} shape"
-        );
-        values.copy_from_slice(&floats(&p["values"]));
-        i += 1;
-    });
-    assert_eq!(i, params.len(), "{case}: number of parameter tensors");
-    // Batch normalization's moving statistics, when the fixture has any.
-    let empty = Vec::new();
-    let state = fx["state"].as_array().unwrap_or(&empty);
-    let mut i = 0;
-    net.for_each_state_mut(|layer, tensor, values| {
-        let s = &state[i];
-        assert_eq!(
-            (&s["layer"], &s["tensor"]),
-            (&layer.into(), &tensor.into()),
-            "{case}: state #{i}"
-        );
-        values.copy_from_slice(&floats(&s["values"]));
-        i += 1;
-    });
-    assert_eq!(i, state.len(), "{case}: number of state tensors");
-
-    // Inputs: NHWC, each sample flattened row-major, which is `dl`'s HWC sample order.
-    let batch = fx["batch"].as_u64().unwrap() as usize;
-    assert_eq!(
-        dims(&fx["input"]).iter().product::<usize>(),
-        M::Input::LEN,
-        "{case}: input shape"
-    );
-    let x_flat = floats(&fx["x"]);
-    assert_eq!(x_flat.len(), batch * M::Input::LEN, "{case}: inputs");
-    let x: Vec<M::Input> = x_flat
-        .chunks_exact(M::Input::LEN)
-        .map(M::Input::from_elems)
-        .collect();
-    let y: Vec<usize> = fx["y"]
-        .as_array()
-        .expect("a list of class indices")
-        .iter()
-        .map(|v| v.as_u64().expect("a class index") as usize)
-        .collect();
-    assert_eq!(y.len(), batch, "{case}: one label per sample");
-    let want_out = reference(&fx["outputs"]);
-
-    check_outputs_and_training(&mut c, &mut net, &x, &y, &want_out, loss, &fx);
-    let steps = fx["adam_steps"].as_u64().unwrap() as usize;
-    if !state.is_empty() {
-        check_state(
-            &mut c,
-            &format!("state after {steps} Adam steps"),
-            &net,
-            &fx["state_after"],
-        );
-        // Inference now normalizes with the moved statistics.
-        let after: Vec<f32> = predict(&net, &x)
-            .iter()
-            .flat_map(|o| o.elems().to_vec())
-            .collect();
-        c.close_all(
-            "predict after the steps",
-            &after,
-            &reference(&fx["outputs_after"]),
-        );
-    }
-    c.finish();
-}
-
-/// The state tensors of `net` against a fixture list of `{layer, tensor, values}`; the floor of
-/// each value scales with its layer's moving mean and variance.
-fn check_state<M: Model>(c: &mut Checker, what: &str, net: &M, want: &Value) {
-    let want = want.as_array().expect("a list of tensors");
-    let mut got = Vec::new();
-    net.for_each_state(|layer, tensor, values| got.push((layer, tensor, values.to_vec())));
-    assert_eq!(got.len(), want.len(), "{what}: number of tensors");
-    for ((layer, tensor, values), w) in got.iter().zip(want) {
-        assert_eq!(
-            (&w["layer"], &w["tensor"]),
-            (&(*layer).into(), &(*tensor).into()),
-            "{what}"
-        );
-        let scale = want
-            .iter()
-            .filter(|t| t["layer"] == *layer)
-            .map(|t| max_abs(&reference(&t["values"])))
-            .fold(0.0, f64::max);
-        c.close(
-            &format!("{what} {layer}.{tensor}"),
-            values,
-            &reference(&w["values"]),
-            scale,
-        );
-    }
-}
-
 #[test]
 fn conv_max_pool_average_pool_flatten() {
-    check::<AvgFlatten>("cnn_avg_flatten", fixture!("cnn_avg_flatten"));
+    check_sparse_fixture::<AvgFlatten>("cnn_avg_flatten", fixture!("cnn_avg_flatten"));
 }
 
 #[test]
 fn same_padded_pooling_and_global_max_pooling() {
-    check::<SamePoolGlobalMax>("cnn_same_pool_global_max", fixture!("cnn_same_pool_global_max"));
+    check_sparse_fixture::<SamePoolGlobalMax>(
+        "cnn_same_pool_global_max",
+        fixture!("cnn_same_pool_global_max"),
+    );
 }
 
 #[test]
 fn global_average_pooling() {
-    check::<GlobalAvg>("cnn_global_avg", fixture!("cnn_global_avg"));
+    check_sparse_fixture::<GlobalAvg>("cnn_global_avg", fixture!("cnn_global_avg"));
 }
 
 #[test]
 fn batch_normalization_of_images_and_vectors() {
-    check::<BatchNorm>("cnn_batch_norm", fixture!("cnn_batch_norm"));
+    check_sparse_fixture::<BatchNorm>("cnn_batch_norm", fixture!("cnn_batch_norm"));
 }
 
 /// Keras's `summary()` of the same network (Keras 3.15): batch normalization counts its moving

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use dl::train::predict;
-use dl::{Adam, Loss, Model, Sample, Trainer};
+use dl::{Adam, Loss, Model, Sample, SparseCategoricalCrossEntropy, Trainer};
 use serde_json::Value;
 /// Largest accepted relative error.
 pub const TOLERANCE: f64 = 1e-5;
@@ -185,4 +185,160 @@ pub fn check_outputs_and_training<M: Model, L: Loss<M::Head>>(
         &*net,
         &fx["params_after"],
     );
+}
+
+/// Reproduces one fixture of the CNN and graph reference tests with the network `M`: its
+/// layers (names, kinds, what each reads, output shapes), weights and inputs loaded from the
+/// fixture, then outputs, loss, gradients and three Adam steps compared (sparse categorical
+/// cross-entropy on a softmax).
+pub fn check_sparse_fixture<M>(case: &'static str, fx: Value)
+where
+    M: Model,
+    M::Input: Sample<Elem = f32>,
+    SparseCategoricalCrossEntropy: Loss<M::Head, Target = usize>,
+{
+    let loss = SparseCategoricalCrossEntropy::default();
+    assert_eq!(fx["name"], case);
+    assert_eq!(fx["loss"], loss.name(), "{case}: fixture loss");
+    let mut c = Checker::new(case);
+
+    // The layers as declared here against the fixture's: names, kinds, the tensors each reads
+    // and Keras's output shapes.
+    let layers = fx["layers"].as_array().expect("layers");
+    assert_eq!(M::LAYERS.len(), layers.len(), "{case}: number of layers");
+    for (ours, theirs) in M::LAYERS.iter().zip(layers) {
+        assert_eq!(theirs["name"], ours.name, "{case}: layer name");
+        assert_eq!(theirs["kind"], ours.kind, "{case}: kind of {}", ours.name);
+        // Fixtures of branching networks name the tensors each layer reads.
+        if let Some(inputs) = theirs.get("inputs") {
+            let reads: Vec<&str> = inputs
+                .as_array()
+                .expect("inputs")
+                .iter()
+                .map(|n| n.as_str().expect("a tensor name"))
+                .collect();
+            assert_eq!(reads, ours.connected_to, "{case}: inputs of {}", ours.name);
+        }
+        assert_eq!(
+            dims(&theirs["output_shape"]),
+            ours.output_shape,
+            "{case}: output shape of {}",
+            ours.name
+        );
+    }
+
+    // Initial weights, layer by layer in declaration order: Keras's `(KH, KW, C, F)` conv
+    // kernels and `(inputs, units)` dense kernels, flattened row-major, are `dl`'s parameter
+    // memory, so values are copied as they are.
+    let mut net = M::zeros();
+    let params = fx["params"].as_array().expect("params");
+    let mut i = 0;
+    net.for_each_param_mut(|layer, tensor, values| {
+        let p = &params[i];
+        assert_eq!(p["layer"], layer, "{case}: param #{i}");
+        assert_eq!(p["tensor"], tensor, "{case}: param #{i}");
+        assert_eq!(
+            dims(&p["shape"]).iter().product::<usize>(),
+            values.len(),
+            "{case}: {layer}.{tensor} shape"
+        );
+        values.copy_from_slice(&floats(&p["values"]));
+        i += 1;
+    });
+    assert_eq!(i, params.len(), "{case}: number of parameter tensors");
+    // Batch normalization's moving statistics, when the fixture has any.
+    let empty = Vec::new();
+    let state = fx["state"].as_array().unwrap_or(&empty);
+    let mut i = 0;
+    net.for_each_state_mut(|layer, tensor, values| {
+        let s = &state[i];
+        assert_eq!(
+            (&s["layer"], &s["tensor"]),
+            (&layer.into(), &tensor.into()),
+            "{case}: state #{i}"
+        );
+        values.copy_from_slice(&floats(&s["values"]));
+        i += 1;
+    });
+    assert_eq!(i, state.len(), "{case}: number of state tensors");
+
+    // Inputs: each sample flattened row-major (NHWC images), which is `dl`'s sample order.
+    let batch = fx["batch"].as_u64().unwrap() as usize;
+    assert_eq!(
+        dims(&fx["input"]).iter().product::<usize>(),
+        M::Input::LEN,
+        "{case}: input shape"
+    );
+    let x_flat = floats(&fx["x"]);
+    assert_eq!(x_flat.len(), batch * M::Input::LEN, "{case}: inputs");
+    let x: Vec<M::Input> = x_flat
+        .chunks_exact(M::Input::LEN)
+        .map(M::Input::from_elems)
+        .collect();
+    let y: Vec<usize> = fx["y"]
+        .as_array()
+        .expect("a list of class indices")
+        .iter()
+        .map(|v| v.as_u64().expect("a class index") as usize)
+        .collect();
+    assert_eq!(y.len(), batch, "{case}: one label per sample");
+    let want_out = reference(&fx["outputs"]);
+
+    check_outputs_and_training(&mut c, &mut net, &x, &y, &want_out, loss, &fx);
+    let steps = fx["adam_steps"].as_u64().unwrap() as usize;
+    if !state.is_empty() {
+        check_state(
+            &mut c,
+            &format!("state after {steps} Adam steps"),
+            &net,
+            &fx["state_after"],
+        );
+        // Inference now normalizes with the moved statistics.
+        let after: Vec<f32> = predict(&net, &x)
+            .iter()
+            .flat_map(|o| o.elems().to_vec())
+            .collect();
+        c.close_all(
+            "predict after the steps",
+            &after,
+            &reference(&fx["outputs_after"]),
+        );
+    }
+    c.finish();
+}
+
+/// The state tensors of `net` against a fixture list of `{layer, tensor, values}`; the floor of
+/// each value scales with its layer's moving mean and variance.
+pub fn check_state<M: Model>(c: &mut Checker, what: &str, net: &M, want: &Value) {
+    let want = want.as_array().expect("a list of tensors");
+    let mut got = Vec::new();
+    net.for_each_state(|layer, tensor, values| got.push((layer, tensor, values.to_vec())));
+    assert_eq!(got.len(), want.len(), "{what}: number of tensors");
+    for ((layer, tensor, values), w) in got.iter().zip(want) {
+        assert_eq!(
+            (&w["layer"], &w["tensor"]),
+            (&(*layer).into(), &(*tensor).into()),
+            "{what}"
+        );
+        let scale = want
+            .iter()
+            .filter(|t| t["layer"] == *layer)
+            .map(|t| max_abs(&reference(&t["values"])))
+            .fold(0.0, f64::max);
+        c.close(
+            &format!("{what} {layer}.{tensor}"),
+            values,
+            &reference(&w["values"]),
+            scale,
+        );
+    }
+}
+
+/// A fixture's shape.
+pub fn dims(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("a shape")
+        .iter()
+        .map(|d| d.as_u64().expect("a dimension") as usize)
+        .collect()
 }
