@@ -282,3 +282,48 @@ fn batch_normalization_trains_without_steady_state_allocation() {
     assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
     assert!(out > 0.0);
 }
+
+dl::network! {
+    /// A ResNet-style network: projection and identity shortcuts (a tensor read twice, its
+    /// gradients summed through the workspace's scratch), a Concatenate and every merge kind's
+    /// buffers.
+    struct BranchingCnn {
+        input: [8, 8, 2],
+        stem: Conv2D(4, (3, 3), padding = same),
+        Activation(relu),
+        Residual(
+            [Conv2D(6, (3, 3), strides = (2, 2), padding = same), BatchNormalization, Activation(relu),
+             Conv2D(6, (3, 3), padding = same)],
+            shortcut = [Conv2D(6, (1, 1), strides = (2, 2))],
+        ),
+        block: Activation(relu),
+        identity: Residual([Conv2D(6, (3, 3), padding = same), Activation(tanh)]),
+        both: Concatenate(block, identity),
+        pooled: GlobalAveragePooling2D,
+        a: Dense(5, tanh),
+        b: Dense(5, elu)(pooled),
+        Maximum(a, b),
+        Dense(4, softmax),
+    }
+}
+
+#[test]
+fn branching_networks_train_without_steady_state_allocation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let mut net = BranchingCnn::new(&mut rng);
+    let x: Vec<SVector<f32, 128>> = (0..8).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<usize> = (0..8).map(|i| i % 4).collect();
+    let mut trainer =
+        Trainer::<BranchingCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        trainer.train_on_batch(&mut net, &x[..3], &y[..3]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+    net.forward(&x[0]);
+    let mut out = 0.0;
+    assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
+    assert!(out > 0.0);
+}

@@ -385,3 +385,17 @@ fn the_readme_residual_block_two_ways() {
     assert!(summary.contains("Connected to"), "{summary}");
     assert!(summary.contains("add (Add)"), "{summary}");
 }
+
+#[test]
+fn a_branching_network_saves_and_loads() {
+    let a = ReadmeShorthand::new(&mut ChaCha8Rng::seed_from_u64(4));
+    let mut b = ReadmeShorthand::new(&mut ChaCha8Rng::seed_from_u64(5));
+    let path = std::env::temp_dir().join(format!("dl-deep-{}.safetensors", std::process::id()));
+    a.save(&path).expect("save");
+    b.load(&path).expect("load");
+    std::fs::remove_file(&path).ok();
+    let x: Vec<SVector<f32, 1024>> = (0..2)
+        .map(|s| SVector::from_fn(|i, _| ((i * 3 + s) % 7) as f32 / 7.0))
+        .collect();
+    assert_eq!(a.predict(&x), b.predict(&x));
+}

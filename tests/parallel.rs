@@ -39,6 +39,24 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Branches: a residual block with a projection shortcut, a Concatenate, Dropout in a branch.
+    struct SmallResNet {
+        input: [8, 8, 1],
+        stem: Conv2D(4, (3, 3), relu, padding = same),
+        Residual(
+            [Conv2D(4, (3, 3), strides = (2, 2), padding = same), Activation(relu), Conv2D(4, (3, 3), padding = same)],
+            shortcut = [Conv2D(4, (1, 1), strides = (2, 2))],
+        ),
+        block: Activation(relu),
+        pooled: MaxPooling2D((2, 2))(stem),
+        Concatenate(block, pooled),
+        Flatten,
+        Dropout(0.2),
+        Dense(3, softmax),
+    }
+}
+
 type Image = SVector<f32, 64>;
 type Text = Tokens<7, 20>;
 
@@ -97,7 +115,7 @@ macro_rules! impl_new {
         }
     )*};
 }
-impl_new!(SmallCnn, SmallLstm, WithDropout);
+impl_new!(SmallCnn, SmallLstm, WithDropout, SmallResNet);
 
 /// Same shards on 1, 2, 3 threads and on the global pool: the same weights, bit for bit.
 fn assert_thread_count_is_invisible<M, X>(x: &[X], y: &[usize])
@@ -134,6 +152,12 @@ fn lstm_weights_do_not_depend_on_the_thread_count() {
 fn dropout_weights_do_not_depend_on_the_thread_count() {
     let (x, y) = images(40, &mut ChaCha8Rng::seed_from_u64(3));
     assert_thread_count_is_invisible::<WithDropout, _>(&x, &y);
+}
+
+#[test]
+fn branching_weights_do_not_depend_on_the_thread_count() {
+    let (x, y) = images(40, &mut ChaCha8Rng::seed_from_u64(4));
+    assert_thread_count_is_invisible::<SmallResNet, _>(&x, &y);
 }
 
 /// The loss, counts and gradient of one batch under `parallel`.

@@ -203,12 +203,30 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Branches: a tensor read by three layers (its gradients summed through the workspace's
+    /// scratch, which counts per sample too), merges, a projection shortcut.
+    struct Branching {
+        input: [6, 6, 2],
+        stem: Conv2D(3, (3, 3), tanh, padding = same),
+        block: Residual([Conv2D(3, (3, 3), padding = same), Activation(elu)]),
+        side: Conv2D(3, (1, 1))(stem),
+        Concatenate(block, side, stem),
+        GlobalAveragePooling2D,
+        a: Dense(4, tanh),
+        b: Dense(4, sigmoid)(global_average_pooling2d),
+        Multiply(a, b),
+        Dense(3, softmax),
+    }
+}
+
 #[test]
 fn convolutional_networks() {
     // Batches past every convolution's im2col chunk, which stops growing there.
     check_features!(MnistCnn, 8);
     check_features!(ConvZoo, 512);
     check_features!(GlobalAverage, 512);
+    check_features!(Branching, 64);
 }
 
 // ---------------------------------------------------------------------------------------------
