@@ -9,8 +9,12 @@ dl::network! {
     }
 }
 
-fn main() {
-    // The broken declaration still yields a type, so uses of it report nothing more.
-    let mut rng = rand::rng();
-    let _net = Net::new(&mut rng);
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(Net, dl::prelude::SVector::<f32, 10>::zeros());
+    Ok(())
 }

@@ -12,4 +12,13 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(TwoDims, dl::prelude::SVector::<f32, 784>::zeros());
+    use_network!(Empty, dl::prelude::SVector::<f32, 1>::zeros());
+    Ok(())
+}

@@ -31,4 +31,14 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(Net, dl::prelude::SVector::<f32, 192>::zeros());
+    use_network!(Axis, dl::prelude::SVector::<f32, 192>::zeros());
+    use_network!(Text, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    Ok(())
+}

@@ -51,4 +51,17 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(NotRecurrent, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(NotACall, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(Missing, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(BadInner, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(MergeMode, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(NotASequence, dl::prelude::SVector::<f32, 10>::zeros());
+    Ok(())
+}

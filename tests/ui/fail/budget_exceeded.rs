@@ -36,4 +36,17 @@ dl::network! {
     struct Fits { input: [10], Dense(64, relu), Dense(64, relu), Dense(1, sigmoid) }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(TooManyParams, dl::prelude::SVector::<f32, 10>::zeros());
+    use_network!(TooManyActivations, dl::prelude::SVector::<f32, 784>::zeros());
+    use_network!(Misspelt, dl::prelude::SVector::<f32, 2>::zeros());
+    use_network!(NoName, dl::prelude::SVector::<f32, 2>::zeros());
+    use_network!(TooLarge, dl::prelude::SVector::<f32, 2>::zeros());
+    use_network!(Fits, dl::prelude::SVector::<f32, 10>::zeros());
+    Ok(())
+}

@@ -17,7 +17,13 @@ dl::network! {
     struct TrainsWithin { input: [10], Dense(64, relu), Dense(64, relu), Dense(1, sigmoid) }
 }
 
-fn main() {
-    // Exactly the tutorial MLP's figure: y and dy of each layer, and the sigmoid's z.
-    const _: () = assert!(TrainsWithin::TRAINING_BYTES_PER_SAMPLE == 4 * (2 * 129 + 1));
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(TrainsTooLarge, dl::prelude::SVector::<f32, 784>::zeros(), dl::prelude::SVector::<f32, 10>::zeros());
+    use_network!(TrainsWithin, dl::prelude::SVector::<f32, 10>::zeros());
+    Ok(())
 }

@@ -9,4 +9,12 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(Net, dl::prelude::SVector::<f32, 36>::zeros());
+    Ok(())
+}

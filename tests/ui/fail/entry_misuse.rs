@@ -31,4 +31,15 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(LayerNamedInput, dl::prelude::SVector::<f32, 10>::zeros());
+    use_network!(ShapeInTheMiddle, dl::prelude::SVector::<f32, 10>::zeros());
+    use_network!(UnnamedInput, dl::prelude::SVector::<f32, 10>::zeros());
+    use_network!(TokensWithTwoDims, dl::prelude::SVector::<f32, 10>::zeros());
+    Ok(())
+}

@@ -35,12 +35,15 @@ dl::network! {
     }
 }
 
-fn main() {
-    // Code that uses the networks as users do reports nothing more than the mistakes above.
-    let x = dl::SVector::<f32, 5>::zeros();
-    let p = NotAList::new(&mut rand::rng()).forward(&x);
-    let q = MergeInside::new(&mut rand::rng()).forward(&x);
-    let r = Misspelt::new(&mut rand::rng()).forward(&x);
-    let s = ShapesDisagree::new(&mut rand::rng()).forward(&x);
-    println!("{} {} {} {}", p[0], q[0], r[0], s[0]);
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(NotAList, dl::prelude::SVector::<f32, 5>::zeros());
+    use_network!(MergeInside, dl::prelude::SVector::<f32, 5>::zeros());
+    use_network!(Misspelt, dl::prelude::SVector::<f32, 5>::zeros());
+    use_network!(ShapesDisagree, dl::prelude::SVector::<f32, 5>::zeros());
+    Ok(())
 }

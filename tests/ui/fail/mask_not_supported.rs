@@ -41,4 +41,15 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(MaskIntoFlatten, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(MaskIntoMaxPooling, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(Consumed, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(NotBoolean, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    Ok(())
+}

@@ -9,4 +9,12 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(Net, dl::Tokens::<100, 10000>::new([1; 100]).unwrap());
+    Ok(())
+}

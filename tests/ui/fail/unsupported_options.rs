@@ -17,4 +17,13 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() -> Result<(), dl::Error> {
+    // Code that uses the network as users do reports nothing more than the mistake above.
+    use_network!(Net, dl::Tokens::<10, 100>::new([1; 10]).unwrap());
+    use_network!(BadKernel, dl::prelude::SVector::<f32, 64>::zeros());
+    Ok(())
+}
