@@ -3,8 +3,12 @@
 //! cap, without blocking on something that is not a file; every writer replaces its file
 //! atomically, and the next save removes the temporary files of a crashed one.
 
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dl::data::{idx, mnist};
 use dl::prelude::*;
 use dl::weights;
 
@@ -14,6 +18,16 @@ dl::network! {
         Dense(4, relu),
         Dense(2, softmax),
     }
+}
+
+const MODULES: [&str; 2] = ["fc1", "fc2"];
+
+/// An empty directory of this test's own.
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dl-hostile-files-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn bits<M: Model>(m: &M) -> Vec<u32> {
@@ -64,6 +78,159 @@ fn a_large_metadata_header_parses_in_linear_time() {
         .to_string();
     assert!(e.contains("`__metadata__` has `key00000003` twice"), "{e}");
     assert_eq!(bits(&net), bits(&net_of(0.5)));
+}
+
+// ---- Files that are not files
+
+/// Runs `read` on another thread and returns its result, failing (rather than hanging) if it
+/// does not return within 20 s; a reader stuck opening `fifo` is then released by opening its
+/// other end.
+#[cfg(unix)]
+fn within_time<T: Send + 'static>(fifo: &Path, read: impl FnOnce() -> T + Send + 'static) -> T {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || send.send(read()).unwrap());
+    match receive.recv_timeout(Duration::from_secs(20)) {
+        Ok(result) => result,
+        Err(_) => {
+            drop(fs::OpenOptions::new().write(true).open(fifo));
+            panic!("the reader blocked on a FIFO");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn readers_refuse_a_fifo_without_blocking() {
+    let dir = scratch("fifo");
+    let names = [
+        "model.safetensors",
+        "vocabulary.txt",
+        "images.idx",
+        "images.idx.gz",
+    ];
+    for name in names {
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.join(name))
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+    }
+    let at = |name: &str| dir.join(name);
+    let refused = |name: &str, e: String| {
+        assert!(
+            e.ends_with("a FIFO (named pipe), not a regular file; refusing to read it"),
+            "{name}: {e}"
+        );
+        assert!(e.starts_with(&at(name).display().to_string()), "{e}");
+    };
+
+    let (p, f) = (at("model.safetensors"), at("model.safetensors"));
+    let e = within_time(&f, move || {
+        let mut net = net_of(0.5);
+        let e = weights::load(&mut net, &p).unwrap_err().to_string();
+        assert_eq!(bits(&net), bits(&net_of(0.5)));
+        e
+    });
+    refused("model.safetensors", e);
+    let p = at("model.safetensors");
+    let e = within_time(&f, move || {
+        let (mut net, mut adam) = (net_of(0.5), Adam::default());
+        weights::load_checkpoint(&mut net, &mut adam, &p)
+            .unwrap_err()
+            .to_string()
+    });
+    refused("model.safetensors", e);
+    let p = at("model.safetensors");
+    let e = within_time(&f, move || {
+        weights::load_pytorch(&mut net_of(0.5), &p, &MODULES)
+            .unwrap_err()
+            .to_string()
+    });
+    refused("model.safetensors", e);
+
+    for name in ["images.idx", "images.idx.gz"] {
+        let (p, f) = (at(name), at(name));
+        let e = within_time(&f, move || idx::read(&p).unwrap_err().to_string());
+        refused(name, e);
+        let (p, f) = (at(name), at(name));
+        let e = within_time(&f, move || mnist::load(&p, &p).unwrap_err().to_string());
+        refused(name, e);
+    }
+
+    // A directory is refused as clearly.
+    let e = idx::read(&dir).unwrap_err().to_string();
+    assert!(
+        e.ends_with("a directory, not a regular file; refusing to read it"),
+        "{e}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- IDX
+
+fn gzip(parts: &[&[u8]], zeros: usize) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for p in parts {
+        gz.write_all(p).unwrap();
+    }
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        gz.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    gz.finish().unwrap()
+}
+
+#[test]
+fn idx_files_are_read_no_further_than_their_header_declares() {
+    let dir = scratch("idx");
+    let path = dir.join("labels.idx.gz");
+    // A header for one byte, then 256 MiB of zeros that a compressed file holds in 256 KB.
+    fs::write(&path, gzip(&[&[0, 0, 8, 1, 0, 0, 0, 1], &[7]], 256 << 20)).unwrap();
+    let t = Instant::now();
+    let e = idx::read(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with("IDX dimensions [1] need 1 bytes of data, found more"),
+        "{e}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+
+    // A header declaring more than the cap is refused before any data is read.
+    fs::write(
+        &path,
+        gzip(&[&[0, 0, 8, 3, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0, 2]], 0),
+    )
+    .unwrap();
+    let e = idx::read(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "IDX dimensions [32768, 32768, 2] declare 2147483648 bytes of data, more than the 1073741824 this \
+             reader accepts"
+        ),
+        "{e}"
+    );
+
+    let path = dir.join("labels.idx");
+    fs::write(&path, [0, 0, 8, 1, 0, 0, 0, 2, 7, 9]).unwrap();
+    assert_eq!(idx::read(&path).unwrap().data, [7, 9]);
+    assert_eq!(idx::read_with_limit(&path, 2).unwrap().dims, [2]);
+    let e = idx::read_with_limit(&path, 1).unwrap_err().to_string();
+    assert!(
+        e.contains("declare 2 bytes of data, more than the 1 this reader accepts"),
+        "{e}"
+    );
+    fs::write(&path, [0, 0, 8, 1, 0, 0, 0, 2, 7]).unwrap();
+    let e = idx::read(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with("IDX dimensions [2] need 2 bytes of data, found 1"),
+        "{e}"
+    );
+    fs::write(&path, [0, 0, 8, 2, 0, 0, 0]).unwrap();
+    let e = idx::read(&path).unwrap_err().to_string();
+    assert!(e.ends_with("file ends inside the IDX dimensions"), "{e}");
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---- Threads

@@ -49,7 +49,6 @@ mod format;
 pub mod pytorch;
 pub use pytorch::{from_pytorch_bytes, load_pytorch, save_pytorch, to_pytorch_bytes};
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -542,9 +541,9 @@ fn max_file_len<M: Model>(buffers: usize) -> u64 {
     8 + format::MAX_HEADER + 4 * ((M::PARAMS as u64) * (1 + buffers as u64) + M::NON_TRAINABLE as u64)
 }
 
-/// Reads a file of at most `limit` bytes, without trusting its reported size.
+/// Reads a regular file of at most `limit` bytes, without trusting its reported size.
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let file = crate::files::open_regular(path).map_err(|e| io_error(path, e))?;
     let len = file.metadata().map_err(|e| io_error(path, e))?.len();
     let too_long = |len: u64| Error::Format {
         path: path.display().to_string(),
