@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dl::data::text::{self, TextVectorizer};
 use dl::data::{idx, mnist};
 use dl::prelude::*;
 use dl::weights;
@@ -30,6 +31,15 @@ fn scratch(tag: &str) -> PathBuf {
     dir
 }
 
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 fn bits<M: Model>(m: &M) -> Vec<u32> {
     let mut w = Vec::new();
     m.for_each_param(|_, _, v| w.extend(v.iter().map(|x| x.to_bits())));
@@ -41,6 +51,180 @@ fn net_of(value: f32) -> Net {
     let mut net = Net::zeros();
     net.for_each_param_mut(|_, _, v| v.fill(value));
     net
+}
+
+// ---- Vocabularies
+
+#[test]
+fn a_vocabulary_cut_inside_a_token_is_refused() {
+    let v = TextVectorizer::fit_tokens(["alpha", "beta", "beta", "gamma"], 10).unwrap();
+    let bytes = v.to_bytes();
+    assert_eq!(bytes, b"beta\nalpha\ngamma\n");
+    let dir = scratch("cut");
+    let path = dir.join("vocabulary.txt");
+    for cut in 1..bytes.len() {
+        fs::write(&path, &bytes[..cut]).unwrap();
+        let loaded = TextVectorizer::load(&path);
+        if bytes[cut - 1] == b'\n' {
+            // Documented acceptance: cut right after a newline, the file is a vocabulary of the
+            // first tokens (the format, Keras's, has no count).
+            let lines = bytes[..cut].iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(loaded.unwrap().vocabulary_size(), 2 + lines);
+        } else {
+            let e = loaded.unwrap_err().to_string();
+            assert!(e.contains("without a newline: cut short?"), "cut at {cut}: {e}");
+            assert!(e.starts_with(&path.display().to_string()), "{e}");
+        }
+    }
+    // A `\r\n` line end, as an editor on Windows writes, reads as `\n`.
+    assert_eq!(
+        TextVectorizer::from_bytes(b"beta\r\nalpha\r\ngamma\r\n").unwrap(),
+        v
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fit_refuses_tokens_a_vocabulary_file_cannot_hold() {
+    let long = "x".repeat(text::MAX_TOKEN_BYTES + 1);
+    for (bad, why) in [
+        ("", "an empty token"),
+        ("two words", "holds whitespace ' '"),
+        ("two\nlines", "holds whitespace '\\n'"),
+        ("tab\t", "holds whitespace '\\t'"),
+        ("cr\r", "holds whitespace '\\r'"),
+        ("nbsp\u{a0}", "holds whitespace '\\u{a0}'"),
+        (&long, "1025 bytes long, more than the 1024 of a token"),
+    ] {
+        let e = TextVectorizer::fit_tokens(["fine", "fine", bad, "fine"], 100).unwrap_err();
+        assert!(e.starts_with("token 2 "), "{bad:?}: {e}");
+        assert!(e.contains(why), "{bad:?}: {e}");
+    }
+    // `fit` splits on whitespace, so only a word too long is left to refuse.
+    let text = format!("short {long} words");
+    let e = TextVectorizer::fit([text.as_str()], 100).unwrap_err();
+    assert!(e.contains("more than the 1024"), "{e}");
+
+    // Whatever `fit_tokens` accepts, `save` writes and `load` reads back.
+    let longest = "y".repeat(text::MAX_TOKEN_BYTES);
+    let odd = [
+        "[UNK]",
+        "naïve",
+        "nul\0byte",
+        "ctrl\u{1}",
+        longest.as_str(),
+        "émoji🙂",
+        "a\u{200b}b",
+    ];
+    let v = TextVectorizer::fit_tokens(odd, 100).unwrap();
+    assert_eq!(v.vocabulary_size(), 2 + odd.len());
+    let dir = scratch("odd");
+    let path = dir.join("vocabulary.txt");
+    v.save(&path).unwrap();
+    assert_eq!(TextVectorizer::load(&path).unwrap(), v);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn vocabulary_files_are_capped_and_refused_lines_named() {
+    let dir = scratch("vocab-cap");
+    let path = dir.join("vocabulary.txt");
+    // 512 MiB of NUL bytes (a sparse file: no disk used), once read as a single token.
+    let f = fs::File::create(&path).unwrap();
+    f.set_len(512 << 20).unwrap();
+    drop(f);
+    let t = Instant::now();
+    let e = TextVectorizer::load(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "the file is longer than the 33554432 bytes a vocabulary file may have (not a vocabulary?)"
+        ),
+        "{e}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+
+    for (file, message) in [
+        (
+            format!("ok\n{}\n", "z".repeat(5000)),
+            "line 2: \"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\"… is not a token of a saved vocabulary: 5000 bytes \
+             long, more than the 1024 of a token",
+        ),
+        (
+            "a\n\nb\n".to_string(),
+            "line 2: \"\" is not a token of a saved vocabulary: an empty token",
+        ),
+        (
+            "a\nb c\n".to_string(),
+            "line 2: \"b c\" is not a token of a saved vocabulary: holds whitespace",
+        ),
+        (
+            "a\nb\na\n".to_string(),
+            "line 3: \"a\" is not a token of a saved vocabulary: it repeats line 1",
+        ),
+    ] {
+        fs::write(&path, &file).unwrap();
+        let e = TextVectorizer::load(&path).unwrap_err().to_string();
+        assert!(e.contains(message), "{e}");
+    }
+    // One token more than a file may hold, found by `load` and refused by `save` alike.
+    let mut many = Vec::new();
+    for i in 0..=text::MAX_VOCABULARY_TOKENS {
+        // Short distinct tokens: `i` in base 94, in the printable ASCII from `!`.
+        let mut n = i;
+        loop {
+            many.push(b'!' + (n % 94) as u8);
+            n /= 94;
+            if n == 0 {
+                break;
+            }
+        }
+        many.push(b'\n');
+    }
+    fs::write(&path, &many).unwrap();
+    let e = TextVectorizer::load(&path).unwrap_err().to_string();
+    assert!(
+        e.ends_with("line 1048577: more than the 1048576 tokens a vocabulary file may have"),
+        "{e}"
+    );
+    let many = std::str::from_utf8(&many).unwrap();
+    let v = TextVectorizer::fit_tokens(many.lines(), usize::MAX).unwrap();
+    fs::write(&path, b"before\n").unwrap();
+    let e = v.save(&path).unwrap_err().to_string();
+    assert!(e.contains("the vocabulary has 1048577 tokens"), "{e}");
+    assert_eq!(fs::read(&path).unwrap(), b"before\n");
+    assert_eq!(entries(&dir), ["vocabulary.txt"]);
+
+    fs::write(&path, b"ok\n\xff\xfe\n").unwrap();
+    let e = TextVectorizer::load(&path).unwrap_err().to_string();
+    assert!(e.contains("line 2: not UTF-8"), "{e}");
+    // An empty file is the vocabulary of no tokens, as `save` writes it.
+    let empty = TextVectorizer::fit_tokens([], 10).unwrap();
+    assert_eq!(empty.to_bytes(), b"");
+    fs::write(&path, b"").unwrap();
+    assert_eq!(TextVectorizer::load(&path).unwrap(), empty);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_large_vocabulary_loads_in_linear_time() {
+    // 200 000 tokens: the pairwise duplicate check took 22 s for 80 000.
+    let n = 200_000;
+    let mut file: String = (0..n).map(|i| format!("token{i}\n")).collect();
+    let t = Instant::now();
+    let v = TextVectorizer::from_bytes(file.as_bytes()).unwrap();
+    let took = t.elapsed();
+    assert_eq!(v.vocabulary_size(), n + 2);
+    assert_eq!(v.id("token199999"), 200_001);
+    assert!(took < Duration::from_secs(5), "{n} tokens took {took:?}");
+    // The duplicate is still found, at the end.
+    file.push_str("token7\n");
+    let e = TextVectorizer::from_bytes(file.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("line 200001: \"token7\" is not a token of a saved vocabulary: it repeats line 8"),
+        "{e}"
+    );
 }
 
 // ---- Weights
@@ -148,6 +332,10 @@ fn readers_refuse_a_fifo_without_blocking() {
     });
     refused("model.safetensors", e);
 
+    let (p, f) = (at("vocabulary.txt"), at("vocabulary.txt"));
+    let e = within_time(&f, move || TextVectorizer::load(&p).unwrap_err().to_string());
+    refused("vocabulary.txt", e);
+
     for name in ["images.idx", "images.idx.gz"] {
         let (p, f) = (at(name), at(name));
         let e = within_time(&f, move || idx::read(&p).unwrap_err().to_string());
@@ -158,7 +346,7 @@ fn readers_refuse_a_fifo_without_blocking() {
     }
 
     // A directory is refused as clearly.
-    let e = idx::read(&dir).unwrap_err().to_string();
+    let e = TextVectorizer::load(&dir).unwrap_err().to_string();
     assert!(
         e.ends_with("a directory, not a regular file; refusing to read it"),
         "{e}"

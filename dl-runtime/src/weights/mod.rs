@@ -44,7 +44,7 @@
 //! weights (they could not be loaded back) and replaces the file atomically, so a crash or a
 //! full disk mid-save leaves the previous file intact.
 
-mod atomic;
+pub(crate) mod atomic;
 mod format;
 pub mod pytorch;
 pub use pytorch::{from_pytorch_bytes, load_pytorch, save_pytorch, to_pytorch_bytes};
