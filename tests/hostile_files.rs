@@ -12,6 +12,8 @@ use dl::data::text::{self, TextVectorizer};
 use dl::data::{idx, mnist};
 use dl::prelude::*;
 use dl::weights;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 dl::network! {
     struct Net {
@@ -464,4 +466,216 @@ fn fit_refuses_thousands_of_threads_before_starting_them() {
         },
     );
     assert!(history.is_ok());
+}
+
+// ---- Leftovers of crashed saves
+
+/// Every way `dl` writes a file, each to `path`.
+fn save_each_kind(path: &Path, kind: usize) {
+    let net = net_of(0.25);
+    match kind {
+        0 => weights::save(&net, path).unwrap(),
+        1 => weights::save_checkpoint(&net, &Adam::default(), 3, path).unwrap(),
+        2 => weights::save_pytorch(&net, path, &MODULES).unwrap(),
+        _ => TextVectorizer::fit_tokens(["a", "b"], 10)
+            .unwrap()
+            .save(path)
+            .unwrap(),
+    }
+}
+
+#[test]
+fn a_save_removes_the_temporary_files_of_crashed_saves_and_only_those() {
+    let dir = scratch("leftovers");
+    for kind in 0..4 {
+        let target = dir.join("file");
+        save_each_kind(&target, kind);
+        // What a save killed mid-write leaves: its temporary file, of any pid and count.
+        for stale in [".file.4242.0.tmp", ".file.1.17.tmp"] {
+            fs::write(dir.join(stale), b"half a file").unwrap();
+        }
+        // A save in progress, in another process: its file is locked.
+        let in_progress = dir.join(".file.4243.0.tmp");
+        let held = fs::File::create(&in_progress).unwrap();
+        held.lock().unwrap();
+        // Files that only look alike.
+        for other in [
+            ".file.backup.tmp",
+            ".file.1.2.tmp.bak",
+            ".file.1.tmp",
+            "file.1.2.tmp",
+            ".other.1.2.tmp",
+        ] {
+            fs::write(dir.join(other), b"mine").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.join("file"), dir.join(".file.9.9.tmp")).unwrap();
+
+        save_each_kind(&target, kind);
+        let mut expected = vec![
+            ".file.1.2.tmp.bak",
+            ".file.1.tmp",
+            ".file.4243.0.tmp",
+            ".file.backup.tmp",
+            ".other.1.2.tmp",
+            "file",
+            "file.1.2.tmp",
+        ];
+        if cfg!(unix) {
+            expected.push(".file.9.9.tmp");
+            expected.sort();
+        }
+        assert_eq!(entries(&dir), expected, "kind {kind}");
+        // Once that save is over (here: gone without renaming), the next save removes it.
+        drop(held);
+        save_each_kind(&target, kind);
+        expected.retain(|e| *e != ".file.4243.0.tmp");
+        assert_eq!(entries(&dir), expected, "kind {kind}");
+        for e in expected {
+            fs::remove_file(dir.join(e)).unwrap();
+        }
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_saves_to_one_path_all_succeed_and_leave_one_whole_file() {
+    // Each save removes the temporary files it takes for leftovers: never those of the saves
+    // running beside it.
+    let dir = scratch("concurrent");
+    let target = dir.join("run.safetensors");
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let target = &target;
+            s.spawn(move || {
+                for i in 0..25 {
+                    let value = (t * 100 + i) as f32;
+                    weights::save_checkpoint(&net_of(value), &Adam::default(), t * 100 + i, target).unwrap();
+                }
+            });
+        }
+    });
+    let (mut net, mut adam) = (Net::zeros(), Adam::default());
+    let epoch = weights::load_checkpoint(&mut net, &mut adam, &target).unwrap();
+    assert_eq!(bits(&net), bits(&net_of(epoch as f32)));
+    assert_eq!(entries(&dir), ["run.safetensors"]);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- kill -9
+
+const SAVER: &str = "DL_HOSTILE_FILES_SAVER";
+/// Tokens of each saved vocabulary: enough that writing one takes a while.
+const TOKENS: usize = 30_000;
+
+/// The vocabulary file of generation `g`: `TOKENS + g % 7` tokens, all naming `g`.
+fn vocabulary_file_of(g: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for i in 0..TOKENS + g as usize % 7 {
+        writeln!(bytes, "g{g}_{i}").unwrap();
+    }
+    bytes
+}
+
+fn vocabulary(g: u64) -> TextVectorizer {
+    TextVectorizer::from_bytes(&vocabulary_file_of(g)).unwrap()
+}
+
+/// The generation of a loaded vocabulary, checking that it is whole.
+fn generation_of(v: &TextVectorizer) -> u64 {
+    let first = v.token(2).expect("a torn vocabulary: no tokens");
+    let g: u64 = first[1..first.find('_').unwrap()].parse().unwrap();
+    assert!(
+        v.to_bytes() == vocabulary_file_of(g),
+        "a torn vocabulary of generation {g}"
+    );
+    g
+}
+
+/// The child: saves checkpoints and vocabularies of increasing generations until killed.
+fn saver(dir: &Path, first: u64) -> ! {
+    for g in first.. {
+        weights::save_checkpoint(
+            &net_of(g as f32),
+            &Adam::default(),
+            g as usize,
+            dir.join("run.safetensors"),
+        )
+        .unwrap();
+        vocabulary(g).save(dir.join("vocabulary.txt")).unwrap();
+    }
+    unreachable!()
+}
+
+#[test]
+fn kill_9_during_saves_leaves_a_whole_file_and_the_next_save_no_leftovers() {
+    if let Ok(dir) = std::env::var(SAVER) {
+        let first = std::env::var("DL_HOSTILE_FILES_FIRST").unwrap().parse().unwrap();
+        saver(Path::new(&dir), first);
+    }
+    let dir = scratch("kill");
+    let (checkpoint, vocabulary_file) = (dir.join("run.safetensors"), dir.join("vocabulary.txt"));
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let (mut last_epoch, mut last_generation, mut leftovers) = (0, 0, 0);
+    let start = Instant::now();
+    for kill in 0..20u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "kill_9_during_saves_leaves_a_whole_file_and_the_next_save_no_leftovers",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(SAVER, &dir)
+            .env("DL_HOSTILE_FILES_FIRST", (kill * 100_000 + 1).to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Let it save a few times, then kill it at a moment that falls anywhere in a save.
+        std::thread::sleep(Duration::from_millis(rng.random_range(30..200)));
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the saver ended on its own: {status:?}");
+
+        if checkpoint.exists() {
+            let (mut net, mut adam) = (Net::zeros(), Adam::default());
+            let epoch = weights::load_checkpoint(&mut net, &mut adam, &checkpoint).unwrap();
+            assert_eq!(bits(&net), bits(&net_of(epoch as f32)), "a torn checkpoint");
+            assert!(epoch >= last_epoch);
+            last_epoch = epoch;
+        }
+        if vocabulary_file.exists() {
+            let g = generation_of(&TextVectorizer::load(&vocabulary_file).unwrap());
+            assert!(g >= last_generation);
+            last_generation = g;
+        }
+        leftovers += entries(&dir).iter().filter(|e| e.ends_with(".tmp")).count();
+        // The next save to each path removes what the killed one left.
+        if last_epoch > 0 {
+            weights::save_checkpoint(
+                &net_of(last_epoch as f32),
+                &Adam::default(),
+                last_epoch,
+                &checkpoint,
+            )
+            .unwrap();
+        }
+        if last_generation > 0 {
+            vocabulary(last_generation).save(&vocabulary_file).unwrap();
+        }
+        let left: Vec<String> = entries(&dir)
+            .into_iter()
+            .filter(|e| e.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "after kill {kill}, the next save left {left:?}");
+    }
+    assert!(
+        last_epoch > 0 && last_generation > 0,
+        "the saver never finished a save"
+    );
+    eprintln!(
+        "20 kills in {:?}: last generation {last_generation}, {leftovers} temporary files left by kills and removed",
+        start.elapsed()
+    );
+    fs::remove_dir_all(&dir).unwrap();
 }

@@ -27,6 +27,22 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens `path` for locking and removal only if it is a regular file itself, not a link to one,
+/// and without blocking.
+pub(crate) fn open_regular_no_follow(path: &Path) -> io::Result<File> {
+    check_regular(&std::fs::symlink_metadata(path)?)?;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    check_regular(&file.metadata()?)?;
+    Ok(file)
+}
+
 fn check_regular(meta: &Metadata) -> io::Result<()> {
     if meta.is_file() {
         return Ok(());

@@ -42,7 +42,9 @@
 //! as it was and the `Err` names the problem, e.g. `dense.kernel: expected shape [10, 64], found
 //! [10, 32]`. Nothing is allocated by a size the file declares. Saving refuses non-finite
 //! weights (they could not be loaded back) and replaces the file atomically, so a crash or a
-//! full disk mid-save leaves the previous file intact.
+//! full disk mid-save leaves the previous file intact; the next save to the same path removes
+//! the temporary file that a crashed save left beside it. Only regular files are read: a FIFO,
+//! device or directory is refused without being read.
 
 pub(crate) mod atomic;
 mod format;
