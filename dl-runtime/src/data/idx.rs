@@ -47,6 +47,18 @@ pub fn read_with_limit(path: impl AsRef<Path>, max_data_bytes: u64) -> Result<Id
     })
 }
 
+/// Reads IDX bytes from `reader` as [`read_with_limit`] reads a file (errors name the file
+/// `<bytes>`); the entry point for fuzzing the reader that files go through.
+pub fn read_from(reader: impl Read, max_data_bytes: u64) -> Result<Idx> {
+    from_reader(reader, max_data_bytes).map_err(|e| {
+        let path = "<bytes>".to_string();
+        match e {
+            Failure::Io(source) => Error::Io { path, source },
+            Failure::Format(message) => Error::Format { path, message },
+        }
+    })
+}
+
 enum Failure {
     Io(std::io::Error),
     Format(String),
