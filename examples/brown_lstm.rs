@@ -141,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vectorizer = TextVectorizer::fit_tokens(
         train_docs.iter().flat_map(|d| d.words.iter().map(String::as_str)),
         VOCABULARY,
-    );
+    )?;
     vectorizer.check_fits::<VOCABULARY>()?;
     let (train_x, train_y) = windows(&train_docs, &genres, &vectorizer);
     let (test_x, test_y) = windows(&test_docs, &genres, &vectorizer);

@@ -11,6 +11,7 @@ pub mod aligned;
 pub mod data;
 pub mod denormals;
 pub mod error;
+mod files;
 pub mod finite;
 pub mod gemm;
 pub mod gemv;

@@ -1,13 +1,45 @@
 //! Keras's `TextVectorization` for integer ids: standardise (lowercase, strip punctuation),
 //! split on whitespace, map to a vocabulary of the most frequent training tokens with id 0 for
 //! padding and id 1 for out-of-vocabulary tokens, then pad or truncate to a fixed length.
+//!
+//! # Vocabulary files
+//!
+//! [`TextVectorizer::save`] writes the tokens from id 2 on in id order, each followed by a
+//! newline (`\n`), as Keras's `get_vocabulary()[2:]` joined by newlines, plus the final newline.
+//! A token is non-empty, holds no whitespace (so that one line is one token) and has at most
+//! [`MAX_TOKEN_BYTES`] bytes of UTF-8; no token appears twice. [`TextVectorizer::fit_tokens`]
+//! refuses the tokens a file could not hold, so that every vocabulary it learns saves and loads
+//! back. [`TextVectorizer::load`] reads files of at most [`MAX_VOCABULARY_BYTES`] and requires
+//! the final newline: a file cut short in the middle of a token is refused rather than read as
+//! a shorter vocabulary (a `\r\n` line end is accepted too), as are files of more than
+//! [`MAX_VOCABULARY_TOKENS`] tokens. A file cut right after a newline still reads, as the
+//! vocabulary of its first tokens: the format, Keras's, has no count. `dl` never leaves such a
+//! file: saving replaces the file atomically, so a crash mid-save leaves the previous file.
+//!
+//! Files written by hand without the final newline, which earlier versions read, are refused:
+//! add the newline.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::tokens::Tokens;
+use crate::weights::atomic;
+
+/// The longest token a vocabulary holds, in bytes of UTF-8.
+pub const MAX_TOKEN_BYTES: usize = 1024;
+
+/// The largest vocabulary file [`TextVectorizer::load`] reads and [`TextVectorizer::save`]
+/// writes (32 MiB, several times the largest vocabularies in use).
+pub const MAX_VOCABULARY_BYTES: u64 = 32 << 20;
+
+/// The most tokens a vocabulary file holds (2^20, ids 2 to 2^20 + 1). Each token costs about
+/// 125 bytes of memory beyond its text, so a file of 32 MiB of tiny tokens would otherwise
+/// take 860 MB to load.
+pub const MAX_VOCABULARY_TOKENS: usize = 1 << 20;
+
+const BYTES: &str = "<bytes>";
 
 /// The padding id.
 pub const PAD: u32 = 0;
@@ -35,10 +67,23 @@ impl TextVectorizer {
     /// Learns a vocabulary of at most `max_tokens` ids (padding and `[UNK]` included, as in
     /// Keras) from already split tokens: the most frequent first, ties in alphabetical order so
     /// the result does not depend on hash order.
-    pub fn fit_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>, max_tokens: usize) -> Self {
+    ///
+    /// Errs, naming the first one, if a token could not be saved in a vocabulary file: an empty
+    /// token, one holding whitespace, or one longer than [`MAX_TOKEN_BYTES`] (whether or not it
+    /// would be frequent enough to be kept).
+    pub fn fit_tokens<'a>(
+        tokens: impl IntoIterator<Item = &'a str>,
+        max_tokens: usize,
+    ) -> Result<Self, String> {
         let mut counts: HashMap<&str, usize> = HashMap::new();
-        for t in tokens {
-            *counts.entry(t).or_default() += 1;
+        for (i, t) in tokens.into_iter().enumerate() {
+            match counts.entry(t) {
+                Entry::Occupied(mut e) => *e.get_mut() += 1,
+                Entry::Vacant(e) => {
+                    check_token(t).map_err(|why| format!("token {i} {}: {why}", shown(t)))?;
+                    e.insert(1);
+                }
+            }
         }
         let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -49,11 +94,13 @@ impl TextVectorizer {
                 .take(max_tokens.saturating_sub(2))
                 .map(|(t, _)| t.to_string()),
         );
-        Self::from_vocabulary(vocabulary)
+        Ok(Self::from_vocabulary(vocabulary))
     }
 
-    /// Learns a vocabulary from raw texts, standardised and split on whitespace.
-    pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>, max_tokens: usize) -> Self {
+    /// Learns a vocabulary from raw texts, standardised and split on whitespace. Errs as
+    /// [`fit_tokens`](Self::fit_tokens) does, here only for a word longer than
+    /// [`MAX_TOKEN_BYTES`].
+    pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>, max_tokens: usize) -> Result<Self, String> {
         let standardized: Vec<String> = texts.into_iter().map(standardize).collect();
         Self::fit_tokens(standardized.iter().flat_map(|t| t.split_whitespace()), max_tokens)
     }
@@ -111,42 +158,160 @@ impl TextVectorizer {
         Ok(())
     }
 
-    /// Saves the vocabulary, one token per line in id order (Keras's `get_vocabulary()`).
+    /// Saves the vocabulary, one token per line in id order (Keras's `get_vocabulary()`), each
+    /// line ended by a newline, replacing `path` atomically: a crash or a full disk mid-save
+    /// leaves the previous file. Errs if the file would be larger than [`MAX_VOCABULARY_BYTES`]
+    /// or hold more than [`MAX_VOCABULARY_TOKENS`], which [`load`](Self::load) would refuse.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let io = |source| Error::Io {
+        let bytes = self.to_bytes();
+        let tokens = self.vocabulary.len() - 2;
+        if bytes.len() as u64 > MAX_VOCABULARY_BYTES || tokens > MAX_VOCABULARY_TOKENS {
+            return Err(Error::Format {
+                path: path.display().to_string(),
+                message: format!(
+                    "the vocabulary has {tokens} tokens in {} bytes, more than the {MAX_VOCABULARY_TOKENS} tokens \
+                     or {MAX_VOCABULARY_BYTES} bytes of a vocabulary file; refusing to write a file that could not \
+                     be loaded",
+                    bytes.len()
+                ),
+            });
+        }
+        atomic::write_atomic(path, &bytes).map_err(|source| Error::Io {
             path: path.display().to_string(),
             source,
-        };
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-        for t in &self.vocabulary[2..] {
-            writeln!(f, "{t}").map_err(io)?;
-        }
-        f.flush().map_err(io)
+        })
     }
 
-    /// Loads a vocabulary written by [`TextVectorizer::save`].
+    /// The vocabulary file that [`save`](Self::save) writes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for t in &self.vocabulary[2..] {
+            bytes.extend_from_slice(t.as_bytes());
+            bytes.push(b'\n');
+        }
+        bytes
+    }
+
+    /// Loads a vocabulary written by [`save`](Self::save): a regular file of at most
+    /// [`MAX_VOCABULARY_BYTES`] and [`MAX_VOCABULARY_TOKENS`] whose every token is valid, unique
+    /// and ended by a newline.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
+        let name = path.display().to_string();
+        let io = |source| Error::Io {
+            path: name.clone(),
             source,
-        })?;
-        let mut vocabulary = vec![String::new(), OOV_TOKEN.to_string()];
-        for (n, line) in text.lines().enumerate() {
-            if line.is_empty()
-                || line.contains(char::is_whitespace)
-                || vocabulary[2..].iter().any(|t| t == line)
-            {
-                return Err(Error::Format {
-                    path: path.display().to_string(),
-                    message: format!("line {}: `{line}` is not a token of a saved vocabulary", n + 1),
-                });
-            }
-            vocabulary.push(line.to_string());
-        }
-        Ok(Self::from_vocabulary(vocabulary))
+        };
+        let file = crate::files::open_regular(path).map_err(io)?;
+        let bytes = crate::files::read_capped(file, MAX_VOCABULARY_BYTES)
+            .map_err(io)?
+            .ok_or_else(|| Error::Format {
+                path: name.clone(),
+                message: too_long(),
+            })?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            Error::Format { message, .. } => Error::Format { path: name, message },
+            e => e,
+        })
     }
+
+    /// Reads the vocabulary file `bytes`, checking everything [`load`](Self::load) does; the
+    /// entry point for fuzzing. Takes time and memory linear in the length of `bytes`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        parse(bytes).map_err(|message| Error::Format {
+            path: BYTES.to_string(),
+            message,
+        })
+    }
+}
+
+fn too_long() -> String {
+    format!(
+        "the file is longer than the {MAX_VOCABULARY_BYTES} bytes a vocabulary file may have (not a vocabulary?)"
+    )
+}
+
+/// Why `token` cannot be a line of a vocabulary file, if it cannot.
+fn check_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("an empty token cannot be saved (an empty line is not a token)".into());
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(format!(
+            "{} bytes long, more than the {MAX_TOKEN_BYTES} of a token",
+            token.len()
+        ));
+    }
+    if let Some(c) = token.chars().find(|c| c.is_whitespace()) {
+        return Err(format!(
+            "holds whitespace {c:?}, which would split it across lines of a vocabulary file"
+        ));
+    }
+    Ok(())
+}
+
+/// A token for an error message: quoted, escaped, and cut to 40 characters.
+fn shown(token: &str) -> String {
+    const SHOWN: usize = 40;
+    match token.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &token[..cut]),
+        None => format!("{token:?}"),
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<TextVectorizer, String> {
+    if bytes.len() as u64 > MAX_VOCABULARY_BYTES {
+        return Err(too_long());
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        format!("line {line}: not UTF-8 ({e})")
+    })?;
+    let Some(body) = text.strip_suffix('\n') else {
+        if text.is_empty() {
+            return Ok(TextVectorizer::from_vocabulary(vec![
+                String::new(),
+                OOV_TOKEN.to_string(),
+            ]));
+        }
+        let last = text.rsplit('\n').next().unwrap_or_default();
+        return Err(format!(
+            "the file ends in the middle of line {} ({}) without a newline: cut short? Every token of a saved \
+             vocabulary ends with a newline",
+            text.matches('\n').count() + 1,
+            shown(last)
+        ));
+    };
+    let mut vocabulary = vec![String::new(), OOV_TOKEN.to_string()];
+    let mut index = HashMap::new();
+    for (n, line) in body.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let bad = |why: String| {
+            format!(
+                "line {}: {} is not a token of a saved vocabulary: {why}",
+                n + 1,
+                shown(line)
+            )
+        };
+        check_token(line).map_err(bad)?;
+        if n == MAX_VOCABULARY_TOKENS {
+            return Err(format!(
+                "line {}: more than the {MAX_VOCABULARY_TOKENS} tokens a vocabulary file may have",
+                n + 1
+            ));
+        }
+        // Below 2^20 + 2.
+        let id = vocabulary.len() as u32;
+        match index.entry(line.to_string()) {
+            Entry::Occupied(e) => return Err(bad(format!("it repeats line {}", *e.get() - 1))),
+            Entry::Vacant(e) => {
+                e.insert(id);
+            }
+        }
+        vocabulary.push(line.to_string());
+    }
+    Ok(TextVectorizer { vocabulary, index })
 }
 
 #[cfg(test)]
@@ -155,7 +320,7 @@ mod tests {
 
     #[test]
     fn keras_like_vocabulary_padding_and_oov() {
-        let v = TextVectorizer::fit(["The cat sat.", "the dog sat!", "A cat"], 5);
+        let v = TextVectorizer::fit(["The cat sat.", "the dog sat!", "A cat"], 5).unwrap();
         // Frequencies: the 2, cat 2, sat 2, a 1, dog 1 → 3 words fit beside padding and [UNK].
         assert_eq!(v.vocabulary_size(), 5);
         assert_eq!(
@@ -174,7 +339,7 @@ mod tests {
 
     #[test]
     fn saves_and_loads() {
-        let v = TextVectorizer::fit(["b a b c c c"], 10);
+        let v = TextVectorizer::fit(["b a b c c c"], 10).unwrap();
         let path = std::env::temp_dir().join(format!("dl-vocab-{}.txt", std::process::id()));
         v.save(&path).unwrap();
         assert_eq!(TextVectorizer::load(&path).unwrap(), v);
@@ -183,7 +348,7 @@ mod tests {
             TextVectorizer::load(&path)
                 .unwrap_err()
                 .to_string()
-                .contains("line 2: `a` is not a token")
+                .ends_with("line 2: \"a\" is not a token of a saved vocabulary: it repeats line 1")
         );
         std::fs::remove_file(&path).unwrap();
     }

@@ -294,8 +294,11 @@ impl<'de> Visitor<'de> for MetadataSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out: Vec<(String, String)> = Vec::new();
+        // A set, not a search of `out`: the check stays linear in the header's size (a header
+        // of 100 000 keys took 25 s to search pairwise).
+        let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.iter().any(|(k, _)| *k == key) {
+            if !seen.insert(key.clone()) {
                 return Err(de::Error::custom(format_args!(
                     "`__metadata__` has `{key}` twice"
                 )));

@@ -42,14 +42,15 @@
 //! as it was and the `Err` names the problem, e.g. `dense.kernel: expected shape [10, 64], found
 //! [10, 32]`. Nothing is allocated by a size the file declares. Saving refuses non-finite
 //! weights (they could not be loaded back) and replaces the file atomically, so a crash or a
-//! full disk mid-save leaves the previous file intact.
+//! full disk mid-save leaves the previous file intact; the next save to the same path removes
+//! the temporary file that a crashed save left beside it. Only regular files are read: a FIFO,
+//! device or directory is refused without being read.
 
-mod atomic;
+pub(crate) mod atomic;
 mod format;
 pub mod pytorch;
 pub use pytorch::{from_pytorch_bytes, load_pytorch, save_pytorch, to_pytorch_bytes};
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -542,9 +543,9 @@ fn max_file_len<M: Model>(buffers: usize) -> u64 {
     8 + format::MAX_HEADER + 4 * ((M::PARAMS as u64) * (1 + buffers as u64) + M::NON_TRAINABLE as u64)
 }
 
-/// Reads a file of at most `limit` bytes, without trusting its reported size.
+/// Reads a regular file of at most `limit` bytes, without trusting its reported size.
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let file = crate::files::open_regular(path).map_err(|e| io_error(path, e))?;
     let len = file.metadata().map_err(|e| io_error(path, e))?.len();
     let too_long = |len: u64| Error::Format {
         path: path.display().to_string(),
