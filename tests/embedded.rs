@@ -155,6 +155,12 @@ fn branching_networks_agree_with_the_runtime() {
         features
     );
     agree!(
+        FlatInput,
+        FlatInputEmbedded,
+        "../fixtures/embedded/flat_input.safetensors",
+        features
+    );
+    agree!(
         TextBranches,
         TextBranchesEmbedded,
         "../fixtures/embedded/text_branches.safetensors",
@@ -305,6 +311,8 @@ fn branching_footprints_are_the_peak_of_live_tensors_and_the_real_sizes() {
     // At `Maximum`: `early`, `sum`, `difference`, `product`, `mean` and its output, 6 each; and
     // at the last Concatenate: `early`, `high`, `low` and their join of 18.
     check!(LongSkip, LongSkipEmbedded, LongSkipEmbeddedScratch, 6 * 6);
+    // Both branches read the input through `Flatten`, which takes nothing: `a`, `b`, the sum.
+    check!(FlatInput, FlatInputEmbedded, FlatInputEmbeddedScratch, 3 * 4);
     // At the GRU: the embedding (7×4), the LSTM's sequence (7×3), the GRU's (7×5) and its
     // state and gates (7 × 5).
     check!(

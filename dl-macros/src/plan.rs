@@ -298,6 +298,23 @@ mod tests {
     }
 
     #[test]
+    fn a_flatten_of_the_input_reads_the_input() {
+        let net = net(quote::quote! {
+            struct Flat {
+                input: [2, 2, 3],
+                flat: Flatten,
+                a: Dense(4, tanh),
+                b: Dense(4, relu)(flat),
+                Add(a, b),
+            }
+        });
+        let plan = plan(&net);
+        assert_sound(&net, &plan);
+        assert_eq!(plan.outputs[0], Place::Input);
+        assert_eq!((plan.peak, plan.floats), (12, 12));
+    }
+
+    #[test]
     fn a_long_skip_holds_its_tensor_across_the_span() {
         let net = net(quote::quote! {
             struct LongSkip {

@@ -200,5 +200,13 @@ macro_rules! with_embedded_nets {
             GlobalAveragePooling1D,
             Dense(2, softmax),
         });
+        $m!(FlatInput, FlatInputEmbedded, "../fixtures/embedded/flat_input.safetensors", {
+            input: [2, 2, 3],
+            flat: Flatten,
+            a: Dense(4, tanh),
+            b: Dense(4, relu)(flat),
+            Add(a, b),
+            Dense(2, softmax),
+        });
     };
 }

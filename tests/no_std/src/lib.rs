@@ -54,6 +54,8 @@ pub static BRANCHES: BranchesEmbedded = BranchesEmbedded::EMBEDDED;
 pub static LONG_SKIP: LongSkipEmbedded = LongSkipEmbedded::EMBEDDED;
 /// An LSTM and a GRU reading one embedding, their sequences joined.
 pub static TEXT_BRANCHES: TextBranchesEmbedded = TextBranchesEmbedded::EMBEDDED;
+/// Two branches reading the input through one `Flatten`.
+pub static FLAT_INPUT: FlatInputEmbedded = FlatInputEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -97,5 +99,6 @@ pub fn run_all() -> Option<f32> {
     total += BRANCHES.forward(&[0.5; 72]).iter().sum::<f32>();
     total += LONG_SKIP.forward(&[0.5; 5]).iter().sum::<f32>();
     total += TEXT_BRANCHES.forward(&[3; 7]).ok()?.iter().sum::<f32>();
+    total += FLAT_INPUT.forward(&[0.5; 12]).iter().sum::<f32>();
     Some(total)
 }
