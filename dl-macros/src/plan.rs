@@ -376,4 +376,29 @@ mod tests {
         assert_sound(&net, &plan);
         assert_eq!(plan.floats, plan.peak);
     }
+
+    #[test]
+    fn a_deep_residual_stack_reuses_three_buffers() {
+        let mut body = quote::quote!(input: [8, 8, 4], x0: Conv2D(4, 3, padding = same),);
+        for b in 0..40usize {
+            let (prev, c, next) = (
+                quote::format_ident!("x{}", b),
+                quote::format_ident!("c{}", b),
+                quote::format_ident!("x{}", b + 1),
+            );
+            body.extend(quote::quote! {
+                Conv2D(4, 3, padding = same)(#prev),
+                BatchNormalization(),
+                Activation(relu),
+                #c: Conv2D(4, 3, padding = same),
+                #next: Add(#prev, #c),
+            });
+        }
+        body.extend(quote::quote!(GlobalAveragePooling2D, Dense(2, softmax),));
+        let net = net(quote::quote!(struct Deep { #body }));
+        let plan = plan(&net);
+        assert_sound(&net, &plan);
+        // The block's input, the branch and the sum, 8×8×4 each, however deep.
+        assert_eq!((plan.peak, plan.floats), (3 * 256, 3 * 256));
+    }
 }
