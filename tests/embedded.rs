@@ -117,6 +117,57 @@ fn text_networks_agree_with_the_runtime() {
     agree!(BiText, BiTextEmbedded, "../fixtures/embedded/bidirectional.safetensors", tokens 25);
 }
 
+#[test]
+fn activation_layers_agree_with_the_runtime() {
+    // Softmax over each pixel's channels, elu on an image, gelu and a softmax head on features.
+    agree!(
+        ActivationLayers,
+        ActivationLayersEmbedded,
+        "../fixtures/embedded/activation_layers.safetensors",
+        features
+    );
+}
+
+#[test]
+fn branching_networks_agree_with_the_runtime() {
+    agree!(
+        ResidualIdentity,
+        ResidualIdentityEmbedded,
+        "../fixtures/embedded/residual_identity.safetensors",
+        features
+    );
+    agree!(
+        ResidualProjection,
+        ResidualProjectionEmbedded,
+        "../fixtures/embedded/residual_projection.safetensors",
+        features
+    );
+    agree!(
+        Branches,
+        BranchesEmbedded,
+        "../fixtures/embedded/branches.safetensors",
+        features
+    );
+    agree!(
+        LongSkip,
+        LongSkipEmbedded,
+        "../fixtures/embedded/long_skip.safetensors",
+        features
+    );
+    agree!(
+        FlatInput,
+        FlatInputEmbedded,
+        "../fixtures/embedded/flat_input.safetensors",
+        features
+    );
+    agree!(
+        TextBranches,
+        TextBranchesEmbedded,
+        "../fixtures/embedded/text_branches.safetensors",
+        tokens 20
+    );
+}
+
 /// Padding (id 0) at the start, the end, in between, and everywhere: the embedded network
 /// carries state over padded steps and averages over the others, as the runtime (and Keras) do.
 macro_rules! agree_masked {
@@ -216,6 +267,77 @@ fn footprint_constants_are_the_real_sizes() {
     // The trainable twin reports the same figures for the same declaration.
     assert_eq!(Cnn::PARAM_BYTES, CnnEmbedded::PARAM_BYTES);
     assert_eq!(Text::ACTIVATION_BYTES, TextEmbedded::ACTIVATION_BYTES);
+}
+
+/// A branching network's scratch is one arena laid out by liveness: its size is
+/// `ACTIVATION_BYTES`, which is the peak of the tensors alive at once (worked out by hand here),
+/// not a buffer per layer.
+#[test]
+fn branching_footprints_are_the_peak_of_live_tensors_and_the_real_sizes() {
+    macro_rules! check {
+        ($train:ident, $embedded:ident, $scratch:ident, $peak_floats:expr) => {
+            assert_eq!(
+                $embedded::ACTIVATION_BYTES,
+                core::mem::size_of::<$scratch>(),
+                stringify!($embedded)
+            );
+            assert_eq!(
+                $embedded::ACTIVATION_BYTES,
+                4 * $peak_floats,
+                stringify!($embedded)
+            );
+            assert_eq!($train::ACTIVATION_BYTES, $embedded::ACTIVATION_BYTES);
+            assert_eq!($embedded::PARAM_BYTES, core::mem::size_of::<$embedded>());
+            assert_eq!($embedded::PARAM_BYTES, 4 * $embedded::PARAMS);
+        };
+    }
+    // At `Add`: `start`, `branch` and the sum, 6×6×4 each.
+    check!(
+        ResidualIdentity,
+        ResidualIdentityEmbedded,
+        ResidualIdentityEmbeddedScratch,
+        3 * 144
+    );
+    // At the first BatchNormalization: its input and output, 8×8×4 each (`stem` with `main`
+    // and `shortcut`, 256 + 2 × 96, is less; Flatten and Dropout take nothing).
+    check!(
+        ResidualProjection,
+        ResidualProjectionEmbedded,
+        ResidualProjectionEmbeddedScratch,
+        2 * 256
+    );
+    // At the first Concatenate: `left` (4×4×2), `right` (4×4×3) and their join.
+    check!(Branches, BranchesEmbedded, BranchesEmbeddedScratch, 2 * (32 + 48));
+    // At `Maximum`: `early`, `sum`, `difference`, `product`, `mean` and its output, 6 each; and
+    // at the last Concatenate: `early`, `high`, `low` and their join of 18.
+    check!(LongSkip, LongSkipEmbedded, LongSkipEmbeddedScratch, 6 * 6);
+    // Both branches read the input through `Flatten`, which takes nothing: `a`, `b`, the sum.
+    check!(FlatInput, FlatInputEmbedded, FlatInputEmbeddedScratch, 3 * 4);
+    // At the GRU: the embedding (7×4), the LSTM's sequence (7×3), the GRU's (7×5) and its
+    // state and gates (7 × 5).
+    check!(
+        TextBranches,
+        TextBranchesEmbedded,
+        TextBranchesEmbeddedScratch,
+        28 + 21 + 35 + 35
+    );
+}
+
+/// Reused scratch holds the previous sample's tensors, in places other tensors now take: a
+/// forward in it computes what a forward in fresh scratch does.
+#[test]
+fn a_branching_network_s_reused_scratch_gives_what_fresh_scratch_does() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut scratch = ResidualProjectionEmbeddedScratch::ZERO;
+    let mut long = LongSkipEmbeddedScratch::ZERO;
+    for _ in 0..5 {
+        let x: [f32; 192] = Input::random(&mut rng);
+        let a = ResidualProjectionEmbedded::EMBEDDED.forward_in(&x, &mut scratch);
+        assert_eq!(a, ResidualProjectionEmbedded::EMBEDDED.forward(&x));
+        let x: [f32; 5] = Input::random(&mut rng);
+        let a = LongSkipEmbedded::EMBEDDED.forward_in(&x, &mut long);
+        assert_eq!(a, LongSkipEmbedded::EMBEDDED.forward(&x));
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod activation;
 pub mod conv;
 pub mod decode;
 pub mod dense;
+pub mod merge;
 pub mod norm;
 pub mod params;
 pub mod pool;

@@ -36,9 +36,11 @@ pub fn param_bytes(net: &Network) -> usize {
 
 /// Bytes of the activations a single-sample forward holds. For a stack, every layer's output and
 /// scratch: the size of an embedded network's scratch struct. For a network that branches, the
-/// peak of the tensors alive at once in declaration order: a layer's output lives from the layer
-/// to its last reader, so a long skip costs its tensor over the span it crosses, not a buffer per
-/// layer.
+/// arena of [`plan`](crate::plan): tensors alive at once in declaration order (a layer's output
+/// lives from the layer to its last reader, so a long skip costs its tensor over the span it
+/// crosses, not a buffer per layer), laid out so that tensors whose lifetimes do not overlap
+/// share memory. That arena is an embedded network's scratch struct, and at least the peak of
+/// the live tensors (equal to it for the usual residual, concatenating and long-skip blocks).
 pub fn activation_bytes(net: &Network) -> usize {
     if net.is_chain() {
         return net
@@ -48,23 +50,7 @@ pub fn activation_bytes(net: &Network) -> usize {
             .sum::<usize>()
             * F32;
     }
-    let consumers = net.consumers();
-    let last_read: Vec<usize> = consumers
-        .iter()
-        .enumerate()
-        .map(|(p, readers)| readers.last().copied().unwrap_or(p))
-        .collect();
-    (0..net.layers.len())
-        .map(|i| {
-            let live: usize = (0..=i)
-                .filter(|&p| last_read[p] >= i)
-                .map(|p| net.layers[p].output.len())
-                .sum();
-            live + scratch_floats(&net.layers[i])
-        })
-        .max()
-        .unwrap_or(0)
-        * F32
+    crate::plan::plan(net).floats * F32
 }
 
 fn human(bytes: usize) -> String {

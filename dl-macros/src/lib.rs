@@ -15,6 +15,7 @@ mod mask;
 mod model;
 mod options;
 mod parse;
+mod plan;
 mod shape;
 mod spec;
 mod suggest;
@@ -45,15 +46,6 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
     };
     footprint::check_budget(&net, &options, &mut errors);
     let located = match &options.weights {
-        // The embedded forward (dl-core's kernels on a scratch struct) is written for a stack.
-        Some(path) if !net.is_chain() => {
-            errors.push(
-                path.span(),
-                "`#[weights]` embeds a plain stack of layers for now; this network branches \
-                 (a layer reads a tensor other than the one above it), which only the trainable network supports yet",
-            );
-            None
-        }
         Some(path) => embed::check(&net, path, &mut errors),
         None => {
             if !decl.std {

@@ -12,7 +12,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::footprint;
-use crate::model::{Cell, Kind, Layer, Network, PoolOp, Window};
+use crate::model::{Cell, Kind, Layer, MergeOp, Network, PoolOp, Source, Window};
+use crate::plan::{self, Place, Plan};
 use crate::shape::Shape;
 use crate::spec::Activation;
 
@@ -153,45 +154,67 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         inits.push(quote!(#field: #init));
     }
 
-    // One buffer per layer that writes an output, and recurrent scratch; a layer reads the
-    // buffer of the last layer before it that wrote one (or the input).
+    // A stack keeps one buffer per layer that writes an output, and recurrent scratch, each a
+    // field; a layer reads the buffer of the last layer before it that wrote one (or the input).
+    // A network that branches keeps one arena, laid out by liveness (`plan`): tensors whose
+    // lifetimes do not overlap share it.
+    let chain = net.is_chain();
+    let plan = (!chain).then(|| plan::plan(net));
     let mut scratch_fields = Vec::new();
     let mut scratch_zero = Vec::new();
     let mut steps = Vec::new();
     let tokens = matches!(net.input, Shape::Tokens(_));
     let mut prev = quote!(x);
     for (i, layer) in net.layers.iter().enumerate() {
-        let out = format_ident!("out{}", i);
-        let n = lit(layer.output.len());
         let f = &layer.field;
         let act = activation(&core, layer.activation());
-        let x = prev.clone();
         let step = match layer.kind {
             Kind::Flatten | Kind::Dropout { .. } => continue,
-            Kind::Merge { .. } => unreachable!("branching networks are refused before embedding"),
             Kind::Activation { .. } => {
                 // Softmax normalises each run of the last axis's values.
                 let f = lit(layer.output.dims().last().copied().unwrap_or(1));
                 quote! {
-                    s.#out.copy_from_slice(#x);
-                    for v in s.#out.chunks_exact_mut(#f) { #act.apply(v); }
+                    out.copy_from_slice(x0);
+                    for v in out.chunks_exact_mut(#f) { #act.apply(v); }
                 }
+            }
+            Kind::Merge {
+                op: MergeOp::Concatenate,
+            } => {
+                let xs = (0..layer.inputs.len()).map(|k| format_ident!("x{}", k));
+                let channels = layer
+                    .input_shapes
+                    .iter()
+                    .map(|s| lit(s.dims().last().copied().unwrap_or(0)));
+                quote!(#core::merge::concatenate(&[#(#xs),*], &[#(#channels),*], out);)
+            }
+            Kind::Merge { op } => {
+                let xs = (0..layer.inputs.len()).map(|k| format_ident!("x{}", k));
+                let op = match op {
+                    MergeOp::Add => quote!(Add),
+                    MergeOp::Subtract => quote!(Subtract),
+                    MergeOp::Multiply => quote!(Multiply),
+                    MergeOp::Average => quote!(Average),
+                    MergeOp::Maximum => quote!(Maximum),
+                    MergeOp::Minimum => quote!(Minimum),
+                    MergeOp::Concatenate => unreachable!("handled above"),
+                };
+                quote!(#core::merge::merge(#core::merge::Merge::#op, &[#(#xs),*], out);)
             }
             Kind::BatchNorm { epsilon, .. } => {
                 let eps = Literal::f32_suffixed(epsilon as f32);
-                quote!(#core::norm::batch_norm(&self.#f, #eps, #x, &mut s.#out);)
+                quote!(#core::norm::batch_norm(&self.#f, #eps, x0, out);)
             }
             Kind::Dense { units, .. } => {
                 let (i_, o_) = (lit(layer.input.features()), lit(units));
-                quote!(#core::dense::dense::<#i_, #o_>(#x, &self.#f.kernel, &self.#f.bias, &mut s.#out, #act);)
+                quote!(#core::dense::dense::<#i_, #o_>(x0, &self.#f.kernel, &self.#f.bias, out, #act);)
             }
             Kind::Conv2D { window: w, .. } => {
                 let win = window(&core, layer.input, layer.output, &w);
-                let softmax = (layer.activation() == Activation::Softmax).then(
-                    || quote!(for px in s.#out.chunks_exact_mut(self.#f.bias.len()) { #act.apply(px); }),
-                );
+                let softmax = (layer.activation() == Activation::Softmax)
+                    .then(|| quote!(for px in out.chunks_exact_mut(self.#f.bias.len()) { #act.apply(px); }));
                 quote! {
-                    #core::conv::conv2d(&#win, #x, &self.#f.kernel, &self.#f.bias, &mut s.#out, #act);
+                    #core::conv::conv2d(&#win, x0, &self.#f.kernel, &self.#f.bias, out, #act);
                     #softmax
                 }
             }
@@ -201,21 +224,21 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                     PoolOp::Max => quote!(max_pool2d),
                     PoolOp::Average => quote!(average_pool2d),
                 };
-                quote!(#core::pool::#func(&#win, #x, &mut s.#out);)
+                quote!(#core::pool::#func(&#win, x0, out);)
             }
             Kind::GlobalPool1D { op: PoolOp::Average } if layer.masked => {
-                quote!(#core::pool::global_average_masked(#x, ids, &mut s.#out);)
+                quote!(#core::pool::global_average_masked(x0, ids, out);)
             }
             Kind::GlobalPool { op } | Kind::GlobalPool1D { op } => {
                 let func = match op {
                     PoolOp::Max => quote!(global_max),
                     PoolOp::Average => quote!(global_average),
                 };
-                quote!(#core::pool::#func(#x, &mut s.#out);)
+                quote!(#core::pool::#func(x0, out);)
             }
             Kind::Embedding { dim, .. } => {
                 let d = lit(dim);
-                quote!(#core::text::embedding(&self.#f.embeddings, #d, #x, &mut s.#out)?;)
+                quote!(#core::text::embedding(&self.#f.embeddings, #d, x0, out)?;)
             }
             Kind::Recurrent {
                 cell,
@@ -229,31 +252,60 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                     Cell::Simple => quote!(#core::recurrent::Cell::Simple),
                 };
                 let u = lit(units);
-                // Sized by the kernel's own count; `ACTIVATION_BYTES` (the macro's count, which
-                // budgets need before expansion) is tested to be this struct's size.
-                let state = format_ident!("state{}", i);
-                scratch_fields.push(quote!(#state: [f32; #cell.scratch(#u)]));
-                scratch_zero.push(quote!(#state: [0.0; #cell.scratch(#u)]));
+                if chain {
+                    // Sized by the kernel's own count; `ACTIVATION_BYTES` (the macro's count,
+                    // which budgets need before expansion) is tested to be this struct's size.
+                    let state = format_ident!("state{}", i);
+                    scratch_fields.push(quote!(#state: [f32; #cell.scratch(#u)]));
+                    scratch_zero.push(quote!(#state: [0.0; #cell.scratch(#u)]));
+                }
                 let mask = masked(layer, &corelib);
                 if bidirectional {
                     let weights = |copy| quote!((&self.#f.#copy.kernel, &self.#f.#copy.recurrent_kernel, &self.#f.#copy.bias));
                     let (fw, bw) = (weights(quote!(forward)), weights(quote!(backward)));
                     quote! {
-                        #core::recurrent::bidirectional(#cell, #u, #sequences, #x, #fw, #bw, #mask,
-                            &mut s.#out, &mut s.#state);
+                        #core::recurrent::bidirectional(#cell, #u, #sequences, x0, #fw, #bw, #mask, out, state);
                     }
                 } else {
                     quote! {
-                        #core::recurrent::recurrent(#cell, #u, #sequences, #x, &self.#f.kernel,
-                            &self.#f.recurrent_kernel, &self.#f.bias, #mask, &mut s.#out, &mut s.#state);
+                        #core::recurrent::recurrent(#cell, #u, #sequences, x0, &self.#f.kernel,
+                            &self.#f.recurrent_kernel, &self.#f.bias, #mask, out, state);
                     }
                 }
             }
         };
-        scratch_fields.push(quote!(#out: [f32; #n]));
-        scratch_zero.push(quote!(#out: [0.0; #n]));
-        steps.push(step);
-        prev = quote!(&s.#out);
+        let bindings = match &plan {
+            None => {
+                let out = format_ident!("out{}", i);
+                let n = lit(layer.output.len());
+                scratch_fields.push(quote!(#out: [f32; #n]));
+                scratch_zero.push(quote!(#out: [0.0; #n]));
+                let state = format_ident!("state{}", i);
+                let state = (footprint::scratch_floats(layer) > 0)
+                    .then(|| quote!(let state: &mut [f32] = &mut s.#state;));
+                let x0 = prev.clone();
+                prev = quote!(&s.#out);
+                quote! {
+                    let x0 = #x0;
+                    let out: &mut [f32] = &mut s.#out;
+                    #state
+                }
+            }
+            Some(plan) => arena_bindings(plan, layer, i),
+        };
+        steps.push(quote!({ #bindings #step }));
+    }
+    if let Some(plan) = &plan {
+        let floats = lit(plan.floats);
+        scratch_fields.push(quote!(arena: [f32; #floats]));
+        scratch_zero.push(quote!(arena: [0.0; #floats]));
+        prev = match plan.outputs[net.layers.len() - 1] {
+            Place::Input => quote!(x),
+            Place::Arena { offset, len } => {
+                let (a, b) = (lit(offset), lit(offset + len));
+                quote!(&s.arena[#a..#b])
+            }
+        };
     }
 
     let input_ty = match net.input {
@@ -286,6 +338,14 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
     let params = lit(net.layers.iter().map(|l| l.params() + l.non_trainable()).sum());
     let param_bytes = lit(footprint::param_bytes(net));
     let activation_bytes = lit(footprint::activation_bytes(net));
+    let scratch_doc = match &plan {
+        None => "Buffers of a single-sample forward: every layer's output, and recurrent state.".to_string(),
+        Some(plan) => format!(
+            "Buffers of a single-sample forward: one arena of {} floats, shared by the layers' outputs \
+             and recurrent state that are not alive at once (at most {} floats are at any layer).",
+            plan.floats, plan.peak
+        ),
+    };
     let forward_doc = format!("One sample through the network, on the stack.{doc_err}");
     let forward_in_doc =
         format!("One sample through the network, in caller-provided scratch (e.g. a `static`).{doc_err}");
@@ -300,7 +360,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
             #(#fields,)*
         }
 
-        /// Buffers of a single-sample forward: every layer's output, and recurrent state.
+        #[doc = #scratch_doc]
         #vis struct #scratch_ident {
             #(#scratch_fields,)*
         }
@@ -344,6 +404,57 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
             }
         }
     }
+}
+
+/// The slices a step of a branching network works on, cut from the arena: `out` (and a
+/// recurrent layer's `state`) mutable, and the inputs `x0`, `x1`, … shared. The plan keeps a
+/// step's inputs clear of its output and state, so the arena is split at those and every input
+/// lies inside one of the pieces between them.
+fn arena_bindings(plan: &Plan, layer: &Layer, i: usize) -> TokenStream {
+    let Place::Arena { offset, len } = plan.outputs[i] else {
+        unreachable!("a layer that writes has its output in the arena")
+    };
+    let mut writes = vec![(offset, len, format_ident!("out"))];
+    if let Some(Place::Arena { offset, len }) = plan.scratch[i] {
+        writes.push((offset, len, format_ident!("state")));
+    }
+    writes.sort_by_key(|w| w.0);
+    let mut split = vec![quote!(let rest: &mut [f32] = &mut s.arena[..];)];
+    // The shared pieces: where each starts in the arena and its name.
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for (k, (offset, len, name)) in writes.iter().enumerate() {
+        let piece = format_ident!("_piece{}", k);
+        let (gap, n) = (lit(offset - at), lit(*len));
+        split.push(quote! {
+            let (#piece, rest) = rest.split_at_mut(#gap);
+            let (#name, rest) = rest.split_at_mut(#n);
+        });
+        pieces.push((at, offset - at, piece));
+        at = offset + len;
+    }
+    let last = format_ident!("_piece{}", writes.len());
+    split.push(quote!(let #last = rest;));
+    pieces.push((at, plan.floats - at, last));
+    for (k, source) in layer.inputs.iter().enumerate() {
+        let x = format_ident!("x{}", k);
+        let place = match source {
+            Source::Input => Place::Input,
+            Source::Node(p) => plan.outputs[*p],
+        };
+        split.push(match place {
+            Place::Input => quote!(let #x = x;),
+            Place::Arena { offset, len } => {
+                let (base, _, piece) = pieces
+                    .iter()
+                    .find(|(base, size, _)| *base <= offset && offset + len <= base + size)
+                    .expect("the plan keeps a step's inputs clear of what it writes");
+                let (a, b) = (lit(offset - base), lit(offset - base + len));
+                quote!(let #x: &[f32] = &#piece[#a..#b];)
+            }
+        });
+    }
+    quote!(#(#split)*)
 }
 
 /// A stand-in emitted beside the errors of an embedded declaration, naming only `core`.

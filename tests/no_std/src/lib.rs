@@ -1,4 +1,5 @@
-//! Every layer kind's inference in a `#![no_std]` crate that depends on `dl` without its `std`
+//! Every layer kind's inference, and branching networks (residual blocks, `Concatenate`, a long
+//! skip), in a `#![no_std]` crate that depends on `dl` without its `std`
 //! feature, so without an allocator: the networks of `tests/common/embedded_nets.rs`, embedded
 //! from their committed weight files.
 #![no_std]
@@ -41,6 +42,20 @@ pub static GRU_LAST: GruLastEmbedded = GruLastEmbedded::EMBEDDED;
 pub static BI_TEXT: BiTextEmbedded = BiTextEmbedded::EMBEDDED;
 /// `mask_zero` through `Bidirectional` SimpleRNN and LSTM with sequences, a masked average.
 pub static BI_MASKED: BiMaskedEmbedded = BiMaskedEmbedded::EMBEDDED;
+/// `Activation` layers: softmax over each pixel's channels, elu, gelu, a softmax head.
+pub static ACTIVATION_LAYERS: ActivationLayersEmbedded = ActivationLayersEmbedded::EMBEDDED;
+/// A residual block with an identity shortcut, BatchNormalization and `Activation` layers.
+pub static RESIDUAL_IDENTITY: ResidualIdentityEmbedded = ResidualIdentityEmbedded::EMBEDDED;
+/// ResNet's downsampling block: a strided main path and a strided 1×1 projection shortcut.
+pub static RESIDUAL_PROJECTION: ResidualProjectionEmbedded = ResidualProjectionEmbedded::EMBEDDED;
+/// `Concatenate` of two convolutions' channels, and of two Dense branches of one `Flatten`.
+pub static BRANCHES: BranchesEmbedded = BranchesEmbedded::EMBEDDED;
+/// A long skip, and every element-wise merge.
+pub static LONG_SKIP: LongSkipEmbedded = LongSkipEmbedded::EMBEDDED;
+/// An LSTM and a GRU reading one embedding, their sequences joined.
+pub static TEXT_BRANCHES: TextBranchesEmbedded = TextBranchesEmbedded::EMBEDDED;
+/// Two branches reading the input through one `Flatten`.
+pub static FLAT_INPUT: FlatInputEmbedded = FlatInputEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -72,5 +87,18 @@ pub fn run_all() -> Option<f32> {
         .ok()?
         .iter()
         .sum::<f32>();
+    total += ACTIVATION_LAYERS.forward(&[0.5; 50]).iter().sum::<f32>();
+    // The residual networks in scratch of their own (as a `static mut` or a buffer on a device
+    // would be), the others on the stack.
+    let mut scratch = ResidualProjectionEmbeddedScratch::ZERO;
+    total += RESIDUAL_PROJECTION
+        .forward_in(&[0.5; 192], &mut scratch)
+        .iter()
+        .sum::<f32>();
+    total += RESIDUAL_IDENTITY.forward(&[0.5; 72]).iter().sum::<f32>();
+    total += BRANCHES.forward(&[0.5; 72]).iter().sum::<f32>();
+    total += LONG_SKIP.forward(&[0.5; 5]).iter().sum::<f32>();
+    total += TEXT_BRANCHES.forward(&[3; 7]).ok()?.iter().sum::<f32>();
+    total += FLAT_INPUT.forward(&[0.5; 12]).iter().sum::<f32>();
     Some(total)
 }
