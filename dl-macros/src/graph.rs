@@ -22,6 +22,56 @@ use crate::shape::Shape;
 use crate::spec;
 use crate::suggest;
 
+/// Keras layers `network!` does not have yet: named as such, rather than "did you mean" a
+/// different layer that happens to be spelt alike (`Conv1D` is not a misspelt `Conv2D`).
+const KERAS_NOT_YET: &[&str] = &[
+    "Conv1D",
+    "Conv3D",
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "MaxPooling3D",
+    "AveragePooling3D",
+    "GlobalMaxPooling3D",
+    "GlobalAveragePooling3D",
+    "LayerNormalization",
+    "GroupNormalization",
+    "UnitNormalization",
+    "Normalization",
+    "Rescaling",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "Cropping1D",
+    "Cropping2D",
+    "Reshape",
+    "Permute",
+    "RepeatVector",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "Masking",
+    "TimeDistributed",
+    "ConvLSTM2D",
+    "Attention",
+    "MultiHeadAttention",
+    "Dot",
+    "Lambda",
+];
+
 /// A tensor that a later layer may read: where it comes from, its shape (`None` when a mistake
 /// upstream left it unknown) and the padding mask it carries, if any.
 #[derive(Clone)]
@@ -188,8 +238,15 @@ impl<'a> Builder<'a> {
             .chain(["Residual"].iter())
             .copied()
             .collect();
-        self.errors
-            .push(call.kind.span(), suggest::unknown("layer", &kind, &known));
+        let message = if KERAS_NOT_YET.contains(&kind.as_str()) {
+            format!(
+                "`{kind}` is a Keras layer that `network!` does not support yet; the layers it has: {}",
+                known.join(", ")
+            )
+        } else {
+            suggest::unknown("layer", &kind, &known)
+        };
+        self.errors.push(call.kind.span(), message);
         self.previous.0.shape = None;
         false
     }
@@ -285,27 +342,28 @@ impl<'a> Builder<'a> {
             }
         }
         self.uses.push(0);
-        let errors = &mut self.errors;
-        let built = match MergeOp::from_name(&kind_name) {
-            Some(op) => {
-                let inputs: Vec<(Option<Shape>, &str, Span)> =
-                    reads.iter().map(|(t, n, s)| (t.shape, n.as_str(), *s)).collect();
-                layers::merge(op, call, &inputs, errors).map(|out| (Kind::Merge { op }, out))
-            }
-            None => {
-                if reads.len() > 1 {
-                    errors.push(
-                        reads[1].2,
-                        format!(
-                            "`{kind_name}` reads one tensor, found {}; to combine tensors use a merge layer (`Add`, `Concatenate`, …)",
-                            reads.len()
-                        ),
-                    );
+        let built = self.errors.in_layer(&name, &kind_name, |errors| {
+            match MergeOp::from_name(&kind_name) {
+                Some(op) => {
+                    let inputs: Vec<(Option<Shape>, &str, Span)> =
+                        reads.iter().map(|(t, n, s)| (t.shape, n.as_str(), *s)).collect();
+                    layers::merge(op, call, &inputs, errors).map(|out| (Kind::Merge { op }, out))
                 }
-                let (t, from, _) = &reads[0];
-                layers::resolve(call, t.shape, from, errors)
+                None => {
+                    if reads.len() > 1 {
+                        errors.push(
+                            reads[1].2,
+                            format!(
+                                "`{kind_name}` reads one tensor, found {}; to combine tensors use a merge layer (`Add`, `Concatenate`, …)",
+                                reads.len()
+                            ),
+                        );
+                    }
+                    let (t, from, _) = &reads[0];
+                    layers::resolve(call, t.shape, from, errors)
+                }
             }
-        };
+        });
         // The padding mask: a merge may not take one; other layers pass it on as `mask` says.
         let mut mask_state = reads.iter().find_map(|(t, _, _)| t.mask.clone());
         let masked = mask::flow(
@@ -313,7 +371,7 @@ impl<'a> Builder<'a> {
             built.as_ref().map(|(kind, _)| kind),
             &name,
             call.kind.span(),
-            errors,
+            &mut self.errors,
         );
         let output = Tensor {
             source: Source::Node(index),
@@ -667,7 +725,26 @@ fn input(entry: &Entry, errors: &mut Errors) -> Option<Shape> {
     let named_input = entry.name.as_ref().is_some_and(|n| n == "input");
     let span = entry.name.as_ref().map_or_else(Span::call_site, Ident::span);
     match (&entry.value, named_input) {
-        (EntryValue::Dims { dims, span, tokens }, true) => {
+        (
+            EntryValue::Dims {
+                dims,
+                span,
+                tokens,
+                parenthesized,
+            },
+            true,
+        ) => {
+            if *parenthesized {
+                let written: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+                errors.push(
+                    *span,
+                    format!(
+                        "shapes are written in brackets: `input: [{}]` (Keras's tuple `({})`)",
+                        written.join(", "),
+                        written.join(", ")
+                    ),
+                );
+            }
             let mut values = Vec::new();
             for d in dims {
                 match d.base10_parse::<usize>() {

@@ -27,9 +27,18 @@ use proc_macro::TokenStream;
 #[doc(hidden)]
 #[proc_macro]
 pub fn network_impl(input: TokenStream) -> TokenStream {
-    let mut decl = match syn::parse::<parse::Invocation>(input) {
+    let tokens = proc_macro2::TokenStream::from(input);
+    let mut decl = match syn::parse2::<parse::Invocation>(tokens.clone()) {
         Ok(decl) => decl,
-        Err(e) => return e.to_compile_error().into(),
+        // The syntax error, and a stand-in under the declared name so that code using the
+        // network reports nothing more.
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            if let Some((krate, vis, ident)) = parse::salvage(tokens) {
+                out.extend(generate::fallback(&krate, &model::Fallback::unknown(vis, ident)));
+            }
+            return out.into();
+        }
     };
     let krate = decl.krate.clone();
     let mut errors = errors::Errors::default();

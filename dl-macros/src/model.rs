@@ -412,6 +412,16 @@ pub struct Fallback {
 }
 
 impl Fallback {
+    /// A stand-in that knows only the name.
+    pub fn unknown(vis: Visibility, ident: Ident) -> Self {
+        Fallback {
+            vis,
+            ident,
+            input: None,
+            output: None,
+        }
+    }
+
     /// A stand-in for a network that was built but cannot be emitted (a later check failed):
     /// its input and output are known.
     pub fn of(net: &Network) -> Self {

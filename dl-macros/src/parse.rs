@@ -74,6 +74,8 @@ pub enum EntryValue {
         dims: Vec<LitInt>,
         /// `tokens[100]`: integer token ids rather than features.
         tokens: Option<Ident>,
+        /// Written in parentheses, as a Python tuple: `(28, 28, 1)`. Read as meant, and reported.
+        parenthesized: bool,
     },
     /// `Dense(64, relu)`, `Flatten`.
     Layer(LayerCall),
@@ -136,6 +138,18 @@ impl Parse for Entry {
                 span: bracket.span.join(),
                 dims: dims.into_iter().collect(),
                 tokens: None,
+                parenthesized: false,
+            }
+        } else if input.peek(syn::token::Paren) && name.is_some() {
+            // `input: (28, 28, 1)`, Keras's tuple.
+            let content;
+            let paren = parenthesized!(content in input);
+            let dims = Punctuated::<LitInt, Token![,]>::parse_terminated(&content)?;
+            EntryValue::Dims {
+                span: paren.span.join(),
+                dims: dims.into_iter().collect(),
+                tokens: None,
+                parenthesized: true,
             }
         } else if input.peek(Ident) && input.peek2(syn::token::Bracket) {
             let tokens: Ident = input.parse()?;
@@ -152,6 +166,7 @@ impl Parse for Entry {
                 span: bracket.span.join(),
                 dims: dims.into_iter().collect(),
                 tokens: Some(tokens),
+                parenthesized: false,
             }
         } else {
             let kind: Ident = input.parse()?;
@@ -196,4 +211,28 @@ impl Parse for Arg {
             })
         }
     }
+}
+
+/// After a syntax error: the `$crate` path, and the visibility and name of the declared struct,
+/// found by scanning the tokens for `struct Name`.
+pub fn salvage(tokens: TokenStream) -> Option<(TokenStream, Visibility, Ident)> {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let comma = tokens
+        .iter()
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ','))?;
+    let krate: TokenStream = tokens[..comma].iter().cloned().collect();
+    let at = tokens
+        .iter()
+        .position(|t| matches!(t, TokenTree::Ident(i) if i == "struct"))?;
+    let TokenTree::Ident(ident) = tokens.get(at + 1)? else {
+        return None;
+    };
+    let public = at > 0 && matches!(&tokens[at - 1], TokenTree::Ident(i) if i == "pub");
+    let vis = if public {
+        Visibility::Public(Token![pub](ident.span()))
+    } else {
+        Visibility::Inherited
+    };
+    Some((krate, vis, ident.clone()))
 }

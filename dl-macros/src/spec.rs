@@ -140,10 +140,7 @@ pub fn bind<'a>(call: &'a LayerCall, params: &[&'static str], errors: &mut Error
         };
         if let Some((i, span)) = index {
             if values[i].is_some() {
-                errors.push(
-                    span,
-                    format!("argument `{}` of `{kind}` is given twice", params[i]),
-                );
+                errors.push(span, format!("`{kind}` is given argument `{}` twice", params[i]));
             } else {
                 values[i] = Some(&arg.value);
             }
@@ -157,6 +154,31 @@ fn named_value(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
         Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+        Expr::Lit(syn::ExprLit { lit, .. }) => single_quoted(lit),
+        _ => None,
+    }
+}
+
+/// The name inside Python's single quotes, `'relu'`, which Rust reads as a malformed character
+/// literal. rustc reports it already (suggesting double quotes), so the macro reads the name as
+/// meant and adds no error of its own.
+fn single_quoted(lit: &Lit) -> Option<String> {
+    // rustc hands the macro the malformed literal as written, which syn keeps verbatim.
+    let text = match lit {
+        Lit::Char(c) => c.token().to_string(),
+        Lit::Verbatim(v) => v.to_string(),
+        _ => return None,
+    };
+    let inner = text.strip_prefix('\'')?.strip_suffix('\'')?;
+    (inner.chars().count() > 1).then(|| inner.to_string())
+}
+
+/// A name given as an identifier, a string or (see [`single_quoted`]) in single quotes.
+fn name_of(expr: &Expr) -> Option<(String, Span)> {
+    match expr {
+        Expr::Path(p) => p.path.get_ident().map(|i| (i.to_string(), i.span())),
+        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Some((s.value(), s.span())),
+        Expr::Lit(syn::ExprLit { lit, .. }) => single_quoted(lit).map(|n| (n, lit.span())),
         _ => None,
     }
 }
@@ -174,21 +196,77 @@ fn by_meaning(expr: &Expr, params: &[&'static str]) -> Option<usize> {
 
 /// A non-negative integer literal.
 pub fn int(expr: &Expr, what: &str, errors: &mut Errors) -> Option<usize> {
-    if let Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) = expr {
-        return match i.base10_parse::<usize>() {
+    match expr {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => match i.base10_parse::<usize>() {
             Ok(v) => Some(v),
             Err(e) => {
                 errors.push(i.span(), format!("`{what}`: {e}"));
                 None
             }
-        };
+        },
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(f), ..
+        }) => {
+            errors.push(
+                f.span(),
+                format!("`{what}` is a whole number, found {}", f.base10_digits()),
+            );
+            None
+        }
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) if matches!(
+            &**inner,
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(_) | Lit::Float(_),
+                ..
+            })
+        ) =>
+        {
+            let Expr::Lit(syn::ExprLit { lit, .. }) = &**inner else {
+                unreachable!("matched above")
+            };
+            let digits = match lit {
+                Lit::Int(i) => i.base10_digits().to_string(),
+                Lit::Float(f) => f.base10_digits().to_string(),
+                _ => unreachable!("matched above"),
+            };
+            errors.push(
+                expr.span(),
+                format!("needs `{what}` of at least 0, found -{digits}"),
+            );
+            None
+        }
+        _ => {
+            errors.push(
+                expr.span(),
+                format!("`{what}` must be a whole number written as a literal, e.g. `64`"),
+            );
+            None
+        }
     }
-    errors.push(expr.span(), format!("`{what}` must be an integer literal"));
-    None
 }
 
 /// A positive integer literal.
 pub fn positive(expr: &Expr, what: &str, layer: &str, errors: &mut Errors) -> Option<usize> {
+    if let Expr::Unary(syn::ExprUnary {
+        op: syn::UnOp::Neg(_),
+        expr: inner,
+        ..
+    }) = expr
+        && let Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) = &**inner
+    {
+        errors.push(
+            expr.span(),
+            format!(
+                "`{layer}` needs `{what}` of at least 1, found -{}",
+                i.base10_digits()
+            ),
+        );
+        return None;
+    }
     match int(expr, what, errors)? {
         0 => {
             errors.push(
@@ -203,22 +281,9 @@ pub fn positive(expr: &Expr, what: &str, layer: &str, errors: &mut Errors) -> Op
 
 /// An activation: an identifier (`relu`), a string (`"relu"`, as in Keras) or `None` (linear).
 pub fn activation(expr: &Expr, errors: &mut Errors) -> Option<Activation> {
-    let (name, span): (String, Span) = match expr {
-        Expr::Path(p) if p.path.get_ident().is_some() => {
-            let ident = p.path.get_ident().expect("checked");
-            (ident.to_string(), ident.span())
-        }
-        Expr::Lit(lit) => match &lit.lit {
-            Lit::Str(s) => (s.value(), s.span()),
-            _ => {
-                errors.push(expr.span(), "an activation must be a name such as `relu`");
-                return None;
-            }
-        },
-        _ => {
-            errors.push(expr.span(), "an activation must be a name such as `relu`");
-            return None;
-        }
+    let Some((name, span)) = name_of(expr) else {
+        errors.push(expr.span(), "an activation must be a name such as `relu`");
+        return None;
     };
     if name == "None" {
         return Some(Activation::Linear);
@@ -252,16 +317,9 @@ pub fn pair(expr: &Expr, what: &str, layer: &str, errors: &mut Errors) -> Option
 
 /// `valid` or `same`, as an identifier or a string.
 pub fn padding(expr: &Expr, errors: &mut Errors) -> Option<crate::shape::Padding> {
-    let (name, span) = match expr {
-        Expr::Path(p) if p.path.get_ident().is_some() => {
-            let ident = p.path.get_ident().expect("checked");
-            (ident.to_string(), ident.span())
-        }
-        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => (s.value(), s.span()),
-        _ => {
-            errors.push(expr.span(), "`padding` must be `valid` or `same`");
-            return None;
-        }
+    let Some((name, span)) = name_of(expr) else {
+        errors.push(expr.span(), "`padding` must be `valid` or `same`");
+        return None;
     };
     match name.as_str() {
         "valid" => Some(crate::shape::Padding::Valid),
