@@ -650,19 +650,16 @@ fn kill_9_during_saves_leaves_a_whole_file_and_the_next_save_no_leftovers() {
             last_generation = g;
         }
         leftovers += entries(&dir).iter().filter(|e| e.ends_with(".tmp")).count();
-        // The next save to each path removes what the killed one left.
-        if last_epoch > 0 {
-            weights::save_checkpoint(
-                &net_of(last_epoch as f32),
-                &Adam::default(),
-                last_epoch,
-                &checkpoint,
-            )
-            .unwrap();
-        }
-        if last_generation > 0 {
-            vocabulary(last_generation).save(&vocabulary_file).unwrap();
-        }
+        // The next save to each path removes what the killed one left, also when the saver
+        // was killed before its first save finished (a slow start on a loaded machine).
+        weights::save_checkpoint(
+            &net_of(last_epoch as f32),
+            &Adam::default(),
+            last_epoch,
+            &checkpoint,
+        )
+        .unwrap();
+        vocabulary(last_generation).save(&vocabulary_file).unwrap();
         let left: Vec<String> = entries(&dir)
             .into_iter()
             .filter(|e| e.ends_with(".tmp"))
