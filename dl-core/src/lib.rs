@@ -20,6 +20,9 @@ pub mod params;
 pub mod pool;
 pub mod recurrent;
 pub mod text;
+mod unknown;
 
 pub use activation::Activation;
 pub use decode::decode;
+#[doc(hidden)]
+pub use unknown::Unknown;

@@ -660,7 +660,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 /// A stand-in emitted beside the errors of a broken declaration, so that code using the network
 /// reports nothing more: every item the real network has, with its real types where the macro
 /// still knows them (the input as declared, the output when the last layer resolved), and
-/// otherwise generic arguments and an output of the runtime's `Unknown`, which supports what
+/// otherwise generic arguments and an output of `dl_core::Unknown`, which supports what
 /// callers do with an output.
 pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
     let Fallback { vis, ident, .. } = fb;
@@ -675,7 +675,7 @@ pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
     };
     let output_ty = match fb.output {
         Some(n) => features(k, n),
-        None => quote!(#k::__private::Unknown),
+        None => quote!(#k::__private::dl_core::Unknown),
     };
     // The input type, or a generic parameter `X` where it is unknown.
     let (x_param, x_ty) = match input_ty {

@@ -49,7 +49,11 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
             let (mut more, fallback) = *failed;
             more.extend(errors);
             let mut out = more.to_compile_errors();
-            out.extend(generate::fallback(&krate, &fallback));
+            if options.weights.is_some() || !decl.std {
+                out.extend(embed::fallback(&krate, &fallback));
+            } else {
+                out.extend(generate::fallback(&krate, &fallback));
+            }
             return out.into();
         }
     };
@@ -70,7 +74,7 @@ pub fn network_impl(input: TokenStream) -> TokenStream {
     if !errors.is_empty() {
         let mut out = errors.to_compile_errors();
         if options.weights.is_some() || !decl.std {
-            out.extend(embed::fallback(&krate, &net.vis, &net.ident));
+            out.extend(embed::fallback(&krate, &model::Fallback::of(&net)));
         } else {
             out.extend(generate::fallback(&krate, &model::Fallback::of(&net)));
         }

@@ -26,7 +26,6 @@ pub mod sample;
 pub mod summary;
 pub mod tokens;
 pub mod train;
-mod unknown;
 pub mod weights;
 
 pub use activation::Activation;
@@ -61,7 +60,6 @@ pub mod prelude {
 pub mod __private {
     pub use crate::model::head_of;
     pub use crate::summary::ConstMessage;
-    pub use crate::unknown::Unknown;
     pub use ::core;
     pub use ::nalgebra;
     pub use ::rand;

@@ -26,3 +26,14 @@ macro_rules! use_network {
         println!("{}", $net::PARAM_BYTES + $net::ACTIVATION_BYTES + $net::TRAINING_BYTES_PER_SAMPLE);
     }};
 }
+
+#[allow(unused_macros)]
+macro_rules! use_embedded {
+    ($net:ident, $scratch:ident, $x:expr) => {{
+        let x = $x;
+        let p = $net::EMBEDDED.forward(&x);
+        let mut s = $scratch::ZERO;
+        let q = $net::EMBEDDED.forward_in(&x, &mut s);
+        println!("{} {} {}", p[0], q[0], $net::PARAMS + $net::PARAM_BYTES + $net::ACTIVATION_BYTES);
+    }};
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use syn::LitStr;
 
 use crate::errors::Errors;
-use crate::model::Network;
+use crate::model::{Kind, Layer, Network};
 
 /// Headers above this size are not weight files this macro will parse (the runtime loader has
 /// the same guard against a length field that claims gigabytes).
@@ -81,24 +81,27 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
     let data = &bytes[data_start..];
     let mut offsets = BTreeMap::new();
     let mut expected = Vec::new();
+    // Once a layer's width is reported, the shapes that follow from it downstream (the next
+    // layer's kernel, a batch normalization's statistics) are the same mistake: not reported.
+    let mut width_reported = false;
     for layer in &net.layers {
+        let at = layer.field.span();
+        let who = format!("layer `{}` ({})", layer.name, layer.kind_name());
+        let mut wrong_shapes = Vec::new();
+        let mut found = Vec::new();
         for (tensor, shape) in layer.param_shapes().into_iter().chain(layer.state_shapes()) {
             let name = format!("{}.{tensor}", layer.name);
             expected.push(name.clone());
             let Some(entry) = entries.get(&name) else {
                 errors.push(
-                    span,
-                    format!(
-                        "the weight file `{shown}` has no tensor `{name}`: layer `{}` ({}) needs F32 {shape:?}",
-                        layer.name,
-                        layer.kind_name()
-                    ),
+                    at,
+                    format!("the weight file `{shown}` has no tensor `{name}`, which {who} needs (F32 {shape:?}): save the weights of this network again"),
                 );
                 continue;
             };
             if entry.dtype != "F32" {
                 errors.push(
-                    span,
+                    at,
                     format!(
                         "tensor `{name}` in `{shown}` is {}, but dl embeds F32 weights",
                         entry.dtype
@@ -107,15 +110,7 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
                 continue;
             }
             if entry.shape != shape {
-                errors.push(
-                    span,
-                    format!(
-                        "tensor `{name}` in `{shown}` has shape {:?}, but layer `{}` ({}) needs {shape:?}",
-                        entry.shape,
-                        layer.name,
-                        layer.kind_name()
-                    ),
-                );
+                wrong_shapes.push((name, entry.shape.clone(), shape));
                 continue;
             }
             let values = &data[entry.begin..entry.end];
@@ -124,12 +119,33 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
                 .position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
             {
                 errors.push(
-                    span,
+                    at,
                     format!("tensor `{name}` in `{shown}` holds a non-finite value at index {i}"),
                 );
                 continue;
             }
-            offsets.insert((layer.name.clone(), tensor), data_start + entry.begin);
+            found.push((tensor, data_start + entry.begin));
+        }
+        if wrong_shapes.is_empty() {
+            for (tensor, offset) in found {
+                offsets.insert((layer.name.clone(), tensor), offset);
+            }
+            continue;
+        }
+        // One error for the layer: its width, when the file's differs; else its first tensor.
+        if let Some(message) = width_mismatch(layer, &wrong_shapes, &shown) {
+            errors.push(at, message);
+            width_reported = true;
+        } else if !width_reported {
+            let (name, file, declared) = &wrong_shapes[0];
+            errors.push(
+                at,
+                format!(
+                    "tensor `{name}` in `{shown}` has shape {file:?}, but {who} needs {declared:?}: \
+                     the layers before it differ from the network that was saved; declare them as \
+                     they were, or save the weights again"
+                ),
+            );
         }
     }
     for name in entries.keys().filter(|n| !expected.contains(n)) {
@@ -147,6 +163,48 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
         );
     }
     Some(Located { path, shown, offsets })
+}
+
+/// When the file's tensors of `layer` have another width (Dense units, Conv2D filters, an
+/// Embedding's dimension, recurrent units) or kernel size than declared: the error saying so,
+/// with the fix.
+fn width_mismatch(layer: &Layer, wrong: &[(String, Vec<usize>, Vec<usize>)], shown: &str) -> Option<String> {
+    if let Kind::Conv2D { window, .. } = layer.kind
+        && let Some((name, file, _)) = wrong.iter().find(|(n, _, _)| n.ends_with(".kernel"))
+        && file.len() == 4
+        && (file[0], file[1]) != window.size
+    {
+        return Some(format!(
+            "layer `{}` (Conv2D) declares `kernel_size` = ({}, {}), but the weight file `{shown}` has ({}, {}) \
+             (its `{name}` is {file:?}): declare `Conv2D(…, ({}, {}), …)`, or save the weights again",
+            layer.name, window.size.0, window.size.1, file[0], file[1], file[0], file[1]
+        ));
+    }
+    let (argument, declared, gates) = match layer.kind {
+        Kind::Dense { units, .. } => ("units", units, 1),
+        Kind::Conv2D { filters, .. } => ("filters", filters, 1),
+        Kind::Embedding { dim, .. } => ("output_dim", dim, 1),
+        Kind::Recurrent { cell, units, .. } => ("units", units, cell.gates()),
+        _ => return None,
+    };
+    // The first tensor (kernel, embeddings) ends in the width times the gates.
+    let (name, file, _) = wrong.iter().find(|(n, _, _)| {
+        n.ends_with(".kernel")
+            || n.ends_with(".embeddings")
+            || n.ends_with("forward_lstm.kernel")
+            || n.ends_with("forward_gru.kernel")
+            || n.ends_with("forward_simple_rnn.kernel")
+    })?;
+    let in_file = file.last().copied()? / gates;
+    (in_file != declared).then(|| {
+        format!(
+            "layer `{}` ({}) declares `{argument}` = {declared}, but the weight file `{shown}` has {in_file} \
+             (its `{name}` is {file:?}): declare `{}({in_file}, …)`, or save the weights again",
+            layer.name,
+            layer.kind_name(),
+            layer.kind_name(),
+        )
+    })
 }
 
 /// The safetensors layout: an 8-byte little-endian header length, a JSON header mapping names to

@@ -457,14 +457,54 @@ fn arena_bindings(plan: &Plan, layer: &Layer, i: usize) -> TokenStream {
     quote!(#(#split)*)
 }
 
-/// A stand-in emitted beside the errors of an embedded declaration, naming only `core`.
-pub fn fallback(k: &TokenStream, vis: &syn::Visibility, ident: &syn::Ident) -> TokenStream {
+/// A stand-in emitted beside the errors of an embedded declaration, naming only `core` and
+/// `dl_core`: every item the embedded network has (`EMBEDDED`, `forward`, `forward_in`, the
+/// scratch struct and its `ZERO`, the consts), with the real input and output types where the
+/// macro knows them, so that code using the network reports nothing more.
+pub fn fallback(k: &TokenStream, fb: &crate::model::Fallback) -> TokenStream {
+    let crate::model::Fallback { vis, ident, .. } = fb;
+    let scratch = format_ident!("{}Scratch", ident);
+    let core = quote!(#k::__private::dl_core);
+    let unreachable = quote!(#k::__private::core::unreachable!());
+    let input = match fb.input {
+        Some((Shape::Tokens(l), _)) => Some((quote!([u32; #l]), true)),
+        Some((shape, _)) => {
+            let n = lit(shape.len());
+            Some((quote!([f32; #n]), false))
+        }
+        None => None,
+    };
+    let output = match fb.output {
+        Some(m) => {
+            let m = lit(m);
+            quote!([f32; #m])
+        }
+        None => quote!(#core::Unknown),
+    };
+    let (x_param, x_ty, ret) = match input {
+        Some((ty, true)) => (
+            quote!(),
+            ty,
+            quote!(#k::__private::core::result::Result<#output, #core::text::TokenOutOfRange>),
+        ),
+        Some((ty, false)) => (quote!(), ty, output),
+        None => (quote!(<X>), quote!(X), output),
+    };
     quote! {
         #vis struct #ident;
+        #vis struct #scratch;
+        #[allow(dead_code, clippy::all)]
+        impl #scratch {
+            pub const ZERO: Self = #scratch;
+        }
         #[allow(dead_code, unused_variables, clippy::all)]
         impl #ident {
             pub const EMBEDDED: Self = #ident;
-            pub fn forward<X, Y>(&self, _: &X) -> Y { #k::__private::core::unreachable!() }
+            pub const PARAMS: usize = 0;
+            pub const PARAM_BYTES: usize = 0;
+            pub const ACTIVATION_BYTES: usize = 0;
+            pub fn forward #x_param(&self, _: &#x_ty) -> #ret { #unreachable }
+            pub fn forward_in #x_param(&self, _: &#x_ty, _: &mut #scratch) -> #ret { #unreachable }
         }
     }
 }

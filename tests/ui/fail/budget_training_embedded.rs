@@ -5,4 +5,11 @@ dl::network! {
     struct Embedded { input: [10], Dense(64, relu), Dense(64, relu), Dense(1, sigmoid) }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() {
+    // Code that uses the embedded networks reports nothing more than the mistakes above.
+    use_embedded!(Embedded, EmbeddedScratch, [0.5f32; 10]);
+}

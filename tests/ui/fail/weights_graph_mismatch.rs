@@ -40,4 +40,12 @@ dl::network! {
     }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() {
+    // Code that uses the embedded networks reports nothing more than the mistakes above.
+    use_embedded!(WideShortcut, WideShortcutScratch, [0.5f32; 192]);
+    use_embedded!(Renamed, RenamedScratch, [0.5f32; 192]);
+}

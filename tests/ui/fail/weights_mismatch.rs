@@ -31,4 +31,16 @@ dl::network! {
     struct WrongUnits { input: [2], Dense(3, relu), Dense(1, sigmoid) }
 }
 
-fn main() {}
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
+fn main() {
+    // Code that uses the embedded networks reports nothing more than the mistakes above.
+    use_embedded!(Missing, MissingScratch, [0.5f32; 2]);
+    use_embedded!(Extra, ExtraScratch, [0.5f32; 2]);
+    use_embedded!(WrongShape, WrongShapeScratch, [0.5f32; 2]);
+    use_embedded!(WrongDtype, WrongDtypeScratch, [0.5f32; 2]);
+    use_embedded!(NotFinite, NotFiniteScratch, [0.5f32; 2]);
+    use_embedded!(WrongUnits, WrongUnitsScratch, [0.5f32; 2]);
+}

@@ -21,7 +21,14 @@ dl::network! {
     struct Twice { input: [2], Dense(2, relu), Dense(1, sigmoid) }
 }
 
+#[macro_use]
+#[path = "../caller.rs"]
+mod caller;
+
 fn main() {
-    // Uses of the broken networks report nothing more.
-    let _ = Absent::EMBEDDED.forward::<[f32; 2], [f32; 1]>(&[0.0; 2]);
+    // Code that uses the embedded networks reports nothing more than the mistakes above.
+    use_embedded!(Absent, AbsentScratch, [0.5f32; 2]);
+    use_embedded!(Truncated, TruncatedScratch, [0.5f32; 2]);
+    use_embedded!(NotAString, NotAStringScratch, [0.5f32; 2]);
+    use_embedded!(Twice, TwiceScratch, [0.5f32; 2]);
 }

@@ -15,55 +15,55 @@ pub struct Unknown(());
 impl Unknown {
     /// The values, as a slice.
     pub fn as_slice(&self) -> &[f32] {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 
     /// The values, one by one.
     pub fn iter(&self) -> core::slice::Iter<'_, f32> {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 
     /// The number of values.
     pub fn len(&self) -> usize {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 
     /// Whether there are no values.
     pub fn is_empty(&self) -> bool {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 
     /// The sum of the values.
     pub fn sum(&self) -> f32 {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 
     /// The largest value.
     pub fn max(&self) -> f32 {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 
     /// The smallest value.
     pub fn min(&self) -> f32 {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 
     /// The index of the largest value, and the value.
     pub fn argmax(&self) -> (usize, f32) {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 }
 
 impl Index<usize> for Unknown {
     type Output = f32;
     fn index(&self, _: usize) -> &f32 {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 }
 
 impl IndexMut<usize> for Unknown {
     fn index_mut(&mut self, _: usize) -> &mut f32 {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 }
 
@@ -71,18 +71,18 @@ impl<'a> IntoIterator for &'a Unknown {
     type Item = &'a f32;
     type IntoIter = core::slice::Iter<'a, f32>;
     fn into_iter(self) -> Self::IntoIter {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 }
 
 impl fmt::Display for Unknown {
     fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 }
 
 impl fmt::Debug for Unknown {
     fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
-        unreachable!("a network whose declaration did not compile")
+        core::unreachable!("a network whose declaration did not compile")
     }
 }
