@@ -307,3 +307,61 @@ kinds! {
 pub fn lit(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_registered_once_and_not_also_missing() {
+        let names: Vec<&str> = registered().map(|r| r.name).collect();
+        for (i, name) in names.iter().enumerate() {
+            assert!(!names[..i].contains(name), "`{name}` is registered twice");
+            assert!(
+                !KERAS_NOT_YET.contains(name),
+                "`{name}` is registered and listed as missing"
+            );
+            assert_eq!(lookup(name).map(|r| r.name), Some(*name));
+        }
+    }
+
+    #[test]
+    fn a_resolved_kind_has_the_name_it_was_written_with() {
+        let syntax: crate::parse::Network = syn::parse_quote! {
+            struct Every {
+                input: tokens[8],
+                Embedding(20, 4),
+                a: LSTM(3, return_sequences = true),
+                b: GRU(3, return_sequences = true)(a),
+                c: SimpleRNN(3, return_sequences = true)(b),
+                d: Bidirectional(LSTM(2), merge_mode = "concat")(c),
+                e: GlobalAveragePooling1D()(c),
+                f: GlobalMaxPooling1D()(c),
+                Concatenate(d, e, f),
+                Dense(4, relu),
+                Dropout(0.5),
+                Activation(tanh),
+                BatchNormalization(),
+            }
+        };
+        let Ok(net) = crate::model::build(&syntax) else {
+            panic!("the declaration has errors")
+        };
+        let written = [
+            "Embedding",
+            "LSTM",
+            "GRU",
+            "SimpleRNN",
+            "Bidirectional",
+            "GlobalAveragePooling1D",
+            "GlobalMaxPooling1D",
+            "Concatenate",
+            "Dense",
+            "Dropout",
+            "Activation",
+            "BatchNormalization",
+        ];
+        let names: Vec<&str> = net.layers.iter().map(|l| l.kind_name()).collect();
+        assert_eq!(names, written);
+    }
+}
