@@ -3,42 +3,32 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::shared::needs_embedding;
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, lit};
+use super::shared::{needs_embedding, required};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::Layer;
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec::{self, Activation};
 
-pub const KINDS: &[Registered] = &[Registered {
-    name: "Activation",
-    auto_name: "activation",
-    resolve: Resolve::One(resolve),
-}];
+pub const KINDS: &[Registered] = &[Registered::one("Activation", "activation", resolve)];
 
 pub struct ActivationLayer {
     pub activation: Activation,
 }
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    _previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut Errors) -> Resolved {
     let span = call.kind.span();
     let bound = spec::bind(call, &["activation"], errors);
-    let activation = match bound.get(0) {
-        Some(e) => spec::activation(e, errors),
-        None => {
-            errors.push(
-                span,
-                "`Activation` is missing `activation`, its function, e.g. `Activation(relu)`",
-            );
-            None
-        }
-    };
+    let activation = required(
+        bound.get(0),
+        (
+            span,
+            "`Activation` is missing `activation`, its function, e.g. `Activation(relu)`",
+        ),
+        errors,
+        spec::activation,
+    );
     let shape = match input? {
         Shape::Tokens(_) => return needs_embedding("Activation", span, errors),
         shape => shape,
@@ -71,7 +61,7 @@ impl KindSpec for ActivationLayer {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step { layer, act, .. } = cx;
+        let (layer, act) = (cx.layer, cx.act);
         // Softmax normalises each run of the last axis's values.
         let f = lit(layer.output.dims().last().copied().unwrap_or(1));
         Some(quote! {

@@ -6,30 +6,25 @@ use quote::quote;
 use syn::spanned::Spanned;
 
 use super::shared::needs_embedding;
-use super::{Kind, KindSpec, Registered, Resolve, Step, lit};
+use super::{Kind, KindSpec, Registered, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec;
 
-pub const KINDS: &[Registered] = &[Registered {
-    name: "BatchNormalization",
-    auto_name: "batch_normalization",
-    resolve: Resolve::One(resolve),
-}];
+pub const KINDS: &[Registered] = &[Registered::one(
+    "BatchNormalization",
+    "batch_normalization",
+    resolve,
+)];
 
 pub struct BatchNorm {
     pub momentum: f64,
     pub epsilon: f64,
 }
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    _previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut Errors) -> Resolved {
     const LAYER: &str = "BatchNormalization";
     let span = call.kind.span();
     let bound = spec::bind(call, &["axis", "momentum", "epsilon", "center", "scale"], errors);
@@ -133,7 +128,7 @@ impl KindSpec for BatchNorm {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step { core, field: f, .. } = cx;
+        let (core, f) = (cx.core, cx.field);
         let eps = Literal::f32_suffixed(self.epsilon as f32);
         Some(quote!(#core::norm::batch_norm(&self.#f, #eps, x0, out);))
     }

@@ -5,19 +5,17 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::shared::{Window, embedded_window, fit_window, image_dims, image_input, use_bias, width_mismatch};
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, WrongShape, lit};
+use super::shared::{
+    Window, embedded_window, fit_window, image_dims, image_input, required, use_bias, width_mismatch,
+};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
 use crate::parse::LayerCall;
 use crate::shape::{Padding, Shape};
 use crate::spec::{self, Activation};
 
-pub const KINDS: &[Registered] = &[Registered {
-    name: "Conv2D",
-    auto_name: "conv2d",
-    resolve: Resolve::One(resolve),
-}];
+pub const KINDS: &[Registered] = &[Registered::one("Conv2D", "conv2d", resolve)];
 
 pub struct Conv2D {
     pub filters: usize,
@@ -25,12 +23,7 @@ pub struct Conv2D {
     pub activation: Activation,
 }
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let span = call.kind.span();
     let bound = spec::bind(
         call,
@@ -44,26 +37,24 @@ fn resolve(
         ],
         errors,
     );
-    let filters = match bound.get(0) {
-        Some(e) => spec::positive(e, "filters", "Conv2D", errors),
-        None => {
-            errors.push(
-                span,
-                "`Conv2D` is missing `filters`, e.g. `Conv2D(32, (3, 3), relu)`",
-            );
-            None
-        }
-    };
-    let kernel = match bound.get(1) {
-        Some(e) => spec::pair(e, "kernel_size", "Conv2D", errors),
-        None => {
-            errors.push(
-                span,
-                "`Conv2D` is missing `kernel_size`, e.g. `Conv2D(32, (3, 3), relu)`",
-            );
-            None
-        }
-    };
+    let filters = required(
+        bound.get(0),
+        (
+            span,
+            "`Conv2D` is missing `filters`, e.g. `Conv2D(32, (3, 3), relu)`",
+        ),
+        errors,
+        |e, errors| spec::positive(e, "filters", "Conv2D", errors),
+    );
+    let kernel = required(
+        bound.get(1),
+        (
+            span,
+            "`Conv2D` is missing `kernel_size`, e.g. `Conv2D(32, (3, 3), relu)`",
+        ),
+        errors,
+        |e, errors| spec::pair(e, "kernel_size", "Conv2D", errors),
+    );
     let strides = bound
         .get(2)
         .map_or(Some((1, 1)), |e| spec::pair(e, "strides", "Conv2D", errors));
@@ -147,13 +138,7 @@ impl KindSpec for Conv2D {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step {
-            core,
-            layer,
-            field: f,
-            act,
-            ..
-        } = cx;
+        let (core, layer, f, act) = (cx.core, cx.layer, cx.field, cx.act);
         let win = embedded_window(core, layer.input, layer.output, &self.window);
         let softmax = (self.activation == Activation::Softmax)
             .then(|| quote!(for px in out.chunks_exact_mut(self.#f.bias.len()) { #act.apply(px); }));

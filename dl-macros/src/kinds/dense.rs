@@ -5,43 +5,33 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Expr;
 
-use super::shared::{needs_embedding, use_bias, width_mismatch};
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, WrongShape, lit};
+use super::shared::{needs_embedding, required, use_bias, width_mismatch};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
 use crate::parse::{Arg, LayerCall};
 use crate::shape::Shape;
 use crate::spec::{self, Activation};
 
-pub const KINDS: &[Registered] = &[Registered {
-    name: "Dense",
-    auto_name: "dense",
-    resolve: Resolve::One(resolve),
-}];
+pub const KINDS: &[Registered] = &[Registered::one("Dense", "dense", resolve)];
 
 pub struct Dense {
     pub units: usize,
     pub activation: Activation,
 }
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let span = call.kind.span();
     let bound = spec::bind(call, &["units", "activation", "use_bias"], errors);
-    let units = match bound.get(0) {
-        Some(e) => spec::positive(e, "units", "Dense", errors),
-        None => {
-            errors.push(
-                span,
-                "`Dense` is missing `units`, its number of outputs, e.g. `Dense(64, relu)`",
-            );
-            None
-        }
-    };
+    let units = required(
+        bound.get(0),
+        (
+            span,
+            "`Dense` is missing `units`, its number of outputs, e.g. `Dense(64, relu)`",
+        ),
+        errors,
+        |e, errors| spec::positive(e, "units", "Dense", errors),
+    );
     let activation = bound
         .get(1)
         .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
@@ -132,13 +122,7 @@ impl KindSpec for Dense {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step {
-            core,
-            layer,
-            field: f,
-            act,
-            ..
-        } = cx;
+        let (core, layer, f, act) = (cx.core, cx.layer, cx.field, cx.act);
         let (i_, o_) = (lit(layer.input.features()), lit(self.units));
         Some(quote!(#core::dense::dense::<#i_, #o_>(x0, &self.#f.kernel, &self.#f.bias, out, #act);))
     }

@@ -3,43 +3,33 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::shared::needs_embedding;
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, lit};
+use super::shared::{needs_embedding, required};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::Layer;
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec;
 
-pub const KINDS: &[Registered] = &[Registered {
-    name: "Dropout",
-    auto_name: "dropout",
-    resolve: Resolve::One(resolve),
-}];
+pub const KINDS: &[Registered] = &[Registered::one("Dropout", "dropout", resolve)];
 
 pub struct Dropout {
     pub rate: f32,
     pub seed: Option<u64>,
 }
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    _previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut Errors) -> Resolved {
     let span = call.kind.span();
     let bound = spec::bind(call, &["rate", "seed"], errors);
-    let rate = match bound.get(0) {
-        Some(e) => spec::fraction(e, "rate", errors),
-        None => {
-            errors.push(
-                span,
-                "`Dropout` is missing `rate`, the fraction dropped, e.g. `Dropout(0.5)`",
-            );
-            None
-        }
-    };
+    let rate = required(
+        bound.get(0),
+        (
+            span,
+            "`Dropout` is missing `rate`, the fraction dropped, e.g. `Dropout(0.5)`",
+        ),
+        errors,
+        |e, errors| spec::fraction(e, "rate", errors),
+    );
     let seed = match bound.get(1) {
         Some(e) => spec::int(e, "seed", errors).map(|s| Some(s as u64)),
         None => Some(None),

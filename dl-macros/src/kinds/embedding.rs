@@ -4,19 +4,15 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Expr;
 
-use super::shared::{sequence_dims, width_mismatch};
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, WrongShape, lit};
+use super::shared::{required, sequence_dims, width_mismatch};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec;
 
-pub const KINDS: &[Registered] = &[Registered {
-    name: "Embedding",
-    auto_name: "embedding",
-    resolve: Resolve::One(resolve),
-}];
+pub const KINDS: &[Registered] = &[Registered::one("Embedding", "embedding", resolve)];
 
 pub struct Embedding {
     pub vocabulary: usize,
@@ -25,34 +21,27 @@ pub struct Embedding {
     pub mask_zero: bool,
 }
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let span = call.kind.span();
     let bound = spec::bind(call, &["input_dim", "output_dim", "mask_zero"], errors);
-    let vocabulary = match bound.get(0) {
-        Some(e) => spec::positive(e, "input_dim", "Embedding", errors),
-        None => {
-            errors.push(
-                span,
-                "`Embedding` is missing `input_dim`, the vocabulary size, e.g. `Embedding(10000, 64)`",
-            );
-            None
-        }
-    };
-    let dim = match bound.get(1) {
-        Some(e) => spec::positive(e, "output_dim", "Embedding", errors),
-        None => {
-            errors.push(
-                span,
-                "`Embedding` is missing `output_dim`, e.g. `Embedding(10000, 64)`",
-            );
-            None
-        }
-    };
+    let vocabulary = required(
+        bound.get(0),
+        (
+            span,
+            "`Embedding` is missing `input_dim`, the vocabulary size, e.g. `Embedding(10000, 64)`",
+        ),
+        errors,
+        |e, errors| spec::positive(e, "input_dim", "Embedding", errors),
+    );
+    let dim = required(
+        bound.get(1),
+        (
+            span,
+            "`Embedding` is missing `output_dim`, e.g. `Embedding(10000, 64)`",
+        ),
+        errors,
+        |e, errors| spec::positive(e, "output_dim", "Embedding", errors),
+    );
     let mask_zero = bound
         .get(2)
         .map_or(Some(false), |e| spec::boolean(e, "mask_zero", errors));
@@ -123,7 +112,7 @@ impl KindSpec for Embedding {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step { core, field: f, .. } = cx;
+        let (core, f) = (cx.core, cx.field);
         let d = lit(self.dim);
         Some(quote!(#core::text::embedding(&self.#f.embeddings, #d, x0, out)?;))
     }

@@ -4,27 +4,18 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::shared::needs_embedding;
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, lit};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::Layer;
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec;
 
-pub const KINDS: &[Registered] = &[Registered {
-    name: "Flatten",
-    auto_name: "flatten",
-    resolve: Resolve::One(resolve),
-}];
+pub const KINDS: &[Registered] = &[Registered::one("Flatten", "flatten", resolve)];
 
 pub struct Flatten;
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    _previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut Errors) -> Resolved {
     spec::bind(call, &[], errors);
     match input? {
         Shape::Tokens(_) => needs_embedding("Flatten", call.kind.span(), errors),

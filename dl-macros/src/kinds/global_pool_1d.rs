@@ -5,7 +5,7 @@ use quote::quote;
 
 use super::pool::global_pool_step;
 use super::shared::{PoolOp, sequence_dims, sequence_input};
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step};
 use crate::errors::Errors;
 use crate::model::Layer;
 use crate::parse::LayerCall;
@@ -13,28 +13,15 @@ use crate::shape::Shape;
 use crate::spec;
 
 pub const KINDS: &[Registered] = &[
-    Registered {
-        name: "GlobalMaxPooling1D",
-        auto_name: "global_max_pooling1d",
-        resolve: Resolve::One(resolve),
-    },
-    Registered {
-        name: "GlobalAveragePooling1D",
-        auto_name: "global_average_pooling1d",
-        resolve: Resolve::One(resolve),
-    },
+    Registered::one("GlobalMaxPooling1D", "global_max_pooling1d", resolve),
+    Registered::one("GlobalAveragePooling1D", "global_average_pooling1d", resolve),
 ];
 
 pub struct GlobalPool1D {
     pub op: PoolOp,
 }
 
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let kind = call.kind.to_string();
     let op = PoolOp::of(&kind, "GlobalMaxPooling1D");
     spec::bind(call, &[], errors);

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 
-use super::{Inputs, Kind, KindSpec, Registered, Resolve, Step, lit};
+use super::{Inputs, Kind, KindSpec, Registered, Resolve, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::Layer;
 use crate::parse::LayerCall;
@@ -61,7 +61,7 @@ pub struct Merge {
 
 /// A merge of `inputs`: Keras's rules for the element-wise merges (two or more inputs of one
 /// shape; `Subtract` exactly two) and for `Concatenate` (every dimension but the last alike).
-fn resolve(call: &LayerCall, inputs: &Inputs<'_>, errors: &mut Errors) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, inputs: &Inputs<'_>, errors: &mut Errors) -> Resolved {
     let op = MergeOp::from_name(&call.kind.to_string()).expect("registered as a merge");
     let name = op.name();
     let span = call.kind.span();
@@ -236,7 +236,7 @@ impl KindSpec for Merge {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step { core, layer, .. } = cx;
+        let (core, layer) = (cx.core, cx.layer);
         let xs = (0..layer.inputs.len()).map(|k| format_ident!("x{}", k));
         Some(if self.op == MergeOp::Concatenate {
             let channels = channels(layer);

@@ -179,6 +179,21 @@ pub struct Registered {
     pub resolve: Resolve,
 }
 
+impl Registered {
+    /// A kind that reads one tensor.
+    pub const fn one(
+        name: &'static str,
+        auto_name: &'static str,
+        resolve: fn(&LayerCall, Option<Shape>, &str, &mut Errors) -> Resolved,
+    ) -> Self {
+        Registered {
+            name,
+            auto_name,
+            resolve: Resolve::One(resolve),
+        }
+    }
+}
+
 /// The tensors a layer reads: each its shape (`None` when unknown after a mistake), how errors
 /// name it, and where it is written.
 pub type Inputs<'a> = [(Option<Shape>, &'a str, Span)];

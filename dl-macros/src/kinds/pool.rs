@@ -7,7 +7,7 @@ use quote::quote;
 use syn::spanned::Spanned;
 
 use super::shared::{PoolOp, Window, embedded_window, fit_window, image_dims, image_input};
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, lit};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::Layer;
 use crate::parse::LayerCall;
@@ -15,26 +15,14 @@ use crate::shape::{Padding, Shape};
 use crate::spec;
 
 pub const KINDS: &[Registered] = &[
-    Registered {
-        name: "MaxPooling2D",
-        auto_name: "max_pooling2d",
-        resolve: Resolve::One(resolve_window),
-    },
-    Registered {
-        name: "AveragePooling2D",
-        auto_name: "average_pooling2d",
-        resolve: Resolve::One(resolve_window),
-    },
-    Registered {
-        name: "GlobalMaxPooling2D",
-        auto_name: "global_max_pooling2d",
-        resolve: Resolve::One(resolve_global),
-    },
-    Registered {
-        name: "GlobalAveragePooling2D",
-        auto_name: "global_average_pooling2d",
-        resolve: Resolve::One(resolve_global),
-    },
+    Registered::one("MaxPooling2D", "max_pooling2d", resolve_window),
+    Registered::one("AveragePooling2D", "average_pooling2d", resolve_window),
+    Registered::one("GlobalMaxPooling2D", "global_max_pooling2d", resolve_global),
+    Registered::one(
+        "GlobalAveragePooling2D",
+        "global_average_pooling2d",
+        resolve_global,
+    ),
 ];
 
 /// `MaxPooling2D`, `AveragePooling2D`.
@@ -48,12 +36,7 @@ pub struct GlobalPool {
     pub op: PoolOp,
 }
 
-fn resolve_window(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve_window(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let kind = call.kind.to_string();
     let span = call.kind.span();
     let op = PoolOp::of(&kind, "MaxPooling2D");
@@ -93,12 +76,7 @@ fn resolve_window(
     ))
 }
 
-fn resolve_global(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve_global(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let kind = call.kind.to_string();
     let op = PoolOp::of(&kind, "GlobalMaxPooling2D");
     spec::bind(call, &[], errors);
@@ -139,7 +117,7 @@ impl KindSpec for Pool {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step { core, layer, .. } = cx;
+        let (core, layer) = (cx.core, cx.layer);
         let win = embedded_window(core, layer.input, layer.output, &self.window);
         let func = match self.op {
             PoolOp::Max => quote!(max_pool2d),

@@ -5,8 +5,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::shared::{sequence_dims, sequence_input, width_mismatch};
-use super::{Kind, KindSpec, Mask, Registered, Resolve, Step, WrongShape, lit};
+use super::shared::{required, sequence_dims, sequence_input, width_mismatch};
+use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
 use crate::parse::{Arg, LayerCall};
@@ -14,26 +14,10 @@ use crate::shape::Shape;
 use crate::spec;
 
 pub const KINDS: &[Registered] = &[
-    Registered {
-        name: "LSTM",
-        auto_name: "lstm",
-        resolve: Resolve::One(resolve),
-    },
-    Registered {
-        name: "GRU",
-        auto_name: "gru",
-        resolve: Resolve::One(resolve),
-    },
-    Registered {
-        name: "SimpleRNN",
-        auto_name: "simple_rnn",
-        resolve: Resolve::One(resolve),
-    },
-    Registered {
-        name: "Bidirectional",
-        auto_name: "bidirectional",
-        resolve: Resolve::One(bidirectional),
-    },
+    Registered::one("LSTM", "lstm", resolve),
+    Registered::one("GRU", "gru", resolve),
+    Registered::one("SimpleRNN", "simple_rnn", resolve),
+    Registered::one("Bidirectional", "bidirectional", bidirectional),
 ];
 
 pub struct Recurrent {
@@ -115,12 +99,7 @@ impl Cell {
 }
 
 /// `LSTM(units, return_sequences = false)`, `GRU(…)`, `SimpleRNN(…)` over a sequence.
-fn resolve(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let kind = call.kind.to_string();
     let span = call.kind.span();
     let cell = match kind.as_str() {
@@ -129,13 +108,12 @@ fn resolve(
         _ => Cell::Simple,
     };
     let bound = spec::bind(call, &["units", "return_sequences"], errors);
-    let units = match bound.get(0) {
-        Some(e) => spec::positive(e, "units", &kind, errors),
-        None => {
-            errors.push(span, format!("`{kind}` is missing `units`, e.g. `{kind}(64)`"));
-            None
-        }
-    };
+    let units = required(
+        bound.get(0),
+        (span, &format!("`{kind}` is missing `units`, e.g. `{kind}(64)`")),
+        errors,
+        |e, errors| spec::positive(e, "units", &kind, errors),
+    );
     let sequences = bound
         .get(1)
         .map_or(Some(false), |e| spec::boolean(e, "return_sequences", errors));
@@ -160,12 +138,7 @@ fn resolve(
 /// `Bidirectional(LSTM(64))`, `Bidirectional(GRU(32, return_sequences = true))`: the wrapped
 /// layer is written as a call, which `syn` parses as an expression; its keyword arguments are
 /// assignments.
-fn bidirectional(
-    call: &LayerCall,
-    input: Option<Shape>,
-    previous: &str,
-    errors: &mut Errors,
-) -> Option<(Kind, Shape)> {
+fn bidirectional(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     const EXAMPLE: &str = "e.g. `Bidirectional(LSTM(64))`";
     let span = call.kind.span();
     let bound = spec::bind(call, &["layer", "merge_mode"], errors);
@@ -349,13 +322,7 @@ impl KindSpec for Recurrent {
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
-        let Step {
-            core,
-            corelib,
-            layer,
-            field: f,
-            ..
-        } = cx;
+        let (core, corelib, layer, f) = (cx.core, cx.corelib, cx.layer, cx.field);
         let (cell, u, sequences) = (self.core_cell(core), lit(self.units), self.sequences);
         let mask = masked(layer, corelib);
         Some(if self.bidirectional {

@@ -31,6 +31,23 @@ impl PoolOp {
     }
 }
 
+/// A required argument as `read` reads it, or the error `missing` on the layer when it is not
+/// given.
+pub fn required<T>(
+    expr: Option<&syn::Expr>,
+    (span, missing): (Span, &str),
+    errors: &mut Errors,
+    read: impl FnOnce(&syn::Expr, &mut Errors) -> Option<T>,
+) -> Option<T> {
+    match expr {
+        Some(e) => read(e, errors),
+        None => {
+            errors.push(span, missing);
+            None
+        }
+    }
+}
+
 pub fn needs_embedding<T>(layer: &str, span: Span, errors: &mut Errors) -> Option<T> {
     errors.push(
         span,
