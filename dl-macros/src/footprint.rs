@@ -6,25 +6,10 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
 
 use crate::errors::Errors;
-use crate::model::{Kind, Layer, Network};
+use crate::model::Network;
 use crate::options::{Budgeted, Limit, Options};
 
 const F32: usize = core::mem::size_of::<f32>();
-
-/// Floats of scratch a layer's single-sample forward needs besides its output: the state and
-/// gates of a recurrent cell.
-pub fn scratch_floats(layer: &Layer) -> usize {
-    match layer.kind {
-        Kind::Recurrent { cell, units, .. } => cell.scratch_floats(units),
-        _ => 0,
-    }
-}
-
-/// Whether a layer writes a new buffer in a single-sample forward (`Flatten` and, at inference,
-/// `Dropout` pass their input on unchanged).
-pub fn writes_output(layer: &Layer) -> bool {
-    !matches!(layer.kind, Kind::Flatten | Kind::Dropout { .. })
-}
 
 pub fn param_bytes(net: &Network) -> usize {
     net.layers
@@ -46,7 +31,7 @@ pub fn activation_bytes(net: &Network) -> usize {
         return net
             .layers
             .iter()
-            .map(|l| if writes_output(l) { l.output.len() } else { 0 } + scratch_floats(l))
+            .map(|l| if l.writes_output() { l.output.len() } else { 0 } + l.scratch_floats())
             .sum::<usize>()
             * F32;
     }
@@ -94,7 +79,7 @@ pub fn check_budget(net: &Network, options: &Options, errors: &mut Errors) {
                 let largest = net
                     .layers
                     .iter()
-                    .filter(|l| writes_output(l))
+                    .filter(|l| l.writes_output())
                     .max_by_key(|l| l.output.len())
                     .map(|l| {
                         format!(

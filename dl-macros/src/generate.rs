@@ -5,7 +5,8 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{Cell, Fallback, Kind, Layer, MergeOp, Network, PoolOp, Source, TensorShapes};
+use crate::kinds::lit;
+use crate::model::{Fallback, Kind, Layer, Network, Source, TensorShapes};
 use crate::options::Limit;
 use crate::shape::Shape;
 use crate::spec::Activation;
@@ -26,152 +27,14 @@ fn activation(k: &TokenStream, a: Activation) -> TokenStream {
     }
 }
 
-fn lit(n: usize) -> Literal {
-    Literal::usize_unsuffixed(n)
-}
-
 fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {
-    let (h, w, c) = match layer.input {
-        Shape::Image(h, w, c) => (lit(h), lit(w), lit(c)),
-        other => (lit(1), lit(1), lit(other.len())),
-    };
-    let (t, d) = match layer.input {
-        Shape::Sequence(t, d) => (lit(t), lit(d)),
-        Shape::Tokens(l) => (lit(l), lit(1)),
-        other => (lit(1), lit(other.len())),
-    };
-    match layer.kind {
-        Kind::Dense { units, .. } => {
-            let (i, o) = (lit(layer.input.features()), lit(units));
-            quote!(#k::layers::Dense<#i, #o>)
-        }
-        Kind::Conv2D { filters, window, .. } => {
-            let Shape::Image(oh, ow, _) = layer.output else {
-                unreachable!("conv output is an image")
-            };
-            let kk = window.size.0 * window.size.1 * layer.input.dims()[2];
-            let (f, kh, kw, sh, sw) = (
-                lit(filters),
-                lit(window.size.0),
-                lit(window.size.1),
-                lit(window.strides.0),
-                lit(window.strides.1),
-            );
-            let (oh, ow, pt, pl, kk) = (lit(oh), lit(ow), lit(window.pad.0), lit(window.pad.1), lit(kk));
-            quote!(#k::layers::Conv2D<#h, #w, #c, #f, #kh, #kw, #sh, #sw, #oh, #ow, #pt, #pl, #kk>)
-        }
-        Kind::Pool { op, window } => {
-            let Shape::Image(oh, ow, _) = layer.output else {
-                unreachable!("pool output is an image")
-            };
-            let (ph, pw, sh, sw) = (
-                lit(window.size.0),
-                lit(window.size.1),
-                lit(window.strides.0),
-                lit(window.strides.1),
-            );
-            let (oh, ow, pt, pl) = (lit(oh), lit(ow), lit(window.pad.0), lit(window.pad.1));
-            let name = match op {
-                PoolOp::Max => quote!(MaxPooling2D),
-                PoolOp::Average => quote!(AveragePooling2D),
-            };
-            quote!(#k::layers::#name<#h, #w, #c, #ph, #pw, #sh, #sw, #oh, #ow, #pt, #pl>)
-        }
-        Kind::GlobalPool { op } => match op {
-            PoolOp::Max => quote!(#k::layers::GlobalMaxPooling2D<#h, #w, #c>),
-            PoolOp::Average => quote!(#k::layers::GlobalAveragePooling2D<#h, #w, #c>),
-        },
-        Kind::Flatten => {
-            let n = lit(layer.input.len());
-            quote!(#k::layers::Flatten<#n>)
-        }
-        Kind::Dropout { rate, seed } => {
-            let n = lit(layer.input.len());
-            let bits = Literal::u32_unsuffixed(rate.to_bits());
-            // Without a seed, each Dropout layer draws its own stream: its position.
-            let seed = Literal::u64_unsuffixed(seed.unwrap_or(index as u64));
-            quote!(#k::layers::Dropout<#n, #bits, #seed>)
-        }
-        Kind::BatchNorm { momentum, epsilon } => {
-            let c = layer.channels();
-            let (n, c) = (lit(layer.input.len() / c), lit(c));
-            let m = Literal::u64_unsuffixed(momentum.to_bits());
-            let e = Literal::u32_unsuffixed((epsilon as f32).to_bits());
-            quote!(#k::layers::BatchNormalization<#c, #n, #m, #e>)
-        }
-        Kind::Embedding { vocabulary, dim, .. } => {
-            let (v, e) = (lit(vocabulary), lit(dim));
-            quote!(#k::layers::Embedding<#v, #e, #t>)
-        }
-        Kind::Recurrent {
-            cell,
-            units,
-            sequences,
-            bidirectional,
-        } => {
-            let (u, g) = (lit(units), lit(cell.gates() * units));
-            let inner = match cell {
-                Cell::Lstm => quote!(#k::layers::LSTM<#t, #d, #u, #sequences, #g>),
-                Cell::Gru => quote!(#k::layers::GRU<#t, #d, #u, #sequences, #g>),
-                Cell::Simple => quote!(#k::layers::SimpleRNN<#t, #d, #u, #sequences>),
-            };
-            if bidirectional {
-                quote!(#k::layers::Bidirectional<#inner>)
-            } else {
-                inner
-            }
-        }
-        Kind::GlobalPool1D { op } => match op {
-            PoolOp::Max => quote!(#k::layers::GlobalMaxPooling1D<#t, #d>),
-            PoolOp::Average => quote!(#k::layers::GlobalAveragePooling1D<#t, #d>),
-        },
-        Kind::Activation { .. } => {
-            let n = lit(layer.output.len());
-            let f = lit(layer.output.dims().last().copied().unwrap_or(1));
-            quote!(#k::layers::ActivationLayer<#n, #f>)
-        }
-        Kind::Merge { op } => {
-            let n = lit(layer.output.len());
-            match op {
-                MergeOp::Concatenate => quote!(#k::layers::Concatenate<#n>),
-                _ => quote!(#k::layers::Merge<#n>),
-            }
-        }
-    }
-}
-
-/// The runtime's name of an element-wise merge.
-fn merge_op(k: &TokenStream, op: MergeOp) -> TokenStream {
-    let op = match op {
-        MergeOp::Add => quote!(Add),
-        MergeOp::Subtract => quote!(Subtract),
-        MergeOp::Multiply => quote!(Multiply),
-        MergeOp::Average => quote!(Average),
-        MergeOp::Maximum => quote!(Maximum),
-        MergeOp::Minimum => quote!(Minimum),
-        MergeOp::Concatenate => unreachable!("Concatenate has its own kernel"),
-    };
-    quote!(#k::layers::MergeOp::#op)
-}
-
-fn has_params(layer: &Layer) -> bool {
-    matches!(
-        layer.kind,
-        Kind::Dense { .. }
-            | Kind::Conv2D { .. }
-            | Kind::Embedding { .. }
-            | Kind::Recurrent { .. }
-            | Kind::BatchNorm { .. }
-    )
+    layer.kind.spec().runtime_type(k, layer, index)
 }
 
 /// Columns of the layer's kernel per sample: a Dense layer on a sequence sees every time step of
 /// every sample as one column.
 fn columns_per_sample(layer: &Layer) -> usize {
-    match (&layer.kind, layer.input) {
-        (Kind::Dense { .. }, Shape::Sequence(t, _)) => t,
-        _ => 1,
-    }
+    layer.kind.spec().columns_per_sample(layer)
 }
 
 /// Samples as the layer's kernel counts them (see [`columns_per_sample`]).
@@ -197,9 +60,9 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
     let name_str = ident.to_string();
     let last = net.layers.len() - 1;
     let out_units = net.layers[last].output.len();
-    let input_ty = match (net.input, &net.layers[0].kind) {
-        (Shape::Tokens(l), Kind::Embedding { vocabulary, .. }) => {
-            let (l, v) = (lit(l), lit(*vocabulary));
+    let input_ty = match (net.input, net.layers[0].kind.spec().vocabulary()) {
+        (Shape::Tokens(l), Some(vocabulary)) => {
+            let (l, v) = (lit(l), lit(vocabulary));
             quote!(#k::tokens::Tokens<#l, #v>)
         }
         (input, _) => features(k, input.len()),
@@ -294,7 +157,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         quote!(#k::summary::LayerSummary { name: #name, kind: #kind, output_shape: &[#(#out),*], params: #params, non_trainable: #fixed, connected_to: &[#(#connected),*] })
     });
 
-    let single = if net.is_chain() && net.layers.iter().all(|l| matches!(l.kind, Kind::Dense { .. })) {
+    let single = if net.is_chain() && net.layers.iter().all(|l| l.kind.spec().forwards_on_stack()) {
         // Dense layers only: each output feeds the next on the stack, no heap at all.
         let (f0, a0) = (&fields[0], &acts[0]);
         let rest = fields
@@ -337,15 +200,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         let (f, ty, a, ix) = (fields[i], &types[i], &acts[i], &idx[i]);
         let batch = batch_of(layer);
         let ins: Vec<TokenStream> = layer.inputs.iter().map(|&s| read(s)).collect();
-        match layer.kind {
-            Kind::Merge { op: MergeOp::Concatenate } => {
-                let channels = layer.input_shapes.iter().map(|s| lit(s.dims().last().copied().unwrap_or(0)));
-                quote!(self.#f.forward_concat(&[#(#ins),*], &[#(#channels),*], batch, &mut ws.#ix);)
-            }
-            Kind::Merge { op } => {
-                let op = merge_op(k, op);
-                quote!(self.#f.forward_merge(#op, &[#(#ins),*], batch, &mut ws.#ix);)
-            }
+        match &layer.kind {
+            Kind::Merge(merge) => merge.forward_batch(k, layer, (f, ix), &ins),
             // The padding mask is the network's input: its token ids.
             _ if layer.masked => {
                 let input = &ins[0];
@@ -389,20 +245,11 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 quote!(#k::layers::add_gradient(&mut ws.#pi.dy, &ws.scratch);),
             ))
         };
-        match layer.kind {
-            Kind::Merge { op } => {
+        match &layer.kind {
+            Kind::Merge(merge) => {
                 for j in 0..layer.inputs.len() {
                     let Some((to, then)) = dest(j) else { continue };
-                    let call = if op == MergeOp::Concatenate {
-                        let channels = layer
-                            .input_shapes
-                            .iter()
-                            .map(|s| lit(s.dims().last().copied().unwrap_or(0)));
-                        quote!(self.#f.backward_concat(&[#(#channels),*], batch, &ws.#ix, #j, #to);)
-                    } else {
-                        let op = merge_op(k, op);
-                        quote!(self.#f.backward_merge(#op, &[#(#ins),*], batch, &ws.#ix, #j, #to);)
-                    };
+                    let call = merge.backward_batch(k, layer, (f, ix), &ins, (j, &to));
                     backward.push(quote!(#call #then));
                 }
             }
@@ -454,7 +301,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 
     let new_fields = net.layers.iter().zip(&types).map(|(l, ty)| {
         let f = &l.field;
-        if has_params(l) {
+        if !l.param_shapes().is_empty() {
             quote!(#f: <#ty>::new(rng))
         } else {
             quote!(#f: <#ty as #layer_trait>::zeros())

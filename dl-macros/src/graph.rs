@@ -14,63 +14,13 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Ident};
 
 use crate::errors::Errors;
-use crate::layers;
+use crate::kinds::{self, Kind, Resolve};
 use crate::mask;
-use crate::model::{Fallback, Kind, Layer, MergeOp, Network, Source};
+use crate::model::{Fallback, Layer, Network, Source};
 use crate::parse::{Arg, Entry, EntryValue, LayerCall, Network as Syntax};
 use crate::shape::Shape;
 use crate::spec;
 use crate::suggest;
-
-/// Keras layers `network!` does not have yet: named as such, rather than "did you mean" a
-/// different layer that happens to be spelt alike (`Conv1D` is not a misspelt `Conv2D`).
-const KERAS_NOT_YET: &[&str] = &[
-    "Conv1D",
-    "Conv3D",
-    "Conv1DTranspose",
-    "Conv2DTranspose",
-    "DepthwiseConv1D",
-    "DepthwiseConv2D",
-    "SeparableConv1D",
-    "SeparableConv2D",
-    "MaxPooling1D",
-    "AveragePooling1D",
-    "MaxPooling3D",
-    "AveragePooling3D",
-    "GlobalMaxPooling3D",
-    "GlobalAveragePooling3D",
-    "LayerNormalization",
-    "GroupNormalization",
-    "UnitNormalization",
-    "Normalization",
-    "Rescaling",
-    "ZeroPadding1D",
-    "ZeroPadding2D",
-    "Cropping1D",
-    "Cropping2D",
-    "Reshape",
-    "Permute",
-    "RepeatVector",
-    "UpSampling1D",
-    "UpSampling2D",
-    "ReLU",
-    "LeakyReLU",
-    "PReLU",
-    "ELU",
-    "Softmax",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "Masking",
-    "TimeDistributed",
-    "ConvLSTM2D",
-    "Attention",
-    "MultiHeadAttention",
-    "Dot",
-    "Lambda",
-];
 
 /// A tensor that a later layer may read: where it comes from, its shape (`None` when a mistake
 /// upstream left it unknown) and the padding mask it carries, if any.
@@ -183,7 +133,7 @@ impl<'a> Builder<'a> {
         let mut read: Vec<&Ident> = Vec::new();
         let merge_call;
         let mut call = call;
-        if MergeOp::from_name(&call.kind.to_string()).is_some() {
+        if is_merge(&call.kind) {
             let (names, args): (Vec<&Arg>, Vec<&Arg>) = call.args.iter().partition(|a| {
                 a.name.is_none() && matches!(&a.value, Expr::Path(p) if p.path.get_ident().is_some())
             });
@@ -229,16 +179,11 @@ impl<'a> Builder<'a> {
     /// Whether `call` names a layer kind `network!` knows; reports it when not.
     fn known_kind(&mut self, call: &LayerCall) -> bool {
         let kind = call.kind.to_string();
-        if MergeOp::from_name(&kind).is_some() || spec::LAYER_KINDS.contains(&kind.as_str()) {
+        if kinds::lookup(&kind).is_some() {
             return true;
         }
-        let known: Vec<&str> = spec::LAYER_KINDS
-            .iter()
-            .chain(MergeOp::NAMES)
-            .chain(["Residual"].iter())
-            .copied()
-            .collect();
-        let message = if KERAS_NOT_YET.contains(&kind.as_str()) {
+        let known: Vec<&str> = kinds::registered().map(|r| r.name).chain(["Residual"]).collect();
+        let message = if kinds::KERAS_NOT_YET.contains(&kind.as_str()) {
             format!(
                 "`{kind}` is a Keras layer that `network!` does not support yet; the layers it has: {}",
                 known.join(", ")
@@ -272,7 +217,7 @@ impl<'a> Builder<'a> {
                 (s, n.clone())
             }
             None => {
-                let base = keras_name(&kind.to_string());
+                let base = kinds::lookup(&kind.to_string()).map_or("layer", |r| r.auto_name);
                 let count = self.auto_counts.entry(base).or_insert(0);
                 let name = loop {
                     let candidate = if *count == 0 {
@@ -342,14 +287,15 @@ impl<'a> Builder<'a> {
             }
         }
         self.uses.push(0);
+        let resolve = kinds::lookup(&kind_name).expect("a known kind").resolve;
         let built = self.errors.in_layer(&name, &kind_name, |errors| {
-            match MergeOp::from_name(&kind_name) {
-                Some(op) => {
+            match resolve {
+                Resolve::Merge(merge) => {
                     let inputs: Vec<(Option<Shape>, &str, Span)> =
                         reads.iter().map(|(t, n, s)| (t.shape, n.as_str(), *s)).collect();
-                    layers::merge(op, call, &inputs, errors).map(|out| (Kind::Merge { op }, out))
+                    merge(call, &inputs, errors)
                 }
-                None => {
+                Resolve::One(resolve) => {
                     if reads.len() > 1 {
                         errors.push(
                             reads[1].2,
@@ -360,7 +306,7 @@ impl<'a> Builder<'a> {
                         );
                     }
                     let (t, from, _) = &reads[0];
-                    layers::resolve(call, t.shape, from, errors)
+                    resolve(call, t.shape, from, errors)
                 }
             }
         });
@@ -511,7 +457,7 @@ impl<'a> Builder<'a> {
         let mut calls = Vec::new();
         for e in &list.elems {
             match layer_call(e) {
-                Some(c) if c.kind == "Residual" || MergeOp::from_name(&c.kind.to_string()).is_some() => {
+                Some(c) if c.kind == "Residual" || is_merge(&c.kind) => {
                     self.errors.push(
                         c.kind.span(),
                         "a `Residual` branch is a straight list of layers; write merges and nested blocks as entries of their own",
@@ -554,7 +500,7 @@ impl<'a> Builder<'a> {
                         format!(
                             "the output of `{}` ({}) is never used: read it in a later layer, e.g. `Add({}, …)`, or remove the layer",
                             d.name,
-                            Layer::name_of(&d.kind),
+                            d.kind.spec().keras_name(),
                             d.name
                         ),
                     );
@@ -651,34 +597,23 @@ fn layer_call(expr: &Expr) -> Option<LayerCall> {
 /// The vocabulary of the first `Embedding`, when it is written as a literal.
 fn vocabulary(syntax: &Syntax) -> Option<usize> {
     syntax.entries.iter().skip(1).find_map(|e| match &e.value {
-        EntryValue::Layer(call) if call.kind == "Embedding" => match call.args.first().map(|a| &a.value) {
-            Some(Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Int(i),
-                ..
-            })) => i.base10_parse::<usize>().ok().filter(|&v| v > 0),
-            _ => None,
-        },
+        EntryValue::Layer(call) => kinds::written_vocabulary(call),
         _ => None,
     })
 }
 
-/// The units of a last `Dense(n, …)`, which fix the output's width even when its input is
-/// unknown after a mistake upstream.
+/// The width the last entry fixes for the output (a last `Dense(n, …)`'s units), even when its
+/// input is unknown after a mistake upstream.
 fn last_dense_units(syntax: &Syntax) -> Option<usize> {
     syntax.entries.last().and_then(|e| match &e.value {
-        EntryValue::Layer(call) if call.kind == "Dense" => match call.args.first() {
-            Some(Arg {
-                name: None,
-                value:
-                    Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Int(i),
-                        ..
-                    }),
-            }) => i.base10_parse::<usize>().ok().filter(|&u| u > 0),
-            _ => None,
-        },
+        EntryValue::Layer(call) => kinds::written_units(call),
         _ => None,
     })
+}
+
+/// Whether `kind` names a merge, which reads the tensors its positional arguments name.
+fn is_merge(kind: &Ident) -> bool {
+    kinds::lookup(&kind.to_string()).is_some_and(|r| matches!(r.resolve, Resolve::Merge(_)))
 }
 
 fn docs(entry: &Entry) -> Vec<Attribute> {
@@ -688,37 +623,6 @@ fn docs(entry: &Entry) -> Vec<Attribute> {
         .filter(|a| a.path().is_ident("doc"))
         .cloned()
         .collect()
-}
-
-/// Keras's automatic layer name: the kind in snake case.
-fn keras_name(kind: &str) -> &'static str {
-    match kind {
-        "Dense" => "dense",
-        "Conv2D" => "conv2d",
-        "MaxPooling2D" => "max_pooling2d",
-        "AveragePooling2D" => "average_pooling2d",
-        "GlobalMaxPooling2D" => "global_max_pooling2d",
-        "GlobalAveragePooling2D" => "global_average_pooling2d",
-        "Flatten" => "flatten",
-        "Dropout" => "dropout",
-        "BatchNormalization" => "batch_normalization",
-        "Embedding" => "embedding",
-        "LSTM" => "lstm",
-        "GRU" => "gru",
-        "SimpleRNN" => "simple_rnn",
-        "Bidirectional" => "bidirectional",
-        "GlobalMaxPooling1D" => "global_max_pooling1d",
-        "GlobalAveragePooling1D" => "global_average_pooling1d",
-        "Activation" => "activation",
-        "Add" => "add",
-        "Subtract" => "subtract",
-        "Multiply" => "multiply",
-        "Average" => "average",
-        "Maximum" => "maximum",
-        "Minimum" => "minimum",
-        "Concatenate" => "concatenate",
-        _ => "layer",
-    }
 }
 
 fn input(entry: &Entry, errors: &mut Errors) -> Option<Shape> {

@@ -4,13 +4,16 @@
 //! the generated code names the runtime by absolute path. The pipeline is the one serde_derive
 //! and thiserror use: `parse` (syntax only) → `model` (shapes resolved to numbers, every
 //! mistake collected with its span) → `generate`.
+//!
+//! What the macro knows about each layer kind lives in `kinds`, one module per kind, which the
+//! pipeline consults through a trait and a registry.
 
 mod embed;
 mod errors;
 mod footprint;
 mod generate;
 mod graph;
-mod layers;
+mod kinds;
 mod mask;
 mod model;
 mod options;

@@ -1,16 +1,17 @@
 //! Keras's padding mask through the layer list: where the mask of an `Embedding(mask_zero =
 //! true)` goes, which layers consume it, and which cannot take it.
 //!
-//! Keras passes the mask along every layer that supports masking. Here `Dense` (per time step)
-//! and `Dropout` pass it on unchanged, a recurrent layer consumes it and passes it on only with
-//! `return_sequences`, and `GlobalAveragePooling1D` consumes it. Any other layer it reaches is
-//! a compile error: Keras 3 drops the mask there with a warning and goes on computing over the
-//! padding, which is almost never what was meant.
+//! Keras passes the mask along every layer that supports masking. Here each kind says what it
+//! does with one ([`KindSpec::mask`](crate::kinds::KindSpec::mask)): `Dense` (per time step),
+//! `Dropout` and `Activation` pass it on unchanged, a recurrent layer consumes it and passes it
+//! on only with `return_sequences`, and `GlobalAveragePooling1D` consumes it. Any other layer it
+//! reaches is a compile error: Keras 3 drops the mask there with a warning and goes on computing
+//! over the padding, which is almost never what was meant.
 
 use proc_macro2::Span;
 
 use crate::errors::Errors;
-use crate::model::{Kind, PoolOp};
+use crate::kinds::{Kind, Mask};
 
 /// Advances the mask past one layer (`kind`, `None` when its own arguments were wrong) named
 /// `name`; `source` is the masking embedding whose mask reaches the layer, if any. Returns
@@ -22,29 +23,24 @@ pub fn flow(
     span: Span,
     errors: &mut Errors,
 ) -> bool {
-    if let Some(Kind::Embedding { mask_zero, .. }) = kind {
-        *source = mask_zero.then(|| name.to_string());
-        return false;
-    }
-    let (Some(embedding), Some(kind)) = (source.as_deref(), kind) else {
+    match (kind.map(|k| k.spec().mask()), source.as_deref()) {
+        (Some(Mask::Starts(mask_zero)), _) => {
+            *source = mask_zero.then(|| name.to_string());
+            false
+        }
         // No mask, or a layer too broken to tell: nothing (more) to report.
-        *source = None;
-        return false;
-    };
-    match kind {
-        Kind::Dense { .. } | Kind::Dropout { .. } | Kind::Activation { .. } => false,
-        Kind::Recurrent { sequences, .. } => {
-            if !sequences {
+        (None, _) | (_, None) => {
+            *source = None;
+            false
+        }
+        (Some(Mask::Passes), Some(_)) => false,
+        (Some(Mask::Consumes { passes_on }), Some(_)) => {
+            if !passes_on {
                 *source = None;
             }
             true
         }
-        Kind::GlobalPool1D { op: PoolOp::Average } => {
-            *source = None;
-            true
-        }
-        _ => {
-            let layer = kind_name(kind);
+        (Some(Mask::Refuses(layer)), Some(embedding)) => {
             errors.push(
                 span,
                 format!(
@@ -55,17 +51,5 @@ pub fn flow(
             *source = None;
             false
         }
-    }
-}
-
-/// The Keras kind of the layers that can meet a mask but not take it.
-fn kind_name(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Flatten => "Flatten",
-        Kind::GlobalPool1D { .. } => "GlobalMaxPooling1D",
-        Kind::Conv2D { .. } => "Conv2D",
-        Kind::Pool { .. } => "pooling",
-        Kind::GlobalPool { .. } => "global pooling",
-        _ => "this layer",
     }
 }

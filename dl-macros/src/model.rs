@@ -3,6 +3,7 @@
 
 use syn::{Attribute, Ident, Visibility};
 
+pub use crate::kinds::Kind;
 use crate::shape::Shape;
 use crate::spec::Activation;
 
@@ -83,253 +84,27 @@ pub struct Layer {
     pub masked: bool,
 }
 
-/// A pooling window: size, strides, padding, and the leading padding the macro computed.
-#[derive(Clone, Copy)]
-pub struct Window {
-    pub size: (usize, usize),
-    pub strides: (usize, usize),
-    pub pad: (usize, usize),
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum PoolOp {
-    Max,
-    Average,
-}
-
-pub enum Kind {
-    Dense {
-        units: usize,
-        activation: Activation,
-    },
-    Conv2D {
-        filters: usize,
-        window: Window,
-        activation: Activation,
-    },
-    Pool {
-        op: PoolOp,
-        window: Window,
-    },
-    GlobalPool {
-        op: PoolOp,
-    },
-    Flatten,
-    Embedding {
-        vocabulary: usize,
-        dim: usize,
-        /// `mask_zero`: id 0 is padding, masked out downstream.
-        mask_zero: bool,
-    },
-    Recurrent {
-        cell: Cell,
-        units: usize,
-        sequences: bool,
-        /// Wrapped in `Bidirectional`: a forward and a backward copy, outputs concatenated.
-        bidirectional: bool,
-    },
-    GlobalPool1D {
-        op: PoolOp,
-    },
-    Dropout {
-        rate: f32,
-        seed: Option<u64>,
-    },
-    BatchNorm {
-        momentum: f64,
-        epsilon: f64,
-    },
-    /// `Activation(name)`: an activation as a layer.
-    Activation {
-        activation: Activation,
-    },
-    /// A merge of two or more tensors (`Add`, …, `Concatenate` along the last axis).
-    Merge {
-        op: MergeOp,
-    },
-}
-
-/// Keras's merge layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MergeOp {
-    Add,
-    Subtract,
-    Multiply,
-    Average,
-    Maximum,
-    Minimum,
-    Concatenate,
-}
-
-impl MergeOp {
-    pub const NAMES: &'static [&'static str] = &[
-        "Add",
-        "Subtract",
-        "Multiply",
-        "Average",
-        "Maximum",
-        "Minimum",
-        "Concatenate",
-    ];
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "Add" => MergeOp::Add,
-            "Subtract" => MergeOp::Subtract,
-            "Multiply" => MergeOp::Multiply,
-            "Average" => MergeOp::Average,
-            "Maximum" => MergeOp::Maximum,
-            "Minimum" => MergeOp::Minimum,
-            "Concatenate" => MergeOp::Concatenate,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Cell {
-    Lstm,
-    Gru,
-    Simple,
-}
-
-impl Cell {
-    /// Gate blocks stacked in the kernels (Keras: LSTM i, f, c, o; GRU z, r, h).
-    pub fn gates(self) -> usize {
-        match self {
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-            Cell::Simple => 1,
-        }
-    }
-
-    /// The tensor names of a `Bidirectional` wrapper's forward and backward copies, as the
-    /// runtime gives them (Keras's `forward_lstm/lstm_cell/kernel` without the cell).
-    pub fn bidirectional_names(self) -> [[&'static str; 3]; 2] {
-        match self {
-            Cell::Lstm => [
-                [
-                    "forward_lstm.kernel",
-                    "forward_lstm.recurrent_kernel",
-                    "forward_lstm.bias",
-                ],
-                [
-                    "backward_lstm.kernel",
-                    "backward_lstm.recurrent_kernel",
-                    "backward_lstm.bias",
-                ],
-            ],
-            Cell::Gru => [
-                [
-                    "forward_gru.kernel",
-                    "forward_gru.recurrent_kernel",
-                    "forward_gru.bias",
-                ],
-                [
-                    "backward_gru.kernel",
-                    "backward_gru.recurrent_kernel",
-                    "backward_gru.bias",
-                ],
-            ],
-            Cell::Simple => [
-                [
-                    "forward_simple_rnn.kernel",
-                    "forward_simple_rnn.recurrent_kernel",
-                    "forward_simple_rnn.bias",
-                ],
-                [
-                    "backward_simple_rnn.kernel",
-                    "backward_simple_rnn.recurrent_kernel",
-                    "backward_simple_rnn.bias",
-                ],
-            ],
-        }
-    }
-
-    /// Floats of state and gates one sequence needs at inference (as `dl_core` counts them).
-    pub fn scratch_floats(self, units: usize) -> usize {
-        match self {
-            Cell::Lstm => 6 * units,
-            Cell::Gru => 7 * units,
-            Cell::Simple => 2 * units,
-        }
-    }
-}
-
 impl Layer {
+    /// Keras's name of the layer's kind.
     pub fn kind_name(&self) -> &'static str {
-        Self::name_of(&self.kind)
+        self.kind.spec().keras_name()
     }
 
-    /// Keras's name of a layer kind.
-    pub fn name_of(kind: &Kind) -> &'static str {
-        match *kind {
-            Kind::Dense { .. } => "Dense",
-            Kind::Conv2D { .. } => "Conv2D",
-            Kind::Pool { op: PoolOp::Max, .. } => "MaxPooling2D",
-            Kind::Pool {
-                op: PoolOp::Average, ..
-            } => "AveragePooling2D",
-            Kind::GlobalPool { op: PoolOp::Max } => "GlobalMaxPooling2D",
-            Kind::GlobalPool { op: PoolOp::Average } => "GlobalAveragePooling2D",
-            Kind::Flatten => "Flatten",
-            Kind::Dropout { .. } => "Dropout",
-            Kind::BatchNorm { .. } => "BatchNormalization",
-            Kind::Embedding { .. } => "Embedding",
-            Kind::Recurrent {
-                bidirectional: true, ..
-            } => "Bidirectional",
-            Kind::Recurrent { cell: Cell::Lstm, .. } => "LSTM",
-            Kind::Recurrent { cell: Cell::Gru, .. } => "GRU",
-            Kind::Recurrent {
-                cell: Cell::Simple, ..
-            } => "SimpleRNN",
-            Kind::GlobalPool1D { op: PoolOp::Max } => "GlobalMaxPooling1D",
-            Kind::GlobalPool1D { op: PoolOp::Average } => "GlobalAveragePooling1D",
-            Kind::Activation { .. } => "Activation",
-            Kind::Merge { op } => op.name(),
-        }
-    }
-
+    /// Trainable values: every parameter tensor's.
     pub fn params(&self) -> usize {
-        match self.kind {
-            Kind::Dense { units, .. } => self.input.features() * units + units,
-            Kind::Embedding { vocabulary, dim, .. } => vocabulary * dim,
-            Kind::Recurrent {
-                cell,
-                units,
-                bidirectional,
-                ..
-            } => {
-                let g = cell.gates() * units;
-                // GRU (reset_after) keeps separate input and recurrent biases.
-                let biases = if cell == Cell::Gru { 2 * g } else { g };
-                let copies = if bidirectional { 2 } else { 1 };
-                copies * (self.input.features() * g + units * g + biases)
-            }
-            Kind::Conv2D { filters, window, .. } => {
-                let c = match self.input {
-                    Shape::Image(_, _, c) => c,
-                    _ => 0,
-                };
-                window.size.0 * window.size.1 * c * filters + filters
-            }
-            // gamma and beta per channel (the last axis).
-            Kind::BatchNorm { .. } => 2 * self.channels(),
-            _ => 0,
-        }
+        self.param_shapes()
+            .iter()
+            .map(|(_, dims)| dims.iter().product::<usize>())
+            .sum()
     }
 
-    /// Non-trainable values: a batch normalization's moving mean and variance.
+    /// Non-trainable values: every state tensor's (a batch normalization's moving mean and
+    /// variance).
     pub fn non_trainable(&self) -> usize {
-        match self.kind {
-            Kind::BatchNorm { .. } => 2 * self.channels(),
-            _ => 0,
-        }
+        self.state_shapes()
+            .iter()
+            .map(|(_, dims)| dims.iter().product::<usize>())
+            .sum()
     }
 
     /// The size of the input's last axis.
@@ -339,63 +114,26 @@ impl Layer {
 
     /// Keras's shape of each state tensor, in the runtime's visiting order.
     pub fn state_shapes(&self) -> TensorShapes {
-        match self.kind {
-            Kind::BatchNorm { .. } => vec![
-                ("moving_mean", vec![self.channels()]),
-                ("moving_variance", vec![self.channels()]),
-            ],
-            _ => Vec::new(),
-        }
+        self.kind.spec().state_shapes(self)
     }
 
     /// Keras's shape of each parameter tensor, in the runtime's visiting order.
     pub fn param_shapes(&self) -> TensorShapes {
-        let d = self.input.features();
-        match self.kind {
-            Kind::Dense { units, .. } => vec![("kernel", vec![d, units]), ("bias", vec![units])],
-            Kind::Conv2D { filters, window, .. } => {
-                let c = self.input.dims().last().copied().unwrap_or(0);
-                vec![
-                    ("kernel", vec![window.size.0, window.size.1, c, filters]),
-                    ("bias", vec![filters]),
-                ]
-            }
-            Kind::Embedding { vocabulary, dim, .. } => vec![("embeddings", vec![vocabulary, dim])],
-            Kind::Recurrent {
-                cell,
-                units,
-                bidirectional,
-                ..
-            } => {
-                let g = cell.gates() * units;
-                let bias = if cell == Cell::Gru { vec![2, g] } else { vec![g] };
-                let shapes = [vec![d, g], vec![units, g], bias];
-                if bidirectional {
-                    let [forward, backward] = cell.bidirectional_names();
-                    forward
-                        .into_iter()
-                        .chain(backward)
-                        .zip(shapes.iter().chain(&shapes).cloned())
-                        .collect()
-                } else {
-                    ["kernel", "recurrent_kernel", "bias"]
-                        .into_iter()
-                        .zip(shapes)
-                        .collect()
-                }
-            }
-            Kind::BatchNorm { .. } => vec![("gamma", vec![self.channels()]), ("beta", vec![self.channels()])],
-            _ => Vec::new(),
-        }
+        self.kind.spec().param_shapes(self)
     }
 
     pub fn activation(&self) -> Activation {
-        match self.kind {
-            Kind::Dense { activation, .. }
-            | Kind::Conv2D { activation, .. }
-            | Kind::Activation { activation } => activation,
-            _ => Activation::Linear,
-        }
+        self.kind.spec().activation()
+    }
+
+    /// Floats of scratch the layer's single-sample forward needs besides its output.
+    pub fn scratch_floats(&self) -> usize {
+        self.kind.spec().scratch_floats()
+    }
+
+    /// Whether the layer writes a new buffer in a single-sample forward.
+    pub fn writes_output(&self) -> bool {
+        self.kind.spec().writes_output()
     }
 }
 
@@ -425,9 +163,10 @@ impl Fallback {
     /// A stand-in for a network that was built but cannot be emitted (a later check failed):
     /// its input and output are known.
     pub fn of(net: &Network) -> Self {
-        let vocabulary = net.layers.iter().find_map(|l| match (l.inputs[0], &l.kind) {
-            (Source::Input, Kind::Embedding { vocabulary, .. }) => Some(*vocabulary),
-            _ => None,
+        let vocabulary = net.layers.iter().find_map(|l| {
+            (l.inputs[0] == Source::Input)
+                .then(|| l.kind.spec().vocabulary())
+                .flatten()
         });
         Fallback {
             vis: net.vis.clone(),

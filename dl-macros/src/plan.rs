@@ -6,7 +6,6 @@
 //! `Flatten` and `Dropout` (at inference) write nothing: their output is their input's memory,
 //! which then lives until their own readers are done.
 
-use crate::footprint::{scratch_floats, writes_output};
 use crate::model::{Network, Source};
 
 /// Where a tensor is read from.
@@ -49,7 +48,7 @@ pub fn plan(net: &Network) -> Plan {
     // The layer whose buffer holds each layer's output (`None`: the network's input).
     let mut owner: Vec<Option<usize>> = Vec::with_capacity(n);
     for (i, layer) in net.layers.iter().enumerate() {
-        let own = if writes_output(layer) {
+        let own = if layer.writes_output() {
             Some(i)
         } else {
             match layer.inputs[0] {
@@ -79,7 +78,7 @@ pub fn plan(net: &Network) -> Plan {
     let mut output_tensor = vec![None; n];
     let mut scratch_tensor = vec![None; n];
     for (i, layer) in net.layers.iter().enumerate() {
-        if writes_output(layer) {
+        if layer.writes_output() {
             output_tensor[i] = Some(tensors.len());
             tensors.push(Tensor {
                 start: i,
@@ -89,7 +88,7 @@ pub fn plan(net: &Network) -> Plan {
         }
     }
     for (i, layer) in net.layers.iter().enumerate() {
-        let len = scratch_floats(layer);
+        let len = layer.scratch_floats();
         if len > 0 {
             scratch_tensor[i] = Some(tensors.len());
             tensors.push(Tensor {
@@ -225,7 +224,7 @@ mod tests {
         for p in (0..n).rev() {
             let more: Vec<usize> = consumers[p]
                 .iter()
-                .filter(|&&j| !writes_output(&net.layers[j]))
+                .filter(|&&j| !net.layers[j].writes_output())
                 .flat_map(|&j| readers[j].clone())
                 .collect();
             readers[p].extend(more);

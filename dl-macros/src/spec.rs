@@ -1,5 +1,5 @@
-//! What each layer kind accepts: its arguments by position and keyword, and how their values are
-//! read. Adding a layer kind starts here.
+//! How a layer's arguments are bound (by position and keyword) and their values read: the
+//! vocabulary every kind's resolver (`kinds`) uses.
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -8,27 +8,6 @@ use syn::{Expr, Lit};
 use crate::errors::Errors;
 use crate::parse::LayerCall;
 use crate::suggest;
-
-/// Layer kinds `network!` knows, by their Keras names.
-pub const LAYER_KINDS: &[&str] = &[
-    "Dense",
-    "Conv2D",
-    "MaxPooling2D",
-    "AveragePooling2D",
-    "GlobalMaxPooling2D",
-    "GlobalAveragePooling2D",
-    "Flatten",
-    "Dropout",
-    "BatchNormalization",
-    "Embedding",
-    "LSTM",
-    "GRU",
-    "SimpleRNN",
-    "Bidirectional",
-    "GlobalMaxPooling1D",
-    "GlobalAveragePooling1D",
-    "Activation",
-];
 
 /// Activations by their Keras names (`silu` is Keras's alias of `swish`).
 pub const ACTIVATIONS: &[&str] = &[

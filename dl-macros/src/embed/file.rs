@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use syn::LitStr;
 
 use crate::errors::Errors;
-use crate::model::{Kind, Layer, Network};
+use crate::model::Network;
 
 /// Headers above this size are not weight files this macro will parse (the runtime loader has
 /// the same guard against a length field that claims gigabytes).
@@ -133,7 +133,12 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
             continue;
         }
         // One error for the layer: its width, when the file's differs; else its first tensor.
-        if let Some(message) = width_mismatch(layer, &wrong_shapes, &shown) {
+        // (Dense units, Conv2D filters and kernel size, an Embedding's dimension, recurrent units.)
+        if let Some(message) = layer
+            .kind
+            .spec()
+            .weight_file_mismatch(layer, &wrong_shapes, &shown)
+        {
             errors.push(at, message);
             width_reported = true;
         } else if !width_reported {
@@ -163,48 +168,6 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
         );
     }
     Some(Located { path, shown, offsets })
-}
-
-/// When the file's tensors of `layer` have another width (Dense units, Conv2D filters, an
-/// Embedding's dimension, recurrent units) or kernel size than declared: the error saying so,
-/// with the fix.
-fn width_mismatch(layer: &Layer, wrong: &[(String, Vec<usize>, Vec<usize>)], shown: &str) -> Option<String> {
-    if let Kind::Conv2D { window, .. } = layer.kind
-        && let Some((name, file, _)) = wrong.iter().find(|(n, _, _)| n.ends_with(".kernel"))
-        && file.len() == 4
-        && (file[0], file[1]) != window.size
-    {
-        return Some(format!(
-            "layer `{}` (Conv2D) declares `kernel_size` = ({}, {}), but the weight file `{shown}` has ({}, {}) \
-             (its `{name}` is {file:?}): declare `Conv2D(…, ({}, {}), …)`, or save the weights again",
-            layer.name, window.size.0, window.size.1, file[0], file[1], file[0], file[1]
-        ));
-    }
-    let (argument, declared, gates) = match layer.kind {
-        Kind::Dense { units, .. } => ("units", units, 1),
-        Kind::Conv2D { filters, .. } => ("filters", filters, 1),
-        Kind::Embedding { dim, .. } => ("output_dim", dim, 1),
-        Kind::Recurrent { cell, units, .. } => ("units", units, cell.gates()),
-        _ => return None,
-    };
-    // The first tensor (kernel, embeddings) ends in the width times the gates.
-    let (name, file, _) = wrong.iter().find(|(n, _, _)| {
-        n.ends_with(".kernel")
-            || n.ends_with(".embeddings")
-            || n.ends_with("forward_lstm.kernel")
-            || n.ends_with("forward_gru.kernel")
-            || n.ends_with("forward_simple_rnn.kernel")
-    })?;
-    let in_file = file.last().copied()? / gates;
-    (in_file != declared).then(|| {
-        format!(
-            "layer `{}` ({}) declares `{argument}` = {declared}, but the weight file `{shown}` has {in_file} \
-             (its `{name}` is {file:?}): declare `{}({in_file}, …)`, or save the weights again",
-            layer.name,
-            layer.kind_name(),
-            layer.kind_name(),
-        )
-    })
 }
 
 /// The safetensors layout: an 8-byte little-endian header length, a JSON header mapping names to

@@ -12,14 +12,11 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::footprint;
-use crate::model::{Cell, Kind, Layer, MergeOp, Network, PoolOp, Source, Window};
+use crate::kinds::{Step, lit};
+use crate::model::{Layer, Network, Source};
 use crate::plan::{self, Place, Plan};
 use crate::shape::Shape;
 use crate::spec::Activation;
-
-fn lit(n: usize) -> Literal {
-    Literal::usize_unsuffixed(n)
-}
 
 fn activation(core: &TokenStream, a: Activation) -> TokenStream {
     let name = match a {
@@ -37,28 +34,6 @@ fn activation(core: &TokenStream, a: Activation) -> TokenStream {
     quote!(#core::Activation::#name)
 }
 
-fn window(core: &TokenStream, input: Shape, output: Shape, w: &Window) -> TokenStream {
-    let (Shape::Image(h, wd, c), Shape::Image(oh, ow, _)) = (input, output) else {
-        unreachable!("windows slide over images")
-    };
-    let v = [
-        h,
-        wd,
-        c,
-        w.size.0,
-        w.size.1,
-        w.strides.0,
-        w.strides.1,
-        w.pad.0,
-        w.pad.1,
-        oh,
-        ow,
-    ]
-    .map(lit);
-    let [h, wd, c, kh, kw, sh, sw, pt, pl, oh, ow] = v;
-    quote!(#core::conv::Window { h: #h, w: #wd, c: #c, kh: #kh, kw: #kw, sh: #sh, sw: #sw, pt: #pt, pl: #pl, oh: #oh, ow: #ow })
-}
-
 /// The parameter struct of a layer (`None` for layers without parameters) and its fields' sizes.
 fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&'static str, usize)>)> {
     let mut shapes = layer.param_shapes();
@@ -68,33 +43,7 @@ fn params_type(core: &TokenStream, layer: &Layer) -> Option<(TokenStream, Vec<(&
     }
     let sizes: Vec<(&'static str, usize)> = shapes.iter().map(|(t, d)| (*t, d.iter().product())).collect();
     let n: Vec<Literal> = sizes.iter().map(|&(_, n)| lit(n)).collect();
-    let ty = match layer.kind {
-        Kind::Dense { .. } => quote!(#core::params::Dense<#(#n),*>),
-        Kind::Conv2D { .. } => quote!(#core::params::Conv2D<#(#n),*>),
-        Kind::Embedding { .. } => quote!(#core::params::Embedding<#(#n),*>),
-        Kind::Recurrent {
-            bidirectional: true, ..
-        } => {
-            let n = &n[..3];
-            quote!(#core::params::Bidirectional<#(#n),*>)
-        }
-        Kind::Recurrent { .. } => quote!(#core::params::Recurrent<#(#n),*>),
-        Kind::BatchNorm { .. } => {
-            let c = lit(layer.channels());
-            quote!(#core::params::BatchNormalization<#c>)
-        }
-        _ => unreachable!("only these kinds have parameters"),
-    };
-    Some((ty, sizes))
-}
-
-/// The padding mask a layer consumes (its sample's token ids), as an `Option`.
-fn masked(layer: &Layer, corelib: &TokenStream) -> TokenStream {
-    if layer.masked {
-        quote!(#corelib::option::Option::Some(ids))
-    } else {
-        quote!(#corelib::option::Option::None)
-    }
+    Some((layer.kind.spec().params_type(core, layer, &n), sizes))
 }
 
 pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> TokenStream {
@@ -128,29 +77,10 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
             let n = lit(n);
             quote!(#name: #core::decode::<#n>(BYTES, #offset))
         };
-        let init = match layer.kind {
-            Kind::Recurrent {
-                bidirectional: true, ..
-            } => {
-                let recurrent = quote!(#core::params::Recurrent);
-                let (forward, backward) = (sizes[..3].iter().map(decode), sizes[3..].iter().map(decode));
-                quote!(#core::params::Bidirectional {
-                    forward: #recurrent { #(#forward,)* },
-                    backward: #recurrent { #(#backward,)* },
-                })
-            }
-            _ => {
-                let path_ty = match layer.kind {
-                    Kind::Dense { .. } => quote!(#core::params::Dense),
-                    Kind::Conv2D { .. } => quote!(#core::params::Conv2D),
-                    Kind::Embedding { .. } => quote!(#core::params::Embedding),
-                    Kind::BatchNorm { .. } => quote!(#core::params::BatchNormalization),
-                    _ => quote!(#core::params::Recurrent),
-                };
-                let tensors = sizes.iter().map(decode);
-                quote!(#path_ty { #(#tensors,)* })
-            }
-        };
+        let init = layer
+            .kind
+            .spec()
+            .params_init(&core, sizes.iter().map(decode).collect());
         inits.push(quote!(#field: #init));
     }
 
@@ -168,112 +98,21 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
     for (i, layer) in net.layers.iter().enumerate() {
         let f = &layer.field;
         let act = activation(&core, layer.activation());
-        let step = match layer.kind {
-            Kind::Flatten | Kind::Dropout { .. } => continue,
-            Kind::Activation { .. } => {
-                // Softmax normalises each run of the last axis's values.
-                let f = lit(layer.output.dims().last().copied().unwrap_or(1));
-                quote! {
-                    out.copy_from_slice(x0);
-                    for v in out.chunks_exact_mut(#f) { #act.apply(v); }
-                }
-            }
-            Kind::Merge {
-                op: MergeOp::Concatenate,
-            } => {
-                let xs = (0..layer.inputs.len()).map(|k| format_ident!("x{}", k));
-                let channels = layer
-                    .input_shapes
-                    .iter()
-                    .map(|s| lit(s.dims().last().copied().unwrap_or(0)));
-                quote!(#core::merge::concatenate(&[#(#xs),*], &[#(#channels),*], out);)
-            }
-            Kind::Merge { op } => {
-                let xs = (0..layer.inputs.len()).map(|k| format_ident!("x{}", k));
-                let op = match op {
-                    MergeOp::Add => quote!(Add),
-                    MergeOp::Subtract => quote!(Subtract),
-                    MergeOp::Multiply => quote!(Multiply),
-                    MergeOp::Average => quote!(Average),
-                    MergeOp::Maximum => quote!(Maximum),
-                    MergeOp::Minimum => quote!(Minimum),
-                    MergeOp::Concatenate => unreachable!("handled above"),
-                };
-                quote!(#core::merge::merge(#core::merge::Merge::#op, &[#(#xs),*], out);)
-            }
-            Kind::BatchNorm { epsilon, .. } => {
-                let eps = Literal::f32_suffixed(epsilon as f32);
-                quote!(#core::norm::batch_norm(&self.#f, #eps, x0, out);)
-            }
-            Kind::Dense { units, .. } => {
-                let (i_, o_) = (lit(layer.input.features()), lit(units));
-                quote!(#core::dense::dense::<#i_, #o_>(x0, &self.#f.kernel, &self.#f.bias, out, #act);)
-            }
-            Kind::Conv2D { window: w, .. } => {
-                let win = window(&core, layer.input, layer.output, &w);
-                let softmax = (layer.activation() == Activation::Softmax)
-                    .then(|| quote!(for px in out.chunks_exact_mut(self.#f.bias.len()) { #act.apply(px); }));
-                quote! {
-                    #core::conv::conv2d(&#win, x0, &self.#f.kernel, &self.#f.bias, out, #act);
-                    #softmax
-                }
-            }
-            Kind::Pool { op, window: w } => {
-                let win = window(&core, layer.input, layer.output, &w);
-                let func = match op {
-                    PoolOp::Max => quote!(max_pool2d),
-                    PoolOp::Average => quote!(average_pool2d),
-                };
-                quote!(#core::pool::#func(&#win, x0, out);)
-            }
-            Kind::GlobalPool1D { op: PoolOp::Average } if layer.masked => {
-                quote!(#core::pool::global_average_masked(x0, ids, out);)
-            }
-            Kind::GlobalPool { op } | Kind::GlobalPool1D { op } => {
-                let func = match op {
-                    PoolOp::Max => quote!(global_max),
-                    PoolOp::Average => quote!(global_average),
-                };
-                quote!(#core::pool::#func(x0, out);)
-            }
-            Kind::Embedding { dim, .. } => {
-                let d = lit(dim);
-                quote!(#core::text::embedding(&self.#f.embeddings, #d, x0, out)?;)
-            }
-            Kind::Recurrent {
-                cell,
-                units,
-                sequences,
-                bidirectional,
-            } => {
-                let cell = match cell {
-                    Cell::Lstm => quote!(#core::recurrent::Cell::Lstm),
-                    Cell::Gru => quote!(#core::recurrent::Cell::Gru),
-                    Cell::Simple => quote!(#core::recurrent::Cell::Simple),
-                };
-                let u = lit(units);
-                if chain {
-                    // Sized by the kernel's own count; `ACTIVATION_BYTES` (the macro's count,
-                    // which budgets need before expansion) is tested to be this struct's size.
-                    let state = format_ident!("state{}", i);
-                    scratch_fields.push(quote!(#state: [f32; #cell.scratch(#u)]));
-                    scratch_zero.push(quote!(#state: [0.0; #cell.scratch(#u)]));
-                }
-                let mask = masked(layer, &corelib);
-                if bidirectional {
-                    let weights = |copy| quote!((&self.#f.#copy.kernel, &self.#f.#copy.recurrent_kernel, &self.#f.#copy.bias));
-                    let (fw, bw) = (weights(quote!(forward)), weights(quote!(backward)));
-                    quote! {
-                        #core::recurrent::bidirectional(#cell, #u, #sequences, x0, #fw, #bw, #mask, out, state);
-                    }
-                } else {
-                    quote! {
-                        #core::recurrent::recurrent(#cell, #u, #sequences, x0, &self.#f.kernel,
-                            &self.#f.recurrent_kernel, &self.#f.bias, #mask, out, state);
-                    }
-                }
-            }
+        let cx = Step {
+            core: &core,
+            corelib: &corelib,
+            layer,
+            field: f,
+            act: &act,
         };
+        let Some(step) = layer.kind.spec().embedded_step(&cx) else {
+            continue;
+        };
+        if chain && let Some(len) = layer.kind.spec().embedded_state(&core) {
+            let state = format_ident!("state{}", i);
+            scratch_fields.push(quote!(#state: [f32; #len]));
+            scratch_zero.push(quote!(#state: [0.0; #len]));
+        }
         let bindings = match &plan {
             None => {
                 let out = format_ident!("out{}", i);
@@ -281,8 +120,8 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
                 scratch_fields.push(quote!(#out: [f32; #n]));
                 scratch_zero.push(quote!(#out: [0.0; #n]));
                 let state = format_ident!("state{}", i);
-                let state = (footprint::scratch_floats(layer) > 0)
-                    .then(|| quote!(let state: &mut [f32] = &mut s.#state;));
+                let state =
+                    (layer.scratch_floats() > 0).then(|| quote!(let state: &mut [f32] = &mut s.#state;));
                 let x0 = prev.clone();
                 prev = quote!(&s.#out);
                 quote! {
