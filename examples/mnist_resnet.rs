@@ -1,0 +1,190 @@
+//! ResNet-8 (MLPerf Tiny's image-classification model) on the 10,000 real MNIST digits of
+//! `mnist_cnn` (first 8,000 train, last 2,000 test).
+//!
+//! The model is `resnet_v1_eembc` of mlcommons/tiny
+//! (`benchmark/training/image_classification/keras_model.py`) with 16 filters, its input
+//! changed from 32×32×3 to 28×28×1: a stem Conv2D(16, 3×3, same) → BatchNormalization → relu,
+//! then three residual stacks of 16, 32 and 64 filters, each two 3×3 convolutions with
+//! BatchNormalization, added to the stack's input and followed by relu; the first stack adds its
+//! input as is, the second and third halve the size (28 → 14 → 7) with a stride of 2 and add a
+//! strided 1×1 projection of it. Then AveragePooling2D over the whole 7×7 map, Flatten and
+//! Dense(10, softmax): 78,378 parameters, 480 of them BatchNormalization's moving statistics.
+//! Adam (Keras's defaults) at 1e-3 for 7 epochs and 1e-4 for 3 more, sparse categorical
+//! cross-entropy, batches of 32.
+//!
+//! Differences from the MLPerf model, the same in the Keras model this is compared with
+//! (`benches/peers/mnist_resnet_accuracy.py`, which trains it on the digits this example
+//! exports):
+//! - its convolutions have `kernel_regularizer=l2(1e-4)` and `kernel_initializer='he_normal'`,
+//!   which dl does not have yet: both are left out, so kernels start glorot-uniform (Keras's
+//!   default) and there is no weight decay;
+//! - BatchNormalization has momentum 0.9 (PyTorch's default) instead of Keras's 0.99, and Adam's
+//!   learning rate drops to 1e-4 for the last 3 epochs. Both are about the moving statistics
+//!   that inference uses: with 0.99 they average the last ~100 steps and lag weights that Adam
+//!   still moves at 1e-3, so the test accuracy swung with the last steps (0.9075 and 0.9600 for
+//!   seeds 1 and 2 at a constant 1e-3, whose training accuracy was 0.99); re-estimating only the
+//!   statistics of such a network lifted it from 0.919 to 0.971, in dl and in Keras alike.
+//!   BENCHMARKS.md has the figures.
+//!
+//! `mnist_resnet [seed] [--export-digits DIR]`: the second form also writes the exact training
+//! and test arrays used here as raw little-endian files (`train_x.f32`, `train_y.u32`,
+//! `test_x.f32`, `test_y.u32`), so the Keras script trains on the same digits:
+//!
+//! ```text
+//! cargo run --release --example mnist_resnet -- 1 --export-digits target/mnist-resnet-digits
+//! benches/peers/.venv/bin/python benches/peers/mnist_resnet_accuracy.py target/mnist-resnet-digits
+//! ```
+
+use dl::prelude::*;
+use dl::train::Trainer;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+const EPOCHS: usize = 10;
+const BATCH: usize = 32;
+/// Adam's learning rate drops from Keras's default 1e-3 to this for the last `LOW_EPOCHS`.
+const LOW_RATE: f32 = 1e-4;
+const LOW_EPOCHS: usize = 3;
+const TRAIN: usize = 8_000;
+
+dl::network! {
+    /// ResNet-8 over 28×28×1 digits.
+    pub struct MnistResNet {
+        input: [28, 28, 1],
+        Conv2D(16, (3, 3), padding = same),
+        BatchNormalization(momentum = 0.9),
+        Activation(relu),
+        // First stack: 16 filters, identity shortcut.
+        Residual([
+            Conv2D(16, (3, 3), padding = same),
+            BatchNormalization(momentum = 0.9),
+            Activation(relu),
+            Conv2D(16, (3, 3), padding = same),
+            BatchNormalization(momentum = 0.9),
+        ]),
+        Activation(relu),
+        // Second stack: 32 filters, 28×28 → 14×14, projection shortcut.
+        Residual(
+            [
+                Conv2D(32, (3, 3), strides = (2, 2), padding = same),
+                BatchNormalization(momentum = 0.9),
+                Activation(relu),
+                Conv2D(32, (3, 3), padding = same),
+                BatchNormalization(momentum = 0.9),
+            ],
+            shortcut = [Conv2D(32, (1, 1), strides = (2, 2), padding = same)],
+        ),
+        Activation(relu),
+        // Third stack: 64 filters, 14×14 → 7×7, projection shortcut.
+        Residual(
+            [
+                Conv2D(64, (3, 3), strides = (2, 2), padding = same),
+                BatchNormalization(momentum = 0.9),
+                Activation(relu),
+                Conv2D(64, (3, 3), padding = same),
+                BatchNormalization(momentum = 0.9),
+            ],
+            shortcut = [Conv2D(64, (1, 1), strides = (2, 2), padding = same)],
+        ),
+        Activation(relu),
+        AveragePooling2D((7, 7)),
+        Flatten,
+        Dense(10, softmax),
+    }
+}
+
+fn write_le<T: Copy>(
+    path: &std::path::Path,
+    values: impl Iterator<Item = T>,
+    bytes: impl Fn(T) -> [u8; 4],
+) -> std::io::Result<()> {
+    let data: Vec<u8> = values.flat_map(bytes).collect();
+    std::fs::write(path, data)
+}
+
+fn export_digits(
+    dir: &std::path::Path,
+    train: (&[SVector<f32, 784>], &[usize]),
+    test: (&[SVector<f32, 784>], &[usize]),
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (name, (x, y)) in [("train", train), ("test", test)] {
+        let pixels = x.iter().flat_map(|image| image.iter().copied());
+        write_le(&dir.join(format!("{name}_x.f32")), pixels, f32::to_le_bytes)?;
+        let labels = y.iter().map(|&label| label as u32);
+        write_le(&dir.join(format!("{name}_y.u32")), labels, u32::to_le_bytes)?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seed: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let export = args
+        .iter()
+        .position(|a| a == "--export-digits")
+        .map(|i| {
+            args.get(i + 1)
+                .cloned()
+                .ok_or("--export-digits needs a directory")
+        })
+        .transpose()?;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/mnist");
+    let (x, y) = dl::data::mnist::load(
+        format!("{dir}/mnist-10k-images-idx3-ubyte.gz"),
+        format!("{dir}/mnist-10k-labels-idx1-ubyte.gz"),
+    )?;
+    let (train_x, test_x) = x.split_at(TRAIN);
+    let (train_y, test_y) = y.split_at(TRAIN);
+    if let Some(out) = export {
+        export_digits(std::path::Path::new(&out), (train_x, train_y), (test_x, test_y))?;
+        println!(
+            "wrote {} training and {} test digits to {out}",
+            train_x.len(),
+            test_x.len()
+        );
+    }
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut net = MnistResNet::new(&mut rng);
+    println!("{}", net.summary());
+
+    // Keras's `fit` with a `LearningRateScheduler`, written out: `Fit` has no schedule, and the
+    // trainer's optimizer keeps its moments when its learning rate changes.
+    let mut trainer = Trainer::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    let mut order: Vec<usize> = (0..train_x.len()).collect();
+    let (mut batch_x, mut batch_y) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
+    let start = std::time::Instant::now();
+    for epoch in 1..=EPOCHS {
+        if epoch > EPOCHS - LOW_EPOCHS {
+            trainer.optimizer.learning_rate = LOW_RATE;
+        }
+        order.shuffle(&mut rng);
+        let (mut loss, mut correct) = (0.0, 0);
+        for batch in order.chunks(BATCH) {
+            batch_x.clear();
+            batch_x.extend(batch.iter().map(|&i| train_x[i]));
+            batch_y.clear();
+            batch_y.extend(batch.iter().map(|&i| train_y[i]));
+            let stats = trainer.train_on_batch(&mut net, &batch_x, &batch_y)?;
+            loss += f64::from(stats.loss_sum);
+            correct += stats.correct;
+        }
+        println!(
+            "Epoch {epoch}/{EPOCHS} - learning rate {} - loss: {:.4} - accuracy: {:.4}",
+            trainer.optimizer.learning_rate,
+            loss / TRAIN as f64,
+            correct as f64 / TRAIN as f64
+        );
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "training: {seconds:.1} s ({:.0} samples/s)",
+        (EPOCHS * TRAIN) as f64 / seconds
+    );
+
+    let result = net.evaluate(test_x, test_y, &SparseCategoricalCrossEntropy::default())?;
+    println!("test loss: {:.4}", result.loss);
+    println!("test accuracy: {:.4}", result.accuracy.unwrap_or(0.0));
+    Ok(())
+}
