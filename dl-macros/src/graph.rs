@@ -206,10 +206,16 @@ impl<'a> Builder<'a> {
                         n.span(),
                         "`input` names the network's input, which must come first",
                     );
-                } else if self.names.contains_key(&s) {
+                } else if let Some(first) = self.names.get(&s) {
+                    let line = first.start().line;
+                    let earlier = if line > 0 {
+                        format!("the layer on line {line} already has it")
+                    } else {
+                        "an earlier layer already has it".to_string()
+                    };
                     self.errors.push(
                         n.span(),
-                        format!("duplicate layer name `{s}`: an earlier layer already has it; give this one another name"),
+                        format!("duplicate layer name `{s}`: {earlier}; give this one another name"),
                     );
                 } else {
                     self.names.insert(s.clone(), n.span());
