@@ -284,6 +284,44 @@ fn batch_normalization_trains_without_steady_state_allocation() {
 }
 
 dl::network! {
+    /// DS-CNN's and MobileNet's blocks: depthwise (with a depth multiplier, and without a bias)
+    /// and separable convolutions with batch normalization.
+    struct DepthwiseCnn {
+        input: [12, 10, 2],
+        Conv2D(8, (3, 3), relu, strides = (2, 2), padding = same),
+        DepthwiseConv2D((3, 3), padding = same, use_bias = false),
+        BatchNormalization(),
+        Activation(relu),
+        Conv2D(8, (1, 1), relu),
+        DepthwiseConv2D((3, 3), strides = (2, 2), depth_multiplier = 2, activation = tanh),
+        SeparableConv2D(6, (3, 3), elu, padding = same),
+        GlobalAveragePooling2D,
+        Dense(4, softmax),
+    }
+}
+
+#[test]
+fn depthwise_and_separable_convolutions_train_without_steady_state_allocation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let mut net = DepthwiseCnn::new(&mut rng);
+    let x: Vec<SVector<f32, 240>> = (0..8).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<usize> = (0..8).map(|i| i % 4).collect();
+    let mut trainer =
+        Trainer::<DepthwiseCnn, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        trainer.train_on_batch(&mut net, &x[..3], &y[..3]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+    let mut out = 0.0;
+    net.forward(&x[0]);
+    assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
+    assert!(out > 0.0);
+}
+
+dl::network! {
     /// A ResNet-style network: projection and identity shortcuts (a tensor read twice, its
     /// gradients summed through the workspace's scratch), a Concatenate and every merge kind's
     /// buffers.

@@ -166,6 +166,18 @@ fn branching_networks_agree_with_the_runtime() {
         "../fixtures/embedded/text_branches.safetensors",
         tokens 20
     );
+    agree!(
+        Separable,
+        SeparableEmbedded,
+        "../fixtures/embedded/separable.safetensors",
+        features
+    );
+    agree!(
+        SeparableBranches,
+        SeparableBranchesEmbedded,
+        "../fixtures/embedded/separable_branches.safetensors",
+        features
+    );
 }
 
 /// Padding (id 0) at the start, the end, in between, and everywhere: the embedded network
@@ -313,6 +325,14 @@ fn branching_footprints_are_the_peak_of_live_tensors_and_the_real_sizes() {
     check!(LongSkip, LongSkipEmbedded, LongSkipEmbeddedScratch, 6 * 6);
     // Both branches read the input through `Flatten`, which takes nothing: `a`, `b`, the sum.
     check!(FlatInput, FlatInputEmbedded, FlatInputEmbeddedScratch, 3 * 4);
+    // At the Concatenate: `left` (6×6×3), `right` (6×6×4) and their join; the separable
+    // convolution's depthwise scratch (6×6×2) lives only during its own step, with `left`.
+    check!(
+        SeparableBranches,
+        SeparableBranchesEmbedded,
+        SeparableBranchesEmbeddedScratch,
+        2 * (108 + 144)
+    );
     // At the GRU: the embedding (7×4), the LSTM's sequence (7×3), the GRU's (7×5) and its
     // state and gates (7 × 5).
     check!(

@@ -143,10 +143,26 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// MobileNet's and DS-CNN's building blocks: depthwise (with a depth multiplier, strides and
+    /// `same` padding, and without a bias) and separable convolutions.
+    struct Separable {
+        input: [7, 7, 2],
+        DepthwiseConv2D((3, 3), strides = (2, 2), padding = same, depth_multiplier = 2, activation = relu),
+        DepthwiseConv2D((2, 2), activation = tanh, use_bias = false),
+        SeparableConv2D(3, (2, 2), padding = same, depth_multiplier = 2, activation = elu),
+        SeparableConv2D(3, (1, 1), use_bias = false),
+        GlobalAveragePooling2D,
+        Dense(3, softmax),
+    }
+}
+
 /// Every layer kind `network!` accepts (its error message for an unknown layer lists them).
 const ALL_KINDS: &[&str] = &[
     "Dense",
     "Conv2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
     "MaxPooling2D",
     "AveragePooling2D",
     "GlobalMaxPooling2D",
@@ -219,7 +235,8 @@ zoo!(
     MaskedBidirectional,
     BidirectionalRnn,
     Normalized,
-    Branching
+    Branching,
+    Separable
 );
 
 /// Runs `check::<M>()` for every network of the zoo, then fails naming every network that
@@ -243,6 +260,7 @@ macro_rules! for_every_network {
         run(BidirectionalRnn::NAME, $check::<BidirectionalRnn>);
         run(Normalized::NAME, $check::<Normalized>);
         run(Branching::NAME, $check::<Branching>);
+        run(Separable::NAME, $check::<Separable>);
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
@@ -265,6 +283,7 @@ fn the_networks_below_use_every_layer_kind() {
         kinds::<BidirectionalRnn>(),
         kinds::<Normalized>(),
         kinds::<Branching>(),
+        kinds::<Separable>(),
     ]
     .concat();
     for kind in ALL_KINDS {

@@ -435,6 +435,46 @@ fn save_then_load_is_bit_exact_even_for_negative_zero_biases() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+dl::network! {
+    struct TorchDepthwise {
+        input: [6, 6, 2],
+        DepthwiseConv2D((3, 3), depth_multiplier = 2, activation = relu),
+        Flatten,
+        Dense(3),
+    }
+}
+
+/// A depthwise kernel `(KH, KW, C, M)` is `nn.Conv2d(C, C·M, groups = C)`'s weight
+/// `(C·M, 1, KH, KW)`, output channel `c·M + m` in both; saved and loaded back, the same bits.
+#[test]
+fn depthwise_kernels_are_grouped_conv_weights() {
+    let net = TorchDepthwise::new(&mut ChaCha8Rng::seed_from_u64(5));
+    let names = ["dw", "fc"];
+    let bytes = weights::to_pytorch_bytes(&net, &names).unwrap();
+    let (tensors, _) = read(&bytes);
+    let weight = tensors.iter().find(|t| t.name == "dw.weight").expect("dw.weight");
+    assert_eq!(weight.shape, [4, 1, 3, 3]);
+    let torch = weight.values();
+    let mut keras = Vec::new();
+    net.for_each_param(|layer, tensor, v| {
+        if layer == "depthwise_conv2d" && tensor == "kernel" {
+            keras = v.to_vec();
+        }
+    });
+    for (y, x, c, m) in (0..3)
+        .flat_map(|y| (0..3).flat_map(move |x| (0..2).flat_map(move |c| (0..2).map(move |m| (y, x, c, m)))))
+    {
+        assert_eq!(
+            keras[((y * 3 + x) * 2 + c) * 2 + m],
+            torch[((c * 2 + m) * 3 + y) * 3 + x]
+        );
+    }
+    assert_eq!(tensors.iter().find(|t| t.name == "dw.bias").unwrap().shape, [4]);
+    let mut copy = TorchDepthwise::zeros();
+    weights::from_pytorch_bytes(&mut copy, &bytes, &names).unwrap();
+    assert_eq!(bits(&copy), bits(&net));
+}
+
 /// `save_pytorch` then `load_pytorch`, through a file, of a network with `Bidirectional` weights
 /// of its own (not PyTorch's), biases with a `-0.0`: the same bits, the same outputs.
 fn bidirectional_round_trip<M: Model<Input = Tokens<7, 20>>>(dir: &Path, seed: u64) {
@@ -901,8 +941,8 @@ impl Model for Normalized {
 #[test]
 fn a_layer_without_a_pytorch_counterpart_is_an_error_naming_it_and_the_mapped_ones() {
     let message = "layer `layer_normalization` is a `LayerNormalization`, which has no PyTorch counterpart \
-                   here (the layers with parameters that have one: Dense, Conv2D, Embedding, LSTM, GRU, \
-                   SimpleRNN, Bidirectional, BatchNormalization)";
+                   here (the layers with parameters that have one: Dense, Conv2D, DepthwiseConv2D, Embedding, LSTM, \
+                   GRU, SimpleRNN, Bidirectional, BatchNormalization)";
     let names = ["fc", "norm"];
     let err = weights::to_pytorch_bytes(&Normalized::zeros(), &names).unwrap_err();
     assert_eq!(err.to_string(), format!("<bytes>: {message}"));

@@ -69,6 +69,31 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Depthwise 3×3 stride 2 same (9 → 5) with depth multiplier 2 + relu (3 → 6 channels,
+    /// channel `c·2 + m`), depthwise 2×3 valid + tanh without bias, GlobalAveragePooling2D.
+    struct Depthwise {
+        input: [9, 9, 3],
+        DepthwiseConv2D((3, 3), strides = (2, 2), padding = same, depth_multiplier = 2, activation = relu),
+        DepthwiseConv2D((2, 3), activation = tanh, use_bias = false),
+        GlobalAveragePooling2D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Separable 3×3 same + relu, separable 2×2 stride 2 with depth multiplier 2 + tanh, 1×1
+    /// separable without bias, Flatten.
+    struct Separable {
+        input: [8, 8, 2],
+        SeparableConv2D(4, (3, 3), relu, padding = same),
+        SeparableConv2D(5, (2, 2), tanh, strides = (2, 2), depth_multiplier = 2),
+        SeparableConv2D(3, (1, 1), use_bias = false),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_cnn/", $name, ".json")))
@@ -97,6 +122,16 @@ fn global_average_pooling() {
 #[test]
 fn batch_normalization_of_images_and_vectors() {
     check_sparse_fixture::<BatchNorm>("cnn_batch_norm", fixture!("cnn_batch_norm"));
+}
+
+#[test]
+fn depthwise_convolutions_with_a_depth_multiplier_and_without_bias() {
+    check_sparse_fixture::<Depthwise>("cnn_depthwise", fixture!("cnn_depthwise"));
+}
+
+#[test]
+fn separable_convolutions() {
+    check_sparse_fixture::<Separable>("cnn_separable", fixture!("cnn_separable"));
 }
 
 /// Keras's `summary()` of the same network (Keras 3.15): batch normalization counts its moving

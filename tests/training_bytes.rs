@@ -220,6 +220,20 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Depthwise and separable convolutions: a separable one keeps its depthwise output and
+    /// that output's gradient per sample.
+    struct Separable {
+        input: [9, 8, 3],
+        DepthwiseConv2D((3, 3), strides = (2, 2), padding = same, depth_multiplier = 2, activation = relu),
+        DepthwiseConv2D((2, 2), activation = tanh, use_bias = false),
+        SeparableConv2D(5, (3, 3), padding = same, depth_multiplier = 2),
+        SeparableConv2D(4, (2, 2), activation = sigmoid, use_bias = false),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
 #[test]
 fn convolutional_networks() {
     // Batches past every convolution's im2col chunk, which stops growing there.
@@ -227,6 +241,7 @@ fn convolutional_networks() {
     check_features!(ConvZoo, 512);
     check_features!(GlobalAverage, 512);
     check_features!(Branching, 64);
+    check_features!(Separable, 64);
 }
 
 // ---------------------------------------------------------------------------------------------

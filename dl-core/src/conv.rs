@@ -73,3 +73,76 @@ pub fn conv2d(win: &Window, x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f3
         }
     }
 }
+
+/// `DepthwiseConv2D`: `y = activation(depthwise(x, kernel) + bias)`: `x` is `h × w × c`, `kernel`
+/// `[kh, kw, c, m]`, `y` `oh × ow × c·m` with channel `c·m + j`
+/// filtered by `kernel[.., .., c, j]`; `bias` is `c·m` floats, or empty without `use_bias`.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv2d(
+    win: &Window,
+    m: usize,
+    x: &[f32],
+    kernel: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    activation: Activation,
+) {
+    let cm = win.c * m;
+    for oy in 0..win.oh {
+        for ox in 0..win.ow {
+            let out = &mut y[(oy * win.ow + ox) * cm..][..cm];
+            if bias.is_empty() {
+                out.fill(0.0);
+            } else {
+                out.copy_from_slice(&bias[..cm]);
+            }
+            for (ky, kx, iy, ix) in win.cells(oy, ox) {
+                let pixel = &x[(iy * win.w + ix) * win.c..][..win.c];
+                let taps = &kernel[(ky * win.kw + kx) * cm..][..cm];
+                for ((o, &v), t) in out.chunks_exact_mut(m).zip(pixel).zip(taps.chunks_exact(m)) {
+                    for (o, &k) in o.iter_mut().zip(t) {
+                        *o += v * k;
+                    }
+                }
+            }
+            activation.apply_elementwise(out);
+        }
+    }
+}
+
+/// `SeparableConv2D`: [`depthwise_conv2d`] without bias or activation into `mid`
+/// (`oh × ow × c·m`), then a pointwise (1×1) convolution with `pointwise` `[c·m, f]` and `bias`
+/// (`f` floats, or empty) into `y` (`oh × ow × f`), then the activation.
+#[allow(clippy::too_many_arguments)]
+pub fn separable_conv2d(
+    win: &Window,
+    m: usize,
+    x: &[f32],
+    depthwise: &[f32],
+    pointwise: &[f32],
+    bias: &[f32],
+    mid: &mut [f32],
+    y: &mut [f32],
+    activation: Activation,
+) {
+    let cm = win.c * m;
+    let f = pointwise.len() / cm;
+    depthwise_conv2d(win, m, x, depthwise, &[], mid, Activation::Linear);
+    for (px, out) in mid
+        .chunks_exact(cm)
+        .zip(y.chunks_exact_mut(f))
+        .take(win.oh * win.ow)
+    {
+        if bias.is_empty() {
+            out.fill(0.0);
+        } else {
+            out.copy_from_slice(&bias[..f]);
+        }
+        for (&v, row) in px.iter().zip(pointwise.chunks_exact(f)) {
+            for (o, &k) in out.iter_mut().zip(row) {
+                *o += v * k;
+            }
+        }
+        activation.apply_elementwise(out);
+    }
+}

@@ -61,3 +61,25 @@ pub struct BatchNormalization<const C: usize> {
     /// Variance used at inference.
     pub moving_variance: [f32; C],
 }
+
+/// `DepthwiseConv2D`: `kernel` `[KH, KW, C, M]` (Keras 3's name), `bias` `[C·M]` (empty without
+/// `use_bias`).
+#[derive(Clone, Debug)]
+pub struct DepthwiseConv2D<const K: usize, const B: usize> {
+    /// `[KH, KW, C, M]`, row-major.
+    pub kernel: [f32; K],
+    /// `[C·M]`, or `[]`.
+    pub bias: [f32; B],
+}
+
+/// `SeparableConv2D`: `depthwise_kernel` `[KH, KW, C, M]`, `pointwise_kernel` `[1, 1, C·M, F]`,
+/// `bias` `[F]` (empty without `use_bias`).
+#[derive(Clone, Debug)]
+pub struct SeparableConv2D<const K: usize, const P: usize, const B: usize> {
+    /// `[KH, KW, C, M]`, row-major.
+    pub depthwise_kernel: [f32; K],
+    /// `[1, 1, C·M, F]`, row-major.
+    pub pointwise_kernel: [f32; P],
+    /// `[F]`, or `[]`.
+    pub bias: [f32; B],
+}

@@ -18,8 +18,8 @@
 
 use dl_runtime::Activation;
 use dl_runtime::layers::{
-    AveragePooling2D, Buffers, Conv2D, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer,
-    MaxPooling2D,
+    AveragePooling2D, Buffers, Conv2D, DepthwiseConv2D, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+    Layer, MaxPooling2D, SeparableConv2D,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -1163,4 +1163,328 @@ fn buffers_are_reused_across_batch_sizes() {
         Activation::Linear,
     );
     reuse("flatten", Flatten::<30>, Activation::Linear);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise and separable convolutions.
+//
+// Exactness as for `Conv2D`: a depthwise output is a sum of at most KH·KW dyadic products; a
+// separable one multiplies those (multiples of 1/64, below 2⁴) by a dyadic pointwise kernel and
+// sums over C·M channels, multiples of 1/512 below 2⁹: exact in f32 and f64, and linear in each
+// coordinate (of `x`, of either kernel, of the bias), so central differences are exact.
+
+/// Depthwise pre-activations, HWC with `C·M` channels, channel `c·M + m`: Keras's definition with
+/// the kernel `(KH, KW, C, M)` row-major.
+fn depthwise_reference(
+    g: &Geo,
+    m: usize,
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    x: &[f32],
+    batch: usize,
+) -> Vec<f64> {
+    let cm = g.c * m;
+    let mut out = vec![0.0; batch * g.oh * g.ow * cm];
+    for n in 0..batch {
+        let xs = &x[n * g.inputs()..(n + 1) * g.inputs()];
+        for oh in 0..g.oh {
+            for ow in 0..g.ow {
+                let at = ((n * g.oh + oh) * g.ow + ow) * cm;
+                for c in 0..g.c {
+                    for j in 0..m {
+                        let mut s = bias.map_or(0.0, |b| b[c * m + j] as f64);
+                        for (kh, kw, ih, iw) in g.cells(oh, ow) {
+                            let k = kernel[((kh * g.kw + kw) * g.c + c) * m + j] as f64;
+                            s += k * xs[(ih * g.w + iw) * g.c + c] as f64;
+                        }
+                        out[at + c * m + j] = s;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A pointwise convolution of `mid` (`cm` channels) with Keras's `(1, 1, CM, F)` kernel.
+fn pointwise_reference(mid: &[f64], cm: usize, f: usize, kernel: &[f32], bias: Option<&[f32]>) -> Vec<f64> {
+    mid.chunks(cm)
+        .flat_map(|px| {
+            (0..f).map(move |o| {
+                let b = bias.map_or(0.0, |b| b[o] as f64);
+                b + px
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &v)| v * kernel[j * f + o] as f64)
+                    .sum::<f64>()
+            })
+        })
+        .collect()
+}
+
+/// A DepthwiseConv2D type from the input size, depth multiplier, kernel, strides, padding and
+/// `use_bias`; and its geometry.
+macro_rules! depthwise {
+    ($h:literal, $w:literal, $c:literal, $m:literal, ($kh:literal, $kw:literal), ($sh:literal, $sw:literal), $same:literal, $bias:literal) => {
+        (
+            DepthwiseConv2D::<
+                $h,
+                $w,
+                $c,
+                $m,
+                $kh,
+                $kw,
+                $sh,
+                $sw,
+                { out_size($h, $kh, $sh, $same) },
+                { out_size($w, $kw, $sw, $same) },
+                { pad_before($h, $kh, $sh, $same) },
+                { pad_before($w, $kw, $sw, $same) },
+                { $kh * $kw * $c * $m },
+                { $c * $m },
+                $bias,
+            >::zeros(),
+            Geo::new($h, $w, $c, ($kh, $kw), ($sh, $sw), $same),
+            $m,
+        )
+    };
+}
+
+/// A SeparableConv2D type, as [`depthwise!`] with the filters after the depth multiplier.
+macro_rules! separable {
+    ($h:literal, $w:literal, $c:literal, $m:literal, $f:literal, ($kh:literal, $kw:literal), ($sh:literal, $sw:literal), $same:literal, $bias:literal) => {
+        (
+            SeparableConv2D::<
+                $h,
+                $w,
+                $c,
+                $m,
+                $f,
+                $kh,
+                $kw,
+                $sh,
+                $sw,
+                { out_size($h, $kh, $sh, $same) },
+                { out_size($w, $kw, $sw, $same) },
+                { pad_before($h, $kh, $sh, $same) },
+                { pad_before($w, $kw, $sw, $same) },
+                { $kh * $kw * $c * $m },
+                { $c * $m },
+                $bias,
+            >::zeros(),
+            Geo::new($h, $w, $c, ($kh, $kw), ($sh, $sw), $same),
+            ($m, $f),
+        )
+    };
+}
+
+/// The reference pre-activations of a depthwise (`f` = None) or separable layer from its
+/// parameters as visited (the depthwise kernel, [`pointwise_kernel`], [`bias`]).
+fn separable_reference(
+    g: &Geo,
+    m: usize,
+    f: Option<usize>,
+    params: &[Vec<f32>],
+    x: &[f32],
+    batch: usize,
+) -> Vec<f64> {
+    match f {
+        None => depthwise_reference(g, m, &params[0], params.get(1).map(|b| &b[..]), x, batch),
+        Some(f) => {
+            let mid = depthwise_reference(g, m, &params[0], None, x, batch);
+            pointwise_reference(&mid, g.c * m, f, &params[1], params.get(2).map(|b| &b[..]))
+        }
+    }
+}
+
+/// Forward against the reference and exact gradients against finite differences, `linear`
+/// (and `relu` for a depthwise layer with a bias, whose pre-activations are then odd multiples of
+/// 1/128, as `conv_exact` argues).
+fn depthwise_exact<L: Layer<In = f32>>(
+    name: &str,
+    mut layer: L,
+    geo: Geo,
+    m: usize,
+    f: Option<usize>,
+    batch: usize,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(name.len() as u64 + 100);
+    dyadic_params(&mut layer, &mut rng);
+    let names = param_names(&layer);
+    let bias = names.contains(&"bias");
+    let cm = geo.c * m;
+    let out_channels = f.unwrap_or(cm);
+    assert_eq!(L::INPUTS, geo.inputs());
+    assert_eq!(L::OUTPUTS, geo.oh * geo.ow * out_channels);
+    let kernels = geo.kh * geo.kw * cm + f.map_or(0, |f| cm * f);
+    assert_eq!(L::PARAMS, kernels + if bias { out_channels } else { 0 });
+    // Keras 3's names: a DepthwiseConv2D's kernel is `kernel`.
+    let mut want_names = vec![if f.is_some() { "depthwise_kernel" } else { "kernel" }];
+    if f.is_some() {
+        want_names.push("pointwise_kernel");
+    }
+    if bias {
+        want_names.push("bias");
+    }
+    assert_eq!(names, want_names);
+    let x = dyadic(&mut rng, geo.inputs() * batch);
+    let w = dyadic(&mut rng, L::OUTPUTS * batch);
+    let z = separable_reference(&geo, m, f, &params(&layer), &x, batch);
+    let y = forward(&layer, &x, batch, Activation::Linear);
+    assert_close(&format!("{name} forward"), &y, &z, |_| EXACT);
+    let y = forward(&layer, &x, batch, Activation::Relu);
+    let relu: Vec<f64> = z.iter().map(|v| v.max(0.0)).collect();
+    assert_close(&format!("{name} relu forward"), &y, &relu, |_| EXACT);
+    assert_none(check_fd(
+        &format!("{name} linear"),
+        &mut layer,
+        &x,
+        batch,
+        Activation::Linear,
+        &w,
+        EXACT_FD,
+        Coords::All,
+    ));
+    if bias && f.is_none() {
+        let fd = Fd {
+            h: 1.0 / 256.0,
+            relu: true,
+            ..EXACT_FD
+        };
+        assert_none(check_fd(
+            &format!("{name} relu"),
+            &mut layer,
+            &x,
+            batch,
+            Activation::Relu,
+            &w,
+            fd,
+            Coords::All,
+        ));
+    }
+}
+
+#[test]
+fn depthwise_valid_stride_1() {
+    let (layer, geo, m) = depthwise!(6, 7, 3, 1, (3, 3), (1, 1), false, true);
+    depthwise_exact("depthwise 3×3 valid", layer, geo, m, None, 2);
+}
+
+#[test]
+fn depthwise_multiplier_strided_same_without_bias() {
+    let (layer, geo, m) = depthwise!(7, 8, 2, 3, (2, 3), (2, 2), true, false);
+    depthwise_exact("depthwise 2×3 same s2 ×3", layer, geo, m, None, 2);
+    let (layer, geo, m) = depthwise!(5, 5, 2, 2, (3, 3), (1, 1), true, true);
+    depthwise_exact("depthwise 3×3 same ×2", layer, geo, m, None, 3);
+}
+
+#[test]
+fn separable_same_with_bias() {
+    let (layer, geo, (m, f)) = separable!(6, 6, 2, 2, 3, (3, 3), (1, 1), true, true);
+    depthwise_exact("separable 3×3 same ×2", layer, geo, m, Some(f), 2);
+}
+
+#[test]
+fn separable_strided_valid_without_bias() {
+    let (layer, geo, (m, f)) = separable!(7, 5, 3, 1, 4, (2, 2), (2, 2), false, false);
+    depthwise_exact("separable 2×2 valid s2", layer, geo, m, Some(f), 2);
+}
+
+#[test]
+fn depthwise_and_separable_smooth_activations() {
+    fn smooth<L: Layer<In = f32>>(mut layer: L, geo: Geo, m: usize, f: Option<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        dyadic_params(&mut layer, &mut rng);
+        layer.for_each_param_mut(&mut |_, p| p.iter_mut().for_each(|v| *v *= 0.5));
+        let batch = 2;
+        let x = dyadic(&mut rng, geo.inputs() * batch);
+        let w: Vec<f32> = (0..L::OUTPUTS * batch)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let z = separable_reference(&geo, m, f, &params(&layer), &x, batch);
+        let channels = f.unwrap_or(geo.c * m);
+        let tol = |v: f64| 1e-6 * v.abs().max(1.0);
+        for act in [Activation::Tanh, Activation::Softmax] {
+            let mut buf = Buffers::default();
+            layer.forward_batch(&x, batch, &mut buf, act, true);
+            assert_close("pre-activation", &pre_activation(&layer, &buf), &z, |_| EXACT);
+            let want: Vec<f64> = match act {
+                Activation::Tanh => z.iter().map(|v| v.tanh()).collect(),
+                _ => z
+                    .chunks(channels)
+                    .flat_map(|zc| {
+                        let mx = zc.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let s: f64 = zc.iter().map(|v| (v - mx).exp()).sum();
+                        zc.iter().map(move |v| (v - mx).exp() / s)
+                    })
+                    .collect(),
+            };
+            assert_close(act.name(), &buf.y, &want, tol);
+            let fd = Fd {
+                h: 1.0 / 64.0,
+                richardson: true,
+                atol: SMOOTH_ATOL,
+                rtol: SMOOTH_RTOL,
+                relu: false,
+            };
+            assert_none(check_fd(
+                act.name(),
+                &mut layer,
+                &x,
+                batch,
+                act,
+                &w,
+                fd,
+                Coords::All,
+            ));
+        }
+    }
+    let (layer, geo, m) = depthwise!(5, 6, 2, 2, (3, 2), (2, 1), true, true);
+    smooth(layer, geo, m, None);
+    let (layer, geo, (m, f)) = separable!(5, 5, 2, 2, 3, (2, 2), (1, 1), true, true);
+    smooth(layer, geo, m, Some(f));
+}
+
+#[test]
+fn depthwise_and_separable_new_are_keras_glorot_uniform() {
+    // Keras's fans of a (KH, KW, C, M) kernel: fan_in = KH·KW·C, fan_out = KH·KW·M.
+    type D = DepthwiseConv2D<6, 6, 3, 2, 3, 2, 1, 1, 4, 5, 0, 0, 36, 6, true>;
+    let layer = D::new(&mut ChaCha8Rng::seed_from_u64(3));
+    let mut want = vec![0.0; 36];
+    dl_runtime::init::glorot_uniform(&mut ChaCha8Rng::seed_from_u64(3), 18, 12, &mut want);
+    assert_eq!(params(&layer)[0], want);
+    assert!(params(&layer)[1].iter().all(|&b| b == 0.0));
+    // The pointwise kernel (1, 1, C·M, F): fan_in = C·M, fan_out = F; drawn after the depthwise.
+    type S = SeparableConv2D<6, 6, 3, 2, 5, 3, 2, 1, 1, 4, 5, 0, 0, 36, 6, true>;
+    let layer = S::new(&mut ChaCha8Rng::seed_from_u64(3));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (mut dw, mut pw) = (vec![0.0; 36], vec![0.0; 30]);
+    dl_runtime::init::glorot_uniform(&mut rng, 18, 12, &mut dw);
+    dl_runtime::init::glorot_uniform(&mut rng, 6, 5, &mut pw);
+    assert_eq!(params(&layer)[..2], [dw, pw]);
+    assert!(params(&layer)[2].iter().all(|&b| b == 0.0));
+}
+
+#[test]
+fn depthwise_and_separable_buffers_are_reused_across_batch_sizes() {
+    reuse(
+        "depthwise same s2 relu",
+        depthwise!(9, 8, 3, 2, (3, 3), (2, 2), true, true).0,
+        Activation::Relu,
+    );
+    reuse(
+        "depthwise tanh no bias",
+        depthwise!(6, 6, 2, 1, (3, 3), (1, 1), false, false).0,
+        Activation::Tanh,
+    );
+    reuse(
+        "separable same relu",
+        separable!(6, 6, 2, 2, 3, (3, 3), (1, 1), true, true).0,
+        Activation::Relu,
+    );
+    reuse(
+        "separable tanh no bias",
+        separable!(7, 6, 3, 1, 4, (2, 2), (2, 2), false, false).0,
+        Activation::Tanh,
+    );
 }

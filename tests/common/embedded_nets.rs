@@ -208,5 +208,22 @@ macro_rules! with_embedded_nets {
             Add(a, b),
             Dense(2, softmax),
         });
+        $m!(Separable, SeparableEmbedded, "../fixtures/embedded/separable.safetensors", {
+            input: [10, 9, 3],
+            DepthwiseConv2D((3, 3), strides = (2, 2), padding = same, depth_multiplier = 2, activation = relu),
+            SeparableConv2D(5, (3, 3), elu, padding = same, depth_multiplier = 2),
+            DepthwiseConv2D((2, 2), activation = softmax, use_bias = false),
+            SeparableConv2D(4, (2, 2), activation = softmax, use_bias = false),
+            Flatten,
+            Dense(3, softmax),
+        });
+        $m!(SeparableBranches, SeparableBranchesEmbedded, "../fixtures/embedded/separable_branches.safetensors", {
+            input: [6, 6, 2],
+            left: SeparableConv2D(3, (3, 3), relu, padding = same),
+            right: DepthwiseConv2D((3, 3), padding = same, depth_multiplier = 2)(input),
+            Concatenate(left, right),
+            GlobalAveragePooling2D,
+            Dense(2, softmax),
+        });
     };
 }

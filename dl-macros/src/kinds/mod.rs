@@ -23,6 +23,7 @@ mod activation;
 mod batch_norm;
 mod conv2d;
 mod dense;
+mod depthwise;
 mod dropout;
 mod embedding;
 mod flatten;
@@ -215,6 +216,7 @@ pub enum Resolve {
 pub const REGISTRY: &[&[Registered]] = &[
     dense::KINDS,
     conv2d::KINDS,
+    depthwise::KINDS,
     pool::KINDS,
     flatten::KINDS,
     dropout::KINDS,
@@ -244,9 +246,7 @@ pub const KERAS_NOT_YET: &[&str] = &[
     "Conv1DTranspose",
     "Conv2DTranspose",
     "DepthwiseConv1D",
-    "DepthwiseConv2D",
     "SeparableConv1D",
-    "SeparableConv2D",
     "MaxPooling1D",
     "AveragePooling1D",
     "MaxPooling3D",
@@ -307,6 +307,7 @@ macro_rules! kinds {
 kinds! {
     Dense(dense::Dense),
     Conv2D(conv2d::Conv2D),
+    Depthwise(depthwise::Depthwise),
     Pool(pool::Pool),
     GlobalPool(pool::GlobalPool),
     Flatten(flatten::Flatten),

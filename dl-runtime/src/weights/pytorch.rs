@@ -28,6 +28,8 @@
 //! | `Dense` after `Flatten` of an `(H, W, C)` image | `kernel (H·W·C, U)` | `nn.Linear` after `nn.Flatten` of `(C, H, W)` | `m.weight (U, C·H·W)` | transposed, columns reordered from `C, H, W` to `H, W, C` |
 //! | `Conv2D` | `kernel (KH, KW, C, F)` | `nn.Conv2d` | `m.weight (F, C, KH, KW)` | HWIO ↔ OIHW |
 //! | | `bias (F)` | | `m.bias (F)` | same |
+//! | `DepthwiseConv2D` | `kernel (KH, KW, C, M)` | `nn.Conv2d(C, C·M, groups = C)` | `m.weight (C·M, 1, KH, KW)` | output channel `c·M + m` in both |
+//! | | `bias (C·M)` | | `m.bias (C·M)` | same |
 //! | `Embedding` | `embeddings (V, D)` | `nn.Embedding` | `m.weight (V, D)` | same |
 //! | `LSTM` | `kernel (D, 4U)`, gates i, f, c, o | `nn.LSTM` | `m.weight_ih_l0 (4U, D)`, gates i, f, g, o | transposed (same gate order) |
 //! | | `recurrent_kernel (U, 4U)` | | `m.weight_hh_l0 (4U, U)` | transposed |
@@ -214,6 +216,13 @@ enum Map {
         c: usize,
         f: usize,
     },
+    /// Keras's depthwise `(KH, KW, C, M)` from PyTorch's grouped `(C·M, 1, KH, KW)`.
+    Depthwise {
+        kh: usize,
+        kw: usize,
+        c: usize,
+        m: usize,
+    },
     /// Keras's `(G)` is the sum of two PyTorch `(G)`, gates reordered.
     Summed { len: usize, gates: &'static [usize] },
     /// Keras's `(2, G)` rows are two PyTorch `(G)`, gates reordered.
@@ -248,6 +257,12 @@ impl Map {
                 let (y, x) = (rest / kw, rest % kw);
                 (0, ((o * c + i) * kh + y) * kw + x)
             }
+            Map::Depthwise { kh, kw, c, m } => {
+                let (rest, j) = (k / m, k % m);
+                let (rest, i) = (rest / c, rest % c);
+                let (y, x) = (rest / kw, rest % kw);
+                (0, ((i * m + j) * kh + y) * kw + x)
+            }
             Map::Summed { len, gates } => (0, gate_row(k, len, gates)),
             Map::Stacked { len, gates } => (k / len, gate_row(k % len, len, gates)),
         }
@@ -274,6 +289,7 @@ enum Rule {
     /// `nn.Linear`'s weight, or a recurrent weight with the given gate order.
     Transposed(&'static [usize]),
     Conv,
+    Depthwise,
     Summed(&'static [usize]),
     Stacked(&'static [usize]),
 }
@@ -286,6 +302,7 @@ type Rules = &'static [(&'static str, &'static [&'static str], Rule)];
 const MAPPED: &[&str] = &[
     "Dense",
     "Conv2D",
+    "DepthwiseConv2D",
     "Embedding",
     "LSTM",
     "GRU",
@@ -304,6 +321,10 @@ fn rules(kind: &str) -> Option<Rules> {
         ],
         "Conv2D" => &[
             ("kernel", &["weight"], Rule::Conv),
+            ("bias", &["bias"], Rule::Same),
+        ],
+        "DepthwiseConv2D" => &[
+            ("kernel", &["weight"], Rule::Depthwise),
             ("bias", &["bias"], Rule::Same),
         ],
         "Embedding" => &[("embeddings", &["weight"], Rule::Same)],
@@ -495,6 +516,7 @@ fn instantiate(
             },
         },
         (Rule::Conv, &[kh, kw, c, f]) => Map::Conv { kh, kw, c, f },
+        (Rule::Depthwise, &[kh, kw, c, m]) => Map::Depthwise { kh, kw, c, m },
         (Rule::Summed(gates), &[len]) if fits(len, gates) => Map::Summed { len, gates },
         (Rule::Stacked(gates), &[2, len]) if fits(len, gates) => Map::Stacked { len, gates },
         _ => return Ok(None),
@@ -507,6 +529,7 @@ fn torch_shape(map: Map, shape: &[usize]) -> Vec<usize> {
         Map::Same => shape.to_vec(),
         Map::Transposed { rows, cols, .. } => vec![cols, rows],
         Map::Conv { kh, kw, c, f } => vec![f, c, kh, kw],
+        Map::Depthwise { kh, kw, c, m } => vec![c * m, 1, kh, kw],
         Map::Summed { len, .. } | Map::Stacked { len, .. } => vec![len],
     }
 }
@@ -687,6 +710,24 @@ mod tests {
                     for o in 0..f {
                         let keras = ((y * kw + x) * c + i) * f + o;
                         let torch = ((o * c + i) * kh + y) * kw + x;
+                        assert_eq!(map.source(keras), (0, torch));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `nn.Conv2d(C, C·M, groups = C)`: output channel `i·M + j` filters input channel `i`.
+    #[test]
+    fn depthwise_kernels_go_from_grouped_oihw_to_hwcm() {
+        let (kh, kw, c, m) = (3, 2, 4, 2);
+        let map = Map::Depthwise { kh, kw, c, m };
+        for y in 0..kh {
+            for x in 0..kw {
+                for i in 0..c {
+                    for j in 0..m {
+                        let keras = ((y * kw + x) * c + i) * m + j;
+                        let torch = ((i * m + j) * kh + y) * kw + x;
                         assert_eq!(map.source(keras), (0, torch));
                     }
                 }

@@ -56,6 +56,11 @@ pub static LONG_SKIP: LongSkipEmbedded = LongSkipEmbedded::EMBEDDED;
 pub static TEXT_BRANCHES: TextBranchesEmbedded = TextBranchesEmbedded::EMBEDDED;
 /// Two branches reading the input through one `Flatten`.
 pub static FLAT_INPUT: FlatInputEmbedded = FlatInputEmbedded::EMBEDDED;
+/// DepthwiseConv2D (depth multiplier, strides, same padding, no bias, softmax per pixel) and
+/// SeparableConv2D.
+pub static SEPARABLE: SeparableEmbedded = SeparableEmbedded::EMBEDDED;
+/// A separable and a depthwise convolution reading one input, their channels joined.
+pub static SEPARABLE_BRANCHES: SeparableBranchesEmbedded = SeparableBranchesEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -100,5 +105,7 @@ pub fn run_all() -> Option<f32> {
     total += LONG_SKIP.forward(&[0.5; 5]).iter().sum::<f32>();
     total += TEXT_BRANCHES.forward(&[3; 7]).ok()?.iter().sum::<f32>();
     total += FLAT_INPUT.forward(&[0.5; 12]).iter().sum::<f32>();
+    total += SEPARABLE.forward(&[0.5; 270]).iter().sum::<f32>();
+    total += SEPARABLE_BRANCHES.forward(&[0.5; 72]).iter().sum::<f32>();
     Some(total)
 }

@@ -1,0 +1,765 @@
+//! `DepthwiseConv2D(kernel_size, strides, padding, depth_multiplier, activation, use_bias)` and
+//! `SeparableConv2D(filters, kernel_size, strides, padding, depth_multiplier, activation,
+//! use_bias)` on channels-last images.
+//!
+//! A depthwise convolution filters each input channel on its own with `M` (`depth_multiplier`)
+//! kernels: output channel `c·M + m` of pixel `(oh, ow)` is
+//! `Σ_{kh,kw} x[ih, iw, c] · kernel[kh, kw, c, m]` (+ `bias[c·M + m]`), Keras's
+//! depthwise kernel `(KH, KW, C, M)` row-major (`kernel` in Keras 3's `DepthwiseConv2D`,
+//! `depthwise_kernel` in `SeparableConv2D`). There is no reduction over channels to turn
+//! into a matrix product, so the kernels here are direct: for each output pixel, each window cell
+//! inside the image adds one contiguous run of `C·M` products (input pixel times kernel taps) to
+//! the pixel's `C·M` outputs, channels innermost. The backward pass walks the same cells once,
+//! accumulating the kernel gradient and the input gradient in the same contiguous runs.
+//!
+//! `SeparableConv2D` is a depthwise convolution without bias followed by a pointwise (1×1)
+//! convolution with bias: the depthwise output, kept for the backward pass, is the right operand
+//! of one matrix product over the batch.
+
+use nalgebra::{SMatrix, SVector};
+use rand::Rng;
+
+use super::conv2d::{Window, span, window_fits};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
+use crate::activation::Activation;
+use crate::aligned::Param;
+use crate::gemm::{Op, gemm, gemm_bias};
+use crate::init;
+
+/// A depthwise 2-D convolution from `H × W × C` to `OH × OW × CM` (`CM = C·M`, channels last).
+///
+/// The const arguments are `network!`'s, as for [`Conv2D`](super::Conv2D): kernel `KH × KW`,
+/// strides `SH × SW`, leading padding `PT`/`PL`, `M` the depth multiplier, `K = KH·KW·C·M` and
+/// `CM = C·M`. `BIAS` is `use_bias`: without it the bias stays zero and is neither visited nor
+/// trained.
+pub struct DepthwiseConv2D<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> {
+    /// The depthwise kernel, `(KH, KW, C, M)` row-major: Keras 3's `kernel` of the layer (Keras
+    /// 2 named it `depthwise_kernel`).
+    pub kernel: Param<SVector<f32, K>>,
+    /// One per output channel; zero without `use_bias`.
+    pub bias: Param<SVector<f32, CM>>,
+}
+
+/// Training cache of a depthwise convolution.
+#[derive(Debug, Default)]
+pub struct DepthwiseCache {
+    /// Pre-activations, `CM × OH·OW·batch`; left empty for `linear` and `relu`.
+    pub z: Vec<f32>,
+}
+
+/// Writes the depthwise convolution of one HWC image `x` into `out` (`OH·OW·C·M`), starting
+/// every output from `bias` (`C·M` floats) or from zero.
+pub(crate) fn depthwise_sample(
+    win: &Window,
+    m: usize,
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    x: &[f32],
+    out: &mut [f32],
+) {
+    let cm = win.c * m;
+    for oy in 0..win.oh {
+        let (iy0, ky0, ny) = span(oy, win.sh, win.pt, win.kh, win.h);
+        for ox in 0..win.ow {
+            let (ix0, kx0, nx) = span(ox, win.sw, win.pl, win.kw, win.w);
+            let o = &mut out[(oy * win.ow + ox) * cm..][..cm];
+            match bias {
+                Some(b) => o.copy_from_slice(b),
+                None => o.fill(0.0),
+            }
+            for dy in 0..ny {
+                let row = (iy0 + dy) * win.w;
+                let krow = (ky0 + dy) * win.kw;
+                for dx in 0..nx {
+                    let px = &x[(row + ix0 + dx) * win.c..][..win.c];
+                    let taps = &kernel[(krow + kx0 + dx) * cm..][..cm];
+                    if m == 1 {
+                        for ((o, &v), &k) in o.iter_mut().zip(px).zip(taps) {
+                            *o += v * k;
+                        }
+                    } else {
+                        for ((o, &v), t) in o.chunks_exact_mut(m).zip(px).zip(taps.chunks_exact(m)) {
+                            for (o, &k) in o.iter_mut().zip(t) {
+                                *o += v * k;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The backward pass of [`depthwise_sample`] for one image, given `dz` (`OH·OW·C·M`): adds the
+/// kernel's gradient to `grad_kernel` and, when given, writes `∂L/∂x` into `dx`.
+pub(crate) fn depthwise_sample_backward(
+    win: &Window,
+    m: usize,
+    kernel: &[f32],
+    x: &[f32],
+    dz: &[f32],
+    grad_kernel: &mut [f32],
+    mut dx: Option<&mut [f32]>,
+) {
+    let cm = win.c * m;
+    if let Some(dx) = dx.as_deref_mut() {
+        dx.fill(0.0);
+    }
+    for oy in 0..win.oh {
+        let (iy0, ky0, ny) = span(oy, win.sh, win.pt, win.kh, win.h);
+        for ox in 0..win.ow {
+            let (ix0, kx0, nx) = span(ox, win.sw, win.pl, win.kw, win.w);
+            let d = &dz[(oy * win.ow + ox) * cm..][..cm];
+            for dy in 0..ny {
+                let row = (iy0 + dy) * win.w;
+                let krow = (ky0 + dy) * win.kw;
+                for dxc in 0..nx {
+                    let at = (row + ix0 + dxc) * win.c;
+                    let px = &x[at..][..win.c];
+                    let tap = (krow + kx0 + dxc) * cm;
+                    let g = &mut grad_kernel[tap..][..cm];
+                    if m == 1 {
+                        for ((g, &v), &d) in g.iter_mut().zip(px).zip(d) {
+                            *g += v * d;
+                        }
+                    } else {
+                        for ((g, &v), d) in g.chunks_exact_mut(m).zip(px).zip(d.chunks_exact(m)) {
+                            for (g, &d) in g.iter_mut().zip(d) {
+                                *g += v * d;
+                            }
+                        }
+                    }
+                    if let Some(dx) = dx.as_deref_mut() {
+                        let taps = &kernel[tap..][..cm];
+                        let dpx = &mut dx[at..][..win.c];
+                        if m == 1 {
+                            for ((o, &k), &d) in dpx.iter_mut().zip(taps).zip(d) {
+                                *o += k * d;
+                            }
+                        } else {
+                            for ((o, t), d) in dpx.iter_mut().zip(taps.chunks_exact(m)).zip(d.chunks_exact(m))
+                            {
+                                *o += t.iter().zip(d).map(|(&k, &d)| k * d).sum::<f32>();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `buf.y` (and `z` when kept) from pre-activations written by `write` into the buffer it is
+/// given: the activation applied as Conv2D applies it.
+fn activate(
+    z: &mut Vec<f32>,
+    y: &mut [f32],
+    activation: Activation,
+    features: usize,
+    write: impl FnOnce(&mut [f32]),
+) {
+    if keeps_pre_activation(activation) {
+        fit_len(z, y.len());
+        write(z);
+        activation.apply(z, y, features);
+    } else {
+        z.clear();
+        write(y);
+        if activation == Activation::Relu {
+            for v in y.iter_mut() {
+                *v = v.max(0.0);
+            }
+        }
+    }
+}
+
+/// Turns `dy` into `∂L/∂z` in place, reading the kept `z` or `y`.
+fn deactivate(z: &[f32], y: &[f32], dy: &mut [f32], activation: Activation, features: usize, kind: &str) {
+    let kept = z.len() == y.len();
+    assert!(
+        dy.len() == y.len() && (kept || !keeps_pre_activation(activation)),
+        "{kind}::backward_batch needs the forward pass of the same batch"
+    );
+    activation.backward(if kept { z } else { y }, y, dy, features);
+}
+
+macro_rules! geometry {
+    () => {
+        const WINDOW: Window = Window {
+            h: H,
+            w: W,
+            c: C,
+            kh: KH,
+            kw: KW,
+            sh: SH,
+            sw: SW,
+            oh: OH,
+            ow: OW,
+            pt: PT,
+            pl: PL,
+        };
+    };
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> DepthwiseConv2D<H, W, C, M, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    /// Post-monomorphisation check that the derived sizes agree with the others.
+    const CHECK: () = {
+        assert!(
+            C > 0 && M > 0,
+            "DepthwiseConv2D: channels and depth multiplier must be positive"
+        );
+        assert!(CM == C * M, "DepthwiseConv2D: CM must be C·M");
+        assert!(K == KH * KW * C * M, "DepthwiseConv2D: K must be KH·KW·C·M");
+        assert!(
+            window_fits(H, KH, SH, OH, PT) && window_fits(W, KW, SW, OW, PL),
+            "DepthwiseConv2D: OH, OW, PT, PL are not Keras's output size and padding"
+        );
+    };
+
+    geometry!();
+
+    /// Keras's defaults: glorot-uniform kernel (Keras's fans of a `(KH, KW, C, M)`
+    /// kernel: `fan_in = KH·KW·C`, `fan_out = KH·KW·M`), zero bias.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let mut layer = <Self as Layer>::zeros();
+        init::glorot_uniform(rng, KH * KW * C, KH * KW * M, layer.kernel.as_mut_slice());
+        layer
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> Clone for DepthwiseConv2D<H, W, C, M, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    fn clone(&self) -> Self {
+        let mut copy = <Self as Layer>::zeros();
+        copy.kernel.copy_from(&*self.kernel);
+        copy.bias.copy_from(&*self.bias);
+        copy
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> core::fmt::Debug for DepthwiseConv2D<H, W, C, M, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "DepthwiseConv2D<{H}×{W}×{C} → {OH}×{OW}×{CM}, kernel {KH}×{KW}, strides {SH}×{SW}, padding {PT}/{PL}, bias {BIAS}>"
+        )
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> Layer for DepthwiseConv2D<H, W, C, M, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    const PARAMS: usize = K + if BIAS { CM } else { 0 };
+    const INPUTS: usize = H * W * C;
+    const OUTPUTS: usize = OH * OW * CM;
+    type In = f32;
+    type Extra = DepthwiseCache;
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes {
+        pre_activation: bytes_of::<f32>(Self::OUTPUTS),
+        ..TrainingBytes::always(output_and_gradient::<Self>())
+    };
+
+    fn zeros() -> Self {
+        const { Self::CHECK };
+        DepthwiseConv2D {
+            kernel: Param::zeroed(),
+            bias: Param::zeroed(),
+        }
+    }
+
+    fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
+        f("kernel", self.kernel.as_slice());
+        if BIAS {
+            f("bias", self.bias.as_slice());
+        }
+    }
+
+    fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
+        f("kernel", self.kernel.as_mut_slice());
+        if BIAS {
+            f("bias", self.bias.as_mut_slice());
+        }
+    }
+
+    fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
+        f(self.kernel.as_mut_slice(), other.kernel.as_slice());
+        if BIAS {
+            f(self.bias.as_mut_slice(), other.bias.as_slice());
+        }
+    }
+
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<DepthwiseCache>,
+        activation: Activation,
+        _training: bool,
+    ) {
+        const { Self::CHECK };
+        assert_eq!(
+            x.len(),
+            Self::INPUTS * batch,
+            "DepthwiseConv2D input has the wrong length"
+        );
+        let out = Self::OUTPUTS * batch;
+        fit_len(&mut buf.y, out);
+        fit_len(&mut buf.dy, out);
+        let (kernel, bias) = (self.kernel.as_slice(), self.bias.as_slice());
+        activate(&mut buf.extra.z, &mut buf.y, activation, CM, |z| {
+            for (xs, zs) in x
+                .chunks_exact(Self::INPUTS)
+                .zip(z.chunks_exact_mut(Self::OUTPUTS))
+            {
+                depthwise_sample(&Self::WINDOW, M, kernel, BIAS.then_some(bias), xs, zs);
+            }
+        });
+    }
+
+    fn pre_activation<'a>(extra: &'a DepthwiseCache, y: &'a [f32]) -> &'a [f32] {
+        if extra.z.len() == y.len() { &extra.z } else { y }
+    }
+
+    fn backward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<DepthwiseCache>,
+        activation: Activation,
+        grads: &mut Self,
+        mut dx: Option<&mut [f32]>,
+    ) {
+        const { Self::CHECK };
+        let (inputs, outputs) = (Self::INPUTS, Self::OUTPUTS);
+        assert_eq!(
+            x.len(),
+            inputs * batch,
+            "DepthwiseConv2D input has the wrong length"
+        );
+        deactivate(
+            &buf.extra.z,
+            &buf.y,
+            &mut buf.dy,
+            activation,
+            CM,
+            "DepthwiseConv2D",
+        );
+        let (gk, gb) = (grads.kernel.as_mut_slice(), grads.bias.as_mut_slice());
+        gk.fill(0.0);
+        gb.fill(0.0);
+        for (s, (xs, dz)) in x
+            .chunks_exact(inputs)
+            .zip(buf.dy.chunks_exact(outputs))
+            .enumerate()
+        {
+            if BIAS {
+                for px in dz.chunks_exact(CM) {
+                    for (g, &d) in gb.iter_mut().zip(px) {
+                        *g += d;
+                    }
+                }
+            }
+            let dxs = dx.as_deref_mut().map(|dx| &mut dx[s * inputs..(s + 1) * inputs]);
+            depthwise_sample_backward(&Self::WINDOW, M, self.kernel.as_slice(), xs, dz, gk, dxs);
+        }
+    }
+}
+
+/// A depthwise convolution (no bias) then a pointwise 1×1 convolution with bias, from
+/// `H × W × C` to `OH × OW × F`.
+///
+/// The const arguments are [`DepthwiseConv2D`]'s plus `F` (the filters) and `PF = C·M·F`. The
+/// pointwise kernel is stored as an `F × CM` column-major matrix, byte for byte Keras's
+/// `pointwise_kernel` `(1, 1, C·M, F)` row-major.
+pub struct SeparableConv2D<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> {
+    /// Keras's `depthwise_kernel`, `(KH, KW, C, M)` row-major.
+    pub depthwise_kernel: Param<SVector<f32, K>>,
+    /// Keras's `pointwise_kernel`, `F × CM` (`z = pointwise · depthwise output`).
+    pub pointwise_kernel: Param<SMatrix<f32, F, CM>>,
+    /// One per filter; zero without `use_bias`.
+    pub bias: Param<SVector<f32, F>>,
+}
+
+/// Training cache of a separable convolution.
+#[derive(Debug, Default)]
+pub struct SeparableCache {
+    /// Pre-activations, `F × OH·OW·batch`; left empty for `linear` and `relu`.
+    pub z: Vec<f32>,
+    /// The depthwise output, `CM × OH·OW·batch`.
+    pub mid: Vec<f32>,
+    /// Its gradient, `CM × OH·OW·batch`.
+    pub dmid: Vec<f32>,
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> SeparableConv2D<H, W, C, M, F, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    const CHECK: () = {
+        assert!(C > 0 && M > 0 && F > 0, "SeparableConv2D: sizes must be positive");
+        assert!(CM == C * M, "SeparableConv2D: CM must be C·M");
+        assert!(K == KH * KW * C * M, "SeparableConv2D: K must be KH·KW·C·M");
+        assert!(
+            window_fits(H, KH, SH, OH, PT) && window_fits(W, KW, SW, OW, PL),
+            "SeparableConv2D: OH, OW, PT, PL are not Keras's output size and padding"
+        );
+    };
+
+    geometry!();
+
+    /// Keras's defaults: glorot-uniform kernels (`depthwise_kernel`: `fan_in = KH·KW·C`,
+    /// `fan_out = KH·KW·M`; `pointwise_kernel`: `fan_in = C·M`, `fan_out = F`), zero bias.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let mut layer = <Self as Layer>::zeros();
+        init::glorot_uniform(
+            rng,
+            KH * KW * C,
+            KH * KW * M,
+            layer.depthwise_kernel.as_mut_slice(),
+        );
+        init::glorot_uniform(rng, CM, F, layer.pointwise_kernel.as_mut_slice());
+        layer
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> Clone for SeparableConv2D<H, W, C, M, F, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    fn clone(&self) -> Self {
+        let mut copy = <Self as Layer>::zeros();
+        copy.depthwise_kernel.copy_from(&*self.depthwise_kernel);
+        copy.pointwise_kernel.copy_from(&*self.pointwise_kernel);
+        copy.bias.copy_from(&*self.bias);
+        copy
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> core::fmt::Debug for SeparableConv2D<H, W, C, M, F, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "SeparableConv2D<{H}×{W}×{C} → {OH}×{OW}×{F}, kernel {KH}×{KW}, depth multiplier {M}, strides {SH}×{SW}, padding {PT}/{PL}, bias {BIAS}>"
+        )
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> Layer for SeparableConv2D<H, W, C, M, F, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    const PARAMS: usize = K + CM * F + if BIAS { F } else { 0 };
+    const INPUTS: usize = H * W * C;
+    const OUTPUTS: usize = OH * OW * F;
+    type In = f32;
+    type Extra = SeparableCache;
+    // The depthwise output and its gradient, besides the output's.
+    const TRAINING_BYTES: TrainingBytes = TrainingBytes {
+        pre_activation: bytes_of::<f32>(Self::OUTPUTS),
+        ..TrainingBytes::always(output_and_gradient::<Self>() + bytes_of::<f32>(2 * OH * OW * CM))
+    };
+
+    fn zeros() -> Self {
+        const { Self::CHECK };
+        SeparableConv2D {
+            depthwise_kernel: Param::zeroed(),
+            pointwise_kernel: Param::zeroed(),
+            bias: Param::zeroed(),
+        }
+    }
+
+    fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
+        f("depthwise_kernel", self.depthwise_kernel.as_slice());
+        f("pointwise_kernel", self.pointwise_kernel.as_slice());
+        if BIAS {
+            f("bias", self.bias.as_slice());
+        }
+    }
+
+    fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
+        f("depthwise_kernel", self.depthwise_kernel.as_mut_slice());
+        f("pointwise_kernel", self.pointwise_kernel.as_mut_slice());
+        if BIAS {
+            f("bias", self.bias.as_mut_slice());
+        }
+    }
+
+    fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
+        f(
+            self.depthwise_kernel.as_mut_slice(),
+            other.depthwise_kernel.as_slice(),
+        );
+        f(
+            self.pointwise_kernel.as_mut_slice(),
+            other.pointwise_kernel.as_slice(),
+        );
+        if BIAS {
+            f(self.bias.as_mut_slice(), other.bias.as_slice());
+        }
+    }
+
+    fn forward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<SeparableCache>,
+        activation: Activation,
+        _training: bool,
+    ) {
+        const { Self::CHECK };
+        assert_eq!(
+            x.len(),
+            Self::INPUTS * batch,
+            "SeparableConv2D input has the wrong length"
+        );
+        let (pixels, mid_len) = (OH * OW * batch, OH * OW * CM);
+        fit_len(&mut buf.y, Self::OUTPUTS * batch);
+        fit_len(&mut buf.dy, Self::OUTPUTS * batch);
+        let cache = &mut buf.extra;
+        fit_len(&mut cache.mid, mid_len * batch);
+        let kernel = self.depthwise_kernel.as_slice();
+        for (xs, ms) in x
+            .chunks_exact(Self::INPUTS)
+            .zip(cache.mid.chunks_exact_mut(mid_len))
+        {
+            depthwise_sample(&Self::WINDOW, M, kernel, None, xs, ms);
+        }
+        let (pk, bias, mid) = (self.pointwise_kernel.as_slice(), self.bias.as_slice(), &cache.mid);
+        if keeps_pre_activation(activation) {
+            fit_len(&mut cache.z, Self::OUTPUTS * batch);
+            gemm_bias(F, pixels, CM, pk, mid, bias, false, &mut cache.z);
+            activation.apply(&cache.z, &mut buf.y, F);
+        } else {
+            cache.z.clear();
+            let relu = activation == Activation::Relu;
+            gemm_bias(F, pixels, CM, pk, mid, bias, relu, &mut buf.y);
+        }
+    }
+
+    fn pre_activation<'a>(extra: &'a SeparableCache, y: &'a [f32]) -> &'a [f32] {
+        if extra.z.len() == y.len() { &extra.z } else { y }
+    }
+
+    fn backward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<SeparableCache>,
+        activation: Activation,
+        grads: &mut Self,
+        mut dx: Option<&mut [f32]>,
+    ) {
+        const { Self::CHECK };
+        let (inputs, pixels, mid_len) = (Self::INPUTS, OH * OW * batch, OH * OW * CM);
+        assert_eq!(
+            x.len(),
+            inputs * batch,
+            "SeparableConv2D input has the wrong length"
+        );
+        let cache = &mut buf.extra;
+        assert_eq!(
+            cache.mid.len(),
+            mid_len * batch,
+            "SeparableConv2D::backward_batch needs the forward pass of the same batch"
+        );
+        deactivate(&cache.z, &buf.y, &mut buf.dy, activation, F, "SeparableConv2D");
+        let dz = &buf.dy;
+        let gb = grads.bias.as_mut_slice();
+        gb.fill(0.0);
+        if BIAS {
+            for px in dz.chunks_exact(F) {
+                for (g, &d) in gb.iter_mut().zip(px) {
+                    *g += d;
+                }
+            }
+        }
+        // ∂L/∂pointwise = ∂L/∂z · midᵀ; ∂L/∂mid = pointwiseᵀ · ∂L/∂z.
+        let pk = self.pointwise_kernel.as_slice();
+        gemm(
+            F,
+            CM,
+            pixels,
+            1.0,
+            dz,
+            Op::N,
+            &cache.mid,
+            Op::T,
+            0.0,
+            grads.pointwise_kernel.as_mut_slice(),
+        );
+        fit_len(&mut cache.dmid, mid_len * batch);
+        gemm(CM, pixels, F, 1.0, pk, Op::T, dz, Op::N, 0.0, &mut cache.dmid);
+        let gk = grads.depthwise_kernel.as_mut_slice();
+        gk.fill(0.0);
+        let kernel = self.depthwise_kernel.as_slice();
+        for (s, (xs, dm)) in x
+            .chunks_exact(inputs)
+            .zip(cache.dmid.chunks_exact(mid_len))
+            .enumerate()
+        {
+            let dxs = dx.as_deref_mut().map(|dx| &mut dx[s * inputs..(s + 1) * inputs]);
+            depthwise_sample_backward(&Self::WINDOW, M, kernel, xs, dm, gk, dxs);
+        }
+    }
+}
