@@ -129,6 +129,18 @@ fn activation_layers_agree_with_the_runtime() {
 }
 
 #[test]
+fn hard_activations_agree_with_the_runtime() {
+    // relu6, hard_sigmoid and hard_silu after a convolution, as a layer and after Dense; zero
+    // padding between convolutions; a ReLU layer with its three arguments.
+    agree!(
+        HardActivations,
+        HardActivationsEmbedded,
+        "../fixtures/embedded/hard_activations.safetensors",
+        features
+    );
+}
+
+#[test]
 fn branching_networks_agree_with_the_runtime() {
     agree!(
         ResidualIdentity,

@@ -111,8 +111,10 @@ dl::network! {
 dl::network! {
     struct Normalized {
         input: [6, 6, 1],
-        Conv2D(3, (3, 3), relu),
+        Conv2D(3, (3, 3), hard_swish, use_bias = false),
         BatchNormalization(momentum = 0.5),
+        ReLU(max_value = 1.0, negative_slope = 0.1, threshold = 0.2),
+        ZeroPadding2D(((0, 1), (1, 0))),
         Flatten,
         Dropout(0.2),
         Dense(3, softmax),
@@ -168,6 +170,7 @@ const ALL_KINDS: &[&str] = &[
     "GlobalMaxPooling2D",
     "GlobalAveragePooling2D",
     "Flatten",
+    "ZeroPadding2D",
     "Dropout",
     "BatchNormalization",
     "Embedding",
@@ -178,6 +181,7 @@ const ALL_KINDS: &[&str] = &[
     "GlobalMaxPooling1D",
     "GlobalAveragePooling1D",
     "Activation",
+    "ReLU",
     "Add",
     "Subtract",
     "Multiply",

@@ -418,6 +418,33 @@ fn conv_pool_flatten_dense_chain() {
 }
 
 dl::network! {
+    /// Zero padding between convolutions, and layers without bias.
+    struct PaddedNoBias {
+        input: [6, 6, 2],
+        Conv2D(3, (3, 3), tanh, use_bias = false),
+        ZeroPadding2D(((1, 0), (0, 2))),
+        Conv2D(4, (2, 2), tanh),
+        ZeroPadding2D(1),
+        Flatten,
+        Dense(5, tanh, use_bias = false),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn zero_padding_and_layers_without_bias_chain() {
+    let (mut net, mut rng) = init(44, PaddedNoBias::new);
+    let x: Vec<SVector<f32, 72>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("padded chain without bias", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
     struct SmallText {
         input: tokens[5],
         Embedding(12, 4),

@@ -39,6 +39,18 @@ dl::network! {
 }
 
 dl::network! {
+    /// `use_bias = false` on a convolution and a Dense layer: PyTorch's `bias=False`, a module
+    /// with `weight` alone.
+    struct TorchNoBias {
+        input: [6, 6, 2],
+        Conv2D(3, (3, 3), relu, use_bias = false),
+        Flatten,
+        Dense(4, tanh, use_bias = false),
+        Dense(2, softmax),
+    }
+}
+
+dl::network! {
     struct TorchLstm {
         input: tokens[7],
         Embedding(20, 6),
@@ -473,6 +485,35 @@ fn depthwise_kernels_are_grouped_conv_weights() {
     let mut copy = TorchDepthwise::zeros();
     weights::from_pytorch_bytes(&mut copy, &bytes, &names).unwrap();
     assert_eq!(bits(&copy), bits(&net));
+}
+
+/// Layers without bias map to PyTorch modules built with `bias=False`: `weight` alone, saved
+/// and loaded back bit for bit.
+#[test]
+fn layers_without_bias_are_pytorch_modules_without_bias() {
+    let dir = scratch("no-bias");
+    let net = TorchNoBias::new(&mut ChaCha8Rng::seed_from_u64(5));
+    let names = ["conv", "fc1", "fc2"];
+    let path = dir.join("no_bias.safetensors");
+    weights::save_pytorch(&net, &path, &names).unwrap();
+    let (tensors, _) = read(&std::fs::read(&path).unwrap());
+    let saved: Vec<(&str, &[usize])> = tensors
+        .iter()
+        .map(|t| (t.name.as_str(), t.shape.as_slice()))
+        .collect();
+    assert_eq!(
+        saved,
+        [
+            ("conv.weight", &[3, 2, 3, 3][..]),
+            ("fc1.weight", &[4, 48][..]),
+            ("fc2.weight", &[2, 4][..]),
+            ("fc2.bias", &[2][..]),
+        ]
+    );
+    let mut copy = TorchNoBias::zeros();
+    weights::load_pytorch(&mut copy, &path, &names).unwrap();
+    assert_eq!(bits(&copy), bits(&net));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `save_pytorch` then `load_pytorch`, through a file, of a network with `Bidirectional` weights

@@ -57,6 +57,19 @@ dl::network! {
 }
 
 dl::network! {
+    /// (d) relu6, hard_sigmoid (Keras 3's `relu6(x + 3) / 6`), hard_silu and its alias
+    /// hard_swish, each layer's inputs on both sides of its kinks; mean squared error on 3 units.
+    struct HardActivationsMse {
+        input: [6],
+        Dense(10, relu6),
+        Dense(8, hard_sigmoid),
+        Dense(8, hard_silu),
+        Dense(6, hard_swish),
+        Dense(3, linear),
+    }
+}
+
+dl::network! {
     /// (e) Mean absolute error on 3 units, through an elu head.
     struct Mae {
         input: [5],
@@ -255,6 +268,15 @@ fn softmax_categorical_crossentropy() {
 #[test]
 fn other_activations_mean_squared_error() {
     check::<ActivationsMse, _>("activations_mse", fixture!("activations_mse"), MeanSquaredError);
+}
+
+#[test]
+fn hard_activations_mean_squared_error() {
+    check::<HardActivationsMse, _>(
+        "hard_activations_mse",
+        fixture!("hard_activations_mse"),
+        MeanSquaredError,
+    );
 }
 
 #[test]

@@ -82,6 +82,23 @@ dl::network! {
 }
 
 dl::network! {
+    /// `ReLU` layers with Keras's three arguments after hard_swish and relu6 convolutions and a
+    /// hard_sigmoid Dense layer: a maximum and a slope below a threshold; `max_value = 6` alone
+    /// (Keras's relu6); a slope below a threshold without maximum.
+    struct ReluLayers {
+        input: [6, 6, 2],
+        Conv2D(4, (3, 3), hard_swish, padding = same),
+        ReLU(max_value = 1.5, negative_slope = 0.1, threshold = 0.2),
+        Conv2D(3, (2, 2), relu6),
+        ReLU(max_value = 6.0),
+        Flatten,
+        Dense(5, hard_sigmoid),
+        ReLU(negative_slope = 0.3, threshold = 0.5),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
     /// Separable 3×3 same + relu, separable 2×2 stride 2 with depth multiplier 2 + tanh, 1×1
     /// separable without bias, Flatten.
     struct Separable {
@@ -90,6 +107,38 @@ dl::network! {
         SeparableConv2D(5, (2, 2), tanh, strides = (2, 2), depth_multiplier = 2),
         SeparableConv2D(3, (1, 1), use_bias = false),
         Flatten,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// `ZeroPadding2D` in its three forms: `((top, bottom), (left, right))` between two
+    /// convolutions, `(rows, cols)` before average pooling, and the default 1 before Flatten.
+    struct ZeroPadding {
+        input: [5, 6, 2],
+        Conv2D(3, (2, 2), tanh),
+        ZeroPadding2D(((1, 2), (0, 1))),
+        Conv2D(4, (3, 3), tanh),
+        ZeroPadding2D((1, 0)),
+        AveragePooling2D((2, 2)),
+        ZeroPadding2D(),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// `use_bias = false` on a convolution before batch normalization (as MobileNet writes it),
+    /// on a strided tanh convolution and on a tanh Dense layer: no bias tensor anywhere but the
+    /// head's.
+    struct NoBias {
+        input: [7, 7, 2],
+        Conv2D(4, (3, 3), padding = same, use_bias = false),
+        BatchNormalization(),
+        ReLU(max_value = 6.0),
+        Conv2D(3, (2, 2), tanh, strides = (2, 2), use_bias = false),
+        Flatten,
+        Dense(5, tanh, use_bias = false),
         Dense(3, softmax),
     }
 }
@@ -132,6 +181,45 @@ fn depthwise_convolutions_with_a_depth_multiplier_and_without_bias() {
 #[test]
 fn separable_convolutions() {
     check_sparse_fixture::<Separable>("cnn_separable", fixture!("cnn_separable"));
+}
+
+#[test]
+fn relu_layers_and_hard_activations() {
+    check_sparse_fixture::<ReluLayers>("cnn_relu_layers", fixture!("cnn_relu_layers"));
+}
+
+#[test]
+fn zero_padding() {
+    check_sparse_fixture::<ZeroPadding>("cnn_zero_padding", fixture!("cnn_zero_padding"));
+}
+
+#[test]
+fn layers_without_bias() {
+    check_sparse_fixture::<NoBias>("cnn_no_bias", fixture!("cnn_no_bias"));
+}
+
+/// Keras's `count_params()` of the same network (3.15): 289, of which 281 trainable; the layers
+/// without bias have their kernel alone.
+#[test]
+fn layers_without_bias_count_as_in_keras() {
+    assert_eq!(NoBias::PARAMS, 281);
+    assert_eq!(NoBias::PARAMS + <NoBias as Model>::NON_TRAINABLE, 289);
+    let rows: Vec<usize> = NoBias::LAYERS.iter().map(|l| l.params).collect();
+    assert_eq!(rows, [72, 8, 0, 48, 0, 135, 18]);
+    let mut tensors = Vec::new();
+    NoBias::zeros().for_each_param(|layer, tensor, _| tensors.push(format!("{layer}.{tensor}")));
+    assert_eq!(
+        tensors,
+        [
+            "conv2d.kernel",
+            "batch_normalization.gamma",
+            "batch_normalization.beta",
+            "conv2d_1.kernel",
+            "dense.kernel",
+            "dense_1.kernel",
+            "dense_1.bias"
+        ]
+    );
 }
 
 /// Keras's `summary()` of the same network (Keras 3.15): batch normalization counts its moving

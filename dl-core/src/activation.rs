@@ -24,6 +24,22 @@ pub enum Activation {
     Softplus,
     /// `swish` (also `silu`): `x · sigmoid(x)`.
     Swish,
+    /// `relu6`: `min(max(x, 0), 6)`.
+    Relu6,
+    /// `hard_sigmoid`: `relu6(x + 3) / 6`, Keras 3's definition.
+    HardSigmoid,
+    /// `hard_silu` (also `hard_swish`): `x · hard_sigmoid(x)`.
+    HardSwish,
+    /// Keras's `relu(x, negative_slope, max_value, threshold)` (the `ReLU` layer): `min(x,
+    /// max_value)` above `threshold`, `negative_slope · (x − threshold)` at or below it.
+    ReluWith {
+        /// The largest output (`f32::INFINITY`: none).
+        max_value: f32,
+        /// Slope at or below the threshold.
+        negative_slope: f32,
+        /// Inputs above it pass.
+        threshold: f32,
+    },
 }
 
 /// Keras's `sigmoid`.
@@ -36,6 +52,12 @@ pub fn sigmoid(x: f32) -> f32 {
 #[inline]
 pub fn tanh(x: f32) -> f32 {
     libm::tanhf(x)
+}
+
+/// Keras 3's `hard_sigmoid`: `relu6(x + 3) / 6`.
+#[inline]
+pub fn hard_sigmoid(x: f32) -> f32 {
+    (x + 3.0).clamp(0.0, 6.0) / 6.0
 }
 
 impl Activation {
@@ -74,6 +96,20 @@ impl Activation {
                 .iter_mut()
                 .for_each(|x| *x = x.max(0.0) + libm::log1pf(libm::expf(-x.abs()))),
             Activation::Swish => v.iter_mut().for_each(|x| *x *= sigmoid(*x)),
+            Activation::Relu6 => v.iter_mut().for_each(|x| *x = x.clamp(0.0, 6.0)),
+            Activation::HardSigmoid => v.iter_mut().for_each(|x| *x = hard_sigmoid(*x)),
+            Activation::HardSwish => v.iter_mut().for_each(|x| *x *= hard_sigmoid(*x)),
+            Activation::ReluWith {
+                max_value,
+                negative_slope,
+                threshold,
+            } => v.iter_mut().for_each(|x| {
+                *x = if *x > threshold {
+                    x.min(max_value)
+                } else {
+                    negative_slope * (*x - threshold)
+                }
+            }),
             Activation::Softmax => {
                 let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let mut sum = 0.0;

@@ -146,3 +146,13 @@ pub fn separable_conv2d(
         activation.apply_elementwise(out);
     }
 }
+
+/// `ZeroPadding2D`: `x` (`h × w × c`) into `y` (`oh × ow × c`) at row `pt` and column `pl`, zeros
+/// around it.
+pub fn zero_pad2d(x: &[f32], y: &mut [f32], w: usize, c: usize, ow: usize, pt: usize, pl: usize) {
+    y.fill(0.0);
+    for (r, row) in x.chunks_exact(w * c).enumerate() {
+        let start = ((r + pt) * ow + pl) * c;
+        y[start..start + w * c].copy_from_slice(row);
+    }
+}

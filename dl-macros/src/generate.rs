@@ -24,7 +24,31 @@ fn activation(k: &TokenStream, a: Activation) -> TokenStream {
         Activation::Gelu => quote!(#act::Gelu),
         Activation::Softplus => quote!(#act::Softplus),
         Activation::Swish => quote!(#act::Swish),
+        Activation::Relu6 => quote!(#act::Relu6),
+        Activation::HardSigmoid => quote!(#act::HardSigmoid),
+        Activation::HardSwish => quote!(#act::HardSwish),
+        Activation::ReluWith(args) => {
+            let (max_value, negative_slope, threshold) = relu_args(args);
+            quote!(#act::ReluWith { max_value: #max_value, negative_slope: #negative_slope, threshold: #threshold })
+        }
     }
+}
+
+/// A `ReLU` layer's arguments as `f32` expressions (no maximum: infinity).
+pub fn relu_args(args: crate::spec::ReluArgs) -> (TokenStream, Literal, Literal) {
+    let (max_value, negative_slope, threshold) = args.values();
+    let max_value = match max_value {
+        Some(m) => {
+            let m = Literal::f32_suffixed(m);
+            quote!(#m)
+        }
+        None => quote!(f32::INFINITY),
+    };
+    (
+        max_value,
+        Literal::f32_suffixed(negative_slope),
+        Literal::f32_suffixed(threshold),
+    )
 }
 
 fn layer_type(k: &TokenStream, layer: &Layer, index: usize) -> TokenStream {

@@ -9,7 +9,8 @@ use crate::errors::Errors;
 use crate::parse::LayerCall;
 use crate::suggest;
 
-/// Activations by their Keras names (`silu` is Keras's alias of `swish`).
+/// Activations by their Keras names (`silu` is Keras's alias of `swish`, `hard_swish` of
+/// `hard_silu`).
 pub const ACTIVATIONS: &[&str] = &[
     "linear",
     "relu",
@@ -22,6 +23,10 @@ pub const ACTIVATIONS: &[&str] = &[
     "softplus",
     "swish",
     "silu",
+    "relu6",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
 ];
 
 /// An activation as the generator needs it: the Keras name, resolved.
@@ -37,6 +42,40 @@ pub enum Activation {
     Gelu,
     Softplus,
     Swish,
+    Relu6,
+    HardSigmoid,
+    HardSwish,
+    /// Keras's `relu(x, negative_slope, max_value, threshold)`, as the `ReLU` layer applies it
+    /// when its arguments make it neither `relu` nor `relu6`.
+    ReluWith(ReluArgs),
+}
+
+/// The arguments of a `ReLU` layer, as the bits of their `f32` values so that activations
+/// compare exactly; `max_value` is `None` for no maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReluArgs {
+    max_value: Option<u32>,
+    negative_slope: u32,
+    threshold: u32,
+}
+
+impl ReluArgs {
+    pub fn new(max_value: Option<f32>, negative_slope: f32, threshold: f32) -> Self {
+        ReluArgs {
+            max_value: max_value.map(f32::to_bits),
+            negative_slope: negative_slope.to_bits(),
+            threshold: threshold.to_bits(),
+        }
+    }
+
+    /// `max_value` (`None`: unbounded), `negative_slope`, `threshold`.
+    pub fn values(self) -> (Option<f32>, f32, f32) {
+        (
+            self.max_value.map(f32::from_bits),
+            f32::from_bits(self.negative_slope),
+            f32::from_bits(self.threshold),
+        )
+    }
 }
 
 impl Activation {
@@ -52,6 +91,9 @@ impl Activation {
             "gelu" => Activation::Gelu,
             "softplus" => Activation::Softplus,
             "swish" | "silu" => Activation::Swish,
+            "relu6" => Activation::Relu6,
+            "hard_sigmoid" => Activation::HardSigmoid,
+            "hard_silu" | "hard_swish" => Activation::HardSwish,
             _ => return None,
         })
     }
@@ -361,6 +403,27 @@ fn number(expr: &Expr) -> Option<f64> {
         }) => number(expr).map(|v| -v),
         Expr::Paren(p) => number(&p.expr),
         _ => None,
+    }
+}
+
+/// A number of at least 0 that is finite in `f32`, as Keras's `ReLU` requires of its arguments.
+pub fn non_negative(expr: &Expr, what: &str, layer: &str, errors: &mut Errors) -> Option<f32> {
+    match number(expr) {
+        Some(v) if v >= 0.0 && (v as f32).is_finite() => Some(v as f32),
+        Some(v) => {
+            errors.push(
+                expr.span(),
+                format!("`{layer}` needs `{what}` of at least 0 (and finite in f32), found {v}"),
+            );
+            None
+        }
+        None => {
+            errors.push(
+                expr.span(),
+                format!("`{what}` must be a number of at least 0, e.g. `6.0`"),
+            );
+            None
+        }
     }
 }
 

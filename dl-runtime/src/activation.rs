@@ -31,6 +31,22 @@ pub enum Activation {
     Softplus,
     /// `swish` (also `silu`): `x · sigmoid(x)`.
     Swish,
+    /// `relu6`: `min(max(x, 0), 6)`.
+    Relu6,
+    /// `hard_sigmoid`: `relu6(x + 3) / 6`, Keras 3's definition.
+    HardSigmoid,
+    /// `hard_silu` (also `hard_swish`): `x · hard_sigmoid(x)`.
+    HardSwish,
+    /// Keras's `relu(x, negative_slope, max_value, threshold)` (the `ReLU` layer): `min(x,
+    /// max_value)` above `threshold`, `negative_slope · (x − threshold)` at or below it.
+    ReluWith {
+        /// The largest output (`f32::INFINITY`: none).
+        max_value: f32,
+        /// Slope at or below the threshold.
+        negative_slope: f32,
+        /// Inputs above it pass.
+        threshold: f32,
+    },
 }
 
 /// Keras's default slope of `leaky_relu`.
@@ -41,6 +57,20 @@ pub const ELU_ALPHA: f32 = 1.0;
 #[inline]
 pub(crate) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// Keras 3's `hard_sigmoid`, `relu6(x + 3) / 6`, rounded as TensorFlow rounds it.
+#[inline]
+pub(crate) fn hard_sigmoid(x: f32) -> f32 {
+    (x + 3.0).clamp(0.0, 6.0) / 6.0
+}
+
+/// The derivative of [`hard_sigmoid`]: `1/6` where `relu6`'s input lies strictly inside
+/// `(0, 6)` (TensorFlow's `relu6` gradient), zero outside.
+#[inline]
+fn hard_sigmoid_slope(x: f32) -> f32 {
+    let a = x + 3.0;
+    if a > 0.0 && a < 6.0 { 1.0 / 6.0 } else { 0.0 }
 }
 
 #[inline]
@@ -65,6 +95,10 @@ impl Activation {
             Activation::Gelu => "gelu",
             Activation::Softplus => "softplus",
             Activation::Swish => "swish",
+            Activation::Relu6 => "relu6",
+            Activation::HardSigmoid => "hard_sigmoid",
+            Activation::HardSwish => "hard_silu",
+            Activation::ReluWith { .. } => "relu",
         }
     }
 
@@ -86,6 +120,20 @@ impl Activation {
             }),
             Activation::Softplus => map(z, y, softplus),
             Activation::Swish => map(z, y, |v| v * sigmoid(v)),
+            Activation::Relu6 => map(z, y, |v| v.clamp(0.0, 6.0)),
+            Activation::HardSigmoid => map(z, y, hard_sigmoid),
+            Activation::HardSwish => map(z, y, |v| v * hard_sigmoid(v)),
+            Activation::ReluWith {
+                max_value,
+                negative_slope,
+                threshold,
+            } => map(z, y, |v| {
+                if v > threshold {
+                    v.min(max_value)
+                } else {
+                    negative_slope * (v - threshold)
+                }
+            }),
             Activation::Softmax => {
                 for (zc, yc) in z.chunks_exact(features).zip(y.chunks_exact_mut(features)) {
                     softmax(zc, yc);
@@ -141,6 +189,19 @@ impl Activation {
             Activation::Swish => scale(z, d, |z| {
                 let s = sigmoid(z);
                 s + z * s * (1.0 - s)
+            }),
+            // `0 < y < 6` exactly where `0 < z < 6`, so relu6 reads `y` as relu does.
+            Activation::Relu6 => scale(y, d, |y| if y > 0.0 && y < 6.0 { 1.0 } else { 0.0 }),
+            Activation::HardSigmoid => scale(z, d, hard_sigmoid_slope),
+            Activation::HardSwish => scale(z, d, |z| hard_sigmoid(z) + z * hard_sigmoid_slope(z)),
+            Activation::ReluWith {
+                max_value,
+                negative_slope,
+                threshold,
+            } => scale(z, d, |z| match () {
+                // TensorFlow's clip passes the gradient at the maximum itself.
+                _ if z > threshold => (z <= max_value) as u8 as f32,
+                _ => negative_slope,
             }),
             Activation::Softmax => {
                 for (yc, dc) in y.chunks_exact(features).zip(d.chunks_exact_mut(features)) {

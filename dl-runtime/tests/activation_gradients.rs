@@ -56,17 +56,39 @@ fn all_activations() -> Vec<Activation> {
         Activation::Gelu,
         Activation::Softplus,
         Activation::Swish,
+        Activation::Relu6,
+        Activation::HardSigmoid,
+        Activation::HardSwish,
+        Activation::ReluWith {
+            max_value: 6.0,
+            negative_slope: 0.3,
+            threshold: 0.0,
+        },
+        Activation::ReluWith {
+            max_value: f32::INFINITY,
+            negative_slope: 0.5,
+            threshold: 3.0,
+        },
+        Activation::ReluWith {
+            max_value: 3.0,
+            negative_slope: 0.0,
+            threshold: 0.0,
+        },
     ]
 }
 
-/// `len` values uniform in `±range`, none within `4h` of zero (the kink of relu, leaky_relu, and
-/// elu with `alpha ≠ 1`), so that `z ± h` stays on one side.
+/// `len` values uniform in `±range`, none within `4h` of a kink (zero for relu, leaky_relu, relu6
+/// and elu with `alpha ≠ 1`; 6 for relu6; ±3 for hard_sigmoid and hard_silu; the thresholds and
+/// maxima of the `ReluWith` cases above), so that `z ± h` stays on one side.
 fn points(rng: &mut impl Rng, len: usize, range: f32) -> Vec<f32> {
     (0..len)
         .map(|_| {
             loop {
                 let v = rng.random_range(-range..range);
-                if v.abs() > 4.0 * H {
+                if [0.0, -3.0, 3.0, 6.0]
+                    .iter()
+                    .all(|k: &f32| (v - k).abs() > 4.0 * H)
+                {
                     break v;
                 }
             }

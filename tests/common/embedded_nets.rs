@@ -225,5 +225,17 @@ macro_rules! with_embedded_nets {
             GlobalAveragePooling2D,
             Dense(2, softmax),
         });
+        $m!(HardActivations, HardActivationsEmbedded, "../fixtures/embedded/hard_activations.safetensors", {
+            input: [6, 6, 2],
+            Conv2D(4, 3, hard_swish, padding = same),
+            Activation(relu6),
+            ZeroPadding2D(((1, 0), (2, 1))),
+            Conv2D(3, 2, hard_sigmoid, use_bias = false),
+            ReLU(max_value = 0.6, negative_slope = 0.2, threshold = 0.5),
+            Flatten,
+            Dense(8, relu6),
+            Dense(6, hard_silu, use_bias = false),
+            Dense(3, hard_sigmoid),
+        });
     };
 }

@@ -30,6 +30,13 @@ fn activation(core: &TokenStream, a: Activation) -> TokenStream {
         Activation::Gelu => quote!(Gelu),
         Activation::Softplus => quote!(Softplus),
         Activation::Swish => quote!(Swish),
+        Activation::Relu6 => quote!(Relu6),
+        Activation::HardSigmoid => quote!(HardSigmoid),
+        Activation::HardSwish => quote!(HardSwish),
+        Activation::ReluWith(args) => {
+            let (max_value, negative_slope, threshold) = crate::generate::relu_args(args);
+            quote!(ReluWith { max_value: #max_value, negative_slope: #negative_slope, threshold: #threshold })
+        }
     };
     quote!(#core::Activation::#name)
 }

@@ -1,12 +1,13 @@
 //! `Conv2D(filters, kernel_size, strides = 1, padding = valid, activation = None, use_bias =
 //! true)` over a channels-last image.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
 use super::shared::{
-    Window, embedded_window, fit_window, image_dims, image_input, required, use_bias, width_mismatch,
+    Window, embedded_window, fit_window, image_dims, image_input, params_type_with_bias, required, use_bias,
+    width_mismatch,
 };
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
@@ -21,6 +22,8 @@ pub struct Conv2D {
     pub filters: usize,
     pub window: Window,
     pub activation: Activation,
+    /// `use_bias`: without it the layer has no `bias` tensor, as in Keras.
+    pub use_bias: bool,
 }
 
 fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
@@ -66,7 +69,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
     let bias = use_bias(bound.get(5), errors);
     let (h, w, _) = image_input("Conv2D", input?, previous, span, errors)?;
-    let (filters, kernel, strides, padding, activation, _) =
+    let (filters, kernel, strides, padding, activation, use_bias) =
         (filters?, kernel?, strides?, padding?, activation?, bias?);
     let (oh, ow, pad) = fit_window(
         "kernel",
@@ -88,6 +91,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
             filters,
             window,
             activation,
+            use_bias,
         }),
         Shape::Image(oh, ow, filters),
     ))
@@ -101,10 +105,11 @@ impl KindSpec for Conv2D {
     fn param_shapes(&self, layer: &Layer) -> TensorShapes {
         let c = layer.input.dims().last().copied().unwrap_or(0);
         let size = self.window.size;
-        vec![
-            ("kernel", vec![size.0, size.1, c, self.filters]),
-            ("bias", vec![self.filters]),
-        ]
+        let mut shapes = vec![("kernel", vec![size.0, size.1, c, self.filters])];
+        if self.use_bias {
+            shapes.push(("bias", vec![self.filters]));
+        }
+        shapes
     }
 
     fn activation(&self) -> Activation {
@@ -126,7 +131,8 @@ impl KindSpec for Conv2D {
             lit(window.strides.1),
         );
         let (oh, ow, pt, pl, kk) = (lit(oh), lit(ow), lit(window.pad.0), lit(window.pad.1), lit(kk));
-        quote!(#k::layers::Conv2D<#h, #w, #c, #f, #kh, #kw, #sh, #sw, #oh, #ow, #pt, #pl, #kk>)
+        let bias = (!self.use_bias).then(|| quote!(, false));
+        quote!(#k::layers::Conv2D<#h, #w, #c, #f, #kh, #kw, #sh, #sw, #oh, #ow, #pt, #pl, #kk #bias>)
     }
 
     fn mask(&self) -> Mask {
@@ -137,13 +143,32 @@ impl KindSpec for Conv2D {
         Some(quote!(#core::params::Conv2D))
     }
 
+    /// Without a bias, an empty one in the struct's place.
+    fn params_init(&self, core: &TokenStream, mut decoded: Vec<TokenStream>) -> TokenStream {
+        let path = self.params_struct(core).expect("the struct is named above");
+        if !self.use_bias {
+            decoded.push(quote!(bias: []));
+        }
+        quote!(#path { #(#decoded,)* })
+    }
+
+    fn params_type(&self, core: &TokenStream, _layer: &Layer, sizes: &[Literal]) -> TokenStream {
+        params_type_with_bias(quote!(#core::params::Conv2D), self.use_bias, sizes)
+    }
+
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
         let (core, layer, f, act) = (cx.core, cx.layer, cx.field, cx.act);
         let win = embedded_window(core, layer.input, layer.output, &self.window);
+        let filters = lit(self.filters);
         let softmax = (self.activation == Activation::Softmax)
-            .then(|| quote!(for px in out.chunks_exact_mut(self.#f.bias.len()) { #act.apply(px); }));
+            .then(|| quote!(for px in out.chunks_exact_mut(#filters) { #act.apply(px); }));
+        let bias = if self.use_bias {
+            quote!(&self.#f.bias)
+        } else {
+            quote!(&[0.0f32; #filters])
+        };
         Some(quote! {
-            #core::conv::conv2d(&#win, x0, &self.#f.kernel, &self.#f.bias, out, #act);
+            #core::conv::conv2d(&#win, x0, &self.#f.kernel, #bias, out, #act);
             #softmax
         })
     }

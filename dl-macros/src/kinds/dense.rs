@@ -1,11 +1,11 @@
 //! `Dense(units, activation = None, use_bias = true)`: flat features, or each step of a
 //! sequence.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::Expr;
 
-use super::shared::{needs_embedding, required, use_bias, width_mismatch};
+use super::shared::{needs_embedding, params_type_with_bias, required, use_bias, width_mismatch};
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
@@ -18,6 +18,8 @@ pub const KINDS: &[Registered] = &[Registered::one("Dense", "dense", resolve)];
 pub struct Dense {
     pub units: usize,
     pub activation: Activation,
+    /// `use_bias`: without it the layer has no `bias` tensor, as in Keras.
+    pub use_bias: bool,
 }
 
 fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
@@ -36,8 +38,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         .get(1)
         .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
     let bias = use_bias(bound.get(2), errors);
-    let units = units?;
-    bias?;
+    let (units, use_bias) = (units?, bias?);
     let output = match input? {
         Shape::Flat(_) => Shape::Flat(units),
         // Keras applies a Dense layer to each time step of a sequence.
@@ -57,6 +58,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         Kind::Dense(Dense {
             units,
             activation: activation?,
+            use_bias,
         }),
         output,
     ))
@@ -88,7 +90,11 @@ impl KindSpec for Dense {
 
     fn param_shapes(&self, layer: &Layer) -> TensorShapes {
         let d = layer.input.features();
-        vec![("kernel", vec![d, self.units]), ("bias", vec![self.units])]
+        let mut shapes = vec![("kernel", vec![d, self.units])];
+        if self.use_bias {
+            shapes.push(("bias", vec![self.units]));
+        }
+        shapes
     }
 
     fn activation(&self) -> Activation {
@@ -97,7 +103,11 @@ impl KindSpec for Dense {
 
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
         let (i, o) = (lit(layer.input.features()), lit(self.units));
-        quote!(#k::layers::Dense<#i, #o>)
+        if self.use_bias {
+            quote!(#k::layers::Dense<#i, #o>)
+        } else {
+            quote!(#k::layers::Dense<#i, #o, false>)
+        }
     }
 
     /// A Dense layer on a sequence sees every time step of every sample as one column.
@@ -121,9 +131,27 @@ impl KindSpec for Dense {
         Some(quote!(#core::params::Dense))
     }
 
+    /// Without a bias, an empty one in the struct's place.
+    fn params_init(&self, core: &TokenStream, mut decoded: Vec<TokenStream>) -> TokenStream {
+        let path = self.params_struct(core).expect("the struct is named above");
+        if !self.use_bias {
+            decoded.push(quote!(bias: []));
+        }
+        quote!(#path { #(#decoded,)* })
+    }
+
+    fn params_type(&self, core: &TokenStream, _layer: &Layer, sizes: &[Literal]) -> TokenStream {
+        params_type_with_bias(quote!(#core::params::Dense), self.use_bias, sizes)
+    }
+
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
         let (core, layer, f, act) = (cx.core, cx.layer, cx.field, cx.act);
         let (i_, o_) = (lit(layer.input.features()), lit(self.units));
+        if !self.use_bias {
+            return Some(
+                quote!(#core::dense::dense::<#i_, #o_>(x0, &self.#f.kernel, &[0.0; #o_], out, #act);),
+            );
+        }
         Some(quote!(#core::dense::dense::<#i_, #o_>(x0, &self.#f.kernel, &self.#f.bias, out, #act);))
     }
 

@@ -32,6 +32,7 @@ mod merge;
 mod pool;
 mod recurrent;
 mod shared;
+mod zero_padding;
 
 use proc_macro2::{Literal, Span, TokenStream};
 use syn::Ident;
@@ -219,6 +220,7 @@ pub const REGISTRY: &[&[Registered]] = &[
     depthwise::KINDS,
     pool::KINDS,
     flatten::KINDS,
+    zero_padding::KINDS,
     dropout::KINDS,
     batch_norm::KINDS,
     embedding::KINDS,
@@ -259,7 +261,6 @@ pub const KERAS_NOT_YET: &[&str] = &[
     "Normalization",
     "Rescaling",
     "ZeroPadding1D",
-    "ZeroPadding2D",
     "Cropping1D",
     "Cropping2D",
     "Reshape",
@@ -267,7 +268,6 @@ pub const KERAS_NOT_YET: &[&str] = &[
     "RepeatVector",
     "UpSampling1D",
     "UpSampling2D",
-    "ReLU",
     "LeakyReLU",
     "PReLU",
     "ELU",
@@ -311,6 +311,7 @@ kinds! {
     Pool(pool::Pool),
     GlobalPool(pool::GlobalPool),
     Flatten(flatten::Flatten),
+    ZeroPadding2D(zero_padding::ZeroPadding2D),
     Embedding(embedding::Embedding),
     Recurrent(recurrent::Recurrent),
     GlobalPool1D(global_pool_1d::GlobalPool1D),

@@ -3,7 +3,6 @@
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::quote;
-use syn::spanned::Spanned;
 
 use super::lit;
 use crate::errors::Errors;
@@ -56,17 +55,17 @@ pub fn needs_embedding<T>(layer: &str, span: Span, errors: &mut Errors) -> Optio
     None
 }
 
-pub fn use_bias(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<()> {
-    match expr.map(|e| (e, spec::boolean(e, "use_bias", errors))) {
-        None | Some((_, Some(true))) => Some(()),
-        Some((e, Some(false))) => {
-            errors.push(
-                e.span(),
-                "`use_bias = false` is not supported yet; layers always have a bias",
-            );
-            None
-        }
-        Some((_, None)) => None,
+pub fn use_bias(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<bool> {
+    expr.map_or(Some(true), |e| spec::boolean(e, "use_bias", errors))
+}
+
+/// The embedded parameter struct's type of a layer whose `bias` may be absent: a zero-length
+/// bias in its place.
+pub fn params_type_with_bias(path: TokenStream, use_bias: bool, sizes: &[Literal]) -> TokenStream {
+    if use_bias {
+        quote!(#path<#(#sizes),*>)
+    } else {
+        quote!(#path<#(#sizes,)* 0>)
     }
 }
 

@@ -29,7 +29,8 @@ use crate::init;
 ///
 /// The kernel is stored as an `F × K` column-major matrix with element
 /// `(f, (kh·KW + kw)·C + c)`, which is byte for byte Keras's `(KH, KW, C, F)` row-major
-/// `kernel`, so weight files map 1:1.
+/// `kernel`, so weight files map 1:1. Without `BIAS` (`use_bias = False`) no `bias` tensor is
+/// visited, saved or trained, and the one kept stays zero.
 pub struct Conv2D<
     const H: usize,
     const W: usize,
@@ -44,6 +45,7 @@ pub struct Conv2D<
     const PT: usize,
     const PL: usize,
     const K: usize,
+    const BIAS: bool = true,
 > {
     /// The weights, `F × K` (`z = kernel · patch`).
     pub kernel: Param<SMatrix<f32, F, K>>,
@@ -128,7 +130,8 @@ impl<
     const PT: usize,
     const PL: usize,
     const K: usize,
-> Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+    const BIAS: bool,
+> Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K, BIAS>
 {
     /// Post-monomorphisation check that the derived sizes agree with the others.
     const CHECK: () = {
@@ -181,7 +184,8 @@ impl<
     const PT: usize,
     const PL: usize,
     const K: usize,
-> Clone for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+    const BIAS: bool,
+> Clone for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K, BIAS>
 {
     fn clone(&self) -> Self {
         // Field-wise `Box::clone` would build the matrix on the stack first.
@@ -206,7 +210,8 @@ impl<
     const PT: usize,
     const PL: usize,
     const K: usize,
-> core::fmt::Debug for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+    const BIAS: bool,
+> core::fmt::Debug for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K, BIAS>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
@@ -247,9 +252,10 @@ impl<
     const PT: usize,
     const PL: usize,
     const K: usize,
-> Layer for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K>
+    const BIAS: bool,
+> Layer for Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K, BIAS>
 {
-    const PARAMS: usize = K * F + F;
+    const PARAMS: usize = K * F + if BIAS { F } else { 0 };
     const INPUTS: usize = H * W * C;
     const OUTPUTS: usize = OH * OW * F;
     type In = f32;
@@ -271,17 +277,23 @@ impl<
 
     fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
         f("kernel", self.kernel.as_slice());
-        f("bias", self.bias.as_slice());
+        if BIAS {
+            f("bias", self.bias.as_slice());
+        }
     }
 
     fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
         f("kernel", self.kernel.as_mut_slice());
-        f("bias", self.bias.as_mut_slice());
+        if BIAS {
+            f("bias", self.bias.as_mut_slice());
+        }
     }
 
     fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
         f(self.kernel.as_mut_slice(), other.kernel.as_slice());
-        f(self.bias.as_mut_slice(), other.bias.as_slice());
+        if BIAS {
+            f(self.bias.as_mut_slice(), other.bias.as_slice());
+        }
     }
 
     #[inline]
@@ -404,9 +416,13 @@ fn conv_forward(
             gemm_bias(filters, n * cols, k, kernel, patches, bias, false, zc);
             activation.apply(zc, yc, filters);
         } else {
-            // Bias and relu applied as the product is stored: the output is written once.
+            // Bias and relu applied as the product is stored: the output is written once (relu6
+            // clips it in place after).
             let relu = activation == Activation::Relu;
             gemm_bias(filters, n * cols, k, kernel, patches, bias, relu, yc);
+            if activation == Activation::Relu6 {
+                activation.apply_in_place(yc, filters);
+            }
         }
         s0 += n;
     }
@@ -460,7 +476,10 @@ fn gathered_forward(
             gemm_gathered_bias(filters, kernel, b, bias, false, zc);
             activation.apply(zc, &mut y[out], filters);
         } else {
-            gemm_gathered_bias(filters, kernel, b, bias, relu, &mut y[out]);
+            gemm_gathered_bias(filters, kernel, b, bias, relu, &mut y[out.clone()]);
+            if activation == Activation::Relu6 {
+                activation.apply_in_place(&mut y[out], filters);
+            }
         }
     }
 }

@@ -9,18 +9,20 @@ use crate::aligned::Param;
 use crate::gemm::{Op, gemm, gemm_bias};
 use crate::init;
 
-/// A fully connected layer from `I` to `O` features.
+/// A fully connected layer from `I` to `O` features, with a bias unless `BIAS` is `false`
+/// (`use_bias = False`: no `bias` tensor is visited, saved or trained, and the one kept stays
+/// zero).
 ///
 /// The kernel is stored as an `O × I` column-major matrix, which is byte for byte Keras's
 /// `(I, O)` row-major `kernel`, so weight files map 1:1.
-pub struct Dense<const I: usize, const O: usize> {
+pub struct Dense<const I: usize, const O: usize, const BIAS: bool = true> {
     /// The weights, `O × I` (`y = kernel · x`).
     pub kernel: Param<SMatrix<f32, O, I>>,
     /// The bias, one per unit.
     pub bias: Param<SVector<f32, O>>,
 }
 
-impl<const I: usize, const O: usize> Dense<I, O> {
+impl<const I: usize, const O: usize, const BIAS: bool> Dense<I, O, BIAS> {
     /// Keras's defaults: glorot-uniform kernel, zero bias.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
         let mut layer = Self::zeros();
@@ -51,7 +53,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     }
 }
 
-impl<const I: usize, const O: usize> Clone for Dense<I, O> {
+impl<const I: usize, const O: usize, const BIAS: bool> Clone for Dense<I, O, BIAS> {
     fn clone(&self) -> Self {
         // Field-wise `Box::clone` would build the matrix on the stack first.
         let mut copy = Self::zeros();
@@ -61,9 +63,9 @@ impl<const I: usize, const O: usize> Clone for Dense<I, O> {
     }
 }
 
-impl<const I: usize, const O: usize> core::fmt::Debug for Dense<I, O> {
+impl<const I: usize, const O: usize, const BIAS: bool> core::fmt::Debug for Dense<I, O, BIAS> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Dense<{I}, {O}>")
+        write!(f, "Dense<{I}, {O}{}>", if BIAS { "" } else { ", no bias" })
     }
 }
 
@@ -75,8 +77,8 @@ pub struct DenseCache {
     pub z: Vec<f32>,
 }
 
-impl<const I: usize, const O: usize> Layer for Dense<I, O> {
-    const PARAMS: usize = I * O + O;
+impl<const I: usize, const O: usize, const BIAS: bool> Layer for Dense<I, O, BIAS> {
+    const PARAMS: usize = I * O + if BIAS { O } else { 0 };
     const INPUTS: usize = I;
     const OUTPUTS: usize = O;
     type In = f32;
@@ -95,17 +97,23 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
 
     fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
         f("kernel", self.kernel.as_slice());
-        f("bias", self.bias.as_slice());
+        if BIAS {
+            f("bias", self.bias.as_slice());
+        }
     }
 
     fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
         f("kernel", self.kernel.as_mut_slice());
-        f("bias", self.bias.as_mut_slice());
+        if BIAS {
+            f("bias", self.bias.as_mut_slice());
+        }
     }
 
     fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
         f(self.kernel.as_mut_slice(), other.kernel.as_slice());
-        f(self.bias.as_mut_slice(), other.bias.as_slice());
+        if BIAS {
+            f(self.bias.as_mut_slice(), other.bias.as_slice());
+        }
     }
 
     #[inline]
@@ -180,10 +188,13 @@ fn dense_forward(
     assert_eq!(x.len(), inputs * batch, "dense input has the wrong length");
     if !keeps_pre_activation(activation) {
         // Bias and relu applied as the product is stored: the output is written once and no
-        // pre-activation kept.
+        // pre-activation kept (relu6 clips it in place after).
         z.clear();
         let relu = activation == Activation::Relu;
         gemm_bias(units, batch, inputs, kernel, x, bias, relu, y);
+        if activation == Activation::Relu6 {
+            activation.apply_in_place(y, units);
+        }
     } else {
         fit_len(z, units * batch);
         gemm_bias(units, batch, inputs, kernel, x, bias, false, z);

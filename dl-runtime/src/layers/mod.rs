@@ -19,6 +19,7 @@ mod flatten;
 mod merge;
 mod pool;
 mod recurrent;
+mod zero_padding;
 
 pub use crate::aligned::Param;
 pub use activation_layer::{ActivationCache, ActivationLayer};
@@ -38,6 +39,7 @@ pub use recurrent::{
     Bidirectional, BidirectionalCache, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Recurrent,
     RecurrentCache, SimpleRNN,
 };
+pub use zero_padding::ZeroPadding2D;
 
 /// The padding mask of `Embedding(mask_zero = true)`: the batch's token ids, sample-major
 /// (`tokens[b·T + t]` is step `t` of sample `b`); a step whose id is 0 is padding.
@@ -121,12 +123,16 @@ pub(crate) const fn output_and_gradient<L: Layer>() -> usize {
 }
 
 /// Whether a layer with `activation` keeps its pre-activations `z` for the backward pass: every
-/// activation but `linear` (`z = y`) and `relu` (`z > 0 ⇔ y > 0`), whose backward passes read
+/// activation but `linear` (`z = y`), `relu` (`z > 0 ⇔ y > 0`) and `relu6` (`0 < z < 6 ⇔ 0 < y <
+/// 6`), whose backward passes read
 /// `y`. Neither is fused with a loss, the only other reader of `z` (through
 /// [`Layer::pre_activation`]), which gets `y` then. Skipping `z` saves writing and reading back
 /// a buffer the size of the output, the largest of a network after its first convolution.
 pub const fn keeps_pre_activation(activation: Activation) -> bool {
-    !matches!(activation, Activation::Linear | Activation::Relu)
+    !matches!(
+        activation,
+        Activation::Linear | Activation::Relu | Activation::Relu6
+    )
 }
 
 /// Resizes a buffer without shrinking its capacity.

@@ -44,6 +44,9 @@
 //! | | `backward_lstm.kernel`, `backward_lstm.recurrent_kernel`, `backward_lstm.bias` | | `m.weight_ih_l0_reverse`, `m.weight_hh_l0_reverse`, `m.bias_ih_l0_reverse`, `m.bias_hh_l0_reverse` | as the wrapped layer's |
 //! | `BatchNormalization` | `gamma`, `beta`, `moving_mean`, `moving_variance` | `nn.BatchNorm2d` / `1d` | `m.weight`, `m.bias`, `m.running_mean`, `m.running_var` | same; `m.num_batches_tracked` is ignored |
 //!
+//! A `Dense` or `Conv2D` with `use_bias = false` is the module built with `bias=False`: `m.weight`
+//! alone.
+//!
 //! Keras's GRU with `reset_after = True` (its default, and `dl`'s) is PyTorch's formulation:
 //! the reset gate scales `W_hn·h + b_hn`. The recurrent layers are PyTorch's defaults otherwise:
 //! one layer (`_l0`), one direction (two for a `Bidirectional`, below), with biases;
