@@ -339,10 +339,9 @@ fn adam_finite_avx2(
     adam_finite_body(param, grad, m, v, d1, d2, alpha, eps)
 }
 
-/// Whether [`adam_body`] would leave every value finite, a chunk of [`CHECK_CHUNK`] values at a
-/// time: first a test without the square root and the division (the slow part of the update),
-/// which passes only when the result is surely finite, and where it does not pass the update's
-/// own arithmetic, so that the answer is exact either way.
+/// [`adam_body`]'s arithmetic, expression for expression, with the results summed as `x · 0`
+/// (NaN exactly when `x` is NaN or infinite) in 16 independent lanes, as in
+/// [`all_finite`](crate::finite::all_finite), so that the loop vectorises.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn adam_finite_body(
@@ -357,81 +356,22 @@ fn adam_finite_body(
 ) -> bool {
     let n = param.len();
     let (grad, m, v) = (&grad[..n], &m[..n], &v[..n]);
-    let mut start = 0;
-    while start < n {
-        let r = start..n.min(start + CHECK_CHUNK);
-        let (p, g, m, v) = (&param[r.clone()], &grad[r.clone()], &m[r.clone()], &v[r.clone()]);
-        if !(surely_finite(p, g, m, v, d1, d2, alpha, eps) || updated_finite(p, g, m, v, d1, d2, alpha, eps))
-        {
-            return false;
-        }
-        start = r.end;
-    }
-    true
-}
-
-/// Values per chunk of [`adam_finite_body`].
-const CHECK_CHUNK: usize = 256;
-
-/// Slices as arrays of 16, for loops that vectorise without bounds checks.
-fn lanes(s: &[f32]) -> impl Iterator<Item = &[f32; 16]> {
-    s.chunks_exact(16).map(|c| c.try_into().expect("16 values"))
-}
-
-/// A sufficient condition for [`adam_body`] to leave everything finite: the new moments `m'`
-/// and `v'` finite, `v' ≥ 0`, `a = alpha·m'` finite with `|a| ≤ B = min(ε·10³⁶, 10³⁶)`, and
-/// `|p| ≤ 10³⁷`. Then the divisor `√v' + ε` rounds to at least `ε`, so the step
-/// `|a / (√v' + ε)|` is at most about `min(10³⁶, B/ε) ≤ 10³⁶`, and `p` minus it is below
-/// `1.1·10³⁷ < f32::MAX`. A NaN anywhere fails a comparison, so fails the test.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn surely_finite(p: &[f32], g: &[f32], m: &[f32], v: &[f32], d1: f32, d2: f32, alpha: f32, eps: f32) -> bool {
-    let bound = (eps * 1e36).min(1e36);
-    let ok = |p: f32, g: f32, m: f32, v: f32| {
-        let m = m + (g - m) * d1;
-        let v = v + (g * g - v) * d2;
-        let a = alpha * m;
-        m.abs() < f32::INFINITY && (0.0..f32::INFINITY).contains(&v) && a.abs() <= bound && p.abs() <= 1e37
-    };
-    let mut bad = [0u32; 16];
-    for (((p, g), m), v) in lanes(p).zip(lanes(g)).zip(lanes(m)).zip(lanes(v)) {
-        for l in 0..16 {
-            bad[l] |= u32::from(!ok(p[l], g[l], m[l], v[l]));
-        }
-    }
-    let tail = (p.len() - p.len() % 16..p.len()).all(|i| ok(p[i], g[i], m[i], v[i]));
-    tail && bad.iter().all(|&b| b == 0)
-}
-
-/// [`adam_body`]'s arithmetic, expression for expression, with the results summed as `x · 0`
-/// (NaN exactly when `x` is NaN or infinite) in 16 independent lanes, as in
-/// [`all_finite`](crate::finite::all_finite), so that the loop vectorises.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn updated_finite(
-    p: &[f32],
-    g: &[f32],
-    m: &[f32],
-    v: &[f32],
-    d1: f32,
-    d2: f32,
-    alpha: f32,
-    eps: f32,
-) -> bool {
-    let updated = |p: f32, g: f32, m: f32, v: f32| {
-        let m = m + (g - m) * d1;
-        let v = v + (g * g - v) * d2;
-        let p = p - alpha * m / (v.sqrt() + eps);
+    let updated = |i: usize| {
+        let g = grad[i];
+        let m = m[i] + (g - m[i]) * d1;
+        let v = v[i] + (g * g - v[i]) * d2;
+        let p = param[i] - alpha * m / (v.sqrt() + eps);
         m * 0.0 + v * 0.0 + p * 0.0
     };
     let mut acc = [0.0f32; 16];
-    for (((p, g), m), v) in lanes(p).zip(lanes(g)).zip(lanes(m)).zip(lanes(v)) {
-        for l in 0..16 {
-            acc[l] += updated(p[l], g[l], m[l], v[l]);
+    let mut i = 0;
+    while i + 16 <= n {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += updated(i + l);
         }
+        i += 16;
     }
-    let n = p.len();
-    let tail: f32 = (n - n % 16..n).map(|i| updated(p[i], g[i], m[i], v[i])).sum();
+    let tail: f32 = (i..n).map(updated).sum();
     !(acc.iter().sum::<f32>() + tail).is_nan()
 }
 
@@ -592,10 +532,10 @@ mod tests {
     }
 
     /// The check a step makes before writing (`ElementRule::finite`) says exactly whether
-    /// applying the update leaves every value finite: Adam's own read-only pass (its quick
-    /// bound and the update's arithmetic behind it) and the default (the update on copies, as
-    /// AdamW uses), over values from zero and subnormals to either side of the quick bound and
-    /// past overflow, and non-finite ones, at every position of a vector and of the tail.
+    /// applying the update leaves every value finite: Adam's own read-only pass and the default
+    /// (the update on copies, as AdamW uses), over values from zero and subnormals to past
+    /// the square root's and the division's overflow, and non-finite ones, at every position
+    /// of a vector and of the tail.
     #[test]
     fn the_finiteness_check_agrees_with_the_update() {
         use crate::finite::all_finite;
@@ -611,9 +551,6 @@ mod tests {
             1e19,
             -2e19,
             1e30,
-            1e36,
-            -1e37,
-            3e37,
             f32::MAX,
             -f32::MAX,
             f32::INFINITY,
@@ -636,7 +573,7 @@ mod tests {
                 d1: 0.1,
                 d2: 0.001,
                 alpha: [1e-3, 1.0, 1e30][case % 3],
-                eps: [1e-7, 1e-30, 1e3][(case / 3) % 3],
+                eps: [1e-7, 1e-30][case % 2],
             };
             let adamw = AdamWRule {
                 decay: [0.996, 1e30][case % 2],
