@@ -10,43 +10,6 @@ pub trait ElementRule: Sync {
     /// Updates `param` from `grad` and the matching pieces of the optimizer's state buffers;
     /// an unused buffer is an empty slice, the others are as long as `param`.
     fn apply(&self, param: &mut [f32], grad: &[f32], state: [&mut [f32]; 2]);
-
-    /// Whether [`ElementRule::apply`] would leave `param` and the state all finite, changing
-    /// nothing: the check a training step makes before it writes anything. It must compute
-    /// exactly what `apply` does. The default runs `apply` on copies, a few hundred values at
-    /// a time (they stay in L1); a rule can instead compute its values without storing them.
-    fn finite(&self, param: &[f32], grad: &[f32], state: [&[f32]; 2]) -> bool {
-        let mut copies = [[0.0f32; SCRATCH]; 3];
-        let [cp, c0, c1] = &mut copies;
-        let mut finite = true;
-        let mut start = 0;
-        while start < param.len() {
-            let len = SCRATCH.min(param.len() - start);
-            let r = start..start + len;
-            let p = &mut cp[..len];
-            p.copy_from_slice(&param[r.clone()]);
-            let s0 = copy_piece(state[0], r.clone(), c0);
-            let s1 = copy_piece(state[1], r.clone(), c1);
-            self.apply(p, &grad[r], [&mut *s0, &mut *s1]);
-            finite &= all_finite(p) && all_finite(s0) && all_finite(s1);
-            start += len;
-        }
-        finite
-    }
-}
-
-/// Values per copy in [`ElementRule::finite`]'s default: three arrays of 1 KiB on the stack.
-const SCRATCH: usize = 256;
-
-/// `scratch`'s first `r.len()` values set to `state[r]`, or nothing for an unused (empty) buffer.
-fn copy_piece<'a>(state: &[f32], r: core::ops::Range<usize>, scratch: &'a mut [f32]) -> &'a mut [f32] {
-    if state.is_empty() {
-        &mut scratch[..0]
-    } else {
-        let s = &mut scratch[..r.len()];
-        s.copy_from_slice(&state[r]);
-        s
-    }
 }
 
 /// A step's [`ElementRule`] with the optimizer's state for a range of parameters: up to two
@@ -112,22 +75,6 @@ impl<'a> Elementwise<'a> {
 const CHUNK: usize = 2048;
 
 impl Elementwise<'_> {
-    /// Whether [`Elementwise::apply`] would leave the range's parameters and state all finite
-    /// ([`ElementRule::finite`]); nothing is written.
-    pub(crate) fn finite(&self, param: &[f32], grad: &[f32]) -> bool {
-        assert_eq!(param.len(), grad.len(), "a gradient of another length");
-        for s in &self.state {
-            assert!(
-                s.is_empty() || s.len() == param.len(),
-                "optimizer state of {} values for {} parameters",
-                s.len(),
-                param.len()
-            );
-        }
-        let [s0, s1] = &self.state;
-        self.rule.finite(param, grad, [&**s0, &**s1])
-    }
-
     /// Which of the two state buffers the rule uses: those a backup must hold besides the
     /// parameters.
     pub(crate) fn used(&self) -> [bool; 2] {

@@ -41,8 +41,7 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     x: Vec<<M::Input as Sample>::Elem>,
     y: Vec<L::Target>,
     /// The weights and optimizer state before the current update, to restore if it is not
-    /// finite; filled only by an optimizer without an element-wise rule, or for a step already
-    /// found non-finite (element-wise rules are checked before anything is written).
+    /// finite.
     backup: Vec<f32>,
     steps: usize,
     parallel: Parallel,

@@ -10,8 +10,7 @@ use crate::optim::{Clip, Optimizer};
 pub(crate) struct Update<'a, O> {
     pub optimizer: &'a mut O,
     pub clip: Option<Clip>,
-    /// The weights and optimizer state before the update, to restore if it is not finite (not
-    /// used by an element-wise step that is finite: it is checked before it is written).
+    /// The weights and optimizer state before the update, to restore if it is not finite.
     pub backup: &'a mut Vec<f32>,
 }
 
@@ -65,34 +64,45 @@ pub(crate) fn apply<M: Model, O: Optimizer>(
     let n = M::PARAMS;
     optimizer.begin_step();
     if let Some(mut step) = optimizer.elementwise(n) {
-        // Checked before anything is written: the rule computes the step's values without
-        // storing them (`ElementRule::finite`), and only a step that is finite everywhere is
-        // applied. Cheaper than copying the weights and state aside to restore them: one
-        // read-only pass instead of three copies of every parameter's values.
+        // A copy of the weights and of the state buffers the rule uses, taken chunk by chunk
+        // just before each is updated, while it is in cache.
+        let used = step.used();
+        backup.resize(n * (1 + used.iter().filter(|&&u| u).count()), 0.0);
+        let (bp, rest) = backup.split_at_mut(n);
+        let (b0, b1) = rest.split_at_mut(if used[0] { n } else { 0 });
         let mut finite = true;
         let mut offset = 0;
         model.zip_params_mut(grads, |p, g| {
             let len = p.len();
-            let job = (&*p, g, step.range(offset, len));
-            finite &= pieces(job, len, threads, &|(p, g, s)| s.finite(p, g));
+            let b = [
+                &mut bp[offset..offset + len],
+                piece(b0, offset, len),
+                piece(b1, offset, len),
+            ];
+            let job = (p, g, step.range(offset, len), b);
+            finite &= pieces(job, len, threads, &|(p, g, s, b)| s.apply_checked(p, g, b));
             offset += len;
         });
         if finite {
-            let mut offset = 0;
-            model.zip_params_mut(grads, |p, g| {
-                let len = p.len();
-                let job = (p, g, step.range(offset, len));
-                pieces(job, len, threads, &|(p, g, s)| {
-                    s.apply(p, g);
-                    true
-                });
-                offset += len;
-            });
             return Ok(());
         }
-        // Refused. Nothing is written yet; apply it with a backup to name what goes non-finite
-        // (the rare path), then put everything back.
-        return apply_backed_up(model, grads, optimizer, backup, threads);
+        let reason = diagnose(model, grads, optimizer);
+        let mut step = optimizer
+            .elementwise(n)
+            .expect("it was element-wise a moment ago");
+        let mut offset = 0;
+        model.for_each_param_mut(|_, _, p| {
+            let len = p.len();
+            let b = [
+                &bp[offset..offset + len],
+                &*piece(b0, offset, len),
+                &*piece(b1, offset, len),
+            ];
+            step.range(offset, len).restore(p, b);
+            offset += len;
+        });
+        optimizer.cancel_step();
+        return Err(Refused::Step(reason));
     }
 
     // An optimizer updating tensor by tensor: its state can only be saved whole, through
@@ -129,59 +139,6 @@ pub(crate) fn apply<M: Model, O: Optimizer>(
             "; the optimizer's state could not be put back ({e}) and may be spoiled"
         ));
     }
-    Err(Refused::Step(reason))
-}
-
-/// The element-wise update applied with a copy of the weights and of the optimizer's state
-/// taken chunk by chunk just before each is updated: `Ok` if everything came out finite, else
-/// the values put back bit for bit, the counters through [`Optimizer::cancel_step`], and the
-/// first non-finite value named. Only for a step whose check failed (to name the value); after
-/// [`Optimizer::begin_step`], with [`Optimizer::elementwise`] `Some`.
-fn apply_backed_up<M: Model, O: Optimizer>(
-    model: &mut M,
-    grads: &mut M,
-    optimizer: &mut O,
-    backup: &mut Vec<f32>,
-    threads: usize,
-) -> Result<(), Refused> {
-    let n = M::PARAMS;
-    let mut step = optimizer.elementwise(n).expect("an element-wise optimizer");
-    let used = step.used();
-    backup.resize(n * (1 + used.iter().filter(|&&u| u).count()), 0.0);
-    let (bp, rest) = backup.split_at_mut(n);
-    let (b0, b1) = rest.split_at_mut(if used[0] { n } else { 0 });
-    let mut finite = true;
-    let mut offset = 0;
-    model.zip_params_mut(grads, |p, g| {
-        let len = p.len();
-        let b = [
-            &mut bp[offset..offset + len],
-            piece(b0, offset, len),
-            piece(b1, offset, len),
-        ];
-        let job = (p, g, step.range(offset, len), b);
-        finite &= pieces(job, len, threads, &|(p, g, s, b)| s.apply_checked(p, g, b));
-        offset += len;
-    });
-    if finite {
-        return Ok(());
-    }
-    let reason = diagnose(model, grads, optimizer);
-    let mut step = optimizer
-        .elementwise(n)
-        .expect("it was element-wise a moment ago");
-    let mut offset = 0;
-    model.for_each_param_mut(|_, _, p| {
-        let len = p.len();
-        let b = [
-            &bp[offset..offset + len],
-            &*piece(b0, offset, len),
-            &*piece(b1, offset, len),
-        ];
-        step.range(offset, len).restore(p, b);
-        offset += len;
-    });
-    optimizer.cancel_step();
     Err(Refused::Step(reason))
 }
 
