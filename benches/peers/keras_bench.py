@@ -1,4 +1,4 @@
-"""Keras (TensorFlow backend, CPU, one thread) timings for the models of benches/{mlp,cnn,lstm}.rs.
+"""Keras (TensorFlow backend, CPU, one thread) timings for the models of benches/{mlp,cnn,lstm,resnet}.rs.
 
 Training: steady-state Adam steps of batch 32 on random data, in samples/s, through several
 normal Keras paths (``fit`` on a tf.data dataset, with and without XLA and
@@ -7,8 +7,9 @@ normal Keras paths (``fit`` on a tf.data dataset, with and without XLA and
 XLA; called as a tf.function and as its traced concrete function), in µs. Batch inference: 1024
 samples through the same paths plus ``model.predict`` and ``predict_on_batch``, in samples/s.
 Every number is the median of several timed repeats after warm-up; the fastest path is the
-headline and every path is kept in the JSON. The slow models (CNN, LSTM) get a smaller fit
-dataset and fewer repeats (``SETTINGS``) to keep the run short.
+headline and every path is kept in the JSON. The slow models (CNN, LSTM, ResNet-8) get a smaller
+fit dataset and fewer repeats (``SETTINGS``) to keep the run short. ResNet-8 is a functional
+model (its residual adds); the others are ``Sequential``.
 
 Run through run.sh, which pins the process to one core with taskset.
 """
@@ -47,7 +48,8 @@ VOCAB, SEQ = 10000, 100  # text_lstm: token ids in [0, VOCAB), sequences of SEQ 
 # Per model: samples per fit epoch, timed fit epochs, timed repeats per path, seconds per repeat.
 FAST = {"dataset": 8192, "epochs": 10, "repeats": 11, "block": 0.2}
 SLOW = {"dataset": 1024, "epochs": 3, "repeats": 5, "block": 0.2}
-SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW}
+DEEP = {"dataset": 512, "epochs": 3, "repeats": 5, "block": 0.2}
+SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW, "resnet8": DEEP}
 
 
 def cpu_model():
@@ -116,7 +118,42 @@ def spec(name):
             keras.layers.Dense(10, activation="softmax"),
         ]
         return layers, keras.losses.SparseCategoricalCrossentropy
+    if name == "resnet8":
+        return resnet8, keras.losses.SparseCategoricalCrossentropy
     raise ValueError(name)
+
+
+def resnet8():
+    """MLPerf Tiny's ResNet-8 (mlcommons/tiny, benchmark/training/image_classification/
+    keras_model.py, ``resnet_v1_eembc`` with 16 filters) on 32×32×3, without its
+    ``kernel_regularizer=l2(1e-4)`` and ``kernel_initializer='he_normal'`` (dl has neither yet;
+    dl and PyTorch time the same model): Keras's default glorot-uniform kernels, no weight decay."""
+    L = keras.layers
+    inputs = keras.Input((32, 32, 3))
+    x = L.Conv2D(16, 3, padding="same")(inputs)
+    x = L.BatchNormalization()(x)
+    x = L.Activation("relu")(x)
+    for filters, strides in ((16, 1), (32, 2), (64, 2)):
+        y = L.Conv2D(filters, 3, strides=strides, padding="same")(x)
+        y = L.BatchNormalization()(y)
+        y = L.Activation("relu")(y)
+        y = L.Conv2D(filters, 3, padding="same")(y)
+        y = L.BatchNormalization()(y)
+        if strides != 1:  # projection shortcut
+            x = L.Conv2D(filters, 1, strides=strides, padding="same")(x)
+        x = L.add([x, y])
+        x = L.Activation("relu")(x)
+    x = L.AveragePooling2D(pool_size=8)(x)
+    x = L.Flatten()(x)
+    outputs = L.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def make_model(name):
+    """The model of `name` (seeded) and its loss class."""
+    keras.utils.set_random_seed(0)
+    layers, loss = spec(name)
+    return (layers() if callable(layers) else keras.Sequential(layers)), loss
 
 
 def data(name, n, seed=0):
@@ -130,6 +167,9 @@ def data(name, n, seed=0):
     elif name == "mnist_cnn":
         x = rng.random((n, 28, 28, 1), dtype=np.float32)
         y = rng.integers(0, 10, (n,)).astype(np.int32)
+    elif name == "resnet8":
+        x = rng.random((n, 32, 32, 3), dtype=np.float32)
+        y = rng.integers(0, 10, (n,)).astype(np.int32)
     else:
         x = rng.integers(0, VOCAB, (n, SEQ)).astype(np.int32)
         y = rng.integers(0, 10, (n,)).astype(np.int32)
@@ -137,9 +177,7 @@ def data(name, n, seed=0):
 
 
 def build(name, jit_compile=False, steps_per_execution=1):
-    keras.utils.set_random_seed(0)
-    layers, loss = spec(name)
-    model = keras.Sequential(layers)
+    model, loss = make_model(name)
     model.compile(
         optimizer=keras.optimizers.Adam(),
         loss=loss(),
@@ -213,9 +251,7 @@ def bench_train_on_batch(name, bs, jit, repeats, block_s):
 
 
 def bench_custom_step(name, bs, jit, repeats, block_s):
-    keras.utils.set_random_seed(0)
-    layers, loss_cls = spec(name)
-    model = keras.Sequential(layers)
+    model, loss_cls = make_model(name)
     loss_fn = loss_cls()
     opt = keras.optimizers.Adam()
     opt.build(model.trainable_variables)

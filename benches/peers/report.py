@@ -24,6 +24,9 @@ MODELS = {
     " → Dense(64, relu) → Dense(10, softmax), input 28×28×1; Adam; sparse categorical CE",
     "text_lstm": "Embedding(10000, 64) → LSTM(64) → Dense(64, relu) → Dense(10, softmax), input 100 token"
     " ids; Adam; sparse categorical CE",
+    "resnet8": "MLPerf Tiny ResNet-8: Conv2D(16, 3×3, same) → BN → relu → 3 residual stacks (16, 32, 64"
+    " filters; 2× conv 3×3 + BN; strided 1×1 projection in stacks 2 and 3) → AveragePooling2D(8) → Flatten"
+    " → Dense(10, softmax), input 32×32×3; no weight decay; Adam; sparse categorical CE",
 }
 PEERS = [("keras", "keras.json"), ("pytorch", "torch.json")]
 # Shown only when its JSON exists (run.sh --dfdx), and only for the models it times.

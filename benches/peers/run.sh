@@ -6,8 +6,9 @@
 #   bash benches/peers/run.sh --no-peers     # only dl's criterion bench (reuses earlier peer results)
 #   bash benches/peers/run.sh --install-only # only create/update the venv
 #   bash benches/peers/run.sh --dfdx         # also build and time benches/peers/dfdx (MLPs, stable)
-#   bash benches/peers/run.sh --compile-time # only: incremental release rebuild of a crate declaring
-#                                            # the tutorial networks, dl against dfdx (median of 3)
+#   bash benches/peers/run.sh --compile-time # only: incremental release rebuild (and cargo check)
+#                                            # of crates declaring the tutorial networks, VGG-16,
+#                                            # ResNet-8 and 3-200-layer stacks, dl against dfdx
 #
 # Environment: PEERS_VENV overrides the venv location (default benches/peers/.venv);
 # PEERS_CPU picks the core every process is pinned to (default 0); PYTHON the interpreter
@@ -33,7 +34,7 @@ for arg in "$@"; do
         --install-only) install_only=1 ;;
         --dfdx) run_dfdx=1 ;;
         --compile-time) compile_time=1 ;;
-        -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -41,17 +42,17 @@ done
 log() { printf '\n== %s\n' "$*" >&2; }
 
 # --- compile time ---------------------------------------------------------------------------
-# Seconds of `touch src/main.rs && cargo build --release` in a crate that declares the networks
+# Seconds of `touch <file> && cargo <command>` in a crate that declares the networks
 # (benches/peers/compile_time/*: their own workspaces and target dirs), median of 3 after a
 # warm-up build: what a user waits for after editing the file that declares their networks.
-rebuild_seconds() { # dir, cargo args...
-    local dir="$1" t0 t1 times=() i
-    shift
-    (cd "$dir" && cargo build --release --quiet "$@") || return 1
+rebuild_seconds() { # dir, file to touch (relative to dir), cargo subcommand and args...
+    local dir="$1" file="$2" t0 t1 times=() i
+    shift 2
+    (cd "$dir" && cargo "$@" --quiet) || return 1
     for i in 1 2 3; do
-        touch "$dir/src/main.rs"
+        touch "$dir/$file"
         t0="$(date +%s.%N)"
-        (cd "$dir" && cargo build --release --quiet "$@") || return 1
+        (cd "$dir" && cargo "$@" --quiet) || return 1
         t1="$(date +%s.%N)"
         times+=("$(echo "$t1 - $t0" | bc)")
     done
@@ -61,27 +62,45 @@ rebuild_seconds() { # dir, cargo args...
 
 if [[ $compile_time == 1 ]]; then
     CT="$HERE/compile_time"
+    row() { printf '| %-10s | %-78s | %-28s | %s |\n' "$@"; }
+    rows=()
     log "compile time: dl (benches/peers/compile_time/dl_models), load $(cut -d' ' -f1-3 /proc/loadavg)"
-    dl_all="$(rebuild_seconds "$CT/dl_models")" || dl_all="failed"
-    dl_mlp_cnn="$(rebuild_seconds "$CT/dl_models" --no-default-features --features cnn)" || dl_mlp_cnn="failed"
-    dl_mlp="$(rebuild_seconds "$CT/dl_models" --no-default-features)" || dl_mlp="failed"
+    main=(--bin dl-models)
+    t="$(rebuild_seconds "$CT/dl_models" src/main.rs build --release "${main[@]}")" || t="failed"
+    rows+=("dl|MLP + CNN + LSTM|$t|")
+    t="$(rebuild_seconds "$CT/dl_models" src/main.rs build --release "${main[@]}" --no-default-features --features cnn)" || t="failed"
+    rows+=("dl|MLP + CNN|$t|")
+    t="$(rebuild_seconds "$CT/dl_models" src/main.rs build --release "${main[@]}" --no-default-features)" || t="failed"
+    rows+=("dl|MLP|$t|")
+    # One network per binary (src/bin/*.rs), each built, run forward and trained one Adam step:
+    # the release rebuild and `cargo check` after touching the file that declares it.
+    for bin in vgg16 resnet8 deep3 deep50 deep100 deep200; do
+        log "compile time: dl, $bin, load $(cut -d' ' -f1-3 /proc/loadavg)"
+        b="$(rebuild_seconds "$CT/dl_models" "src/bin/$bin.rs" build --release --bin "$bin")" || b="failed"
+        c="$(rebuild_seconds "$CT/dl_models" "src/bin/$bin.rs" check --bin "$bin")" || c="failed"
+        rows+=("dl|$bin (src/bin/$bin.rs; forward + one Adam step)|$b|$c")
+    done
     log "compile time: dfdx 0.13 (benches/peers/compile_time/dfdx_models)"
     [[ -n "${DFDX_TOOLCHAIN:-}" ]] && export RUSTUP_TOOLCHAIN="$DFDX_TOOLCHAIN"
-    dfdx_what="MLP + CNN"
     if ! (cd "$CT/dfdx_models" && cargo build --release --quiet --features cnn 2>/dev/null); then
-        dfdx_what="MLP only: the CNN needs dfdx's nightly feature, which does not build here"
-        echo "run.sh: dfdx's CNN (feature nightly) does not build with this toolchain; timing dfdx's MLP alone" >&2
-        dfdx="$(rebuild_seconds "$CT/dfdx_models")" || dfdx="failed"
+        echo "run.sh: dfdx's CNN and VGG-16 (feature nightly) do not build with this toolchain; timing dfdx's MLP alone" >&2
+        t="$(rebuild_seconds "$CT/dfdx_models" src/main.rs build --release --bin dfdx-models)" || t="failed"
+        rows+=("dfdx 0.13|MLP only: the CNN needs dfdx's nightly feature, which does not build here|$t|")
+        rows+=("dfdx 0.13|vgg16 (src/bin/vgg16.rs): needs dfdx's nightly feature, does not build here|n/a|n/a")
     else
-        dfdx="$(rebuild_seconds "$CT/dfdx_models" --features cnn)" || dfdx="failed"
+        t="$(rebuild_seconds "$CT/dfdx_models" src/main.rs build --release --bin dfdx-models --features cnn)" || t="failed"
+        rows+=("dfdx 0.13|MLP + CNN|$t|")
+        b="$(rebuild_seconds "$CT/dfdx_models" src/bin/vgg16.rs build --release --bin vgg16 --features cnn)" || b="failed"
+        c="$(rebuild_seconds "$CT/dfdx_models" src/bin/vgg16.rs check --bin vgg16 --features cnn)" || c="failed"
+        rows+=("dfdx 0.13|vgg16 (src/bin/vgg16.rs; forward + one Adam step)|$b|$c")
     fi
-    printf '\n%s\n' "Incremental release rebuild after touching src/main.rs (seconds, median of 3; load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
-    printf '| %-10s | %-70s | %s |\n' crate networks seconds
-    printf '| %-10s | %-70s | %s |\n' ---------- "$(printf -- '-%.0s' {1..70})" -------
-    printf '| %-10s | %-70s | %s |\n' dl "MLP + CNN + LSTM" "$dl_all"
-    printf '| %-10s | %-70s | %s |\n' dl "MLP + CNN" "$dl_mlp_cnn"
-    printf '| %-10s | %-70s | %s |\n' dl "MLP" "$dl_mlp"
-    printf '| %-10s | %-70s | %s |\n' "dfdx 0.13" "$dfdx_what" "$dfdx"
+    printf '\n%s\n' "Seconds after touching the declaring file, median of 3 (load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+    row crate networks "cargo build --release" "cargo check"
+    row ---------- "$(printf -- '-%.0s' {1..78})" "$(printf -- '-%.0s' {1..28})" -----------
+    for r in "${rows[@]}"; do
+        IFS='|' read -r a b c d <<<"$r"
+        row "$a" "$b" "$c" "$d"
+    done
     exit 0
 fi
 
@@ -163,6 +182,9 @@ if [[ $run_dl == 1 ]]; then
     else
         echo "run.sh: benches/lstm.rs does not exist yet; text_lstm's dl numbers are n/a" >&2
     fi
+    log "dl (cargo bench --bench resnet)"
+    (cd "$ROOT" && "${PIN[@]}" cargo bench --bench resnet -- --noplot) ||
+        echo "run.sh: dl's resnet bench failed; resnet8's dl numbers are reported as n/a" >&2
 fi
 
 if [[ $run_dfdx == 1 ]]; then

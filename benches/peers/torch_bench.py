@@ -1,4 +1,4 @@
-"""PyTorch (CPU, one thread) timings for the models of benches/{mlp,cnn,lstm}.rs.
+"""PyTorch (CPU, one thread) timings for the models of benches/{mlp,cnn,lstm,resnet}.rs.
 
 Training: a plain loop (zero_grad, forward, loss, backward, Adam step) over batches of 32 random
 samples, in samples/s, with the default Adam and with ``Adam(fused=True)``, each with denormals as PyTorch
@@ -9,10 +9,10 @@ sigmoid/softmax for inference; training feeds their logits to ``BCEWithLogitsLos
 ``CrossEntropyLoss``, PyTorch's normal fused form of "sigmoid/softmax + cross-entropy". Forward:
 one sample under ``torch.inference_mode()``, in µs; batch inference: 1024 samples under
 ``torch.inference_mode()`` in one call and in chunks of 256 and 64 (smaller batches can be faster
-on one core), in samples/s. The CNN (NCHW in PyTorch) is timed with the
+on one core), in samples/s. The CNN and ResNet-8 (NCHW in PyTorch) are timed with the
 default contiguous layout and with ``torch.channels_last`` for every path. Every number is the
 median of several timed repeats after warm-up; the fastest path is the headline and every path
-is kept in the JSON. The slow models (CNN, LSTM) get fewer repeats (``SETTINGS``).
+is kept in the JSON. The slow models (CNN, LSTM, ResNet-8) get fewer repeats (``SETTINGS``).
 
 Run through run.sh, which pins the process to one core with taskset.
 """
@@ -45,8 +45,11 @@ VOCAB, SEQ = 10000, 100  # text_lstm: token ids in [0, VOCAB), sequences of SEQ 
 
 FAST = {"repeats": 11, "block": 0.2, "dataset": DATASET}
 SLOW = {"repeats": 5, "block": 0.2, "dataset": 1024}
-SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW}
-LAYOUTS = {"mnist_cnn": ("contiguous (NCHW)", "channels_last")}
+SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW, "resnet8": SLOW}
+LAYOUTS = {
+    "mnist_cnn": ("contiguous (NCHW)", "channels_last"),
+    "resnet8": ("contiguous (NCHW)", "channels_last"),
+}
 
 
 def cpu_model():
@@ -98,7 +101,49 @@ def build(name):
         return body, nn.Softmax(dim=-1), nn.CrossEntropyLoss()
     if name == "text_lstm":
         return TextLstm(), nn.Softmax(dim=-1), nn.CrossEntropyLoss()
+    if name == "resnet8":
+        return ResNet8(), nn.Softmax(dim=-1), nn.CrossEntropyLoss()
     raise ValueError(name)
+
+
+def bn(channels):
+    """Keras's BatchNormalization defaults: momentum 0.99 (PyTorch counts 1 - 0.99), epsilon 1e-3."""
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+
+
+class Stack(nn.Module):
+    """One ResNet-8 stack: conv-BN-relu-conv-BN added to the input (or to a strided 1×1
+    projection of it when the stride is 2), then relu."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride=stride, padding=1), bn(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1), bn(cout),
+        )  # fmt: skip
+        self.shortcut = nn.Conv2d(cin, cout, 1, stride=stride) if stride != 1 else nn.Identity()
+
+    def forward(self, x):
+        return torch.relu(self.shortcut(x) + self.main(x))
+
+
+class ResNet8(nn.Module):
+    """MLPerf Tiny's ResNet-8 as keras_bench.py builds it (16/32/64 filters, no weight decay).
+
+    Keras's ``padding='same'`` with stride 2 pads only the bottom/right row and column; PyTorch's
+    ``padding=1`` pads both sides. The shapes, parameters and multiply-adds are the same; the
+    strided windows sit one pixel apart, which does not change the speed."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), bn(16), nn.ReLU(),
+            Stack(16, 16, 1), Stack(16, 32, 2), Stack(32, 64, 2),
+            nn.AvgPool2d(8), nn.Flatten(), nn.Linear(64, 10),
+        )  # fmt: skip
+
+    def forward(self, x):
+        return self.body(x)
 
 
 class TextLstm(nn.Module):
@@ -131,6 +176,9 @@ def data(name, n, seed=0):
         y = rng.integers(0, 10, (n,)).astype(np.int64)
     elif name == "mnist_cnn":
         x = rng.random((n, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, (n,)).astype(np.int64)
+    elif name == "resnet8":
+        x = rng.random((n, 3, 32, 32), dtype=np.float32)
         y = rng.integers(0, 10, (n,)).astype(np.int64)
     else:
         x = rng.integers(0, VOCAB, (n, SEQ)).astype(np.int64)

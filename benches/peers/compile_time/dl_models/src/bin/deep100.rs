@@ -1,0 +1,125 @@
+//! A stack of 100 layers (99 Dense(8, relu) and a Dense(1, sigmoid) output; input 4)
+//! declared with `network!`, built, run forward once and trained one Adam step on a batch of 2:
+//! one point of the depth series of `benches/peers/run.sh --compile-time`, which times
+//! `touch src/bin/deep100.rs && cargo build --release --bin deep100` and the same with `cargo
+//! check`. deep3/50/100/200.rs differ only in the number of layers.
+
+use dl::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+dl::network! {
+    pub struct Deep100 {
+        input: [4],
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(8, relu),
+        Dense(1, sigmoid),
+    }
+}
+
+fn main() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut net = Deep100::new(&mut rng);
+    let x: Vec<SVector<f32, 4>> = (0..2).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    println!("deep100: {}", net.forward(&x[0])[0]);
+    let mut trainer = Trainer::<Deep100, _, _>::new(BinaryCrossEntropy::default(), Adam::default(), None);
+    let stats = trainer.train_on_batch(&mut net, &x, &[0.0, 1.0]).expect("a finite step");
+    println!("deep100 loss: {}", stats.loss());
+}
