@@ -11,23 +11,12 @@
 use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
 use crate::activation::Activation;
 
-/// The element-wise operation of a [`Merge`], with Keras's semantics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MergeOp {
-    /// `inputs[0] + inputs[1] + …`, added in order.
-    Add,
-    /// `inputs[0] - inputs[1]` (exactly two inputs).
-    Subtract,
-    /// `inputs[0] · inputs[1] · …`, multiplied in order.
-    Multiply,
-    /// The sum in order, divided by the number of inputs.
-    Average,
-    /// The element-wise maximum. The gradient goes to the first input holding it, as
-    /// TensorFlow's `maximum` gives ties to its first argument.
-    Maximum,
-    /// The element-wise minimum; ties go to the first input, as for [`MergeOp::Maximum`].
-    Minimum,
-}
+/// The element-wise operation of a [`Merge`], with Keras's semantics: sums and products in input
+/// order, `Average` the sum divided by the number of inputs, and the gradient of `Maximum` and
+/// `Minimum` sent to the first input holding the extreme, as TensorFlow's `maximum` gives ties
+/// to its first argument. It is `dl_core`'s, whose kernel computes the forward of one sample,
+/// and here of a whole batch at once.
+pub use dl_core::merge::Merge as MergeOp;
 
 /// An element-wise merge of tensors of `N` features per sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,7 +31,7 @@ impl<const N: usize> Merge<N> {
     pub fn forward_merge(&self, op: MergeOp, inputs: &[&[f32]], batch: usize, buf: &mut Buffers<()>) {
         fit_len(&mut buf.y, N * batch);
         fit_len(&mut buf.dy, N * batch);
-        merge_forward(op, inputs, &mut buf.y);
+        dl_core::merge::merge(op, inputs, &mut buf.y);
     }
 
     /// `∂L/∂inputs[which]` from `buf.dy` into `dx` (overwritten).
@@ -57,38 +46,6 @@ impl<const N: usize> Merge<N> {
     ) {
         let len = N * batch;
         merge_backward(op, inputs, &buf.dy[..len], which, &mut dx[..len]);
-    }
-}
-
-fn merge_forward(op: MergeOp, inputs: &[&[f32]], y: &mut [f32]) {
-    let len = y.len();
-    assert!(
-        inputs.len() >= 2 && inputs.iter().all(|x| x.len() >= len),
-        "a merge reads two or more inputs of its output's size"
-    );
-    y.copy_from_slice(&inputs[0][..len]);
-    for x in &inputs[1..] {
-        let x = &x[..len];
-        match op {
-            MergeOp::Add | MergeOp::Average => y.iter_mut().zip(x).for_each(|(y, x)| *y += x),
-            MergeOp::Subtract => y.iter_mut().zip(x).for_each(|(y, x)| *y -= x),
-            MergeOp::Multiply => y.iter_mut().zip(x).for_each(|(y, x)| *y *= x),
-            // `x > y` rather than `f32::max`: the earlier input stays on ties, the gradient's rule.
-            MergeOp::Maximum => y.iter_mut().zip(x).for_each(|(y, &x)| {
-                if x > *y {
-                    *y = x
-                }
-            }),
-            MergeOp::Minimum => y.iter_mut().zip(x).for_each(|(y, &x)| {
-                if x < *y {
-                    *y = x
-                }
-            }),
-        }
-    }
-    if op == MergeOp::Average {
-        let n = inputs.len() as f32;
-        y.iter_mut().for_each(|y| *y /= n);
     }
 }
 
@@ -137,19 +94,8 @@ impl<const N: usize> Concatenate<N> {
     pub fn forward_concat(&self, inputs: &[&[f32]], channels: &[usize], batch: usize, buf: &mut Buffers<()>) {
         fit_len(&mut buf.y, N * batch);
         fit_len(&mut buf.dy, N * batch);
-        let total: usize = channels.iter().sum();
-        assert!(
-            inputs.len() == channels.len() && total > 0 && N.is_multiple_of(total),
-            "Concatenate: one channel count per input, dividing the output"
-        );
-        let mut offset = 0;
-        for (x, &c) in inputs.iter().zip(channels) {
-            let rows = batch * (N / total);
-            for r in 0..rows {
-                buf.y[r * total + offset..r * total + offset + c].copy_from_slice(&x[r * c..r * c + c]);
-            }
-            offset += c;
-        }
+        // A batch is `batch · N / Σ channels` positions laid end to end, as one sample's are.
+        dl_core::merge::concatenate(inputs, channels, &mut buf.y);
     }
 
     /// `∂L/∂inputs[which]` (the slice of `buf.dy` it filled) into `dx` (overwritten).
