@@ -380,6 +380,8 @@ impl<'a> Builder<'a> {
                     inputs.span,
                     "`Residual` reads one tensor, e.g. `Residual([…])(x)`",
                 );
+                // The tensors it named are not read now; that is this mistake, not another.
+                self.unread_name = true;
                 self.previous.0.shape = None;
                 return;
             }
