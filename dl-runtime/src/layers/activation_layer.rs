@@ -1,7 +1,7 @@
 //! `Activation(name)`: an activation as a layer of its own, as Keras's ResNet code writes
 //! `Activation('relu')` after a `BatchNormalization` or an `Add`.
 
-use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
+use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, fused_with_loss, output_and_gradient};
 use crate::activation::Activation;
 
 /// Applies the activation `network!` passes to `N` values per sample; softmax normalises each
@@ -9,8 +9,9 @@ use crate::activation::Activation;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ActivationLayer<const N: usize, const F: usize>;
 
-/// The input, kept for a fused loss's pre-activation when the activation's backward pass
-/// cannot read its output instead (see [`keeps_pre_activation`]).
+/// The input, kept only where a loss may fuse with the activation and read the pre-activations
+/// (sigmoid, softmax); the backward pass reads the input it is given, so no other activation
+/// needs a copy.
 #[derive(Debug, Default)]
 pub struct ActivationCache {
     z: Vec<f32>,
@@ -23,7 +24,7 @@ impl<const N: usize, const F: usize> Layer for ActivationLayer<N, F> {
     type In = f32;
     type Extra = ActivationCache;
     const TRAINING_BYTES: TrainingBytes = TrainingBytes {
-        pre_activation: bytes_of::<f32>(N),
+        fused_pre_activation: bytes_of::<f32>(N),
         ..TrainingBytes::always(output_and_gradient::<Self>())
     };
 
@@ -49,7 +50,7 @@ impl<const N: usize, const F: usize> Layer for ActivationLayer<N, F> {
         fit_len(&mut buf.y, N * batch);
         fit_len(&mut buf.dy, N * batch);
         activation.apply(x, &mut buf.y, F);
-        if keeps_pre_activation(activation) {
+        if fused_with_loss(activation) {
             fit_len(&mut buf.extra.z, N * batch);
             buf.extra.z.copy_from_slice(x);
         } else {

@@ -82,6 +82,9 @@ pub struct TrainingBytes {
     pub input_gradient: usize,
     /// Held only when the layer runs behind a padding mask.
     pub masked: usize,
+    /// The pre-activations a loss fused with the layer's activation reads (sigmoid and softmax,
+    /// see [`Layer::pre_activation`]), for a layer that keeps them for that alone.
+    pub fused_pre_activation: usize,
 }
 
 impl TrainingBytes {
@@ -92,6 +95,7 @@ impl TrainingBytes {
             pre_activation: 0,
             input_gradient: 0,
             masked: 0,
+            fused_pre_activation: 0,
         }
     }
 
@@ -102,6 +106,9 @@ impl TrainingBytes {
         if keeps_pre_activation(activation) {
             bytes += self.pre_activation;
         }
+        if fused_with_loss(activation) {
+            bytes += self.fused_pre_activation;
+        }
         if input_gradient {
             bytes += self.input_gradient;
         }
@@ -110,6 +117,12 @@ impl TrainingBytes {
         }
         bytes
     }
+}
+
+/// Whether a loss may fuse with `activation` and so read the pre-activations (sigmoid with
+/// binary cross-entropy, softmax with the categorical ones).
+pub const fn fused_with_loss(activation: Activation) -> bool {
+    matches!(activation, Activation::Sigmoid | Activation::Softmax)
 }
 
 /// Bytes of `n` values of type `T`.

@@ -286,6 +286,7 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
             pre_activation: 2 * inner.pre_activation,
             input_gradient: 2 * inner.input_gradient + bytes_of::<f32>(L::INPUTS),
             masked: 2 * inner.masked + bytes_of::<u32>(L::STEPS),
+            fused_pre_activation: 2 * inner.fused_pre_activation,
         }
     };
 
