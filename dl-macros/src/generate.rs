@@ -8,6 +8,7 @@ use quote::{format_ident, quote};
 use crate::kinds::lit;
 use crate::model::{Fallback, Kind, Layer, Network, Source, TensorShapes};
 use crate::options::Limit;
+use crate::param_options;
 use crate::shape::Shape;
 use crate::spec::Activation;
 
@@ -325,10 +326,41 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 
     let new_fields = net.layers.iter().zip(&types).map(|(l, ty)| {
         let f = &l.field;
-        if !l.param_shapes().is_empty() {
-            quote!(#f: <#ty>::new(rng))
-        } else {
-            quote!(#f: <#ty as #layer_trait>::zeros())
+        if l.param_shapes().is_empty() {
+            return quote!(#f: <#ty as #layer_trait>::zeros());
+        }
+        let initialized = param_options::initialized_tensors(k, l);
+        if initialized.is_empty() {
+            return quote!(#f: <#ty>::new(rng));
+        }
+        // Keras's defaults first, then the tensors the declaration initializes otherwise,
+        // drawn again: one generator, one order, the same weights from the same seed.
+        quote!(#f: {
+            let mut layer = <#ty>::new(rng);
+            let mut tensor = 0usize;
+            <#ty as #layer_trait>::for_each_param_mut(&mut layer, &mut |_, values| {
+                match tensor {
+                    #(#initialized)*
+                    _ => {}
+                }
+                tensor += 1;
+            });
+            layer
+        })
+    });
+    let regularizers: Vec<TokenStream> = net
+        .layers
+        .iter()
+        .zip(&types)
+        .flat_map(|(l, ty)| param_options::regularized_tensors(k, &layer_trait, l, ty))
+        .collect();
+    let regularize = (!regularizers.is_empty()).then(|| {
+        quote! {
+            fn regularize(&self, mut grads: #k::__private::core::option::Option<&mut Self>) -> f32 {
+                let mut penalty = 0.0f32;
+                #(#regularizers)*
+                penalty
+            }
         }
     });
     let zero_fields = fields
@@ -529,6 +561,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             }
 
             #state_methods
+
+            #regularize
         }
     }
 }

@@ -17,6 +17,7 @@ mod kinds;
 mod mask;
 mod model;
 mod options;
+mod param_options;
 mod parse;
 mod plan;
 mod shape;

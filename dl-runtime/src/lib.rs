@@ -22,6 +22,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod regularizer;
 pub mod sample;
 pub mod summary;
 pub mod tokens;

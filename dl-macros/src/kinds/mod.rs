@@ -39,6 +39,7 @@ use syn::Ident;
 
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
+use crate::param_options::ParamOption;
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec::Activation;
@@ -65,6 +66,11 @@ pub trait KindSpec {
 
     fn activation(&self) -> Activation {
         Activation::Linear
+    }
+
+    /// The `*_initializer` and `*_regularizer` arguments given, by parameter tensor.
+    fn param_options(&self) -> &[ParamOption] {
+        &[]
     }
 
     /// Token ids of this vocabulary are what the layer reads, when it reads the network's input

@@ -6,6 +6,7 @@ use quote::quote;
 
 use super::lit;
 use crate::errors::Errors;
+use crate::param_options::ParamOption;
 use crate::shape::{Padding, Shape, window};
 use crate::spec;
 
@@ -202,4 +203,25 @@ pub fn width_mismatch(
             layer.kind_name(),
         )
     })
+}
+
+/// Keyword-only arguments of a layer with a `kernel`: its initializer and regularizer.
+pub const KERNEL_OPTIONS: &[&str] = &["kernel_initializer", "kernel_regularizer"];
+
+/// The `{arg}_initializer` and `{arg}_regularizer` of `tensor`, bound at `at` and `at + 1`;
+/// nothing when neither is given, `Err` after an error.
+pub fn param_options(
+    bound: &spec::Bound<'_>,
+    at: usize,
+    (tensor, arg): (&'static str, &str),
+    layer: &str,
+    errors: &mut Errors,
+) -> Result<Option<ParamOption>, ()> {
+    let (init, reg) = (bound.get(at), bound.get(at + 1));
+    if init.is_none() && reg.is_none() {
+        return Ok(None);
+    }
+    crate::param_options::param_option(tensor, (init, reg), (layer, arg), errors)
+        .map(Some)
+        .ok_or(())
 }
