@@ -286,13 +286,6 @@ impl KindSpec for Depthwise {
         Some(quote!(#step #softmax))
     }
 
-    fn embedded_state(&self, _core: &TokenStream) -> Option<TokenStream> {
-        (self.mid > 0).then(|| {
-            let n = lit(self.mid);
-            quote!(#n)
-        })
-    }
-
     /// The kernel size; other widths get the generic error.
     fn weight_file_mismatch(&self, layer: &Layer, wrong: &[WrongShape], shown: &str) -> Option<String> {
         let size = self.window.size;

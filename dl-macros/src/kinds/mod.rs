@@ -135,12 +135,6 @@ pub trait KindSpec {
     /// and writing `out`; `None` for a layer that writes no output.
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream>;
 
-    /// The length (a constant expression) of the state a stack's scratch struct holds for the
-    /// layer, besides its output.
-    fn embedded_state(&self, _core: &TokenStream) -> Option<TokenStream> {
-        None
-    }
-
     /// The error for a weight file whose tensors of this layer (`wrong`: name, the file's shape,
     /// the declared shape) have another width than declared, with the fix.
     fn weight_file_mismatch(&self, _layer: &Layer, _wrong: &[WrongShape], _shown: &str) -> Option<String> {
