@@ -1,11 +1,14 @@
 //! Every layer kind's inference, and branching networks (residual blocks, `Concatenate`, a long
 //! skip), in a `#![no_std]` crate that depends on `dl` without its `std`
-//! feature, so without an allocator: the networks of `tests/common/embedded_nets.rs`, embedded
-//! from their committed weight files.
+//! feature, so without an allocator: the networks of `tests/common/embedded_nets.rs` and the four
+//! MLPerf Tiny reference models of `tests/common/mlperf_tiny_nets.rs`, embedded from their
+//! committed weight files.
 #![no_std]
 
 #[path = "../../common/embedded_nets.rs"]
 mod embedded_nets;
+#[path = "../../common/mlperf_tiny_nets.rs"]
+mod mlperf_tiny_nets;
 
 macro_rules! embedded {
     ($train:ident, $embedded:ident, $file:tt, { $($body:tt)* }) => {
@@ -13,6 +16,7 @@ macro_rules! embedded {
     };
 }
 with_embedded_nets!(embedded);
+with_mlperf_tiny_nets!(embedded, 0.2, 0.4);
 
 /// The tutorial MLP.
 pub static MLP: MlpEmbedded = MlpEmbedded::EMBEDDED;
@@ -108,4 +112,32 @@ pub fn run_all() -> Option<f32> {
     total += SEPARABLE.forward(&[0.5; 270]).iter().sum::<f32>();
     total += SEPARABLE_BRANCHES.forward(&[0.5; 72]).iter().sum::<f32>();
     Some(total)
+}
+
+/// MLPerf Tiny's keyword spotter (DS-CNN).
+pub static DS_CNN: DsCnnEmbedded = DsCnnEmbedded::EMBEDDED;
+/// MLPerf Tiny's visual wake words model (MobileNetV1, α = 0.25).
+pub static MOBILENET_V1: MobileNetV1Embedded = MobileNetV1Embedded::EMBEDDED;
+/// MLPerf Tiny's image classifier (ResNet-8).
+pub static RESNET8: ResNet8Embedded = ResNet8Embedded::EMBEDDED;
+/// MLPerf Tiny's anomaly detector (the dense autoencoder).
+pub static AUTOENCODER: AutoEncoderEmbedded = AutoEncoderEmbedded::EMBEDDED;
+
+/// Runs the four MLPerf Tiny models once, each in scratch of its own: the sum of the three
+/// classifiers' probabilities (3 when all is well) and whether every reconstruction of the
+/// autoencoder is finite.
+pub fn run_mlperf_tiny() -> (f32, bool) {
+    let mut total = 0.0;
+    let mut scratch = DsCnnEmbeddedScratch::ZERO;
+    total += DS_CNN.forward_in(&[0.5; 490], &mut scratch).iter().sum::<f32>();
+    let mut scratch = MobileNetV1EmbeddedScratch::ZERO;
+    total += MOBILENET_V1
+        .forward_in(&[0.5; 27648], &mut scratch)
+        .iter()
+        .sum::<f32>();
+    let mut scratch = ResNet8EmbeddedScratch::ZERO;
+    total += RESNET8.forward_in(&[0.5; 3072], &mut scratch).iter().sum::<f32>();
+    let mut scratch = AutoEncoderEmbeddedScratch::ZERO;
+    let reconstruction = AUTOENCODER.forward_in(&[0.5; 640], &mut scratch);
+    (total, reconstruction.iter().all(|v| v.is_finite()))
 }
