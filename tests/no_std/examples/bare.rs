@@ -9,32 +9,7 @@
 #![no_std]
 #![no_main]
 
-use core::panic::PanicInfo;
-
-// The C library provides the process entry and `write`; nothing of Rust's `std`.
-#[link(name = "c")]
-unsafe extern "C" {
-    fn write(fd: i32, buf: *const u8, count: usize) -> isize;
-}
-
-fn say(s: &str) {
-    // SAFETY: `s` is a valid buffer of `s.len()` bytes for the duration of the call.
-    unsafe { write(1, s.as_ptr(), s.len()) };
-}
-
-#[panic_handler]
-fn panic(_: &PanicInfo) -> ! {
-    say("panic\n");
-    loop {}
-}
-
-/// The precompiled `core` is built for unwinding and names this symbol; with `panic=abort`
-/// nothing calls it.
-#[unsafe(no_mangle)]
-extern "C" fn rust_eh_personality() {}
-
-#[unsafe(no_mangle)]
-extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+dl_no_std_check::bare_program!(|| {
     // Twenty-three networks (eight of them branching, two residual) ending in softmax or
     // sigmoid: outputs sum to 20 softmax heads (1 each) plus three sigmoid units in (0, 1).
     match dl_no_std_check::run_all() {
@@ -57,4 +32,4 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             1
         }
     }
-}
+});

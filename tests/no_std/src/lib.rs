@@ -141,3 +141,40 @@ pub fn run_mlperf_tiny() -> (f32, bool) {
     let reconstruction = AUTOENCODER.forward_in(&[0.5; 640], &mut scratch);
     (total, reconstruction.iter().all(|v| v.is_finite()))
 }
+
+/// The entry, panic handler and console of a program with neither `std` nor an allocator, whose
+/// `main` returns `$main()`: the C library provides the process entry and `write`, nothing of
+/// Rust's `std`. For the examples, built with `-C panic=abort`.
+#[macro_export]
+macro_rules! bare_program {
+    ($main:expr) => {
+        #[link(name = "c")]
+        unsafe extern "C" {
+            fn write(fd: i32, buf: *const u8, count: usize) -> isize;
+        }
+
+        /// Writes `s` to standard output.
+        #[allow(dead_code)]
+        fn say(s: &str) {
+            // SAFETY: `s` is a valid buffer of `s.len()` bytes for the duration of the call.
+            unsafe { write(1, s.as_ptr(), s.len()) };
+        }
+
+        #[panic_handler]
+        fn panic(_: &core::panic::PanicInfo) -> ! {
+            say("panic\n");
+            loop {}
+        }
+
+        /// The precompiled `core` is built for unwinding and names this symbol; with
+        /// `panic=abort` nothing calls it.
+        #[unsafe(no_mangle)]
+        extern "C" fn rust_eh_personality() {}
+
+        #[unsafe(no_mangle)]
+        extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+            let run: fn() -> i32 = $main;
+            run()
+        }
+    };
+}
