@@ -159,12 +159,28 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Conv1D (causal with dilation, same without bias) and the 1-D poolings on a sequence.
+    struct Sequences {
+        input: [8, 3],
+        Conv1D(4, 3, relu, padding = causal, dilation_rate = 2),
+        MaxPooling1D(2),
+        Conv1D(4, 2, tanh, padding = same, use_bias = false),
+        AveragePooling1D(2),
+        GlobalMaxPooling1D,
+        Dense(3, softmax),
+    }
+}
+
 /// Every layer kind `network!` accepts (its error message for an unknown layer lists them).
 const ALL_KINDS: &[&str] = &[
     "Dense",
     "Conv2D",
     "DepthwiseConv2D",
     "SeparableConv2D",
+    "Conv1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
     "MaxPooling2D",
     "AveragePooling2D",
     "GlobalMaxPooling2D",
@@ -240,7 +256,8 @@ zoo!(
     BidirectionalRnn,
     Normalized,
     Branching,
-    Separable
+    Separable,
+    Sequences
 );
 
 /// Runs `check::<M>()` for every network of the zoo, then fails naming every network that
@@ -265,6 +282,7 @@ macro_rules! for_every_network {
         run(Normalized::NAME, $check::<Normalized>);
         run(Branching::NAME, $check::<Branching>);
         run(Separable::NAME, $check::<Separable>);
+        run(Sequences::NAME, $check::<Sequences>);
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
@@ -288,6 +306,7 @@ fn the_networks_below_use_every_layer_kind() {
         kinds::<Normalized>(),
         kinds::<Branching>(),
         kinds::<Separable>(),
+        kinds::<Sequences>(),
     ]
     .concat();
     for kind in ALL_KINDS {

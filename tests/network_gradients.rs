@@ -445,6 +445,33 @@ fn zero_padding_and_layers_without_bias_chain() {
 }
 
 dl::network! {
+    /// Every `Conv1D` padding (causal, same, valid), dilation and stride, and the 1-D poolings.
+    struct SmallConv1d {
+        input: [11, 2],
+        Conv1D(3, 3, tanh, padding = causal, dilation_rate = 2),
+        AveragePooling1D(2, strides = 1, padding = same),
+        Conv1D(4, 3, tanh, strides = 2, padding = same),
+        MaxPooling1D(2, strides = 1),
+        Conv1D(3, 2, tanh, dilation_rate = 2, use_bias = false),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn conv1d_pool1d_chain() {
+    let (mut net, mut rng) = init(45, SmallConv1d::new);
+    let x: Vec<SVector<f32, 22>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("conv1d chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
     struct SmallText {
         input: tokens[5],
         Embedding(12, 4),

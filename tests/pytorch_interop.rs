@@ -51,6 +51,19 @@ dl::network! {
 }
 
 dl::network! {
+    /// PyTorch `conv1`, `pool`, `conv2`, `flatten`, `fc`: `nn.Conv1d` on `(C, T)`, a dilated
+    /// one, and a channels-first flatten of the 3 steps × 5 channels.
+    struct TorchConv1d {
+        input: [12, 3],
+        Conv1D(4, 3, relu),
+        MaxPooling1D(2),
+        Conv1D(5, 2, relu, dilation_rate = 2),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
     struct TorchLstm {
         input: tokens[7],
         Embedding(20, 6),
@@ -311,6 +324,11 @@ fn a_cnn_reproduces_pytorch_through_conv_kernels_and_a_channels_first_flatten() 
 }
 
 #[test]
+fn a_conv1d_network_reproduces_pytorch_through_oik_kernels_and_a_channels_first_flatten() {
+    reproduces::<TorchConv1d>("conv1d", features);
+}
+
+#[test]
 fn embedding_lstm_reproduces_pytorch() {
     reproduces::<TorchLstm>("lstm", tokens);
 }
@@ -396,6 +414,7 @@ fn exports_as_pytorch<M: Model>(case: &str, net: &M) {
 fn exports_have_pytorchs_names_shapes_and_values() {
     exports_as_pytorch("mlp", &reproduces::<TorchMlp>("mlp", features));
     exports_as_pytorch("cnn", &reproduces::<TorchCnn>("cnn", features));
+    exports_as_pytorch("conv1d", &reproduces::<TorchConv1d>("conv1d", features));
     exports_as_pytorch("lstm", &reproduces::<TorchLstm>("lstm", tokens));
     exports_as_pytorch("gru", &reproduces::<TorchGru>("gru", tokens));
     exports_as_pytorch("rnn", &reproduces::<TorchRnn>("rnn", tokens));
@@ -982,7 +1001,7 @@ impl Model for Normalized {
 #[test]
 fn a_layer_without_a_pytorch_counterpart_is_an_error_naming_it_and_the_mapped_ones() {
     let message = "layer `layer_normalization` is a `LayerNormalization`, which has no PyTorch counterpart \
-                   here (the layers with parameters that have one: Dense, Conv2D, DepthwiseConv2D, Embedding, LSTM, \
+                   here (the layers with parameters that have one: Dense, Conv2D, Conv1D, DepthwiseConv2D, Embedding, LSTM, \
                    GRU, SimpleRNN, Bidirectional, BatchNormalization)";
     let names = ["fc", "norm"];
     let err = weights::to_pytorch_bytes(&Normalized::zeros(), &names).unwrap_err();

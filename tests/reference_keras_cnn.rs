@@ -143,6 +143,34 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Conv1D on [steps, channels]: causal with dilation 2, MaxPooling1D, strided same Conv1D,
+    /// same AveragePooling1D with stride 1, valid Conv1D without bias, GlobalMaxPooling1D.
+    struct Conv1d {
+        input: [12, 3],
+        Conv1D(4, 3, tanh, padding = causal, dilation_rate = 2),
+        MaxPooling1D(2),
+        Conv1D(5, 2, tanh, strides = 2, padding = same),
+        AveragePooling1D(2, strides = 1, padding = same),
+        Conv1D(4, 2, tanh, use_bias = false),
+        GlobalMaxPooling1D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Conv1D same with dilation 2, valid with dilation 3, same MaxPooling1D 3 stride 2,
+    /// GlobalAveragePooling1D.
+    struct Conv1dDilated {
+        input: [10, 2],
+        Conv1D(4, 3, tanh, padding = same, dilation_rate = 2),
+        Conv1D(3, 2, tanh, dilation_rate = 3),
+        MaxPooling1D(3, strides = 2, padding = same),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_cnn/", $name, ".json")))
@@ -196,6 +224,16 @@ fn zero_padding() {
 #[test]
 fn layers_without_bias() {
     check_sparse_fixture::<NoBias>("cnn_no_bias", fixture!("cnn_no_bias"));
+}
+
+#[test]
+fn conv1d_causal_strided_and_1d_pooling() {
+    check_sparse_fixture::<Conv1d>("cnn_conv1d", fixture!("cnn_conv1d"));
+}
+
+#[test]
+fn conv1d_dilated_same_and_valid() {
+    check_sparse_fixture::<Conv1dDilated>("cnn_conv1d_dilated", fixture!("cnn_conv1d_dilated"));
 }
 
 /// Keras's `count_params()` of the same network (3.15): 289, of which 281 trainable; the layers

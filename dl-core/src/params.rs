@@ -20,6 +20,10 @@ pub struct Conv2D<const K: usize, const F: usize> {
     pub bias: [f32; F],
 }
 
+/// `Conv1D`: `kernel` `[KS, C, F]`, `bias` `[F]` (the layout of a `Conv2D` with one kernel
+/// column).
+pub type Conv1D<const K: usize, const F: usize> = Conv2D<K, F>;
+
 /// `Embedding`: `embeddings` `[V, D]`.
 #[derive(Clone, Debug)]
 pub struct Embedding<const VD: usize> {

@@ -237,5 +237,23 @@ macro_rules! with_embedded_nets {
             Dense(6, hard_silu, use_bias = false),
             Dense(3, hard_sigmoid),
         });
+        $m!(Conv1d, Conv1dEmbedded, "../fixtures/embedded/conv1d.safetensors", {
+            input: [12, 3],
+            Conv1D(4, 3, relu, padding = causal, dilation_rate = 2),
+            MaxPooling1D(2),
+            Conv1D(5, 2, softmax, strides = 2, padding = same, use_bias = false),
+            AveragePooling1D(2, strides = 1, padding = same),
+            Conv1D(4, 2, elu, dilation_rate = 2),
+            GlobalMaxPooling1D,
+            Dense(3, softmax),
+        });
+        $m!(TextConv, TextConvEmbedded, "../fixtures/embedded/text_conv.safetensors", {
+            input: tokens[9],
+            Embedding(20, 4),
+            Conv1D(6, 3, relu, padding = same),
+            AveragePooling1D(3, padding = same),
+            GlobalAveragePooling1D,
+            Dense(2, softmax),
+        });
     };
 }

@@ -21,6 +21,7 @@
 
 mod activation;
 mod batch_norm;
+mod conv1d;
 mod conv2d;
 mod dense;
 mod depthwise;
@@ -30,6 +31,7 @@ mod flatten;
 mod global_pool_1d;
 mod merge;
 mod pool;
+mod pool_1d;
 mod recurrent;
 mod shared;
 mod zero_padding;
@@ -218,7 +220,9 @@ pub const REGISTRY: &[&[Registered]] = &[
     dense::KINDS,
     conv2d::KINDS,
     depthwise::KINDS,
+    conv1d::KINDS,
     pool::KINDS,
+    pool_1d::KINDS,
     flatten::KINDS,
     zero_padding::KINDS,
     dropout::KINDS,
@@ -243,14 +247,11 @@ pub fn registered() -> impl Iterator<Item = &'static Registered> {
 /// Keras layers `network!` does not have yet: named as such, rather than "did you mean" a
 /// different layer that happens to be spelt alike (`Conv1D` is not a misspelt `Conv2D`).
 pub const KERAS_NOT_YET: &[&str] = &[
-    "Conv1D",
     "Conv3D",
     "Conv1DTranspose",
     "Conv2DTranspose",
     "DepthwiseConv1D",
     "SeparableConv1D",
-    "MaxPooling1D",
-    "AveragePooling1D",
     "MaxPooling3D",
     "AveragePooling3D",
     "GlobalMaxPooling3D",
@@ -307,9 +308,11 @@ macro_rules! kinds {
 kinds! {
     Dense(dense::Dense),
     Conv2D(conv2d::Conv2D),
+    Conv1D(conv1d::Conv1D),
     Depthwise(depthwise::Depthwise),
     Pool(pool::Pool),
     GlobalPool(pool::GlobalPool),
+    Pool1D(pool_1d::Pool1D),
     Flatten(flatten::Flatten),
     ZeroPadding2D(zero_padding::ZeroPadding2D),
     Embedding(embedding::Embedding),

@@ -10,6 +10,7 @@
 
 mod activation_layer;
 mod batch_norm;
+mod conv1d;
 mod conv2d;
 mod dense;
 mod depthwise;
@@ -24,6 +25,7 @@ mod zero_padding;
 pub use crate::aligned::Param;
 pub use activation_layer::{ActivationCache, ActivationLayer};
 pub use batch_norm::{BatchNormCache, BatchNormalization};
+pub use conv1d::{Conv1D, Conv1DCache};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
 pub use depthwise::{DepthwiseCache, DepthwiseConv2D, SeparableCache, SeparableConv2D};

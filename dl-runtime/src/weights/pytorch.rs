@@ -28,6 +28,9 @@
 //! | `Dense` after `Flatten` of an `(H, W, C)` image | `kernel (H·W·C, U)` | `nn.Linear` after `nn.Flatten` of `(C, H, W)` | `m.weight (U, C·H·W)` | transposed, columns reordered from `C, H, W` to `H, W, C` |
 //! | `Conv2D` | `kernel (KH, KW, C, F)` | `nn.Conv2d` | `m.weight (F, C, KH, KW)` | HWIO ↔ OIHW |
 //! | | `bias (F)` | | `m.bias (F)` | same |
+//! | `Conv1D` | `kernel (K, C, F)` | `nn.Conv1d` | `m.weight (F, C, K)` | KIO ↔ OIK |
+//! | | `bias (F)` | | `m.bias (F)` | same |
+//! | `Dense` after `Flatten` of a `Conv1D` or 1-D pooling's `(T, C)` | `kernel (T·C, U)` | `nn.Linear` after `nn.Flatten` of `(C, T)` | `m.weight (U, C·T)` | transposed, columns reordered from `C, T` to `T, C` |
 //! | `DepthwiseConv2D` | `kernel (KH, KW, C, M)` | `nn.Conv2d(C, C·M, groups = C)` | `m.weight (C·M, 1, KH, KW)` | output channel `c·M + m` in both |
 //! | | `bias (C·M)` | | `m.bias (C·M)` | same |
 //! | `Embedding` | `embeddings (V, D)` | `nn.Embedding` | `m.weight (V, D)` | same |
@@ -219,6 +222,8 @@ enum Map {
         c: usize,
         f: usize,
     },
+    /// Keras's `(K, C, F)` from PyTorch's `(F, C, K)`: a `Conv` with one kernel column.
+    Conv1D { k: usize, c: usize, f: usize },
     /// Keras's depthwise `(KH, KW, C, M)` from PyTorch's grouped `(C·M, 1, KH, KW)`.
     Depthwise {
         kh: usize,
@@ -260,6 +265,7 @@ impl Map {
                 let (y, x) = (rest / kw, rest % kw);
                 (0, ((o * c + i) * kh + y) * kw + x)
             }
+            Map::Conv1D { k: kh, c, f } => Map::Conv { kh, kw: 1, c, f }.source(k),
             Map::Depthwise { kh, kw, c, m } => {
                 let (rest, j) = (k / m, k % m);
                 let (rest, i) = (rest / c, rest % c);
@@ -305,6 +311,7 @@ type Rules = &'static [(&'static str, &'static [&'static str], Rule)];
 const MAPPED: &[&str] = &[
     "Dense",
     "Conv2D",
+    "Conv1D",
     "DepthwiseConv2D",
     "Embedding",
     "LSTM",
@@ -323,6 +330,10 @@ fn rules(kind: &str) -> Option<Rules> {
             ("bias", &["bias"], Rule::Same),
         ],
         "Conv2D" => &[
+            ("kernel", &["weight"], Rule::Conv),
+            ("bias", &["bias"], Rule::Same),
+        ],
+        "Conv1D" => &[
             ("kernel", &["weight"], Rule::Conv),
             ("bias", &["bias"], Rule::Same),
         ],
@@ -519,6 +530,7 @@ fn instantiate(
             },
         },
         (Rule::Conv, &[kh, kw, c, f]) => Map::Conv { kh, kw, c, f },
+        (Rule::Conv, &[k, c, f]) => Map::Conv1D { k, c, f },
         (Rule::Depthwise, &[kh, kw, c, m]) => Map::Depthwise { kh, kw, c, m },
         (Rule::Summed(gates), &[len]) if fits(len, gates) => Map::Summed { len, gates },
         (Rule::Stacked(gates), &[2, len]) if fits(len, gates) => Map::Stacked { len, gates },
@@ -532,6 +544,7 @@ fn torch_shape(map: Map, shape: &[usize]) -> Vec<usize> {
         Map::Same => shape.to_vec(),
         Map::Transposed { rows, cols, .. } => vec![cols, rows],
         Map::Conv { kh, kw, c, f } => vec![f, c, kh, kw],
+        Map::Conv1D { k, c, f } => vec![f, c, k],
         Map::Depthwise { kh, kw, c, m } => vec![c * m, 1, kh, kw],
         Map::Summed { len, .. } | Map::Stacked { len, .. } => vec![len],
     }
@@ -561,6 +574,16 @@ fn flattened_image(layers: &[LayerSummary], at: usize) -> Result<Option<[usize; 
     };
     Ok(match *layers[before].output_shape {
         [h, w, c] => Some([h, w, c]),
+        // PyTorch's 1-D convolutions and poolings are channels-first, `(C, T)`, as a `T × 1`
+        // image; a recurrent layer's or an `Embedding`'s `(T, D)` is not.
+        [t, c]
+            if matches!(
+                layers[before].kind,
+                "Conv1D" | "MaxPooling1D" | "AveragePooling1D"
+            ) =>
+        {
+            Some([t, 1, c])
+        }
         _ => None,
     })
 }
@@ -718,6 +741,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn conv1d_kernels_go_from_oik_to_kio() {
+        let (k, c, f) = (3, 4, 5);
+        let map = Map::Conv1D { k, c, f };
+        for j in 0..k {
+            for i in 0..c {
+                for o in 0..f {
+                    assert_eq!(map.source((j * c + i) * f + o), (0, (o * c + i) * k + j));
+                }
+            }
+        }
+        assert_eq!(torch_shape(map, &[k, c, f]), [f, c, k]);
     }
 
     /// `nn.Conv2d(C, C·M, groups = C)`: output channel `i·M + j` filters input channel `i`.
