@@ -154,6 +154,17 @@ fn conv1d_networks_agree_with_the_runtime() {
 }
 
 #[test]
+fn layer_normalization_agrees_with_the_runtime() {
+    // Per pixel, per pixel without beta, per vector without gamma.
+    agree!(
+        LayerNorm,
+        LayerNormEmbedded,
+        "../fixtures/embedded/layer_norm.safetensors",
+        features
+    );
+}
+
+#[test]
 fn branching_networks_agree_with_the_runtime() {
     agree!(
         ResidualIdentity,

@@ -172,6 +172,19 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Layer normalization of a sequence's steps (without beta) and of a vector (without gamma).
+    struct Normalizations {
+        input: [6, 2],
+        Conv1D(4, 2, tanh, padding = same),
+        LayerNormalization(center = false),
+        Flatten,
+        Dense(5, relu),
+        LayerNormalization(scale = false, epsilon = 0.01),
+        Dense(3, softmax),
+    }
+}
+
 /// Every layer kind `network!` accepts (its error message for an unknown layer lists them).
 const ALL_KINDS: &[&str] = &[
     "Dense",
@@ -205,6 +218,7 @@ const ALL_KINDS: &[&str] = &[
     "Maximum",
     "Minimum",
     "Concatenate",
+    "LayerNormalization",
 ];
 
 /// A random sample of an input type.
@@ -257,7 +271,8 @@ zoo!(
     Normalized,
     Branching,
     Separable,
-    Sequences
+    Sequences,
+    Normalizations
 );
 
 /// Runs `check::<M>()` for every network of the zoo, then fails naming every network that
@@ -283,6 +298,7 @@ macro_rules! for_every_network {
         run(Branching::NAME, $check::<Branching>);
         run(Separable::NAME, $check::<Separable>);
         run(Sequences::NAME, $check::<Sequences>);
+        run(Normalizations::NAME, $check::<Normalizations>);
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
@@ -307,6 +323,7 @@ fn the_networks_below_use_every_layer_kind() {
         kinds::<Branching>(),
         kinds::<Separable>(),
         kinds::<Sequences>(),
+        kinds::<Normalizations>(),
     ]
     .concat();
     for kind in ALL_KINDS {

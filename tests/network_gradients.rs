@@ -472,6 +472,40 @@ fn conv1d_pool1d_chain() {
 }
 
 dl::network! {
+    /// Layer normalization of each pixel, of a vector, without beta and without gamma.
+    struct SmallLayerNorm {
+        input: [4, 4, 2],
+        Conv2D(3, (2, 2), tanh),
+        LayerNormalization(),
+        Conv2D(4, (2, 2), tanh),
+        LayerNormalization(center = false, epsilon = 0.1),
+        Flatten,
+        Dense(5, tanh),
+        LayerNormalization(scale = false),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn layer_normalization_chain() {
+    let (mut net, mut rng) = init(46, SmallLayerNorm::new);
+    // gamma away from its initial 1, so that a gradient that ignores it shows.
+    net.for_each_param_mut(|_, tensor, v| {
+        if tensor == "gamma" {
+            v.iter_mut().for_each(|g| *g = rng.random_range(0.5..1.5));
+        }
+    });
+    let x: Vec<SVector<f32, 32>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("layer normalization chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
     struct SmallText {
         input: tokens[5],
         Embedding(12, 4),

@@ -171,6 +171,33 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// LayerNormalization over each pixel's channels (Keras's defaults), without beta
+    /// (epsilon 0.01), and over a vector without gamma.
+    struct LayerNorm {
+        input: [5, 5, 2],
+        Conv2D(4, (2, 2), tanh),
+        LayerNormalization(),
+        Conv2D(3, (2, 2), tanh),
+        LayerNormalization(epsilon = 0.01, center = false),
+        Flatten,
+        Dense(6, tanh),
+        LayerNormalization(scale = false),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// LayerNormalization over each step's channels of a Conv1D output.
+    struct LayerNormSequence {
+        input: [6, 3],
+        Conv1D(4, 2, relu, padding = causal),
+        LayerNormalization(axis = -1, epsilon = 1e-5),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_cnn/", $name, ".json")))
@@ -234,6 +261,16 @@ fn conv1d_causal_strided_and_1d_pooling() {
 #[test]
 fn conv1d_dilated_same_and_valid() {
     check_sparse_fixture::<Conv1dDilated>("cnn_conv1d_dilated", fixture!("cnn_conv1d_dilated"));
+}
+
+#[test]
+fn layer_normalization_with_and_without_center_and_scale() {
+    check_sparse_fixture::<LayerNorm>("cnn_layer_norm", fixture!("cnn_layer_norm"));
+}
+
+#[test]
+fn layer_normalization_of_a_sequence() {
+    check_sparse_fixture::<LayerNormSequence>("cnn_layer_norm_sequence", fixture!("cnn_layer_norm_sequence"));
 }
 
 /// Keras's `count_params()` of the same network (3.15): 289, of which 281 trainable; the layers

@@ -255,5 +255,16 @@ macro_rules! with_embedded_nets {
             GlobalAveragePooling1D,
             Dense(2, softmax),
         });
+        $m!(LayerNorm, LayerNormEmbedded, "../fixtures/embedded/layer_norm.safetensors", {
+            input: [5, 5, 2],
+            Conv2D(4, (2, 2), tanh),
+            LayerNormalization(),
+            Conv2D(3, (2, 2), relu),
+            LayerNormalization(epsilon = 0.01, center = false),
+            Flatten,
+            Dense(6, elu),
+            LayerNormalization(scale = false),
+            Dense(3, softmax),
+        });
     };
 }

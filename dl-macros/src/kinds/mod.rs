@@ -29,6 +29,7 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod global_pool_1d;
+mod layer_norm;
 mod merge;
 mod pool;
 mod pool_1d;
@@ -227,6 +228,7 @@ pub const REGISTRY: &[&[Registered]] = &[
     zero_padding::KINDS,
     dropout::KINDS,
     batch_norm::KINDS,
+    layer_norm::KINDS,
     embedding::KINDS,
     recurrent::KINDS,
     global_pool_1d::KINDS,
@@ -256,7 +258,6 @@ pub const KERAS_NOT_YET: &[&str] = &[
     "AveragePooling3D",
     "GlobalMaxPooling3D",
     "GlobalAveragePooling3D",
-    "LayerNormalization",
     "GroupNormalization",
     "UnitNormalization",
     "Normalization",
@@ -320,6 +321,7 @@ kinds! {
     GlobalPool1D(global_pool_1d::GlobalPool1D),
     Dropout(dropout::Dropout),
     BatchNorm(batch_norm::BatchNorm),
+    LayerNorm(layer_norm::LayerNorm),
     Activation(activation::ActivationLayer),
     Merge(merge::Merge),
 }

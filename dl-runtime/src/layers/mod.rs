@@ -17,6 +17,7 @@ mod depthwise;
 mod dropout;
 mod embedding;
 mod flatten;
+mod layer_norm;
 mod merge;
 mod pool;
 mod recurrent;
@@ -33,6 +34,7 @@ pub use dropout::Dropout;
 pub(crate) use dropout::draw_key;
 pub use embedding::{Embedding, EmbeddingCache};
 pub use flatten::Flatten;
+pub use layer_norm::{LayerNormCache, LayerNormalization};
 pub use merge::{Concatenate, Merge, MergeOp};
 #[doc(hidden)]
 pub use merge::{add_gradient, gradient_scratch};

@@ -33,6 +33,7 @@
 //! | `Dense` after `Flatten` of a `Conv1D` or 1-D pooling's `(T, C)` | `kernel (T·C, U)` | `nn.Linear` after `nn.Flatten` of `(C, T)` | `m.weight (U, C·T)` | transposed, columns reordered from `C, T` to `T, C` |
 //! | `DepthwiseConv2D` | `kernel (KH, KW, C, M)` | `nn.Conv2d(C, C·M, groups = C)` | `m.weight (C·M, 1, KH, KW)` | output channel `c·M + m` in both |
 //! | | `bias (C·M)` | | `m.bias (C·M)` | same |
+//! | `LayerNormalization` | `gamma (D)`, `beta (D)` | `nn.LayerNorm(D, eps = epsilon)` | `m.weight (D)`, `m.bias (D)` | same |
 //! | `Embedding` | `embeddings (V, D)` | `nn.Embedding` | `m.weight (V, D)` | same |
 //! | `LSTM` | `kernel (D, 4U)`, gates i, f, c, o | `nn.LSTM` | `m.weight_ih_l0 (4U, D)`, gates i, f, g, o | transposed (same gate order) |
 //! | | `recurrent_kernel (U, 4U)` | | `m.weight_hh_l0 (4U, U)` | transposed |
@@ -319,6 +320,7 @@ const MAPPED: &[&str] = &[
     "SimpleRNN",
     "Bidirectional",
     "BatchNormalization",
+    "LayerNormalization",
 ];
 
 /// The mapping of each layer kind with parameters, as the module docs' table; `None` for a kind
@@ -342,6 +344,10 @@ fn rules(kind: &str) -> Option<Rules> {
             ("bias", &["bias"], Rule::Same),
         ],
         "Embedding" => &[("embeddings", &["weight"], Rule::Same)],
+        "LayerNormalization" => &[
+            ("gamma", &["weight"], Rule::Same),
+            ("beta", &["bias"], Rule::Same),
+        ],
         "LSTM" => &[
             ("kernel", &["weight_ih_l0"], Rule::Transposed(LSTM_GATES)),
             (

@@ -66,6 +66,9 @@ pub static SEPARABLE_BRANCHES: SeparableBranchesEmbedded = SeparableBranchesEmbe
 pub static CONV1D: Conv1dEmbedded = Conv1dEmbedded::EMBEDDED;
 /// Conv1D over an Embedding's sequence.
 pub static TEXT_CONV: TextConvEmbedded = TextConvEmbedded::EMBEDDED;
+/// LayerNormalization with and without gamma and beta.
+pub static LAYER_NORM: LayerNormEmbedded = LayerNormEmbedded::EMBEDDED;
+
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
 pub fn run_all() -> Option<f32> {
@@ -113,5 +116,6 @@ pub fn run_all() -> Option<f32> {
     total += SEPARABLE_BRANCHES.forward(&[0.5; 72]).iter().sum::<f32>();
     total += CONV1D.forward(&[0.5; 36]).iter().sum::<f32>();
     total += TEXT_CONV.forward(&[3; 9]).ok()?.iter().sum::<f32>();
+    total += LAYER_NORM.forward(&[0.5; 50]).iter().sum::<f32>();
     Some(total)
 }
