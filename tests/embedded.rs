@@ -165,6 +165,18 @@ fn layer_normalization_agrees_with_the_runtime() {
 }
 
 #[test]
+fn reshape_and_upsampling_agree_with_the_runtime() {
+    // A decoder's start: a vector reshaped into an image, upsampled twice, reshaped into a
+    // sequence and back into a vector.
+    agree!(
+        Decoder,
+        DecoderEmbedded,
+        "../fixtures/embedded/decoder.safetensors",
+        features
+    );
+}
+
+#[test]
 fn branching_networks_agree_with_the_runtime() {
     agree!(
         ResidualIdentity,

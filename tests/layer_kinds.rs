@@ -185,6 +185,22 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// A decoder's start: Reshape of a vector into an image, UpSampling2D, Reshape into a
+    /// sequence.
+    struct Decoder {
+        input: [6],
+        Dense(8, tanh),
+        Reshape((2, 2, 2)),
+        UpSampling2D(),
+        Conv2D(3, (2, 2), relu),
+        UpSampling2D((1, 2)),
+        Reshape((-1, 3)),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
 /// Every layer kind `network!` accepts (its error message for an unknown layer lists them).
 const ALL_KINDS: &[&str] = &[
     "Dense",
@@ -272,7 +288,8 @@ zoo!(
     Branching,
     Separable,
     Sequences,
-    Normalizations
+    Normalizations,
+    Decoder
 );
 
 /// Runs `check::<M>()` for every network of the zoo, then fails naming every network that
@@ -299,6 +316,7 @@ macro_rules! for_every_network {
         run(Separable::NAME, $check::<Separable>);
         run(Sequences::NAME, $check::<Sequences>);
         run(Normalizations::NAME, $check::<Normalizations>);
+        run(Decoder::NAME, $check::<Decoder>);
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
@@ -324,6 +342,7 @@ fn the_networks_below_use_every_layer_kind() {
         kinds::<Separable>(),
         kinds::<Sequences>(),
         kinds::<Normalizations>(),
+        kinds::<Decoder>(),
     ]
     .concat();
     for kind in ALL_KINDS {

@@ -506,6 +506,37 @@ fn layer_normalization_chain() {
 }
 
 dl::network! {
+    /// Upsampling in both directions and alone in one, reshapes between images, sequences and
+    /// vectors.
+    struct SmallUpSampling {
+        input: [3, 3, 2],
+        Conv2D(3, (2, 2), tanh),
+        UpSampling2D(),
+        Conv2D(2, (2, 2), tanh),
+        UpSampling2D((1, 2)),
+        Reshape((-1, 4)),
+        Conv1D(3, 2, tanh),
+        Reshape((2, 4, 3)),
+        Conv2D(2, (2, 2), tanh),
+        Reshape((6,)),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn upsampling_and_reshape_chain() {
+    let (mut net, mut rng) = init(47, SmallUpSampling::new);
+    let x: Vec<SVector<f32, 18>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("upsampling chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
     struct SmallText {
         input: tokens[5],
         Embedding(12, 4),

@@ -198,6 +198,35 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// UpSampling2D((2, 1)) between convolutions, Reshape((-1, 2)) of an image into a sequence
+    /// for Conv1D, Reshape((9,)) into a vector.
+    struct ReshapeUpSampling {
+        input: [4, 4, 2],
+        Conv2D(3, (2, 2), tanh),
+        UpSampling2D((2, 1)),
+        Conv2D(2, (3, 3), tanh),
+        Reshape((-1, 2)),
+        Conv1D(3, 2, tanh),
+        Reshape((9,)),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Dense, Reshape((2, 2, 3)) into an image, UpSampling2D() and UpSampling2D((1, 3)).
+    struct UpSamplingFromDense {
+        input: [6],
+        Dense(12, tanh),
+        Reshape((2, 2, 3)),
+        UpSampling2D(),
+        Conv2D(4, (3, 3), tanh, padding = same),
+        UpSampling2D(size = (1, 3)),
+        GlobalMaxPooling2D,
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_cnn/", $name, ".json")))
@@ -271,6 +300,19 @@ fn layer_normalization_with_and_without_center_and_scale() {
 #[test]
 fn layer_normalization_of_a_sequence() {
     check_sparse_fixture::<LayerNormSequence>("cnn_layer_norm_sequence", fixture!("cnn_layer_norm_sequence"));
+}
+
+#[test]
+fn reshape_and_upsampling_between_convolutions() {
+    check_sparse_fixture::<ReshapeUpSampling>("cnn_reshape_upsampling", fixture!("cnn_reshape_upsampling"));
+}
+
+#[test]
+fn upsampling_from_a_reshaped_dense_layer() {
+    check_sparse_fixture::<UpSamplingFromDense>(
+        "cnn_upsampling_from_dense",
+        fixture!("cnn_upsampling_from_dense"),
+    );
 }
 
 /// Keras's `count_params()` of the same network (3.15): 289, of which 281 trainable; the layers

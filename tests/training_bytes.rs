@@ -251,6 +251,22 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Reshape (which holds nothing of its own) and UpSampling2D.
+    struct Decoder {
+        input: [6],
+        Dense(12, tanh),
+        Reshape((2, 2, 3)),
+        UpSampling2D(),
+        Conv2D(4, (3, 3), relu, padding = same),
+        UpSampling2D((1, 3)),
+        Reshape((-1, 4)),
+        Conv1D(3, 3, tanh, strides = 2),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
 #[test]
 fn convolutional_networks() {
     // Batches past every convolution's im2col chunk, which stops growing there.
@@ -260,6 +276,7 @@ fn convolutional_networks() {
     check_features!(Branching, 64);
     check_features!(Separable, 64);
     check_features!(Conv1dNorm, 1024);
+    check_features!(Decoder, 1024);
 }
 
 // ---------------------------------------------------------------------------------------------

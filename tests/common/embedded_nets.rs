@@ -266,5 +266,17 @@ macro_rules! with_embedded_nets {
             LayerNormalization(scale = false),
             Dense(3, softmax),
         });
+        $m!(Decoder, DecoderEmbedded, "../fixtures/embedded/decoder.safetensors", {
+            input: [6],
+            Dense(12, tanh),
+            Reshape((2, 2, 3)),
+            UpSampling2D(),
+            Conv2D(4, (3, 3), relu, padding = same),
+            UpSampling2D((1, 3)),
+            Reshape((-1, 4)),
+            Conv1D(3, 3, elu, strides = 2),
+            Reshape((-1,)),
+            Dense(3, softmax),
+        });
     };
 }

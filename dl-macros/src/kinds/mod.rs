@@ -34,7 +34,9 @@ mod merge;
 mod pool;
 mod pool_1d;
 mod recurrent;
+mod reshape;
 mod shared;
+mod upsampling;
 mod zero_padding;
 
 use proc_macro2::{Literal, Span, TokenStream};
@@ -225,7 +227,9 @@ pub const REGISTRY: &[&[Registered]] = &[
     pool::KINDS,
     pool_1d::KINDS,
     flatten::KINDS,
+    reshape::KINDS,
     zero_padding::KINDS,
+    upsampling::KINDS,
     dropout::KINDS,
     batch_norm::KINDS,
     layer_norm::KINDS,
@@ -265,11 +269,9 @@ pub const KERAS_NOT_YET: &[&str] = &[
     "ZeroPadding1D",
     "Cropping1D",
     "Cropping2D",
-    "Reshape",
     "Permute",
     "RepeatVector",
     "UpSampling1D",
-    "UpSampling2D",
     "LeakyReLU",
     "PReLU",
     "ELU",
@@ -315,6 +317,8 @@ kinds! {
     GlobalPool(pool::GlobalPool),
     Pool1D(pool_1d::Pool1D),
     Flatten(flatten::Flatten),
+    Reshape(reshape::Reshape),
+    UpSampling2D(upsampling::UpSampling2D),
     ZeroPadding2D(zero_padding::ZeroPadding2D),
     Embedding(embedding::Embedding),
     Recurrent(recurrent::Recurrent),

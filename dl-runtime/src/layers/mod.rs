@@ -21,6 +21,7 @@ mod layer_norm;
 mod merge;
 mod pool;
 mod recurrent;
+mod upsampling;
 mod zero_padding;
 
 pub use crate::aligned::Param;
@@ -43,6 +44,7 @@ pub use recurrent::{
     Bidirectional, BidirectionalCache, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Recurrent,
     RecurrentCache, SimpleRNN,
 };
+pub use upsampling::UpSampling2D;
 pub use zero_padding::ZeroPadding2D;
 
 /// The padding mask of `Embedding(mask_zero = true)`: the batch's token ids, sample-major

@@ -35,11 +35,11 @@ extern "C" fn rust_eh_personality() {}
 
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
-    // Twenty-six networks (eight of them branching, two residual) ending in softmax or
-    // sigmoid: outputs sum to 23 softmax heads (1 each) plus three sigmoid units in (0, 1).
+    // Twenty-seven networks (eight of them branching, two residual) ending in softmax or
+    // sigmoid: outputs sum to 24 softmax heads (1 each) plus three sigmoid units in (0, 1).
     match dl_no_std_check::run_all() {
-        Some(total) if total.is_finite() && total > 23.0 && total < 26.0 => {
-            say("no_std: 26 embedded networks ran, residual ones among them\n");
+        Some(total) if total.is_finite() && total > 24.0 && total < 27.0 => {
+            say("no_std: 27 embedded networks ran, residual ones among them\n");
             0
         }
         _ => {

@@ -68,6 +68,8 @@ pub static CONV1D: Conv1dEmbedded = Conv1dEmbedded::EMBEDDED;
 pub static TEXT_CONV: TextConvEmbedded = TextConvEmbedded::EMBEDDED;
 /// LayerNormalization with and without gamma and beta.
 pub static LAYER_NORM: LayerNormEmbedded = LayerNormEmbedded::EMBEDDED;
+/// Reshape (to an image, a sequence and a vector) and UpSampling2D.
+pub static DECODER: DecoderEmbedded = DecoderEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -117,5 +119,6 @@ pub fn run_all() -> Option<f32> {
     total += CONV1D.forward(&[0.5; 36]).iter().sum::<f32>();
     total += TEXT_CONV.forward(&[3; 9]).ok()?.iter().sum::<f32>();
     total += LAYER_NORM.forward(&[0.5; 50]).iter().sum::<f32>();
+    total += DECODER.forward(&[0.5; 6]).iter().sum::<f32>();
     Some(total)
 }
