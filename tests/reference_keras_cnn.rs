@@ -315,6 +315,40 @@ fn upsampling_from_a_reshaped_dense_layer() {
     );
 }
 
+/// Keras's `count_params()` of the networks with the new kinds (3.15), in total and per layer
+/// (`summary()`'s `Param #`); their output shapes are checked against Keras's with the fixtures.
+#[test]
+fn conv1d_layer_normalization_reshape_and_upsampling_count_as_in_keras() {
+    fn rows<M: Model>() -> Vec<usize> {
+        M::LAYERS.iter().map(|l| l.params).collect()
+    }
+    assert_eq!(Conv1d::PARAMS, 140);
+    assert_eq!(rows::<Conv1d>(), [40, 0, 45, 0, 40, 0, 15]);
+    assert_eq!(Conv1dDilated::PARAMS, 67);
+    assert_eq!(rows::<Conv1dDilated>(), [28, 27, 0, 0, 12]);
+    assert_eq!(LayerNorm::PARAMS, 293);
+    assert_eq!(rows::<LayerNorm>(), [36, 8, 51, 3, 0, 168, 6, 21]);
+    assert_eq!(LayerNormSequence::PARAMS, 51);
+    assert_eq!(ReshapeUpSampling::PARAMS, 128);
+    assert_eq!(rows::<ReshapeUpSampling>(), [27, 0, 56, 0, 15, 0, 30]);
+    assert_eq!(UpSamplingFromDense::PARAMS, 211);
+    let text = LayerNorm::zeros().summary().to_string();
+    for line in [
+        " layer_normalization (LayerNormalization)(None, 4, 4, 4)",
+        " layer_normalization_1 (LayerNormalization)(None, 3, 3, 3)",
+        "Total params: 293 (1.14 KB)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    let text = ReshapeUpSampling::zeros().summary().to_string();
+    for line in [
+        " up_sampling2d (UpSampling2D)(None, 6, 3, 3)",
+        " reshape (Reshape)           (None, 4, 2)              0",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+}
+
 /// Keras's `count_params()` of the same network (3.15): 289, of which 281 trainable; the layers
 /// without bias have their kernel alone.
 #[test]

@@ -556,15 +556,18 @@ fn torch_shape(map: Map, shape: &[usize]) -> Vec<usize> {
     }
 }
 
-/// The `(H, W, C)` image that layer `at` reads through a `Flatten` (and any `Dropout` after it),
-/// if it does: PyTorch flattens it as `(C, H, W)`. An `Err` when the `Flatten` is the first
-/// layer, whose input's shape `Model::LAYERS` does not record.
+/// The `(H, W, C)` image that layer `at` reads through a `Flatten` or a `Reshape` to a vector
+/// (and any `Dropout` after it), if it does: PyTorch flattens it as `(C, H, W)`. An `Err` when
+/// the `Flatten` is the first layer, whose input's shape `Model::LAYERS` does not record.
 fn flattened_image(layers: &[LayerSummary], at: usize) -> Result<Option<[usize; 3]>> {
     let mut i = at;
     while i > 0 && layers[i - 1].kind == "Dropout" {
         i -= 1;
     }
-    if i == 0 || layers[i - 1].kind != "Flatten" {
+    // A `Reshape` to a vector flattens as `Flatten` does (PyTorch's `x.flatten(1)` or `view`).
+    let flattens =
+        |l: &LayerSummary| l.kind == "Flatten" || (l.kind == "Reshape" && l.output_shape.len() == 1);
+    if i == 0 || !flattens(&layers[i - 1]) {
         return Ok(None);
     }
     let flatten = i - 1;
@@ -887,6 +890,18 @@ mod tests {
             layer("dense", "Dense", &[5]),
         ];
         assert_eq!(flattened_image(&sequence, 2).unwrap(), None);
+        let reshaped = [
+            layer("conv1d", "Conv1D", &[7, 3]),
+            layer("reshape", "Reshape", &[21]),
+            layer("dense", "Dense", &[5]),
+        ];
+        assert_eq!(flattened_image(&reshaped, 2).unwrap(), Some([7, 1, 3]));
+        let not_flat = [
+            layer("conv2d", "Conv2D", &[3, 4, 2]),
+            layer("reshape", "Reshape", &[12, 2]),
+            layer("dense", "Dense", &[5]),
+        ];
+        assert_eq!(flattened_image(&not_flat, 2).unwrap(), None);
         let first = [layer("flatten", "Flatten", &[24]), layer("dense", "Dense", &[5])];
         assert_eq!(
             flattened_image(&first, 1).unwrap_err().to_string(),
