@@ -149,7 +149,7 @@ pub fn bind_with<'a>(
                 None
             }
             // A bare name in a positional slot means what it names, as in the tutorial's
-            // `Conv2D(32, (3, 3), relu)`: `valid`/`same` is the padding, any other name the
+            // `Conv2D(32, (3, 3), relu)`: `valid`/`same`/`causal` is the padding, any other name the
             // activation (Keras's third positional argument would be the strides).
             None if named_value(&arg.value).is_some() && by_meaning(&arg.value, positional).is_some() => {
                 let i = by_meaning(&arg.value, positional);
@@ -226,7 +226,7 @@ pub fn name_of(expr: &Expr) -> Option<(String, Span)> {
 /// The parameter a positional name binds to, when the layer has `padding` or `activation`.
 fn by_meaning(expr: &Expr, params: &[&'static str]) -> Option<usize> {
     let name = named_value(expr)?;
-    let target = if name == "valid" || name == "same" {
+    let target = if matches!(name.as_str(), "valid" | "same" | "causal") {
         "padding"
     } else {
         "activation"

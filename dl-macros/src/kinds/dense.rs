@@ -6,7 +6,8 @@ use quote::quote;
 use syn::Expr;
 
 use super::shared::{
-    KERNEL_OPTIONS, needs_embedding, param_options, params_type_with_bias, required, use_bias, width_mismatch,
+    KERNEL_OPTIONS, needs_embedding, param_options, params_init_with_bias, params_type_with_bias, required,
+    use_bias, width_mismatch,
 };
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
@@ -143,12 +144,9 @@ impl KindSpec for Dense {
     }
 
     /// Without a bias, an empty one in the struct's place.
-    fn params_init(&self, core: &TokenStream, mut decoded: Vec<TokenStream>) -> TokenStream {
+    fn params_init(&self, core: &TokenStream, decoded: Vec<TokenStream>) -> TokenStream {
         let path = self.params_struct(core).expect("the struct is named above");
-        if !self.use_bias {
-            decoded.push(quote!(bias: []));
-        }
-        quote!(#path { #(#decoded,)* })
+        params_init_with_bias(path, self.use_bias, decoded)
     }
 
     fn params_type(&self, core: &TokenStream, _layer: &Layer, sizes: &[Literal]) -> TokenStream {

@@ -6,7 +6,10 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::shared::{Window, embedded_window, fit_window, image_dims, image_input, param_options, required};
+use super::shared::{
+    Window, embedded_window, fit_window, image_dims, image_input, param_options, params_init_with_bias,
+    required,
+};
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
@@ -263,8 +266,7 @@ impl KindSpec for Depthwise {
 
     fn params_init(&self, core: &TokenStream, decoded: Vec<TokenStream>) -> TokenStream {
         let path = self.params_struct(core).expect("parameters");
-        let zero = (!self.use_bias).then(|| quote!(bias: []));
-        quote!(#path { #(#decoded,)* #zero })
+        params_init_with_bias(path, self.use_bias, decoded)
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {

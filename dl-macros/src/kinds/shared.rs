@@ -60,6 +60,13 @@ pub fn use_bias(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<bool> {
     expr.map_or(Some(true), |e| spec::boolean(e, "use_bias", errors))
 }
 
+/// The embedded parameter struct's value of a layer whose `bias` may be absent: an empty one in
+/// its place.
+pub fn params_init_with_bias(path: TokenStream, use_bias: bool, decoded: Vec<TokenStream>) -> TokenStream {
+    let empty = (!use_bias).then(|| quote!(bias: []));
+    quote!(#path { #(#decoded,)* #empty })
+}
+
 /// The embedded parameter struct's type of a layer whose `bias` may be absent: a zero-length
 /// bias in its place.
 pub fn params_type_with_bias(path: TokenStream, use_bias: bool, sizes: &[Literal]) -> TokenStream {

@@ -65,6 +65,15 @@ pub static FLAT_INPUT: FlatInputEmbedded = FlatInputEmbedded::EMBEDDED;
 pub static SEPARABLE: SeparableEmbedded = SeparableEmbedded::EMBEDDED;
 /// A separable and a depthwise convolution reading one input, their channels joined.
 pub static SEPARABLE_BRANCHES: SeparableBranchesEmbedded = SeparableBranchesEmbedded::EMBEDDED;
+/// Conv1D (causal, same, valid; dilation, strides, no bias, softmax per step), MaxPooling1D,
+/// AveragePooling1D, GlobalMaxPooling1D.
+pub static CONV1D: Conv1dEmbedded = Conv1dEmbedded::EMBEDDED;
+/// Conv1D over an Embedding's sequence.
+pub static TEXT_CONV: TextConvEmbedded = TextConvEmbedded::EMBEDDED;
+/// LayerNormalization with and without gamma and beta.
+pub static LAYER_NORM: LayerNormEmbedded = LayerNormEmbedded::EMBEDDED;
+/// Reshape (to an image, a sequence and a vector) and UpSampling2D.
+pub static DECODER: DecoderEmbedded = DecoderEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -111,6 +120,10 @@ pub fn run_all() -> Option<f32> {
     total += FLAT_INPUT.forward(&[0.5; 12]).iter().sum::<f32>();
     total += SEPARABLE.forward(&[0.5; 270]).iter().sum::<f32>();
     total += SEPARABLE_BRANCHES.forward(&[0.5; 72]).iter().sum::<f32>();
+    total += CONV1D.forward(&[0.5; 36]).iter().sum::<f32>();
+    total += TEXT_CONV.forward(&[3; 9]).ok()?.iter().sum::<f32>();
+    total += LAYER_NORM.forward(&[0.5; 50]).iter().sum::<f32>();
+    total += DECODER.forward(&[0.5; 6]).iter().sum::<f32>();
     Some(total)
 }
 
