@@ -1,4 +1,4 @@
-//! `network!` reached through a renamed dependency (`neural = { package = "dl" }`): the macro
+//! `network!` reached through a renamed dependency (`neural = { package = "dl-nn" }`): the macro
 //! receives `$crate` from its shim, so nothing in the expansion spells `dl`.
 
 neural::network! {
