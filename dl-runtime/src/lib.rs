@@ -35,12 +35,12 @@ pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError,
     SparseCategoricalCrossEntropy,
 };
-pub use metrics::ConfusionMatrix;
+pub use metrics::{ClassOutOfRange, ConfusionMatrix};
 pub use model::Model;
 pub use optim::{Adagrad, Adam, AdamW, Clip, Optimizer, RmsProp, Sgd};
 pub use sample::Sample;
 pub use summary::{LayerSummary, Summary};
-pub use tokens::Tokens;
+pub use tokens::{TokenError, Tokens};
 pub use train::{EpochLog, Evaluation, Fit, History, Parallel, Trainer};
 
 /// The types a program that declares and trains networks needs.
