@@ -16,6 +16,7 @@ mod graph;
 mod kinds;
 mod mask;
 mod model;
+mod opt_level;
 mod options;
 mod parse;
 mod plan;

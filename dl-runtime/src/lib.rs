@@ -28,6 +28,10 @@ pub mod tokens;
 pub mod train;
 pub mod weights;
 
+/// The `rand` that `Net::new(&mut rng)` takes (rand 0.9): `dl::rand::rngs::StdRng`,
+/// `dl::rand::SeedableRng`. Or skip it with `Net::seeded(seed)`.
+pub use rand;
+
 pub use activation::Activation;
 pub use error::{Error, Result};
 pub use head::{Head, OneUnit, Units};
@@ -63,5 +67,6 @@ pub mod __private {
     pub use ::core;
     pub use ::nalgebra;
     pub use ::rand;
+    pub use ::rand_chacha;
     pub use ::std;
 }

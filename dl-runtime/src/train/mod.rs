@@ -1,6 +1,7 @@
 //! Keras-style training: [`fit`], [`evaluate`], [`predict`], and the [`Trainer`] that runs one
 //! batch at a time for custom loops.
 
+mod debug_build;
 mod evaluate;
 mod fit;
 mod history;
