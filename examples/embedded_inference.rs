@@ -4,9 +4,12 @@
 //! program counts allocations around it to show it.
 //!
 //! ```sh
-//! cargo run --release --example train_and_save      # writes examples/models/tutorial_mlp.safetensors
+//! cargo run --release --example train_and_save      # trains and saves, to target/ (see there)
 //! cargo run --release --example embedded_inference
 //! ```
+//!
+//! The file compiled in is the committed `examples/models/tutorial_mlp.safetensors`, which
+//! `train_and_save` wrote (it says whether its output is still identical).
 
 #[path = "common/tutorial_data.rs"]
 mod tutorial_data;
@@ -19,7 +22,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 dl::network! {
-    /// The tutorial's binary classifier, with the weights `train_and_save` wrote.
+    /// The tutorial's binary classifier, with the weights `train_and_save` wrote (committed).
     #[weights("models/tutorial_mlp.safetensors")]
     #[budget(max_param_bytes = 20 KiB, max_activation_bytes = 1 KiB)]
     pub struct Tutorial {

@@ -27,7 +27,7 @@ fn main() -> Result<(), Error> {
     let (train_x, test_x) = x.split_at(8_000);
     let (train_y, test_y) = y.split_at(8_000);
 
-    let mut net = Tutorial::new(&mut rng);
+    let mut net = Tutorial::seeded(1);
     println!("{}", net.summary());
 
     let history = net.fit(

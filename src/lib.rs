@@ -1,7 +1,6 @@
-//! # dl
+#![doc = include_str!("../README.md")]
 //!
-//! Neural networks declared inline in Rust, checked for shape at compile time, trained fast on a
-//! CPU. See the README for a tour; [`network!`] is where to start.
+//! # Without `std`
 //!
 //! Without the default `std` feature the crate is `#![no_std]` and needs no allocator: it then
 //! offers only networks embedded at compile time (`#[weights("file.safetensors")]`), whose
@@ -14,28 +13,7 @@ pub use dl_runtime::*;
 /// The `no_std` inference kernels behind networks embedded with `#[weights]`.
 pub use dl_core as embedded;
 
-/// Declares a statically shaped network.
-///
-/// ```
-/// use dl::prelude::*;
-/// use rand::SeedableRng;
-///
-/// dl::network! {
-///     /// The Keras tutorial's binary classifier.
-///     pub struct Mlp {
-///         input: [10],
-///         hidden: Dense(64, relu),
-///         Dense(64, activation = relu),
-///         out: Dense(1, sigmoid),
-///     }
-/// }
-///
-/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-/// let net = Mlp::new(&mut rng);
-/// let p = net.forward(&SVector::<f32, 10>::zeros());
-/// assert!(p[0] > 0.0 && p[0] < 1.0);
-/// assert_eq!(Mlp::PARAMS, 10 * 64 + 64 + 64 * 64 + 64 + 64 + 1);
-/// ```
+#[doc = include_str!("../docs/network.md")]
 #[cfg(feature = "std")]
 #[macro_export]
 macro_rules! network {
@@ -45,7 +23,7 @@ macro_rules! network {
 }
 
 /// Declares a network embedded with `#[weights("file.safetensors")]` (without the `std`
-/// feature, only embedded networks exist).
+/// feature, only embedded networks exist; the full reference is in the `std` build's docs).
 #[cfg(not(feature = "std"))]
 #[macro_export]
 macro_rules! network {

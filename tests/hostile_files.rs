@@ -98,13 +98,15 @@ fn fit_refuses_tokens_a_vocabulary_file_cannot_hold() {
         ("nbsp\u{a0}", "holds whitespace '\\u{a0}'"),
         (&long, "1025 bytes long, more than the 1024 of a token"),
     ] {
-        let e = TextVectorizer::fit_tokens(["fine", "fine", bad, "fine"], 100).unwrap_err();
+        let e = TextVectorizer::fit_tokens(["fine", "fine", bad, "fine"], 100)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("token 2 "), "{bad:?}: {e}");
         assert!(e.contains(why), "{bad:?}: {e}");
     }
     // `fit` splits on whitespace, so only a word too long is left to refuse.
     let text = format!("short {long} words");
-    let e = TextVectorizer::fit([text.as_str()], 100).unwrap_err();
+    let e = TextVectorizer::fit([text.as_str()], 100).unwrap_err().to_string();
     assert!(e.contains("more than the 1024"), "{e}");
 
     // Whatever `fit_tokens` accepts, `save` writes and `load` reads back.

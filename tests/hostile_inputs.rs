@@ -596,12 +596,12 @@ fn a_confusion_matrix_refuses_classes_out_of_range() {
     cm.record(0, 1).unwrap();
     let before = cm.clone();
     assert_eq!(
-        cm.record(5, 0).unwrap_err(),
+        cm.record(5, 0).unwrap_err().to_string(),
         "true class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
     );
     // Its flat index is that of (2, 2).
     assert_eq!(
-        cm.record(1, 5).unwrap_err(),
+        cm.record(1, 5).unwrap_err().to_string(),
         "predicted class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
     );
     assert_eq!(cm, before);
@@ -611,7 +611,49 @@ fn a_confusion_matrix_refuses_classes_out_of_range() {
 #[test]
 fn tokens_over_an_empty_vocabulary_are_refused_without_panicking() {
     assert_eq!(
-        Tokens::<3, 0>::new([0, 1, 2]).unwrap_err(),
+        Tokens::<3, 0>::new([0, 1, 2]).unwrap_err().to_string(),
         "token id 0 at position 0 is out of range for a vocabulary of 0 (no ids)"
     );
+}
+
+/// The errors of the public fallible functions that are not `dl::Error` convert into it with
+/// `?`, keeping their message.
+#[test]
+fn every_error_converts_into_dl_error_with_its_message() {
+    use dl::data::text::TextVectorizer;
+    fn message(r: dl::Result<()>) -> String {
+        r.unwrap_err().to_string()
+    }
+    let tokens = || -> dl::Result<()> {
+        Tokens::<2, 3>::from_slice(&[1])?;
+        Ok(())
+    };
+    assert_eq!(message(tokens()), "expected 2 token ids, found 1");
+    let vectorized = || -> dl::Result<()> {
+        TextVectorizer::fit(["a b c d"], 10)?.vectorize::<4, 3>("a")?;
+        Ok(())
+    };
+    assert_eq!(
+        message(vectorized()),
+        "the vectorizer has 6 ids but the network's Embedding takes 3"
+    );
+    let recorded = || -> dl::Result<()> { Ok(ConfusionMatrix::new(2).record(0, 2)?) };
+    assert_eq!(
+        message(recorded()),
+        "predicted class 2 is out of range for a confusion matrix of 2 classes (0..=1)"
+    );
+    let validated = || -> dl::Result<()> { Ok(Adam::new(f32::NAN).validate()?) };
+    assert!(matches!(validated(), Err(dl::Error::BadHyperparameter(_))));
+    let clipped = || -> dl::Result<()> { Ok(dl::Clip::Norm(0.0).validate()?) };
+    assert!(message(clipped()).starts_with("Clip::Norm(0)"));
+    let restored = || -> dl::Result<()> { Ok(Adam::default().load_state(&[], &[])?) };
+    assert_eq!(
+        message(restored()),
+        "optimizer state: missing state buffer `m` of adam"
+    );
+    let parsed = || -> dl::Result<()> {
+        dl::data::idx::parse(&[0, 0])?;
+        Ok(())
+    };
+    assert!(message(parsed()).starts_with("<bytes>: file is shorter"));
 }

@@ -79,6 +79,7 @@ fn features(k: &TokenStream, n: usize) -> TokenStream {
 }
 
 pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream {
+    let unoptimised = crate::opt_level::unoptimised(k);
     let Network {
         attrs, vis, ident, ..
     } = net;
@@ -416,6 +417,13 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 Self { #(#new_fields,)* }
             }
 
+            /// A network initialised as [`new`](Self::new) does, from a ChaCha8 generator seeded
+            /// with `seed`: the same seed gives bit-identical weights, with no `rand` dependency
+            /// in the caller.
+            pub fn seeded(seed: u64) -> Self {
+                Self::new(&mut <#k::__private::rand_chacha::ChaCha8Rng as #k::__private::rand::SeedableRng>::seed_from_u64(seed))
+            }
+
             /// One sample through the network, without touching the heap.
             #[inline]
             pub fn forward<X: #samples_ident>(&self, x: &X) -> #output_ty {
@@ -505,6 +513,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             const NAME: &'static str = #name_str;
             const PARAMS: usize = #params_lit;
             const NON_TRAINABLE: usize = #non_trainable;
+            const UNOPTIMISED: bool = #unoptimised;
             const ACTIVATIONS: usize = #activations;
             const TRAINING_BYTES_PER_SAMPLE: usize = #ident::TRAINING_BYTES_PER_SAMPLE;
             const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[#(#param_shapes),*];
@@ -685,6 +694,7 @@ pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
             pub const ACTIVATION_BYTES: usize = 0;
             pub const TRAINING_BYTES_PER_SAMPLE: usize = 0;
             pub fn new<R: ?Sized>(_: &mut R) -> Self { #ident }
+            pub fn seeded(_: u64) -> Self { #ident }
             pub fn forward<#x_param>(&self, _: &#x_ty) -> #output_ty { #unreachable }
             pub fn predict<#x_param>(&self, _: &[#x_ty]) -> #k::__private::std::vec::Vec<#output_ty> { #unreachable }
             pub fn fit<#x_param T, L, O>(&mut self, _: &[#x_ty], _: &[T], _: #k::train::Fit<'_, #x_ty, T, L, O>) -> #k::error::Result<#k::train::History> { #unreachable }

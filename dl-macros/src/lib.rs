@@ -1,4 +1,4 @@
-//! The `network!` procedural macro of [`dl`](https://docs.rs/dl).
+//! The `network!` procedural macro of the `dl` crate (package `dl-nn`).
 //!
 //! Users reach it through `dl::network!`, a `macro_rules!` shim that passes `$crate` in so that
 //! the generated code names the runtime by absolute path. The pipeline is the one serde_derive
@@ -16,6 +16,7 @@ mod graph;
 mod kinds;
 mod mask;
 mod model;
+mod opt_level;
 mod options;
 mod param_options;
 mod parse;

@@ -84,6 +84,10 @@ pub enum Error {
     /// (a NaN or negative learning rate, `beta_1 = 1`, …); the message names it.
     #[error("{0}")]
     BadHyperparameter(String),
+    /// An optimizer state that [`Optimizer::load_state`](crate::optim::Optimizer::load_state)
+    /// refused; the message names the buffer or counter.
+    #[error("optimizer state: {0}")]
+    BadOptimizerState(String),
     /// `initial_epoch` past `epochs`: `fit` runs epochs `initial_epoch + 1 ..= epochs`.
     #[error(
         "initial_epoch {initial_epoch} is past epochs {epochs}: fit runs epochs initial_epoch + 1 ..= epochs \
@@ -115,6 +119,23 @@ pub enum Error {
         threads: usize,
         /// The system's reason.
         message: String,
+    },
+    /// Token ids that do not fit the network's sequence length or vocabulary.
+    #[error(transparent)]
+    Token(#[from] crate::tokens::TokenError),
+    /// A class outside a [`ConfusionMatrix`](crate::metrics::ConfusionMatrix)'s range.
+    #[error(transparent)]
+    ClassOutOfRange(#[from] crate::metrics::ClassOutOfRange),
+    /// A token that a vocabulary file could not hold (empty, holding whitespace, or too long),
+    /// given to [`TextVectorizer::fit_tokens`](crate::data::text::TextVectorizer::fit_tokens).
+    #[error("token {index} {token}: {reason}")]
+    UnsavableToken {
+        /// Its position among the tokens given.
+        index: usize,
+        /// The token, quoted and cut to 40 characters.
+        token: String,
+        /// Why it cannot be saved.
+        reason: String,
     },
     /// Reading a file failed.
     #[error("{path}: {source}")]

@@ -28,16 +28,16 @@ impl ConfusionMatrix {
     /// counted silently.
     ///
     /// ```
-    /// use dl_runtime::ConfusionMatrix;
+    /// use dl::ConfusionMatrix;
     /// let mut cm = ConfusionMatrix::new(3);
     /// cm.record(1, 2).unwrap();
     /// assert_eq!(
-    ///     cm.record(1, 5).unwrap_err(),
+    ///     cm.record(1, 5).unwrap_err().to_string(),
     ///     "predicted class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
     /// );
     /// assert_eq!(cm.total(), 1);
     /// ```
-    pub fn record(&mut self, truth: usize, predicted: usize) -> Result<(), String> {
+    pub fn record(&mut self, truth: usize, predicted: usize) -> Result<(), ClassOutOfRange> {
         let i = self
             .index("true", truth)
             .and_then(|_| self.index("predicted", predicted))?;
@@ -61,18 +61,15 @@ impl ConfusionMatrix {
     }
 
     /// `class` if it is below the class count.
-    fn index(&self, what: &str, class: usize) -> Result<usize, String> {
+    fn index(&self, which: &'static str, class: usize) -> Result<usize, ClassOutOfRange> {
         if class < self.classes {
             Ok(class)
         } else {
-            Err(format!(
-                "{what} class {class} is out of range for a confusion matrix of {} classes{}",
-                self.classes,
-                match self.classes {
-                    0 => String::new(),
-                    n => format!(" (0..={})", n - 1),
-                }
-            ))
+            Err(ClassOutOfRange {
+                which,
+                class,
+                classes: self.classes,
+            })
         }
     }
 
@@ -104,6 +101,25 @@ impl fmt::Display for ConfusionMatrix {
     }
 }
 
+/// A class outside a [`ConfusionMatrix`]'s `0..classes`; converts into
+/// [`Error`](crate::Error) with `?`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{which} class {class} is out of range for a confusion matrix of {classes} classes{}",
+    match classes.checked_sub(1) {
+        Some(last) => format!(" (0..={last})"),
+        None => String::new(),
+    }
+)]
+pub struct ClassOutOfRange {
+    /// `"true"` or `"predicted"`.
+    pub which: &'static str,
+    /// The class given.
+    pub class: usize,
+    /// The matrix's class count.
+    pub classes: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::ConfusionMatrix;
@@ -114,11 +130,11 @@ mod tests {
         cm.record(2, 2).unwrap();
         let before = cm.clone();
         assert_eq!(
-            cm.record(5, 0).unwrap_err(),
+            cm.record(5, 0).unwrap_err().to_string(),
             "true class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
         );
         assert_eq!(
-            cm.record(1, 5).unwrap_err(),
+            cm.record(1, 5).unwrap_err().to_string(),
             "predicted class 5 is out of range for a confusion matrix of 3 classes (0..=2)"
         );
         assert_eq!(cm, before);
@@ -127,6 +143,7 @@ mod tests {
             ConfusionMatrix::new(0)
                 .record(0, 0)
                 .unwrap_err()
+                .to_string()
                 .ends_with("of 0 classes")
         );
     }

@@ -25,6 +25,11 @@ pub trait Model: Sized {
     const PARAMS: usize;
     /// Non-trainable values (moving statistics), which weight files hold beside the parameters.
     const NON_TRAINABLE: usize = 0;
+    /// Whether the crate that declared the network was compiled at opt-level 0 (a debug build
+    /// without profile settings): its generated code and the generic kernels it instantiates
+    /// then run unoptimised, and a [`Trainer`](crate::train::Trainer) prints a one-time note
+    /// saying so. `false` by default.
+    const UNOPTIMISED: bool = false;
     /// Floats of layer outputs per sample in the batch path (the sum of every layer's output
     /// size); sizes the chunks of `predict` and `evaluate` to stay in cache (0: unknown).
     const ACTIVATIONS: usize = 0;

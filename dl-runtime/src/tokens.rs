@@ -8,14 +8,52 @@ use crate::sample::Sample;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tokens<const L: usize, const V: usize>([u32; L]);
 
+/// Why token ids do not make a [`Tokens`] value; converts into [`Error`](crate::Error) with `?`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// An id at or beyond the vocabulary size.
+    #[error(
+        "token id {id} at position {position} is out of range for a vocabulary of {vocabulary} ({})",
+        match vocabulary.checked_sub(1) {
+            Some(last) => format!("ids 0..={last}"),
+            None => "no ids".to_string(),
+        }
+    )]
+    OutOfRange {
+        /// Position in the sequence.
+        position: usize,
+        /// The id found.
+        id: u32,
+        /// The vocabulary size (valid ids are `0..vocabulary`).
+        vocabulary: usize,
+    },
+    /// A slice of another length than the sequence's.
+    #[error("expected {expected} token ids, found {found}")]
+    Length {
+        /// The sequence length `L`.
+        expected: usize,
+        /// The ids given.
+        found: usize,
+    },
+    /// A text vectorizer whose ids could exceed the network's vocabulary.
+    #[error("the vectorizer has {ids} ids but the network's Embedding takes {vocabulary}")]
+    VocabularyTooLarge {
+        /// Ids the vectorizer can produce (padding and `[UNK]` included).
+        ids: usize,
+        /// The network's vocabulary size `V`.
+        vocabulary: usize,
+    },
+}
+
 impl<const L: usize, const V: usize> Tokens<L, V> {
     /// Checks every id against the vocabulary size `V`.
     ///
     /// ```
-    /// use dl_runtime::tokens::Tokens;
+    /// use dl::Tokens;
     /// assert!(Tokens::<3, 10>::new([1, 9, 0]).is_ok());
     /// assert_eq!(
-    ///     Tokens::<3, 10>::new([1, 10, 0]).unwrap_err(),
+    ///     Tokens::<3, 10>::new([1, 10, 0]).unwrap_err().to_string(),
     ///     "token id 10 at position 1 is out of range for a vocabulary of 10 (ids 0..=9)"
     /// );
     /// ```
@@ -23,31 +61,38 @@ impl<const L: usize, const V: usize> Tokens<L, V> {
     /// With `V = 0` no id is in range (and `V - 1` would underflow in the message):
     ///
     /// ```
-    /// use dl_runtime::tokens::Tokens;
+    /// use dl::Tokens;
     /// assert_eq!(
-    ///     Tokens::<3, 0>::new([0, 0, 0]).unwrap_err(),
+    ///     Tokens::<3, 0>::new([0, 0, 0]).unwrap_err().to_string(),
     ///     "token id 0 at position 0 is out of range for a vocabulary of 0 (no ids)"
     /// );
     /// ```
-    pub fn new(ids: [u32; L]) -> Result<Self, String> {
+    ///
+    /// The error converts into [`dl::Error`](crate::Error):
+    ///
+    /// ```
+    /// fn first() -> dl::Result<dl::Tokens<2, 5>> {
+    ///     Ok(dl::Tokens::new([4, 0])?)
+    /// }
+    /// assert_eq!(first().unwrap().ids(), &[4, 0]);
+    /// ```
+    pub fn new(ids: [u32; L]) -> Result<Self, TokenError> {
         match ids.iter().position(|&id| id as usize >= V) {
-            Some(p) => Err(format!(
-                "token id {} at position {p} is out of range for a vocabulary of {V} ({})",
-                ids[p],
-                match V.checked_sub(1) {
-                    Some(last) => format!("ids 0..={last}"),
-                    None => "no ids".to_string(),
-                }
-            )),
+            Some(position) => Err(TokenError::OutOfRange {
+                position,
+                id: ids[position],
+                vocabulary: V,
+            }),
             None => Ok(Tokens(ids)),
         }
     }
 
     /// Builds from a slice of exactly `L` ids (checked like [`Tokens::new`]).
-    pub fn from_slice(ids: &[u32]) -> Result<Self, String> {
-        let ids: [u32; L] = ids
-            .try_into()
-            .map_err(|_| format!("expected {L} token ids, found {}", ids.len()))?;
+    pub fn from_slice(ids: &[u32]) -> Result<Self, TokenError> {
+        let ids: [u32; L] = ids.try_into().map_err(|_| TokenError::Length {
+            expected: L,
+            found: ids.len(),
+        })?;
         Self::new(ids)
     }
 
@@ -76,7 +121,12 @@ mod tests {
 
     #[test]
     fn an_empty_vocabulary_refuses_every_id_without_panicking() {
-        assert!(Tokens::<3, 0>::new([0, 1, 2]).unwrap_err().ends_with("(no ids)"));
+        assert!(
+            Tokens::<3, 0>::new([0, 1, 2])
+                .unwrap_err()
+                .to_string()
+                .ends_with("(no ids)")
+        );
         assert!(Tokens::<0, 0>::new([]).is_ok());
         assert!(Tokens::<2, 0>::from_slice(&[7, 7]).is_err());
     }

@@ -131,15 +131,20 @@ fn header(bytes: &[u8]) -> Result<(Vec<usize>, usize), String> {
     Ok((dims, len))
 }
 
-/// Parses IDX bytes; the entry point for fuzzing.
-pub fn parse(bytes: &[u8]) -> Result<Idx, String> {
-    let (dims, len) = header(bytes)?;
+/// Parses IDX bytes held in memory (errors name the file `<bytes>`); the entry point for
+/// fuzzing.
+pub fn parse(bytes: &[u8]) -> Result<Idx> {
+    let format = |message| Error::Format {
+        path: "<bytes>".to_string(),
+        message,
+    };
+    let (dims, len) = header(bytes).map_err(format)?;
     let data = &bytes[4 + 4 * dims.len()..];
     if data.len() != len {
-        return Err(format!(
+        return Err(format(format!(
             "IDX dimensions {dims:?} need {len} bytes of data, found {}",
             data.len()
-        ));
+        )));
     }
     Ok(Idx {
         dims,
@@ -164,9 +169,15 @@ mod tests {
         assert!(
             parse(&ok[..13])
                 .unwrap_err()
+                .to_string()
                 .contains("need 2 bytes of data, found 1")
         );
-        assert!(parse(&[0, 0, 9, 1]).unwrap_err().contains("not unsigned bytes"));
-        assert!(parse(&[0, 0]).unwrap_err().contains("shorter"));
+        assert!(
+            parse(&[0, 0, 9, 1])
+                .unwrap_err()
+                .to_string()
+                .contains("not unsigned bytes")
+        );
+        assert!(parse(&[0, 0]).unwrap_err().to_string().contains("shorter"));
     }
 }

@@ -24,7 +24,7 @@ use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::tokens::Tokens;
+use crate::tokens::{TokenError, Tokens};
 use crate::weights::atomic;
 
 /// The longest token a vocabulary holds, in bytes of UTF-8.
@@ -71,16 +71,17 @@ impl TextVectorizer {
     /// Errs, naming the first one, if a token could not be saved in a vocabulary file: an empty
     /// token, one holding whitespace, or one longer than [`MAX_TOKEN_BYTES`] (whether or not it
     /// would be frequent enough to be kept).
-    pub fn fit_tokens<'a>(
-        tokens: impl IntoIterator<Item = &'a str>,
-        max_tokens: usize,
-    ) -> Result<Self, String> {
+    pub fn fit_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>, max_tokens: usize) -> Result<Self> {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for (i, t) in tokens.into_iter().enumerate() {
             match counts.entry(t) {
                 Entry::Occupied(mut e) => *e.get_mut() += 1,
                 Entry::Vacant(e) => {
-                    check_token(t).map_err(|why| format!("token {i} {}: {why}", shown(t)))?;
+                    check_token(t).map_err(|reason| Error::UnsavableToken {
+                        index: i,
+                        token: shown(t),
+                        reason,
+                    })?;
                     e.insert(1);
                 }
             }
@@ -100,7 +101,7 @@ impl TextVectorizer {
     /// Learns a vocabulary from raw texts, standardised and split on whitespace. Errs as
     /// [`fit_tokens`](Self::fit_tokens) does, here only for a word longer than
     /// [`MAX_TOKEN_BYTES`].
-    pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>, max_tokens: usize) -> Result<Self, String> {
+    pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>, max_tokens: usize) -> Result<Self> {
         let standardized: Vec<String> = texts.into_iter().map(standardize).collect();
         Self::fit_tokens(standardized.iter().flat_map(|t| t.split_whitespace()), max_tokens)
     }
@@ -138,7 +139,7 @@ impl TextVectorizer {
     /// A raw text as exactly `L` ids: standardised, split, truncated or padded with [`PAD`] at
     /// the end (Keras's `output_sequence_length`). Errs if this vocabulary does not fit a
     /// network whose vocabulary is `V`.
-    pub fn vectorize<const L: usize, const V: usize>(&self, text: &str) -> Result<Tokens<L, V>, String> {
+    pub fn vectorize<const L: usize, const V: usize>(&self, text: &str) -> Result<Tokens<L, V>, TokenError> {
         self.check_fits::<V>()?;
         let mut ids = [PAD; L];
         for (slot, t) in ids.iter_mut().zip(standardize(text).split_whitespace()) {
@@ -148,12 +149,12 @@ impl TextVectorizer {
     }
 
     /// Errs if ids of this vocabulary could exceed a network's vocabulary `V`.
-    pub fn check_fits<const V: usize>(&self) -> Result<(), String> {
+    pub fn check_fits<const V: usize>(&self) -> Result<(), TokenError> {
         if self.vocabulary.len() > V {
-            return Err(format!(
-                "the vectorizer has {} ids but the network's Embedding takes {V}",
-                self.vocabulary.len()
-            ));
+            return Err(TokenError::VocabularyTooLarge {
+                ids: self.vocabulary.len(),
+                vocabulary: V,
+            });
         }
         Ok(())
     }
@@ -332,7 +333,7 @@ mod tests {
         let t = v.vectorize::<4, 5>("cat").unwrap();
         assert_eq!(t.ids(), &[2, PAD, PAD, PAD]);
         assert_eq!(
-            v.vectorize::<4, 3>("cat").unwrap_err(),
+            v.vectorize::<4, 3>("cat").unwrap_err().to_string(),
             "the vectorizer has 5 ids but the network's Embedding takes 3"
         );
     }

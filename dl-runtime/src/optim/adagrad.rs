@@ -1,4 +1,6 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, non_negative, positive, restore};
+use super::{
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, non_negative, positive, restore,
+};
 
 /// `Adagrad` with Keras's defaults (lr 0.001, initial accumulator 0.1, ε 1e-7).
 #[derive(Debug, Clone)]
@@ -77,13 +79,13 @@ impl Optimizer for Adagrad {
         self.accumulator.truncate(self.before.1);
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BadHyperparameter> {
         positive("adagrad", "learning_rate", self.learning_rate)?;
         let init = self.initial_accumulator_value;
         if !(init.is_finite() && init >= 0.0) {
-            return Err(format!(
+            return Err(BadHyperparameter(format!(
                 "adagrad: `initial_accumulator_value` must be finite and at least 0; got {init}"
-            ));
+            )));
         }
         positive("adagrad", "epsilon", self.epsilon)
     }
@@ -119,7 +121,7 @@ impl Optimizer for Adagrad {
         vec![("iterations", self.iterations)]
     }
 
-    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), BadState> {
         let (mut b, c) = restore(self.name(), buffers, counters, &["accumulator"], &["iterations"])?;
         non_negative(self.name(), "accumulator", &b[0])?;
         self.accumulator = b.remove(0);

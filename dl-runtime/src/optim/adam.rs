@@ -1,4 +1,7 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative, positive, restore};
+use super::{
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative,
+    positive, restore,
+};
 
 /// `Adam` with Keras's defaults and update rule (ε added after the bias-corrected step size,
 /// Keras's "epsilon hat").
@@ -85,7 +88,7 @@ impl Adam {
     }
 
     /// [`Optimizer::validate`], naming the optimizer `name` in errors.
-    fn validate_as(&self, name: &str) -> Result<(), String> {
+    fn validate_as(&self, name: &str) -> Result<(), BadHyperparameter> {
         positive(name, "learning_rate", self.learning_rate)?;
         fraction(name, "beta_1", self.beta_1)?;
         fraction(name, "beta_2", self.beta_2)?;
@@ -98,22 +101,28 @@ impl Adam {
         name: &str,
         buffers: &[(&str, &[f32])],
         counters: &[(&str, u64)],
-    ) -> Result<(), String> {
+    ) -> Result<(), BadState> {
         let (mut b, c) = restore(name, buffers, counters, &["m", "v"], &["iterations"])?;
         // The step counts in an i32, as Keras's bias correction raises β to it; one more step
         // must still fit.
         let step = i32::try_from(c[0])
             .ok()
             .filter(|&s| s < i32::MAX)
-            .ok_or_else(|| format!("iterations {} is out of range (at most {})", c[0], i32::MAX - 1))?;
+            .ok_or_else(|| {
+                BadState(format!(
+                    "iterations {} is out of range (at most {})",
+                    c[0],
+                    i32::MAX - 1
+                ))
+            })?;
         let (v, m) = (b.pop().unwrap_or_default(), b.pop().unwrap_or_default());
         non_negative(name, "v", &v)?;
         if m.len() != v.len() {
-            return Err(format!(
+            return Err(BadState(format!(
                 "state buffers `m` and `v` differ in length ({} and {})",
                 m.len(),
                 v.len()
-            ));
+            )));
         }
         (self.m, self.v, self.step) = (m, v, step);
         // `alpha` is recomputed from the step by the next `begin_step`.
@@ -152,7 +161,7 @@ impl Optimizer for Adam {
         self.v.truncate(len);
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BadHyperparameter> {
         self.validate_as("adam")
     }
 
@@ -186,7 +195,7 @@ impl Optimizer for Adam {
         vec![("iterations", self.step as u64)]
     }
 
-    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), BadState> {
         self.restore_as("adam", buffers, counters)
     }
 }
@@ -340,15 +349,15 @@ impl Optimizer for AdamW {
         self.adam.cancel_step();
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BadHyperparameter> {
         self.adam.validate_as("adamw")?;
         let (wd, lr) = (self.weight_decay, self.adam.learning_rate);
         // Each step multiplies every weight by 1 − lr·wd, which must stay in (0, 1].
         if !(wd.is_finite() && wd >= 0.0 && lr * wd < 1.0) {
-            return Err(format!(
+            return Err(BadHyperparameter(format!(
                 "adamw: `weight_decay` must be finite, at least 0 and below 1 / learning_rate ({}); got {wd}",
                 1.0 / lr
-            ));
+            )));
         }
         Ok(())
     }
@@ -383,7 +392,7 @@ impl Optimizer for AdamW {
         self.adam.counters()
     }
 
-    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), BadState> {
         self.adam.restore_as("adamw", buffers, counters)
     }
 }

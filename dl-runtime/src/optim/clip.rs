@@ -14,7 +14,7 @@ impl Clip {
     /// Checks the bound, which must be finite and above 0: a negative norm would reverse the
     /// gradient (training climbs), 0 would zero it, and NaN would turn it into NaN. `fit` and
     /// [`Trainer::train_on_batch`](crate::train::Trainer::train_on_batch) call it first.
-    pub fn validate(self) -> Result<(), String> {
+    pub fn validate(self) -> Result<(), super::BadHyperparameter> {
         let (name, bound) = match self {
             Clip::Norm(v) => ("Clip::Norm", v),
             Clip::GlobalNorm(v) => ("Clip::GlobalNorm", v),
@@ -23,7 +23,9 @@ impl Clip {
         if bound.is_finite() && bound > 0.0 {
             Ok(())
         } else {
-            Err(format!("{name}({bound}): the bound must be finite and above 0"))
+            Err(super::BadHyperparameter(format!(
+                "{name}({bound}): the bound must be finite and above 0"
+            )))
         }
     }
 
@@ -88,13 +90,13 @@ mod tests {
     fn a_bound_that_is_not_finite_and_positive_is_refused_and_does_not_panic() {
         for bad in [-1.0, 0.0, f32::NAN, f32::INFINITY] {
             for clip in [Clip::Norm(bad), Clip::GlobalNorm(bad), Clip::Value(bad)] {
-                let e = clip.validate().unwrap_err();
+                let e = clip.validate().unwrap_err().to_string();
                 assert!(e.contains("must be finite and above 0"), "{e}");
                 clip.apply(&mut [1.0, -3.0], 3.2);
             }
         }
         assert_eq!(
-            Clip::Value(-1.0).validate().unwrap_err(),
+            Clip::Value(-1.0).validate().unwrap_err().to_string(),
             "Clip::Value(-1): the bound must be finite and above 0"
         );
         assert!(Clip::Norm(0.5).validate().is_ok());

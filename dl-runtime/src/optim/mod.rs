@@ -8,6 +8,7 @@ mod adagrad;
 mod adam;
 mod clip;
 mod elementwise;
+mod errors;
 mod rmsprop;
 mod sgd;
 
@@ -15,6 +16,7 @@ pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
 pub use clip::Clip;
 pub use elementwise::{ElementRule, Elementwise};
+pub use errors::{BadHyperparameter, BadState};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
@@ -52,7 +54,7 @@ pub trait Optimizer: Send {
     /// [`Trainer::train_on_batch`](crate::train::Trainer::train_on_batch) before each, so that
     /// a NaN learning rate or `beta_1 = 1` is an `Err` rather than NaN weights. The default
     /// accepts everything.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BadHyperparameter> {
         Ok(())
     }
 
@@ -88,7 +90,7 @@ pub trait Optimizer: Send {
     /// optimizer is unchanged. The hyperparameters (learning rate, decay rates, …) are not part
     /// of the state: they stay as constructed. The default accepts only an empty state, which is
     /// right for an optimizer without state.
-    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), BadState> {
         restore(self.name(), buffers, counters, &[], &[]).map(|_| ())
     }
 }
@@ -105,26 +107,26 @@ pub(crate) fn restore(
     counters: &[(&str, u64)],
     buffer_names: &[&str],
     counter_names: &[&str],
-) -> Result<Restored, String> {
+) -> Result<Restored, BadState> {
     fn pick<T: Clone>(
         optimizer: &str,
         what: &str,
         given: &[(&str, T)],
         names: &[&str],
-    ) -> Result<Vec<T>, String> {
+    ) -> Result<Vec<T>, BadState> {
         for (i, (name, _)) in given.iter().enumerate() {
             if !names.contains(name) {
-                return Err(format!(
+                return Err(BadState(format!(
                     "{optimizer} has no {what} `{name}` (its {what}s: {})",
                     if names.is_empty() {
                         "none".to_string()
                     } else {
                         names.join(", ")
                     }
-                ));
+                )));
             }
             if given[..i].iter().any(|(n, _)| n == name) {
-                return Err(format!("{what} `{name}` is given twice"));
+                return Err(BadState(format!("{what} `{name}` is given twice")));
             }
         }
         names
@@ -134,7 +136,7 @@ pub(crate) fn restore(
                     .iter()
                     .find(|(n, _)| n == name)
                     .map(|(_, v)| v.clone())
-                    .ok_or_else(|| format!("missing {what} `{name}` of {optimizer}"))
+                    .ok_or_else(|| BadState(format!("missing {what} `{name}` of {optimizer}")))
             })
             .collect()
     }
@@ -142,10 +144,10 @@ pub(crate) fn restore(
     let counters = pick(optimizer, "counter", counters, counter_names)?;
     for (name, values) in buffer_names.iter().zip(&buffers) {
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
+            return Err(BadState(format!(
                 "state buffer `{name}` of {optimizer}: value at index {i} is {}",
                 values[i]
-            ));
+            )));
         }
     }
     Ok((buffers.into_iter().map(<[f32]>::to_vec).collect(), counters))
@@ -154,38 +156,38 @@ pub(crate) fn restore(
 /// Refuses a negative value in `values`, the state buffer `name` of `optimizer`, which holds
 /// a running sum or mean of squared gradients: its square root is taken at every step, and a
 /// negative one would turn every weight it touches into NaN.
-pub(crate) fn non_negative(optimizer: &str, name: &str, values: &[f32]) -> Result<(), String> {
+pub(crate) fn non_negative(optimizer: &str, name: &str, values: &[f32]) -> Result<(), BadState> {
     match values.iter().position(|&v| v < 0.0) {
-        Some(i) => Err(format!(
+        Some(i) => Err(BadState(format!(
             "state buffer `{name}` of {optimizer}: value at index {i} is {}, but it holds squared \
              gradients and cannot be negative",
             values[i]
-        )),
+        ))),
         None => Ok(()),
     }
 }
 
 /// A learning rate, ε or other hyperparameter that must be finite and above 0.
-pub(crate) fn positive(optimizer: &str, name: &str, value: f32) -> Result<(), String> {
+pub(crate) fn positive(optimizer: &str, name: &str, value: f32) -> Result<(), BadHyperparameter> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(format!(
+        Err(BadHyperparameter(format!(
             "{optimizer}: `{name}` must be finite and above 0; got {value}"
-        ))
+        )))
     }
 }
 
 /// A decay rate or momentum, which must be in [0, 1): at 1 or more the running averages never
 /// forget (Adam's bias correction divides by `1 - β^t = 0`), or grow without bound.
-pub(crate) fn fraction(optimizer: &str, name: &str, value: f64) -> Result<(), String> {
+pub(crate) fn fraction(optimizer: &str, name: &str, value: f64) -> Result<(), BadHyperparameter> {
     // Some steps use the rate rounded to f32, where 0.999999999 becomes 1.
     if (0.0..1.0).contains(&value) && (value as f32) < 1.0 {
         Ok(())
     } else {
-        Err(format!(
+        Err(BadHyperparameter(format!(
             "{optimizer}: `{name}` must be in [0, 1) (also once rounded to f32); got {value}"
-        ))
+        )))
     }
 }
 
@@ -309,7 +311,7 @@ pub(crate) mod tests {
         use super::{Adam, Sgd};
         let mut adam = Adam::new(0.1);
         let m = [1.0f32, 2.0];
-        let e = |r: Result<(), String>| r.unwrap_err();
+        let e = |r: Result<(), super::BadState>| r.unwrap_err().to_string();
         assert_eq!(
             e(adam.load_state(&[("m", &m), ("v", &m), ("velocity", &m)], &[("iterations", 1)])),
             "adam has no state buffer `velocity` (its state buffers: m, v)"
@@ -346,7 +348,7 @@ pub(crate) mod tests {
     #[test]
     fn every_hyperparameter_out_of_range_is_named() {
         use super::{Adagrad, Adam, AdamW, RmsProp, Sgd};
-        let e = |o: &dyn Optimizer| o.validate().unwrap_err();
+        let e = |o: &dyn Optimizer| o.validate().unwrap_err().to_string();
         for o in [
             &Sgd::default() as &dyn Optimizer,
             &Sgd::new(0.1).with_momentum(0.9).with_nesterov(true),
@@ -423,8 +425,9 @@ pub(crate) mod tests {
         let neg = [0.5f32, -1.0];
         let ok = [0.5f32, 1.0];
         let it = [("iterations", 3u64)];
-        let e =
-            |o: &mut dyn Optimizer, b: &[(&str, &[f32])], c: &[(&str, u64)]| o.load_state(b, c).unwrap_err();
+        let e = |o: &mut dyn Optimizer, b: &[(&str, &[f32])], c: &[(&str, u64)]| {
+            o.load_state(b, c).unwrap_err().to_string()
+        };
         let squares = "but it holds squared gradients and cannot be negative";
         assert_eq!(
             e(&mut Adam::default(), &[("m", &ok), ("v", &neg)], &it),

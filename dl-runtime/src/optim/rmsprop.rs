@@ -1,4 +1,7 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative, positive, restore};
+use super::{
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative,
+    positive, restore,
+};
 
 /// `RMSprop` with Keras's defaults (lr 0.001, ρ 0.9, ε 1e-7 inside the square root, no
 /// momentum).
@@ -96,7 +99,7 @@ impl Optimizer for RmsProp {
         self.velocity.truncate(velocity);
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BadHyperparameter> {
         positive("rmsprop", "learning_rate", self.learning_rate)?;
         fraction("rmsprop", "rho", self.rho.into())?;
         fraction("rmsprop", "momentum", self.momentum.into())?;
@@ -142,7 +145,7 @@ impl Optimizer for RmsProp {
         vec![("iterations", self.iterations)]
     }
 
-    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), BadState> {
         let names = ["mean_square", "velocity"];
         let (mut b, c) = restore(self.name(), buffers, counters, &names, &["iterations"])?;
         non_negative(self.name(), "mean_square", &b[0])?;

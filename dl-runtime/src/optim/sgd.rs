@@ -1,4 +1,6 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, fraction, positive, restore};
+use super::{
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, fraction, positive, restore,
+};
 
 /// `SGD`: plain, with momentum, or Nesterov momentum (Keras's formulation).
 #[derive(Debug, Clone)]
@@ -92,7 +94,7 @@ impl Optimizer for Sgd {
         self.velocity.truncate(self.before.1);
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), BadHyperparameter> {
         positive("sgd", "learning_rate", self.learning_rate)?;
         fraction("sgd", "momentum", self.momentum.into())
     }
@@ -131,7 +133,7 @@ impl Optimizer for Sgd {
         vec![("iterations", self.iterations)]
     }
 
-    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
+    fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), BadState> {
         let (mut b, c) = restore(self.name(), buffers, counters, &["velocity"], &["iterations"])?;
         self.velocity = b.remove(0);
         self.iterations = c[0];

@@ -52,10 +52,10 @@ pub fn evaluate<M: Model, L: Loss<M::Head>>(
                 // The built-in losses' classes are in range (`check_data` checked the labels);
                 // a custom loss's might not be.
                 cm.record(loss.target_class(t), loss.predicted_class(out))
-                    .map_err(|message| Error::BadLabel {
+                    .map_err(|e| Error::BadLabel {
                         what: "the evaluation data",
                         index: c * chunk::<M>() + i,
-                        message,
+                        message: e.to_string(),
                     })?;
             }
         }

@@ -1,6 +1,7 @@
 //! Keras-style training: [`fit`], [`evaluate`], [`predict`], and the [`Trainer`] that runs one
 //! batch at a time for custom loops.
 
+mod debug_build;
 mod evaluate;
 mod fit;
 mod history;
@@ -33,9 +34,9 @@ pub(crate) fn refused(r: Refused, epoch: usize, batch: usize) -> Error {
 
 /// Checks the optimizer's hyperparameters and the clipping bound, naming the first bad one.
 pub(crate) fn check_hyperparameters<O: Optimizer>(optimizer: &O, clip: Option<Clip>) -> Result<()> {
-    optimizer.validate().map_err(Error::BadHyperparameter)?;
+    optimizer.validate()?;
     if let Some(c) = clip {
-        c.validate().map_err(Error::BadHyperparameter)?;
+        c.validate()?;
     }
     Ok(())
 }

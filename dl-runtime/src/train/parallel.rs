@@ -42,7 +42,7 @@ use crate::sample::Sample;
 /// [`Trainer::with_parallel`]: super::Trainer::with_parallel
 ///
 /// ```
-/// use dl_runtime::train::Parallel;
+/// use dl::train::Parallel;
 /// // Two shards, run by two threads.
 /// let p = Parallel::new(2).with_threads(2);
 /// assert_eq!((p.shards, p.threads), (2, 2));

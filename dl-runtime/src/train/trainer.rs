@@ -61,6 +61,7 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
 impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     /// A trainer for networks of type `M`, stepping on one thread.
     pub fn new(loss: L, optimizer: O, clip: Option<Clip>) -> Self {
+        super::debug_build::note::<M>();
         Trainer {
             loss,
             optimizer,

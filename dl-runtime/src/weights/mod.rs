@@ -16,17 +16,20 @@
 //! | tensor | shape |
 //! |---|---|
 //! | `Dense` kernel | `(inputs, units)`, row-major; `units` is the layer's output size and `inputs` the kernel's length divided by it |
-//! | `Conv2D` kernel | `(KH·KW·C, F)` for now — see below |
+//! | `Conv2D` kernel | `(KH, KW, C, F)` |
+//! | `LSTM` kernel, recurrent kernel | `(inputs, 4·units)`, `(units, 4·units)`, gates i, f, c, o |
 //! | any bias | `(units)` |
 //! | anything else | `(len)` |
 //!
 //! A file written by Keras users with the Python `safetensors` package from
 //! `{f"{layer.name}.{w.name}": w.numpy() for layer in model.layers for w in layer.weights}` loads
-//! as is. `Conv2D` kernels are written as the 2-D `(KH·KW·C, F)`, the row-major reshape of
-//! Keras's `(KH, KW, C, F)` (the same bytes), because [`Model`] does not tell the kernel's height
-//! and width apart (TODO: write the 4-D shape once `Model` exposes it); loading accepts that shape
-//! or any 4-D `(KH, KW, C, F)` with the right element count, filters and (when the layer before
-//! tells it) channels.
+//! as is. Networks declared with `network!` give every tensor's exact Keras shape
+//! ([`Model::PARAM_SHAPES`]), which is what is written and required. A hand-written [`Model`]
+//! that leaves `PARAM_SHAPES` empty gets shapes derived from its summary, which does not tell a
+//! `Conv2D` kernel's height and width apart: its kernels are written as the 2-D
+//! `(KH·KW·C, F)`, the row-major reshape of `(KH, KW, C, F)` (the same bytes), and loading
+//! accepts that shape or any 4-D one with the right element count, filters and (when the layer
+//! before tells it) channels.
 //!
 //! The header's `__metadata__` records `dl.format_version` ([`FORMAT_VERSION`]), `dl.network`
 //! (the network's name) and `dl.contents` (`weights` or `checkpoint`). A checkpoint adds
@@ -78,9 +81,9 @@ const MAX_OPTIMIZER_BUFFERS: usize = 4;
 /// Writes every parameter (and state tensor) of `model` to `path`, atomically.
 ///
 /// ```no_run
-/// # fn demo<M: dl_runtime::Model>(net: &mut M) -> dl_runtime::Result<()> {
-/// dl_runtime::weights::save(net, "model.safetensors")?;
-/// dl_runtime::weights::load(net, "model.safetensors")?;
+/// # fn demo<M: dl::Model>(net: &mut M) -> dl::Result<()> {
+/// dl::weights::save(net, "model.safetensors")?;
+/// dl::weights::load(net, "model.safetensors")?;
 /// # Ok(()) }
 /// ```
 pub fn save<M: Model>(model: &M, path: impl AsRef<Path>) -> Result<()> {
@@ -140,10 +143,10 @@ pub fn save_checkpoint<M: Model, O: Optimizer>(
 /// changed.
 ///
 /// ```no_run
-/// # use dl_runtime::prelude::*;
-/// # fn demo<M: Model>(net: &mut M) -> dl_runtime::Result<()> {
+/// # use dl::prelude::*;
+/// # fn demo<M: Model>(net: &mut M) -> dl::Result<()> {
 /// let mut optimizer = Adam::new(0.01);
-/// let epoch = dl_runtime::weights::load_checkpoint(net, &mut optimizer, "run.safetensors")?;
+/// let epoch = dl::weights::load_checkpoint(net, &mut optimizer, "run.safetensors")?;
 /// // net.fit(&x, &y, Fit { optimizer, initial_epoch: epoch, epochs: 10, ..Fit::default() })
 /// # Ok(()) }
 /// ```
@@ -467,7 +470,8 @@ impl Expected {
     fn written(self) -> Vec<usize> {
         match self {
             Expected::Exact(s) => s,
-            // TODO: (KH, KW, C, F) once `Model` tells the kernel's height and width.
+            // Only for a hand-written `Model` without `PARAM_SHAPES`, which does not tell the
+            // kernel's height and width apart.
             Expected::ConvKernel { len, filters, .. } => vec![len / filters, filters],
         }
     }

@@ -9,10 +9,10 @@
 //! `Dropout` and other layers without parameters are skipped).
 //!
 //! ```no_run
-//! # fn demo<M: dl_runtime::Model>(net: &mut M) -> dl_runtime::Result<()> {
+//! # fn demo<M: dl::Model>(net: &mut M) -> dl::Result<()> {
 //! // class Net(nn.Module): fc1 = nn.Linear(10, 64); fc2 = nn.Linear(64, 64); fc3 = nn.Linear(64, 1)
-//! dl_runtime::weights::load_pytorch(net, "net.safetensors", &["fc1", "fc2", "fc3"])?;
-//! dl_runtime::weights::save_pytorch(net, "back.safetensors", &["fc1", "fc2", "fc3"])?;
+//! dl::weights::load_pytorch(net, "net.safetensors", &["fc1", "fc2", "fc3"])?;
+//! dl::weights::save_pytorch(net, "back.safetensors", &["fc1", "fc2", "fc3"])?;
 //! # Ok(()) }
 //! ```
 //!
