@@ -41,14 +41,14 @@ pub use optim::{Adagrad, Adam, AdamW, Clip, Optimizer, RmsProp, Sgd};
 pub use sample::Sample;
 pub use summary::{LayerSummary, Summary};
 pub use tokens::Tokens;
-pub use train::{EpochLog, Evaluation, Fit, History, Parallel, Trainer};
+pub use train::{Compile, Compiled, EpochLog, Evaluation, Fit, History, Parallel, Trainer};
 
 /// The types a program that declares and trains networks needs.
 pub mod prelude {
     pub use crate::{
-        Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CategoricalCrossEntropy, Clip, Error, Fit,
-        History, Huber, Loss, MeanAbsoluteError, MeanSquaredError, Model, Optimizer, Parallel, RmsProp, Sgd,
-        SparseCategoricalCrossEntropy, Tokens, Trainer,
+        Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CategoricalCrossEntropy, Clip, Compile,
+        Compiled, Error, Fit, History, Huber, Loss, MeanAbsoluteError, MeanSquaredError, Model, Optimizer,
+        Parallel, RmsProp, Sgd, SparseCategoricalCrossEntropy, Tokens, Trainer,
     };
     pub use nalgebra::{SMatrix, SVector};
 }

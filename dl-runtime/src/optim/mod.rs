@@ -91,6 +91,17 @@ pub trait Optimizer: Send {
     fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), String> {
         restore(self.name(), buffers, counters, &[], &[]).map(|_| ())
     }
+
+    /// Forgets what training taught the optimizer: every state buffer empty and every counter
+    /// 0, as when it was constructed (Adam's moments and step count start again). The
+    /// hyperparameters stay as they are now. The default loads that empty state through
+    /// [`Optimizer::load_state`], which is right for any optimizer whose state is empty before
+    /// its first step (every built-in one); an `Err` says the optimizer refused it.
+    fn reset(&mut self) -> Result<(), String> {
+        let buffers: Vec<(&str, &[f32])> = self.state().iter().map(|&(name, _)| (name, &[][..])).collect();
+        let counters: Vec<(&str, u64)> = self.counters().iter().map(|&(name, _)| (name, 0)).collect();
+        self.load_state(&buffers, &counters)
+    }
 }
 
 /// The buffers and counters of a saved state, in the order of the names asked for.
@@ -258,6 +269,36 @@ pub(crate) mod tests {
         rms.momentum = 0.5;
         resumes_exactly(rms.clone(), rms);
         resumes_exactly(Adagrad::new(0.1), Adagrad::new(0.1));
+    }
+
+    /// Three steps of `a`, then `reset`: its next step is the first step of a fresh `b`, bit
+    /// for bit, and its counters are 0 again.
+    fn reset_starts_afresh<O: Optimizer>(mut a: O, mut b: O) {
+        let g = |p: &[f32]| p.iter().map(|v| 2.0 * v - 0.3).collect::<Vec<f32>>();
+        run(&mut a, &[1.5, -0.7], 3, g);
+        a.reset().unwrap();
+        assert!(a.counters().iter().all(|&(_, n)| n == 0), "{}", a.name());
+        assert!(a.state().iter().all(|(_, v)| v.is_empty()), "{}", a.name());
+        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(run(&mut a, &[0.4, 0.9], 2, g)),
+            bits(run(&mut b, &[0.4, 0.9], 2, g)),
+            "{}",
+            a.name()
+        );
+    }
+
+    #[test]
+    fn reset_starts_every_optimizer_afresh() {
+        use super::{Adagrad, Adam, AdamW, RmsProp, Sgd};
+        let momentum = || Sgd::new(0.1).with_momentum(0.9).with_nesterov(true);
+        reset_starts_afresh(momentum(), momentum());
+        reset_starts_afresh(Adam::new(0.1), Adam::new(0.1));
+        reset_starts_afresh(AdamW::new(0.1, 0.01), AdamW::new(0.1, 0.01));
+        let mut rms = RmsProp::new(0.1);
+        rms.momentum = 0.5;
+        reset_starts_afresh(rms.clone(), rms);
+        reset_starts_afresh(Adagrad::new(0.1), Adagrad::new(0.1));
     }
 
     /// Three steps over two tensors: `update` tensor by tensor in `a`, and in `b` the step's

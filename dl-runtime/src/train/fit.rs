@@ -95,11 +95,70 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
 ///
 /// Runs epochs `initial_epoch + 1 ..= epochs` (none if `initial_epoch == epochs`; an `Err` if
 /// it is past `epochs`); the history has one entry per epoch run.
+///
+/// The optimizer is `cfg.optimizer`, so its state ends with this call; to keep it across calls,
+/// as Keras's `fit` does after `compile`, train a [`Compiled`](super::Compiled) model.
 pub fn fit<M, L, O>(
     model: &mut M,
     x: &[M::Input],
     y: &[L::Target],
     cfg: Fit<'_, M::Input, L::Target, L, O>,
+) -> Result<History>
+where
+    M: Model + Send + Sync,
+    L: Loss<M::Head>,
+    O: Optimizer,
+{
+    let (loss, optimizer, cfg) = cfg.split();
+    let mut trainer = Trainer::<M, L, O>::new(loss, optimizer, None);
+    run(&mut trainer, model, x, y, cfg)
+}
+
+impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
+    /// The loss, the optimizer, and the rest of the arguments.
+    pub(crate) fn split(self) -> (L, O, Fit<'v, X, T, (), ()>) {
+        let Fit {
+            loss,
+            optimizer,
+            epochs,
+            initial_epoch,
+            batch_size,
+            shuffle,
+            seed,
+            validation_split,
+            validation_data,
+            clip,
+            verbose,
+            checkpoint,
+            parallel,
+        } = self;
+        let rest = Fit {
+            loss: (),
+            optimizer: (),
+            epochs,
+            initial_epoch,
+            batch_size,
+            shuffle,
+            seed,
+            validation_split,
+            validation_data,
+            clip,
+            verbose,
+            checkpoint,
+            parallel,
+        };
+        (loss, optimizer, rest)
+    }
+}
+
+/// [`fit`] with the loss and optimizer of `trainer`, whose optimizer continues from the state
+/// it is in and keeps the state it ends in.
+pub(crate) fn run<M, L, O>(
+    trainer: &mut Trainer<M, L, O>,
+    model: &mut M,
+    x: &[M::Input],
+    y: &[L::Target],
+    cfg: Fit<'_, M::Input, L::Target, (), ()>,
 ) -> Result<History>
 where
     M: Model + Send + Sync,
@@ -115,12 +174,12 @@ where
             epochs: cfg.epochs,
         });
     }
-    super::check_hyperparameters(&cfg.optimizer, cfg.clip)?;
-    check_data("the training data", x, y, &cfg.loss)?;
+    super::check_hyperparameters(&trainer.optimizer, cfg.clip)?;
+    check_data("the training data", x, y, &trainer.loss)?;
     let split = cfg.validation_split;
     let (train_x, train_y, val) = match cfg.validation_data {
         Some((vx, vy)) => {
-            check_data("validation_data", vx, vy, &cfg.loss)?;
+            check_data("validation_data", vx, vy, &trainer.loss)?;
             (x, y, Some((vx, vy)))
         }
         None if split == 0.0 => (x, y, None),
@@ -133,9 +192,8 @@ where
             (&x[..at], &y[..at], Some((&x[at..], &y[at..])))
         }
     };
-
-    let mut trainer =
-        Trainer::<M, L, O>::new(cfg.loss, cfg.optimizer, cfg.clip).with_parallel(cfg.parallel)?;
+    trainer.set_parallel(cfg.parallel)?;
+    trainer.clip = cfg.clip;
     let mut order: Vec<usize> = (0..train_x.len()).collect();
     let batches = train_x.len().div_ceil(cfg.batch_size);
     // The steps an uninterrupted run would have taken before `initial_epoch`: dropout masks

@@ -1,6 +1,8 @@
-//! Keras-style training: [`fit`], [`evaluate`], [`predict`], and the [`Trainer`] that runs one
-//! batch at a time for custom loops.
+//! Keras-style training: [`fit`], [`evaluate`], [`predict`], a [`Compiled`] network that keeps
+//! its optimizer across `fit` calls, and the [`Trainer`] that runs one batch at a time for
+//! custom loops.
 
+mod compiled;
 mod evaluate;
 mod fit;
 mod history;
@@ -10,6 +12,7 @@ mod split;
 mod trainer;
 mod update;
 
+pub use compiled::{Compile, Compiled};
 pub use evaluate::{Evaluation, evaluate, predict};
 pub use fit::{Fit, fit};
 pub use history::{EpochLog, History};

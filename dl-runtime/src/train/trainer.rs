@@ -81,6 +81,19 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         Ok(self)
     }
 
+    /// [`Trainer::with_parallel`] in place; keeps the shards' buffers when `parallel` is what
+    /// the trainer already has.
+    pub(crate) fn set_parallel(&mut self, parallel: Parallel) -> Result<()>
+    where
+        M: Send + Sync,
+    {
+        if parallel != self.parallel {
+            self.shards = Shards::new(parallel)?;
+            self.parallel = parallel;
+        }
+        Ok(())
+    }
+
     /// How steps are spread over shards and threads, as set by [`Trainer::with_parallel`].
     pub fn parallel(&self) -> Parallel {
         self.parallel
