@@ -37,7 +37,10 @@ pub use loss::{
 };
 pub use metrics::ConfusionMatrix;
 pub use model::Model;
-pub use optim::{Adagrad, Adam, AdamW, Clip, Optimizer, RmsProp, Sgd};
+pub use optim::{
+    Adagrad, Adam, AdamW, Clip, CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay,
+    Optimizer, PiecewiseConstantDecay, RmsProp, Schedule, Sgd,
+};
 pub use sample::Sample;
 pub use summary::{LayerSummary, Summary};
 pub use tokens::Tokens;
@@ -47,8 +50,9 @@ pub use train::{Compile, Compiled, EpochLog, Evaluation, Fit, History, Parallel,
 pub mod prelude {
     pub use crate::{
         Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CategoricalCrossEntropy, Clip, Compile,
-        Compiled, Error, Fit, History, Huber, Loss, MeanAbsoluteError, MeanSquaredError, Model, Optimizer,
-        Parallel, RmsProp, Sgd, SparseCategoricalCrossEntropy, Tokens, Trainer,
+        Compiled, CosineDecay, CosineDecayRestarts, Error, ExponentialDecay, Fit, History, Huber,
+        InverseTimeDecay, Loss, MeanAbsoluteError, MeanSquaredError, Model, Optimizer, Parallel,
+        PiecewiseConstantDecay, RmsProp, Sgd, SparseCategoricalCrossEntropy, Tokens, Trainer,
     };
     pub use nalgebra::{SMatrix, SVector};
 }

@@ -9,6 +9,7 @@ mod adam;
 mod clip;
 mod elementwise;
 mod rmsprop;
+pub mod schedule;
 mod sgd;
 
 pub use adagrad::Adagrad;
@@ -16,6 +17,9 @@ pub use adam::{Adam, AdamW};
 pub use clip::Clip;
 pub use elementwise::{ElementRule, Elementwise};
 pub use rmsprop::RmsProp;
+pub use schedule::{
+    CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, Schedule,
+};
 pub use sgd::Sgd;
 
 /// A gradient-descent update rule.
@@ -92,6 +96,36 @@ pub trait Optimizer: Send {
         restore(self.name(), buffers, counters, &[], &[]).map(|_| ())
     }
 
+    /// The learning rate of the next step: with a [`Schedule`], its value for the steps taken.
+    /// `None` for an optimizer without one (the default).
+    fn learning_rate(&self) -> Option<f32> {
+        None
+    }
+
+    /// Sets the learning rate of the next steps, as Keras's `ReduceLROnPlateau` and
+    /// `LearningRateScheduler` do. An `Err` if `learning_rate` is not finite and above 0, if
+    /// the optimizer follows a schedule (Keras refuses that too: the schedule owns the rate),
+    /// or if it has no learning rate (the default).
+    fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), String> {
+        let _ = learning_rate;
+        Err(format!("{} has no learning rate to set", self.name()))
+    }
+
+    /// The learning-rate schedule the optimizer follows, if any.
+    fn schedule(&self) -> Option<&Schedule> {
+        None
+    }
+
+    /// Follows `schedule` from the next step on, or, with `None`, keeps the rate of the next
+    /// step constant. An `Err` names a schedule parameter out of its range, or says that the
+    /// optimizer takes no schedule (the default).
+    fn set_schedule(&mut self, schedule: Option<Schedule>) -> Result<(), String> {
+        match schedule {
+            None => Ok(()),
+            Some(_) => Err(format!("{} takes no learning-rate schedule", self.name())),
+        }
+    }
+
     /// Forgets what training taught the optimizer: every state buffer empty and every counter
     /// 0, as when it was constructed (Adam's moments and step count start again). The
     /// hyperparameters stay as they are now. The default loads that empty state through
@@ -101,6 +135,110 @@ pub trait Optimizer: Send {
         let buffers: Vec<(&str, &[f32])> = self.state().iter().map(|&(name, _)| (name, &[][..])).collect();
         let counters: Vec<(&str, u64)> = self.counters().iter().map(|&(name, _)| (name, 0)).collect();
         self.load_state(&buffers, &counters)
+    }
+}
+
+/// The learning rate of a built-in optimizer: a constant, or a schedule's value.
+pub(crate) trait Rated {
+    /// The rate of the current (or last) step and the schedule.
+    fn rate(&mut self) -> (&mut f32, &mut Option<Schedule>);
+    /// The rate and schedule, to read.
+    fn rate_ref(&self) -> (f32, Option<&Schedule>);
+    /// Steps taken (Keras's `iterations`), which a schedule reads.
+    fn steps_taken(&self) -> u64;
+
+    /// Sets the rate of the step about to be taken from the schedule, if any.
+    fn follow_schedule(&mut self) {
+        let steps = self.steps_taken();
+        if let (rate, Some(schedule)) = self.rate() {
+            *rate = schedule.at(steps);
+        }
+    }
+}
+
+/// [`Rated`] for a built-in optimizer `$ty` with fields `learning_rate`, `schedule` and the
+/// step counter `$steps`, and its `with_schedule`.
+macro_rules! rated {
+    ($ty:ident, $steps:ident) => {
+        impl Rated for $ty {
+            fn rate(&mut self) -> (&mut f32, &mut Option<Schedule>) {
+                (&mut self.learning_rate, &mut self.schedule)
+            }
+
+            fn rate_ref(&self) -> (f32, Option<&Schedule>) {
+                (self.learning_rate, self.schedule.as_ref())
+            }
+
+            fn steps_taken(&self) -> u64 {
+                // Counters are never negative.
+                self.$steps as u64
+            }
+        }
+
+        impl $ty {
+            /// The same optimizer following `schedule`, as Keras's optimizers take a schedule
+            /// for `learning_rate`; [`Optimizer::validate`] checks it.
+            pub fn with_schedule(mut self, schedule: impl Into<Schedule>) -> Self {
+                self.schedule = Some(schedule.into());
+                self.follow_schedule();
+                self
+            }
+        }
+    };
+}
+pub(crate) use rated;
+
+/// The learning-rate methods of [`Optimizer`] for a [`Rated`] optimizer.
+macro_rules! rated_methods {
+    () => {
+        fn learning_rate(&self) -> Option<f32> {
+            Some(match self.rate_ref() {
+                (_, Some(schedule)) => schedule.at(self.steps_taken()),
+                (rate, None) => rate,
+            })
+        }
+
+        fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), String> {
+            let name = self.name();
+            match self.rate() {
+                (_, Some(schedule)) => Err(format!(
+                    "{name}: the learning rate follows a {} schedule and cannot be set",
+                    schedule.name()
+                )),
+                (rate, None) => {
+                    $crate::optim::positive(name, "learning_rate", learning_rate)?;
+                    *rate = learning_rate;
+                    Ok(())
+                }
+            }
+        }
+
+        fn schedule(&self) -> Option<&$crate::optim::Schedule> {
+            self.rate_ref().1
+        }
+
+        fn set_schedule(&mut self, schedule: Option<$crate::optim::Schedule>) -> Result<(), String> {
+            let name = self.name();
+            if let Some(s) = &schedule {
+                s.validate().map_err(|e| format!("{name}: {e}"))?;
+            }
+            let next = self.learning_rate().unwrap_or_default();
+            let (rate, slot) = self.rate();
+            // Without a schedule, the rate stays the one the next step would have used.
+            *rate = next;
+            *slot = schedule;
+            self.follow_schedule();
+            Ok(())
+        }
+    };
+}
+pub(crate) use rated_methods;
+
+/// Checks a learning rate, or the schedule that gives it.
+pub(crate) fn rate(optimizer: &str, learning_rate: f32, schedule: Option<&Schedule>) -> Result<(), String> {
+    match schedule {
+        Some(s) => s.validate().map_err(|e| format!("{optimizer}: {e}")),
+        None => positive(optimizer, "learning_rate", learning_rate),
     }
 }
 

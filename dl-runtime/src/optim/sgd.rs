@@ -1,4 +1,7 @@
-use super::{ElementRule, Elementwise, Optimizer, ensure, fraction, positive, restore};
+use super::{
+    ElementRule, Elementwise, Optimizer, Rated, Schedule, ensure, fraction, rate, rated, rated_methods,
+    restore,
+};
 
 /// `SGD`: plain, with momentum, or Nesterov momentum (Keras's formulation).
 #[derive(Debug, Clone)]
@@ -10,6 +13,7 @@ pub struct Sgd {
     /// Use Nesterov momentum.
     pub nesterov: bool,
     iterations: u64,
+    schedule: Option<Schedule>,
     velocity: Vec<f32>,
     rule: SgdRule,
     /// The iterations and the velocity's length before the current step, for `cancel_step`.
@@ -50,6 +54,7 @@ impl Sgd {
             momentum: 0.0,
             nesterov: false,
             iterations: 0,
+            schedule: None,
             velocity: Vec::new(),
             rule: SgdRule::default(),
             before: (0, 0),
@@ -80,20 +85,26 @@ impl Default for Sgd {
     }
 }
 
+rated!(Sgd, iterations);
+
 impl Optimizer for Sgd {
+    rated_methods!();
+
     fn begin_step(&mut self) {
+        self.follow_schedule();
         self.before = (self.iterations, self.velocity.len());
-        // Saturating: a restored counter can be anything, and it does not enter the update.
+        // Saturating: a restored counter can be anything.
         self.iterations = self.iterations.saturating_add(1);
     }
 
     fn cancel_step(&mut self) {
         (self.iterations, _) = self.before;
         self.velocity.truncate(self.before.1);
+        self.follow_schedule();
     }
 
     fn validate(&self) -> Result<(), String> {
-        positive("sgd", "learning_rate", self.learning_rate)?;
+        rate("sgd", self.learning_rate, self.schedule.as_ref())?;
         fraction("sgd", "momentum", self.momentum.into())
     }
 
