@@ -84,6 +84,11 @@ pub enum Error {
     /// (a NaN or negative learning rate, `beta_1 = 1`, …); the message names it.
     #[error("{0}")]
     BadHyperparameter(String),
+    /// A callback's option out of its range, or a callback that cannot work with this training
+    /// (a `monitor` the logs do not hold, `ReduceLROnPlateau` on a scheduled optimizer, …);
+    /// the message names the callback and the option.
+    #[error("{0}")]
+    BadCallback(String),
     /// `initial_epoch` past `epochs`: `fit` runs epochs `initial_epoch + 1 ..= epochs`.
     #[error(
         "initial_epoch {initial_epoch} is past epochs {epochs}: fit runs epochs initial_epoch + 1 ..= epochs \

@@ -44,15 +44,19 @@ pub use optim::{
 pub use sample::Sample;
 pub use summary::{LayerSummary, Summary};
 pub use tokens::Tokens;
-pub use train::{Compile, Compiled, EpochLog, Evaluation, Fit, History, Parallel, Trainer};
+pub use train::{
+    CSVLogger, Callback, Compile, Compiled, EarlyStopping, EpochLog, Evaluation, Fit, History,
+    LearningRateScheduler, ModelCheckpoint, Parallel, ReduceLROnPlateau, TerminateOnNaN, Trainer,
+};
 
 /// The types a program that declares and trains networks needs.
 pub mod prelude {
     pub use crate::{
-        Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CategoricalCrossEntropy, Clip, Compile,
-        Compiled, CosineDecay, CosineDecayRestarts, Error, ExponentialDecay, Fit, History, Huber,
-        InverseTimeDecay, Loss, MeanAbsoluteError, MeanSquaredError, Model, Optimizer, Parallel,
-        PiecewiseConstantDecay, RmsProp, Sgd, SparseCategoricalCrossEntropy, Tokens, Trainer,
+        Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CSVLogger, Callback, CategoricalCrossEntropy,
+        Clip, Compile, Compiled, CosineDecay, CosineDecayRestarts, EarlyStopping, Error, ExponentialDecay,
+        Fit, History, Huber, InverseTimeDecay, LearningRateScheduler, Loss, MeanAbsoluteError,
+        MeanSquaredError, Model, ModelCheckpoint, Optimizer, Parallel, PiecewiseConstantDecay,
+        ReduceLROnPlateau, RmsProp, Sgd, SparseCategoricalCrossEntropy, TerminateOnNaN, Tokens, Trainer,
     };
     pub use nalgebra::{SMatrix, SVector};
 }

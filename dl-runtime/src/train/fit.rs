@@ -5,10 +5,13 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use super::callbacks::{BatchLog, Callback, Runner};
 use super::history::{EpochLog, History};
 use super::parallel::Parallel;
 use super::progress::Progress;
+use super::trainer::BatchStats;
 use super::trainer::Trainer;
+use super::update::Refused;
 use super::{check_data, evaluate};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
@@ -19,7 +22,7 @@ use crate::optim::{Clip, Optimizer};
 /// and take the rest from `..Fit::default()`.
 ///
 /// `X` is the network's input type and `T` the loss's label type; both are inferred.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Fit<'v, X, T, L, O> {
     /// The loss to minimise.
     pub loss: L,
@@ -57,6 +60,10 @@ pub struct Fit<'v, X, T, L, O> {
     /// How each batch is spread over cores (default: one shard on the calling thread). See
     /// [`Parallel`]: the shards fix the result, the threads only the speed.
     pub parallel: Parallel,
+    /// Keras's callbacks ([`EarlyStopping`](super::EarlyStopping),
+    /// [`ModelCheckpoint`](super::ModelCheckpoint), …, or your own [`Callback`]), called in
+    /// order at each hook. Pass `Box::new(&mut callback)` to read a callback after `fit`.
+    pub callbacks: Vec<Box<dyn Callback + 'v>>,
 }
 
 impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
@@ -75,6 +82,7 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             verbose: true,
             checkpoint: None,
             parallel: Parallel::default(),
+            callbacks: Vec::new(),
         }
     }
 }
@@ -131,6 +139,7 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             verbose,
             checkpoint,
             parallel,
+            callbacks,
         } = self;
         let rest = Fit {
             loss: (),
@@ -146,6 +155,7 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             verbose,
             checkpoint,
             parallel,
+            callbacks,
         };
         (loss, optimizer, rest)
     }
@@ -202,11 +212,29 @@ where
     trainer.set_steps(cfg.initial_epoch.wrapping_mul(batches));
     let classifies = trainer.loss.classes().is_some();
     let mut history = History::default();
+    let mut keys = vec!["loss"];
+    keys.extend(classifies.then_some("accuracy"));
+    if val.is_some() {
+        keys.push("val_loss");
+        keys.extend(classifies.then_some("val_accuracy"));
+    }
+    keys.extend(trainer.optimizer.learning_rate().map(|_| "learning_rate"));
+    let mut callbacks = cfg.callbacks;
+    let mut runner = Runner {
+        callbacks: &mut callbacks,
+        stop: false,
+        keys,
+        epochs: cfg.epochs,
+    };
+    runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_train_begin(ctx))?;
 
     // `initial_epoch + 1 ..= epochs` without computing `initial_epoch + 1`, which overflows
     // when both are `usize::MAX`.
     for epoch in (cfg.initial_epoch..cfg.epochs).map(|e| e + 1) {
         let start = Instant::now();
+        runner.call(model, &mut trainer.optimizer, |c, ctx| {
+            c.on_epoch_begin(epoch, ctx)
+        })?;
         if cfg.shuffle {
             // A fresh permutation from a stream of its own, so that resuming at any epoch
             // shuffles exactly as an uninterrupted run does.
@@ -218,17 +246,46 @@ where
         let mut progress = Progress::new(epoch, cfg.epochs, batches, cfg.verbose);
         let (mut seen, mut loss_sum, mut correct) = (0usize, 0.0f64, 0usize);
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let stats = trainer
-                .step(model, train_x, train_y, chunk.iter().copied())
-                .map_err(|r| {
-                    progress.abandon();
-                    super::refused(r, epoch, b + 1)
-                })?;
+            let batch = b + 1;
+            runner.call(model, &mut trainer.optimizer, |c, ctx| {
+                c.on_batch_begin(batch, ctx)
+            })?;
+            let step = trainer.step(model, train_x, train_y, chunk.iter().copied());
+            let (stats, refused) = match step {
+                Ok(stats) => (stats, None),
+                Err(r) => {
+                    let loss = match &r {
+                        Refused::Loss(loss) => *loss,
+                        Refused::Step(_) => f32::NAN,
+                    };
+                    let stats = BatchStats {
+                        samples: chunk.len(),
+                        loss_sum: loss,
+                        correct: 0,
+                    };
+                    (stats, Some(r))
+                }
+            };
             seen += stats.samples;
             loss_sum += stats.loss_sum as f64;
             correct += stats.correct;
             let accuracy = classifies.then(|| correct as f32 / seen as f32);
-            progress.batch_done(b + 1, (loss_sum / seen as f64) as f32, accuracy);
+            let log = BatchLog {
+                epoch,
+                batch,
+                loss: (loss_sum / seen as f64) as f32,
+                accuracy,
+                refused: refused.is_some(),
+            };
+            progress.batch_done(batch, log.loss, accuracy);
+            runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_batch_end(&log, ctx))?;
+            if let Some(r) = refused.filter(|_| !runner.stop) {
+                progress.abandon();
+                return Err(super::refused(r, epoch, batch));
+            }
+            if runner.stop {
+                break;
+            }
         }
         let mut log = EpochLog {
             epoch,
@@ -236,6 +293,7 @@ where
             accuracy: classifies.then(|| correct as f32 / seen as f32),
             val_loss: None,
             val_accuracy: None,
+            learning_rate: trainer.optimizer.learning_rate(),
             seconds: 0.0,
         };
         if let Some((vx, vy)) = val {
@@ -245,10 +303,15 @@ where
         }
         log.seconds = start.elapsed().as_secs_f64();
         progress.finish(&log);
-        history.epochs.push(log);
         if let Some(path) = &cfg.checkpoint {
             crate::weights::save_checkpoint(model, &trainer.optimizer, epoch, path)?;
         }
+        runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_epoch_end(&log, ctx))?;
+        history.epochs.push(log);
+        if runner.stop {
+            break;
+        }
     }
+    runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_train_end(ctx))?;
     Ok(history)
 }

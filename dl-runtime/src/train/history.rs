@@ -13,8 +13,26 @@ pub struct EpochLog {
     pub val_loss: Option<f32>,
     /// Validation accuracy at the end of the epoch.
     pub val_accuracy: Option<f32>,
+    /// The optimizer's learning rate at the end of the epoch, before callbacks changed it (the
+    /// rate of the next step, for an optimizer with a schedule).
+    pub learning_rate: Option<f32>,
     /// Wall-clock time of the epoch.
     pub seconds: f64,
+}
+
+impl EpochLog {
+    /// The log entry `key` as Keras's `logs[key]`: `loss`, `accuracy`, `val_loss`,
+    /// `val_accuracy` or `learning_rate`; `None` for one this epoch has not.
+    pub fn get(&self, key: &str) -> Option<f32> {
+        match key {
+            "loss" => Some(self.loss),
+            "accuracy" => self.accuracy,
+            "val_loss" => self.val_loss,
+            "val_accuracy" => self.val_accuracy,
+            "learning_rate" => self.learning_rate,
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for EpochLog {

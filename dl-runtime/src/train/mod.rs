@@ -2,6 +2,7 @@
 //! its optimizer across `fit` calls, and the [`Trainer`] that runs one batch at a time for
 //! custom loops.
 
+mod callbacks;
 mod compiled;
 mod evaluate;
 mod fit;
@@ -12,6 +13,10 @@ mod split;
 mod trainer;
 mod update;
 
+pub use callbacks::{
+    BatchLog, CSVLogger, Callback, Context, EarlyStopping, LearningRateScheduler, Mode, ModelCheckpoint,
+    ReduceLROnPlateau, TerminateOnNaN,
+};
 pub use compiled::{Compile, Compiled};
 pub use evaluate::{Evaluation, evaluate, predict};
 pub use fit::{Fit, fit};

@@ -128,7 +128,7 @@ pub fn from_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<()> {
 /// Writes a training checkpoint to `path`, atomically: the weights, `optimizer`'s full state
 /// and `epoch`, the number of epochs done. [`Fit::checkpoint`](crate::train::Fit::checkpoint)
 /// calls this after every epoch.
-pub fn save_checkpoint<M: Model, O: Optimizer>(
+pub fn save_checkpoint<M: Model, O: Optimizer + ?Sized>(
     model: &M,
     optimizer: &O,
     epoch: usize,
@@ -164,7 +164,7 @@ pub fn load_checkpoint<M: Model, O: Optimizer>(
 }
 
 /// The checkpoint file that [`save_checkpoint`] writes.
-pub fn checkpoint_to_bytes<M: Model, O: Optimizer>(
+pub fn checkpoint_to_bytes<M: Model, O: Optimizer + ?Sized>(
     model: &M,
     optimizer: &O,
     epoch: usize,
