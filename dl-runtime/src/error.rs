@@ -84,6 +84,15 @@ pub enum Error {
     /// (a NaN or negative learning rate, `beta_1 = 1`, …); the message names it.
     #[error("{0}")]
     BadHyperparameter(String),
+    /// Sample or class weights that cannot weight the data: too few or too many, negative,
+    /// not finite, or all 0.
+    #[error("{what}: {message}")]
+    BadWeights {
+        /// The option (`sample_weight`, `class_weight`).
+        what: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A callback's option out of its range, or a callback that cannot work with this training
     /// (a `monitor` the logs do not hold, `ReduceLROnPlateau` on a scheduled optimizer, …);
     /// the message names the callback and the option.

@@ -75,6 +75,17 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Compiled<M, L, O> {
         evaluate(&self.net, x, y, &self.trainer.loss)
     }
 
+    /// [`evaluate`](Compiled::evaluate) with one weight per sample, as
+    /// [`evaluate_weighted`](super::evaluate_weighted).
+    pub fn evaluate_weighted(
+        &self,
+        x: &[M::Input],
+        y: &[L::Target],
+        sample_weight: &[f32],
+    ) -> Result<Evaluation> {
+        super::evaluate_weighted(&self.net, x, y, &self.trainer.loss, sample_weight)
+    }
+
     /// The optimizer, with the state training left it in.
     pub fn optimizer(&self) -> &O {
         &self.trainer.optimizer

@@ -6,13 +6,14 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::callbacks::{BatchLog, Callback, Runner};
+use super::evaluate::check_weights;
 use super::history::{EpochLog, History};
 use super::parallel::Parallel;
 use super::progress::Progress;
 use super::trainer::BatchStats;
 use super::trainer::Trainer;
 use super::update::Refused;
-use super::{check_data, evaluate};
+use super::{check_data, evaluate, evaluate_weighted};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::model::Model;
@@ -60,6 +61,16 @@ pub struct Fit<'v, X, T, L, O> {
     /// How each batch is spread over cores (default: one shard on the calling thread). See
     /// [`Parallel`]: the shards fix the result, the threads only the speed.
     pub parallel: Parallel,
+    /// One weight per training sample (Keras's `sample_weight`): each sample's loss counts
+    /// that many times, summed over the batch's size as Keras's default reduction does, and
+    /// accuracy is the weighted share. With `validation_split` the held-out samples keep their
+    /// weights for the validation loss. Finite, at least 0, not all 0. Accuracy stays unweighted,
+    /// as Keras's `metrics` are (it weighs only `weighted_metrics`).
+    pub sample_weight: Option<&'v [f32]>,
+    /// One weight per class (Keras's `class_weight`, indexed by class): each training sample
+    /// weighs what its class does. Training only, as in Keras; not together with
+    /// `sample_weight`. Needs a classification loss.
+    pub class_weight: Option<&'v [f32]>,
     /// Keras's callbacks ([`EarlyStopping`](super::EarlyStopping),
     /// [`ModelCheckpoint`](super::ModelCheckpoint), …, or your own [`Callback`]), called in
     /// order at each hook. Pass `Box::new(&mut callback)` to read a callback after `fit`.
@@ -83,6 +94,8 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             checkpoint: None,
             parallel: Parallel::default(),
             callbacks: Vec::new(),
+            sample_weight: None,
+            class_weight: None,
         }
     }
 }
@@ -140,6 +153,8 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             checkpoint,
             parallel,
             callbacks,
+            sample_weight,
+            class_weight,
         } = self;
         let rest = Fit {
             loss: (),
@@ -156,6 +171,8 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             checkpoint,
             parallel,
             callbacks,
+            sample_weight,
+            class_weight,
         };
         (loss, optimizer, rest)
     }
@@ -186,6 +203,7 @@ where
     }
     super::check_hyperparameters(&trainer.optimizer, cfg.clip)?;
     check_data("the training data", x, y, &trainer.loss)?;
+    let weights = sample_weights(&trainer.loss, y, cfg.sample_weight, cfg.class_weight)?;
     let split = cfg.validation_split;
     let (train_x, train_y, val) = match cfg.validation_data {
         Some((vx, vy)) => {
@@ -202,6 +220,21 @@ where
             (&x[..at], &y[..at], Some((&x[at..], &y[at..])))
         }
     };
+    let (train_w, val_w) = match (weights.is_empty(), val, cfg.sample_weight) {
+        (false, Some(_), Some(_)) if cfg.validation_data.is_none() => {
+            let (t, v) = weights.split_at(train_x.len());
+            check_weights("sample_weight (the validation_split part)", v, v.len())?;
+            (t, v)
+        }
+        _ => (&weights[..weights.len().min(train_x.len())], &[][..]),
+    };
+    if !train_w.is_empty() {
+        let what = match cfg.class_weight {
+            Some(_) => "class_weight (on the training part)",
+            None => "sample_weight (the training part)",
+        };
+        check_weights(what, train_w, train_x.len())?;
+    }
     trainer.set_parallel(cfg.parallel)?;
     trainer.clip = cfg.clip;
     let mut order: Vec<usize> = (0..train_x.len()).collect();
@@ -250,7 +283,7 @@ where
             runner.call(model, &mut trainer.optimizer, |c, ctx| {
                 c.on_batch_begin(batch, ctx)
             })?;
-            let step = trainer.step(model, train_x, train_y, chunk.iter().copied());
+            let step = trainer.step(model, train_x, train_y, train_w, chunk.iter().copied());
             let (stats, refused) = match step {
                 Ok(stats) => (stats, None),
                 Err(r) => {
@@ -261,7 +294,7 @@ where
                     let stats = BatchStats {
                         samples: chunk.len(),
                         loss_sum: loss,
-                        correct: 0,
+                        ..BatchStats::default()
                     };
                     (stats, Some(r))
                 }
@@ -297,7 +330,10 @@ where
             seconds: 0.0,
         };
         if let Some((vx, vy)) = val {
-            let e = evaluate(model, vx, vy, &trainer.loss)?;
+            let e = match val_w.is_empty() {
+                true => evaluate(model, vx, vy, &trainer.loss)?,
+                false => evaluate_weighted(model, vx, vy, &trainer.loss, val_w)?,
+            };
             log.val_loss = Some(e.loss);
             log.val_accuracy = e.accuracy;
         }
@@ -314,4 +350,54 @@ where
     }
     runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_train_end(ctx))?;
     Ok(history)
+}
+
+/// The weight of every sample of `y` from `fit`'s `sample_weight` or `class_weight` (empty for
+/// neither), checked.
+fn sample_weights<H: crate::head::Head, L: Loss<H>>(
+    loss: &L,
+    y: &[L::Target],
+    sample_weight: Option<&[f32]>,
+    class_weight: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    let bad = |what, message: String| Err(Error::BadWeights { what, message });
+    match (sample_weight, class_weight) {
+        (None, None) => Ok(Vec::new()),
+        (Some(_), Some(_)) => bad(
+            "class_weight",
+            "cannot be given together with sample_weight (Keras refuses it too); fold the class weights \
+             into sample_weight"
+                .into(),
+        ),
+        (Some(w), None) => {
+            check_weights("sample_weight", w, y.len())?;
+            Ok(w.to_vec())
+        }
+        (None, Some(cw)) => {
+            let Some(classes) = loss.classes() else {
+                return bad(
+                    "class_weight",
+                    format!("the loss {} does not classify", loss.name()),
+                );
+            };
+            if cw.len() != classes {
+                return bad(
+                    "class_weight",
+                    format!("{} weights for {classes} classes", cw.len()),
+                );
+            }
+            if let Some(c) = cw.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+                return bad(
+                    "class_weight",
+                    format!(
+                        "class {c} weighs {}; weights must be finite and at least 0",
+                        cw[c]
+                    ),
+                );
+            }
+            let w: Vec<f32> = y.iter().map(|t| cw[loss.target_class(t)]).collect();
+            check_weights("class_weight", &w, y.len())?;
+            Ok(w)
+        }
+    }
 }

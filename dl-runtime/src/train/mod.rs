@@ -18,7 +18,7 @@ pub use callbacks::{
     ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use compiled::{Compile, Compiled};
-pub use evaluate::{Evaluation, evaluate, predict};
+pub use evaluate::{Evaluation, evaluate, evaluate_weighted, predict};
 pub use fit::{Fit, fit};
 pub use history::{EpochLog, History};
 pub use parallel::Parallel;
