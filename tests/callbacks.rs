@@ -246,6 +246,9 @@ fn checkpoints_csv_rows_and_scheduled_rates_follow_the_epochs() {
         .unwrap();
     let rates: Vec<Option<f32>> = history.epochs.iter().map(|e| e.learning_rate).collect();
     assert_eq!(rates, [Some(0.01), Some(0.005), Some(0.0025)]);
+    assert_eq!(history.learning_rate(), [0.01, 0.005, 0.0025]);
+    assert_eq!(history.get("loss"), history.loss());
+    assert!(history.accuracy().is_empty() && history.val_loss().is_empty());
 
     for log in &history.epochs {
         let path = d.join(format!("ck-{:02}-{:.3}.safetensors", log.epoch, log.loss));
