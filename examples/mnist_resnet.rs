@@ -36,9 +36,7 @@
 //! ```
 
 use dl::prelude::*;
-use dl::train::Trainer;
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
 
 const EPOCHS: usize = 10;
 const BATCH: usize = 32;
@@ -149,35 +147,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut net = MnistResNet::new(&mut rng);
     println!("{}", net.summary());
 
-    // Keras's `fit` with a `LearningRateScheduler`, written out: `Fit` has no schedule, and the
-    // trainer's optimizer keeps its moments when its learning rate changes.
-    let mut trainer = Trainer::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
-    let mut order: Vec<usize> = (0..train_x.len()).collect();
-    let (mut batch_x, mut batch_y) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
+    // Keras's `LearningRateScheduler(lambda epoch, lr: 1e-4 if epoch >= 7 else lr)`: the
+    // function sees the epoch's 0-based index, as in Keras.
+    let low_rate = LearningRateScheduler::new(|epoch, lr| {
+        if epoch >= EPOCHS - LOW_EPOCHS {
+            LOW_RATE
+        } else {
+            lr
+        }
+    });
     let start = std::time::Instant::now();
-    for epoch in 1..=EPOCHS {
-        if epoch > EPOCHS - LOW_EPOCHS {
-            trainer.optimizer.learning_rate = LOW_RATE;
-        }
-        order.shuffle(&mut rng);
-        let (mut loss, mut correct) = (0.0, 0);
-        for batch in order.chunks(BATCH) {
-            batch_x.clear();
-            batch_x.extend(batch.iter().map(|&i| train_x[i]));
-            batch_y.clear();
-            batch_y.extend(batch.iter().map(|&i| train_y[i]));
-            let stats = trainer.train_on_batch(&mut net, &batch_x, &batch_y)?;
-            loss += f64::from(stats.loss_sum);
-            correct += stats.correct;
-        }
+    let history = net.fit(
+        train_x,
+        train_y,
+        Fit {
+            loss: SparseCategoricalCrossEntropy::default(),
+            optimizer: Adam::default(),
+            epochs: EPOCHS,
+            batch_size: BATCH,
+            seed,
+            callbacks: vec![Box::new(low_rate)],
+            ..Fit::default()
+        },
+    )?;
+    let seconds = start.elapsed().as_secs_f64();
+    for e in &history.epochs {
         println!(
-            "Epoch {epoch}/{EPOCHS} - learning rate {} - loss: {:.4} - accuracy: {:.4}",
-            trainer.optimizer.learning_rate,
-            loss / TRAIN as f64,
-            correct as f64 / TRAIN as f64
+            "epoch {} - learning rate {}",
+            e.epoch,
+            e.learning_rate.unwrap_or(0.0)
         );
     }
-    let seconds = start.elapsed().as_secs_f64();
     println!(
         "training: {seconds:.1} s ({:.0} samples/s)",
         (EPOCHS * TRAIN) as f64 / seconds

@@ -132,6 +132,8 @@ fn learns_a_non_linear_problem_and_reports_history() {
     let last = *history.last().unwrap();
     assert!(last.loss < 0.5 * first.loss, "{history}");
     assert!(last.val_accuracy.unwrap() > 0.93, "{history}");
+    assert_eq!(history.accuracy().len(), 30);
+    assert_eq!(history.val_accuracy().last(), last.val_accuracy.as_ref());
     let eval = net
         .evaluate(&vx, &vy, &SparseCategoricalCrossEntropy::default())
         .unwrap();

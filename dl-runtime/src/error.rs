@@ -88,6 +88,20 @@ pub enum Error {
     /// refused; the message names the buffer or counter.
     #[error("optimizer state: {0}")]
     BadOptimizerState(String),
+    /// Sample or class weights that cannot weight the data: too few or too many, negative,
+    /// not finite, or all 0.
+    #[error("{what}: {message}")]
+    BadWeights {
+        /// The option (`sample_weight`, `class_weight`).
+        what: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A callback's option out of its range, or a callback that cannot work with this training
+    /// (a `monitor` the logs do not hold, `ReduceLROnPlateau` on a scheduled optimizer, …);
+    /// the message names the callback and the option.
+    #[error("{0}")]
+    BadCallback(String),
     /// `initial_epoch` past `epochs`: `fit` runs epochs `initial_epoch + 1 ..= epochs`.
     #[error(
         "initial_epoch {initial_epoch} is past epochs {epochs}: fit runs epochs initial_epoch + 1 ..= epochs \

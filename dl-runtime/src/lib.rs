@@ -49,18 +49,26 @@ pub use loss::{
 };
 pub use metrics::{ClassOutOfRange, ConfusionMatrix};
 pub use model::Model;
-pub use optim::{Adagrad, Adam, AdamW, Clip, Optimizer, RmsProp, Sgd};
+pub use optim::{
+    Adagrad, Adam, AdamW, Clip, CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay,
+    Optimizer, PiecewiseConstantDecay, RmsProp, Schedule, Sgd,
+};
 pub use sample::Sample;
 pub use summary::{LayerSummary, Summary};
 pub use tokens::{TokenError, Tokens};
-pub use train::{EpochLog, Evaluation, Fit, History, Parallel, Trainer};
+pub use train::{
+    CSVLogger, Callback, Compile, Compiled, EarlyStopping, EpochLog, Evaluation, Fit, History,
+    LearningRateScheduler, ModelCheckpoint, Parallel, ReduceLROnPlateau, TerminateOnNaN, Trainer,
+};
 
 /// The types a program that declares and trains networks needs.
 pub mod prelude {
     pub use crate::{
-        Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CategoricalCrossEntropy, Clip, Error, Fit,
-        History, Huber, Loss, MeanAbsoluteError, MeanSquaredError, Model, Optimizer, Parallel, RmsProp, Sgd,
-        SparseCategoricalCrossEntropy, Tokens, Trainer,
+        Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CSVLogger, Callback, CategoricalCrossEntropy,
+        Clip, Compile, Compiled, CosineDecay, CosineDecayRestarts, EarlyStopping, Error, ExponentialDecay,
+        Fit, History, Huber, InverseTimeDecay, LearningRateScheduler, Loss, MeanAbsoluteError,
+        MeanSquaredError, Model, ModelCheckpoint, Optimizer, Parallel, PiecewiseConstantDecay,
+        ReduceLROnPlateau, RmsProp, Sgd, SparseCategoricalCrossEntropy, TerminateOnNaN, Tokens, Trainer,
     };
     pub use nalgebra::{SMatrix, SVector};
 }

@@ -29,6 +29,17 @@ impl HeadOutput<'_> {
     pub fn batch(&self) -> usize {
         self.y.len() / self.units
     }
+
+    /// Sample `i` alone (its pre-activations too, where the batch has them).
+    pub fn sample(&self, i: usize) -> HeadOutput<'_> {
+        let range = i * self.units..(i + 1) * self.units;
+        HeadOutput {
+            activation: self.activation,
+            z: self.z.get(range.clone()).unwrap_or(self.z),
+            y: &self.y[range],
+            units: self.units,
+        }
+    }
 }
 
 /// What a loss's gradient is taken with respect to.

@@ -1,5 +1,6 @@
 use super::{
-    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, non_negative, positive, restore,
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, Rated, Schedule, ensure, non_negative,
+    positive, rate, rated, rated_methods, restore,
 };
 
 /// `Adagrad` with Keras's defaults (lr 0.001, initial accumulator 0.1, ε 1e-7).
@@ -12,6 +13,7 @@ pub struct Adagrad {
     /// Numerical-stability constant.
     pub epsilon: f32,
     iterations: u64,
+    schedule: Option<Schedule>,
     accumulator: Vec<f32>,
     rule: AdagradRule,
     /// The iterations and the accumulator's length before the current step, for
@@ -45,6 +47,7 @@ impl Adagrad {
             initial_accumulator_value: 0.1,
             epsilon: 1e-7,
             iterations: 0,
+            schedule: None,
             accumulator: Vec::new(),
             rule: AdagradRule::default(),
             before: (0, 0),
@@ -63,24 +66,30 @@ impl Default for Adagrad {
     }
 }
 
+rated!(Adagrad, iterations);
+
 impl Optimizer for Adagrad {
+    rated_methods!();
+
     fn bounded_step(&self) -> bool {
         true
     }
 
     fn begin_step(&mut self) {
+        self.follow_schedule();
         self.before = (self.iterations, self.accumulator.len());
-        // Saturating: a restored counter can be anything, and it does not enter the update.
+        // Saturating: a restored counter can be anything.
         self.iterations = self.iterations.saturating_add(1);
     }
 
     fn cancel_step(&mut self) {
         (self.iterations, _) = self.before;
         self.accumulator.truncate(self.before.1);
+        self.follow_schedule();
     }
 
     fn validate(&self) -> Result<(), BadHyperparameter> {
-        positive("adagrad", "learning_rate", self.learning_rate)?;
+        rate("adagrad", self.learning_rate, self.schedule.as_ref())?;
         let init = self.initial_accumulator_value;
         if !(init.is_finite() && init >= 0.0) {
             return Err(BadHyperparameter(format!(

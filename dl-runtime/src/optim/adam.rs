@@ -1,6 +1,6 @@
 use super::{
-    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative,
-    positive, restore,
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, Rated, Schedule, ensure, fraction,
+    non_negative, positive, rate, rated, rated_methods, restore,
 };
 
 /// `Adam` with Keras's defaults and update rule (ε added after the bias-corrected step size,
@@ -22,6 +22,7 @@ pub struct Adam {
     /// Numerical-stability constant (default 1e-7).
     pub epsilon: f32,
     step: i32,
+    schedule: Option<Schedule>,
     alpha: f32,
     rule: AdamRule,
     m: Vec<f32>,
@@ -57,6 +58,7 @@ impl Adam {
             beta_2: 0.999,
             epsilon: 1e-7,
             step: 0,
+            schedule: None,
             alpha: 0.0,
             rule: AdamRule::default(),
             m: Vec::new(),
@@ -89,7 +91,7 @@ impl Adam {
 
     /// [`Optimizer::validate`], naming the optimizer `name` in errors.
     fn validate_as(&self, name: &str) -> Result<(), BadHyperparameter> {
-        positive(name, "learning_rate", self.learning_rate)?;
+        rate(name, self.learning_rate, self.schedule.as_ref())?;
         fraction(name, "beta_1", self.beta_1)?;
         fraction(name, "beta_2", self.beta_2)?;
         positive(name, "epsilon", self.epsilon)
@@ -136,12 +138,17 @@ impl Default for Adam {
     }
 }
 
+rated!(Adam, step);
+
 impl Optimizer for Adam {
+    rated_methods!();
+
     fn bounded_step(&self) -> bool {
         true
     }
 
     fn begin_step(&mut self) {
+        self.follow_schedule();
         self.before = (self.step, self.m.len());
         // Saturating: past 2³¹ − 1 steps β^t is 0 to within f64's precision, so the bias
         // corrections below do not change any more.
@@ -159,6 +166,7 @@ impl Optimizer for Adam {
         self.step = step;
         self.m.truncate(len);
         self.v.truncate(len);
+        self.follow_schedule();
     }
 
     fn validate(&self) -> Result<(), BadHyperparameter> {
@@ -319,6 +327,14 @@ impl AdamW {
             rule: AdamWRule::default(),
         }
     }
+
+    /// The same optimizer following `schedule` (Keras's `AdamW(learning_rate=schedule)`);
+    /// [`Optimizer::validate`] checks it. The weight decay follows the schedule too: each step
+    /// multiplies the weights by `1 − rate · weight_decay`.
+    pub fn with_schedule(mut self, schedule: impl Into<Schedule>) -> Self {
+        self.adam = self.adam.with_schedule(schedule);
+        self
+    }
 }
 
 impl AdamW {
@@ -336,7 +352,23 @@ impl Default for AdamW {
     }
 }
 
+impl Rated for AdamW {
+    fn rate(&mut self) -> (&mut f32, &mut Option<Schedule>) {
+        self.adam.rate()
+    }
+
+    fn rate_ref(&self) -> (f32, Option<&Schedule>) {
+        self.adam.rate_ref()
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.adam.steps_taken()
+    }
+}
+
 impl Optimizer for AdamW {
+    rated_methods!();
+
     fn bounded_step(&self) -> bool {
         true
     }
@@ -351,7 +383,11 @@ impl Optimizer for AdamW {
 
     fn validate(&self) -> Result<(), BadHyperparameter> {
         self.adam.validate_as("adamw")?;
-        let (wd, lr) = (self.weight_decay, self.adam.learning_rate);
+        let lr = match &self.adam.schedule {
+            Some(s) => s.peak(),
+            None => self.adam.learning_rate,
+        };
+        let wd = self.weight_decay;
         // Each step multiplies every weight by 1 − lr·wd, which must stay in (0, 1].
         if !(wd.is_finite() && wd >= 0.0 && lr * wd < 1.0) {
             return Err(BadHyperparameter(format!(

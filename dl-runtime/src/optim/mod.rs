@@ -10,6 +10,7 @@ mod clip;
 mod elementwise;
 mod errors;
 mod rmsprop;
+pub mod schedule;
 mod sgd;
 
 pub use adagrad::Adagrad;
@@ -18,6 +19,9 @@ pub use clip::Clip;
 pub use elementwise::{ElementRule, Elementwise};
 pub use errors::{BadHyperparameter, BadState};
 pub use rmsprop::RmsProp;
+pub use schedule::{
+    CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, Schedule,
+};
 pub use sgd::Sgd;
 
 /// A gradient-descent update rule.
@@ -92,6 +96,167 @@ pub trait Optimizer: Send {
     /// right for an optimizer without state.
     fn load_state(&mut self, buffers: &[(&str, &[f32])], counters: &[(&str, u64)]) -> Result<(), BadState> {
         restore(self.name(), buffers, counters, &[], &[]).map(|_| ())
+    }
+
+    /// The learning rate of the next step: with a [`Schedule`], its value for the steps taken.
+    /// `None` for an optimizer without one (the default).
+    fn learning_rate(&self) -> Option<f32> {
+        None
+    }
+
+    /// Sets the learning rate of the next steps, as Keras's `ReduceLROnPlateau` and
+    /// `LearningRateScheduler` do. An `Err` if `learning_rate` is not finite and above 0, if
+    /// the optimizer follows a schedule (Keras refuses that too: the schedule owns the rate),
+    /// or if it has no learning rate (the default).
+    fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), BadHyperparameter> {
+        let _ = learning_rate;
+        Err(BadHyperparameter(format!(
+            "{} has no learning rate to set",
+            self.name()
+        )))
+    }
+
+    /// The learning-rate schedule the optimizer follows, if any.
+    fn schedule(&self) -> Option<&Schedule> {
+        None
+    }
+
+    /// Follows `schedule` from the next step on, or, with `None`, keeps the rate of the next
+    /// step constant. An `Err` names a schedule parameter out of its range, or says that the
+    /// optimizer takes no schedule (the default).
+    fn set_schedule(&mut self, schedule: Option<Schedule>) -> Result<(), BadHyperparameter> {
+        match schedule {
+            None => Ok(()),
+            Some(_) => Err(BadHyperparameter(format!(
+                "{} takes no learning-rate schedule",
+                self.name()
+            ))),
+        }
+    }
+
+    /// Forgets what training taught the optimizer: every state buffer empty and every counter
+    /// 0, as when it was constructed (Adam's moments and step count start again). The
+    /// hyperparameters stay as they are now. The default loads that empty state through
+    /// [`Optimizer::load_state`], which is right for any optimizer whose state is empty before
+    /// its first step (every built-in one); an `Err` says the optimizer refused it.
+    fn reset(&mut self) -> Result<(), BadState> {
+        let buffers: Vec<(&str, &[f32])> = self.state().iter().map(|&(name, _)| (name, &[][..])).collect();
+        let counters: Vec<(&str, u64)> = self.counters().iter().map(|&(name, _)| (name, 0)).collect();
+        self.load_state(&buffers, &counters)
+    }
+}
+
+/// The learning rate of a built-in optimizer: a constant, or a schedule's value.
+pub(crate) trait Rated {
+    /// The rate of the current (or last) step and the schedule.
+    fn rate(&mut self) -> (&mut f32, &mut Option<Schedule>);
+    /// The rate and schedule, to read.
+    fn rate_ref(&self) -> (f32, Option<&Schedule>);
+    /// Steps taken (Keras's `iterations`), which a schedule reads.
+    fn steps_taken(&self) -> u64;
+
+    /// Sets the rate of the step about to be taken from the schedule, if any.
+    fn follow_schedule(&mut self) {
+        let steps = self.steps_taken();
+        if let (rate, Some(schedule)) = self.rate() {
+            *rate = schedule.at(steps);
+        }
+    }
+}
+
+/// [`Rated`] for a built-in optimizer `$ty` with fields `learning_rate`, `schedule` and the
+/// step counter `$steps`, and its `with_schedule`.
+macro_rules! rated {
+    ($ty:ident, $steps:ident) => {
+        impl Rated for $ty {
+            fn rate(&mut self) -> (&mut f32, &mut Option<Schedule>) {
+                (&mut self.learning_rate, &mut self.schedule)
+            }
+
+            fn rate_ref(&self) -> (f32, Option<&Schedule>) {
+                (self.learning_rate, self.schedule.as_ref())
+            }
+
+            fn steps_taken(&self) -> u64 {
+                // Counters are never negative.
+                self.$steps as u64
+            }
+        }
+
+        impl $ty {
+            /// The same optimizer following `schedule`, as Keras's optimizers take a schedule
+            /// for `learning_rate`; [`Optimizer::validate`] checks it.
+            pub fn with_schedule(mut self, schedule: impl Into<Schedule>) -> Self {
+                self.schedule = Some(schedule.into());
+                self.follow_schedule();
+                self
+            }
+        }
+    };
+}
+pub(crate) use rated;
+
+/// The learning-rate methods of [`Optimizer`] for a [`Rated`] optimizer.
+macro_rules! rated_methods {
+    () => {
+        fn learning_rate(&self) -> Option<f32> {
+            Some(match self.rate_ref() {
+                (_, Some(schedule)) => schedule.at(self.steps_taken()),
+                (rate, None) => rate,
+            })
+        }
+
+        fn set_learning_rate(&mut self, learning_rate: f32) -> Result<(), $crate::optim::BadHyperparameter> {
+            let name = self.name();
+            match self.rate() {
+                (_, Some(schedule)) => Err($crate::optim::BadHyperparameter(format!(
+                    "{name}: the learning rate follows a {} schedule and cannot be set",
+                    schedule.name()
+                ))),
+                (rate, None) => {
+                    $crate::optim::positive(name, "learning_rate", learning_rate)?;
+                    *rate = learning_rate;
+                    Ok(())
+                }
+            }
+        }
+
+        fn schedule(&self) -> Option<&$crate::optim::Schedule> {
+            self.rate_ref().1
+        }
+
+        fn set_schedule(
+            &mut self,
+            schedule: Option<$crate::optim::Schedule>,
+        ) -> Result<(), $crate::optim::BadHyperparameter> {
+            let name = self.name();
+            if let Some(s) = &schedule {
+                s.validate()
+                    .map_err(|e| $crate::optim::BadHyperparameter(format!("{name}: {e}")))?;
+            }
+            let next = self.learning_rate().unwrap_or_default();
+            let (rate, slot) = self.rate();
+            // Without a schedule, the rate stays the one the next step would have used.
+            *rate = next;
+            *slot = schedule;
+            self.follow_schedule();
+            Ok(())
+        }
+    };
+}
+pub(crate) use rated_methods;
+
+/// Checks a learning rate, or the schedule that gives it.
+pub(crate) fn rate(
+    optimizer: &str,
+    learning_rate: f32,
+    schedule: Option<&Schedule>,
+) -> Result<(), BadHyperparameter> {
+    match schedule {
+        Some(s) => s
+            .validate()
+            .map_err(|e| BadHyperparameter(format!("{optimizer}: {e}"))),
+        None => positive(optimizer, "learning_rate", learning_rate),
     }
 }
 
@@ -260,6 +425,36 @@ pub(crate) mod tests {
         rms.momentum = 0.5;
         resumes_exactly(rms.clone(), rms);
         resumes_exactly(Adagrad::new(0.1), Adagrad::new(0.1));
+    }
+
+    /// Three steps of `a`, then `reset`: its next step is the first step of a fresh `b`, bit
+    /// for bit, and its counters are 0 again.
+    fn reset_starts_afresh<O: Optimizer>(mut a: O, mut b: O) {
+        let g = |p: &[f32]| p.iter().map(|v| 2.0 * v - 0.3).collect::<Vec<f32>>();
+        run(&mut a, &[1.5, -0.7], 3, g);
+        a.reset().unwrap();
+        assert!(a.counters().iter().all(|&(_, n)| n == 0), "{}", a.name());
+        assert!(a.state().iter().all(|(_, v)| v.is_empty()), "{}", a.name());
+        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(run(&mut a, &[0.4, 0.9], 2, g)),
+            bits(run(&mut b, &[0.4, 0.9], 2, g)),
+            "{}",
+            a.name()
+        );
+    }
+
+    #[test]
+    fn reset_starts_every_optimizer_afresh() {
+        use super::{Adagrad, Adam, AdamW, RmsProp, Sgd};
+        let momentum = || Sgd::new(0.1).with_momentum(0.9).with_nesterov(true);
+        reset_starts_afresh(momentum(), momentum());
+        reset_starts_afresh(Adam::new(0.1), Adam::new(0.1));
+        reset_starts_afresh(AdamW::new(0.1, 0.01), AdamW::new(0.1, 0.01));
+        let mut rms = RmsProp::new(0.1);
+        rms.momentum = 0.5;
+        reset_starts_afresh(rms.clone(), rms);
+        reset_starts_afresh(Adagrad::new(0.1), Adagrad::new(0.1));
     }
 
     /// Three steps over two tensors: `update` tensor by tensor in `a`, and in `b` the step's

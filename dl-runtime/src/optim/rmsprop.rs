@@ -1,6 +1,6 @@
 use super::{
-    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, fraction, non_negative,
-    positive, restore,
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, Rated, Schedule, ensure, fraction,
+    non_negative, positive, rate, rated, rated_methods, restore,
 };
 
 /// `RMSprop` with Keras's defaults (lr 0.001, ρ 0.9, ε 1e-7 inside the square root, no
@@ -16,6 +16,7 @@ pub struct RmsProp {
     /// Numerical-stability constant.
     pub epsilon: f32,
     iterations: u64,
+    schedule: Option<Schedule>,
     mean_square: Vec<f32>,
     velocity: Vec<f32>,
     rule: RmsRule,
@@ -62,6 +63,7 @@ impl RmsProp {
             momentum: 0.0,
             epsilon: 1e-7,
             iterations: 0,
+            schedule: None,
             mean_square: Vec::new(),
             velocity: Vec::new(),
             rule: RmsRule::default(),
@@ -81,14 +83,19 @@ impl Default for RmsProp {
     }
 }
 
+rated!(RmsProp, iterations);
+
 impl Optimizer for RmsProp {
+    rated_methods!();
+
     fn bounded_step(&self) -> bool {
         true
     }
 
     fn begin_step(&mut self) {
+        self.follow_schedule();
         self.before = (self.iterations, self.mean_square.len(), self.velocity.len());
-        // Saturating: a restored counter can be anything, and it does not enter the update.
+        // Saturating: a restored counter can be anything.
         self.iterations = self.iterations.saturating_add(1);
     }
 
@@ -97,10 +104,11 @@ impl Optimizer for RmsProp {
         self.iterations = iterations;
         self.mean_square.truncate(mean_square);
         self.velocity.truncate(velocity);
+        self.follow_schedule();
     }
 
     fn validate(&self) -> Result<(), BadHyperparameter> {
-        positive("rmsprop", "learning_rate", self.learning_rate)?;
+        rate("rmsprop", self.learning_rate, self.schedule.as_ref())?;
         fraction("rmsprop", "rho", self.rho.into())?;
         fraction("rmsprop", "momentum", self.momentum.into())?;
         positive("rmsprop", "epsilon", self.epsilon)

@@ -1,5 +1,6 @@
 use super::{
-    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, ensure, fraction, positive, restore,
+    BadHyperparameter, BadState, ElementRule, Elementwise, Optimizer, Rated, Schedule, ensure, fraction,
+    rate, rated, rated_methods, restore,
 };
 
 /// `SGD`: plain, with momentum, or Nesterov momentum (Keras's formulation).
@@ -12,6 +13,7 @@ pub struct Sgd {
     /// Use Nesterov momentum.
     pub nesterov: bool,
     iterations: u64,
+    schedule: Option<Schedule>,
     velocity: Vec<f32>,
     rule: SgdRule,
     /// The iterations and the velocity's length before the current step, for `cancel_step`.
@@ -52,6 +54,7 @@ impl Sgd {
             momentum: 0.0,
             nesterov: false,
             iterations: 0,
+            schedule: None,
             velocity: Vec::new(),
             rule: SgdRule::default(),
             before: (0, 0),
@@ -82,20 +85,26 @@ impl Default for Sgd {
     }
 }
 
+rated!(Sgd, iterations);
+
 impl Optimizer for Sgd {
+    rated_methods!();
+
     fn begin_step(&mut self) {
+        self.follow_schedule();
         self.before = (self.iterations, self.velocity.len());
-        // Saturating: a restored counter can be anything, and it does not enter the update.
+        // Saturating: a restored counter can be anything.
         self.iterations = self.iterations.saturating_add(1);
     }
 
     fn cancel_step(&mut self) {
         (self.iterations, _) = self.before;
         self.velocity.truncate(self.before.1);
+        self.follow_schedule();
     }
 
     fn validate(&self) -> Result<(), BadHyperparameter> {
-        positive("sgd", "learning_rate", self.learning_rate)?;
+        rate("sgd", self.learning_rate, self.schedule.as_ref())?;
         fraction("sgd", "momentum", self.momentum.into())
     }
 

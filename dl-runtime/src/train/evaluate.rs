@@ -36,6 +36,51 @@ pub fn evaluate<M: Model, L: Loss<M::Head>>(
     y: &[L::Target],
     loss: &L,
 ) -> Result<Evaluation> {
+    weighted(model, x, y, loss, &[])
+}
+
+/// [`evaluate`] with one weight per sample, as Keras's `evaluate(x, y, sample_weight=…)`: the
+/// loss is the sum of each sample's loss times its weight over the number of samples; the
+/// accuracy and the confusion matrix count samples unweighted, as Keras's `metrics` do.
+/// The weights must be as many as the samples, finite, at least 0 and not all 0, or the `Err`
+/// names the first that is not.
+pub fn evaluate_weighted<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    x: &[M::Input],
+    y: &[L::Target],
+    loss: &L,
+    sample_weight: &[f32],
+) -> Result<Evaluation> {
+    check_weights("sample_weight", sample_weight, x.len())?;
+    weighted(model, x, y, loss, sample_weight)
+}
+
+/// Checks sample weights given as the option `what`, for `samples` samples.
+pub(crate) fn check_weights(what: &'static str, weights: &[f32], samples: usize) -> Result<()> {
+    let bad = |message: String| Err(Error::BadWeights { what, message });
+    if weights.len() != samples {
+        return bad(format!("{} weights for {samples} samples", weights.len()));
+    }
+    if let Some(i) = weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        return bad(format!(
+            "weight {i} is {}; weights must be finite and at least 0",
+            weights[i]
+        ));
+    }
+    if weights.iter().all(|&w| w == 0.0) {
+        return bad("every weight is 0, which leaves nothing to learn or measure".into());
+    }
+    Ok(())
+}
+
+/// [`evaluate`], weighted by `weights` unless it is empty.
+fn weighted<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    x: &[M::Input],
+    y: &[L::Target],
+    loss: &L,
+    weights: &[f32],
+) -> Result<Evaluation> {
     check_data("the evaluation data", x, y, loss)?;
     let mut ws = M::Workspace::default();
     let mut buf = Vec::new();
@@ -46,7 +91,17 @@ pub fn evaluate<M: Model, L: Loss<M::Head>>(
         xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
         model.forward_batch(&buf, xs.len(), &mut ws, false);
         let (head, _) = M::head(&mut ws);
-        total += loss.compute(&head, ys, None).0 as f64;
+        let ws_of = weights
+            .get(c * chunk::<M>()..c * chunk::<M>() + xs.len())
+            .unwrap_or_default();
+        if ws_of.is_empty() {
+            total += loss.compute(&head, ys, None).0 as f64;
+        } else {
+            for (i, (&w, t)) in ws_of.iter().zip(ys).enumerate() {
+                let l = loss.compute(&head.sample(i), core::slice::from_ref(t), None).0;
+                total += f64::from(w) * f64::from(l);
+            }
+        }
         if let Some(cm) = &mut confusion {
             for (i, (out, t)) in head.y.chunks_exact(head.units).zip(ys).enumerate() {
                 // The built-in losses' classes are in range (`check_data` checked the labels);

@@ -5,11 +5,15 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use super::callbacks::{BatchLog, Callback, Runner};
+use super::evaluate::check_weights;
 use super::history::{EpochLog, History};
 use super::parallel::Parallel;
 use super::progress::Progress;
+use super::trainer::BatchStats;
 use super::trainer::Trainer;
-use super::{check_data, evaluate};
+use super::update::Refused;
+use super::{check_data, evaluate, evaluate_weighted};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::model::Model;
@@ -19,7 +23,7 @@ use crate::optim::{Clip, Optimizer};
 /// and take the rest from `..Fit::default()`.
 ///
 /// `X` is the network's input type and `T` the loss's label type; both are inferred.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Fit<'v, X, T, L, O> {
     /// The loss to minimise.
     pub loss: L,
@@ -57,6 +61,20 @@ pub struct Fit<'v, X, T, L, O> {
     /// How each batch is spread over cores (default: one shard on the calling thread). See
     /// [`Parallel`]: the shards fix the result, the threads only the speed.
     pub parallel: Parallel,
+    /// One weight per training sample (Keras's `sample_weight`): each sample's loss counts
+    /// that many times, summed over the batch's size as Keras's default reduction does, and
+    /// accuracy is the weighted share. With `validation_split` the held-out samples keep their
+    /// weights for the validation loss. Finite, at least 0, not all 0. Accuracy stays unweighted,
+    /// as Keras's `metrics` are (it weighs only `weighted_metrics`).
+    pub sample_weight: Option<&'v [f32]>,
+    /// One weight per class (Keras's `class_weight`, indexed by class): each training sample
+    /// weighs what its class does. Training only, as in Keras; not together with
+    /// `sample_weight`. Needs a classification loss.
+    pub class_weight: Option<&'v [f32]>,
+    /// Keras's callbacks ([`EarlyStopping`](super::EarlyStopping),
+    /// [`ModelCheckpoint`](super::ModelCheckpoint), …, or your own [`Callback`]), called in
+    /// order at each hook. Pass `Box::new(&mut callback)` to read a callback after `fit`.
+    pub callbacks: Vec<Box<dyn Callback + 'v>>,
 }
 
 impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
@@ -75,6 +93,9 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             verbose: true,
             checkpoint: None,
             parallel: Parallel::default(),
+            callbacks: Vec::new(),
+            sample_weight: None,
+            class_weight: None,
         }
     }
 }
@@ -95,11 +116,76 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
 ///
 /// Runs epochs `initial_epoch + 1 ..= epochs` (none if `initial_epoch == epochs`; an `Err` if
 /// it is past `epochs`); the history has one entry per epoch run.
+///
+/// The optimizer is `cfg.optimizer`, so its state ends with this call; to keep it across calls,
+/// as Keras's `fit` does after `compile`, train a [`Compiled`](super::Compiled) model.
 pub fn fit<M, L, O>(
     model: &mut M,
     x: &[M::Input],
     y: &[L::Target],
     cfg: Fit<'_, M::Input, L::Target, L, O>,
+) -> Result<History>
+where
+    M: Model + Send + Sync,
+    L: Loss<M::Head>,
+    O: Optimizer,
+{
+    let (loss, optimizer, cfg) = cfg.split();
+    let mut trainer = Trainer::<M, L, O>::new(loss, optimizer, None);
+    run(&mut trainer, model, x, y, cfg)
+}
+
+impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
+    /// The loss, the optimizer, and the rest of the arguments.
+    pub(crate) fn split(self) -> (L, O, Fit<'v, X, T, (), ()>) {
+        let Fit {
+            loss,
+            optimizer,
+            epochs,
+            initial_epoch,
+            batch_size,
+            shuffle,
+            seed,
+            validation_split,
+            validation_data,
+            clip,
+            verbose,
+            checkpoint,
+            parallel,
+            callbacks,
+            sample_weight,
+            class_weight,
+        } = self;
+        let rest = Fit {
+            loss: (),
+            optimizer: (),
+            epochs,
+            initial_epoch,
+            batch_size,
+            shuffle,
+            seed,
+            validation_split,
+            validation_data,
+            clip,
+            verbose,
+            checkpoint,
+            parallel,
+            callbacks,
+            sample_weight,
+            class_weight,
+        };
+        (loss, optimizer, rest)
+    }
+}
+
+/// [`fit`] with the loss and optimizer of `trainer`, whose optimizer continues from the state
+/// it is in and keeps the state it ends in.
+pub(crate) fn run<M, L, O>(
+    trainer: &mut Trainer<M, L, O>,
+    model: &mut M,
+    x: &[M::Input],
+    y: &[L::Target],
+    cfg: Fit<'_, M::Input, L::Target, (), ()>,
 ) -> Result<History>
 where
     M: Model + Send + Sync,
@@ -115,12 +201,13 @@ where
             epochs: cfg.epochs,
         });
     }
-    super::check_hyperparameters(&cfg.optimizer, cfg.clip)?;
-    check_data("the training data", x, y, &cfg.loss)?;
+    super::check_hyperparameters(&trainer.optimizer, cfg.clip)?;
+    check_data("the training data", x, y, &trainer.loss)?;
+    let weights = sample_weights(&trainer.loss, y, cfg.sample_weight, cfg.class_weight)?;
     let split = cfg.validation_split;
     let (train_x, train_y, val) = match cfg.validation_data {
         Some((vx, vy)) => {
-            check_data("validation_data", vx, vy, &cfg.loss)?;
+            check_data("validation_data", vx, vy, &trainer.loss)?;
             (x, y, Some((vx, vy)))
         }
         None if split == 0.0 => (x, y, None),
@@ -133,9 +220,23 @@ where
             (&x[..at], &y[..at], Some((&x[at..], &y[at..])))
         }
     };
-
-    let mut trainer =
-        Trainer::<M, L, O>::new(cfg.loss, cfg.optimizer, cfg.clip).with_parallel(cfg.parallel)?;
+    let (train_w, val_w) = match (weights.is_empty(), val, cfg.sample_weight) {
+        (false, Some(_), Some(_)) if cfg.validation_data.is_none() => {
+            let (t, v) = weights.split_at(train_x.len());
+            check_weights("sample_weight (the validation_split part)", v, v.len())?;
+            (t, v)
+        }
+        _ => (&weights[..weights.len().min(train_x.len())], &[][..]),
+    };
+    if !train_w.is_empty() {
+        let what = match cfg.class_weight {
+            Some(_) => "class_weight (on the training part)",
+            None => "sample_weight (the training part)",
+        };
+        check_weights(what, train_w, train_x.len())?;
+    }
+    trainer.set_parallel(cfg.parallel)?;
+    trainer.clip = cfg.clip;
     let mut order: Vec<usize> = (0..train_x.len()).collect();
     let batches = train_x.len().div_ceil(cfg.batch_size);
     // The steps an uninterrupted run would have taken before `initial_epoch`: dropout masks
@@ -144,11 +245,29 @@ where
     trainer.set_steps(cfg.initial_epoch.wrapping_mul(batches));
     let classifies = trainer.loss.classes().is_some();
     let mut history = History::default();
+    let mut keys = vec!["loss"];
+    keys.extend(classifies.then_some("accuracy"));
+    if val.is_some() {
+        keys.push("val_loss");
+        keys.extend(classifies.then_some("val_accuracy"));
+    }
+    keys.extend(trainer.optimizer.learning_rate().map(|_| "learning_rate"));
+    let mut callbacks = cfg.callbacks;
+    let mut runner = Runner {
+        callbacks: &mut callbacks,
+        stop: false,
+        keys,
+        epochs: cfg.epochs,
+    };
+    runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_train_begin(ctx))?;
 
     // `initial_epoch + 1 ..= epochs` without computing `initial_epoch + 1`, which overflows
     // when both are `usize::MAX`.
     for epoch in (cfg.initial_epoch..cfg.epochs).map(|e| e + 1) {
         let start = Instant::now();
+        runner.call(model, &mut trainer.optimizer, |c, ctx| {
+            c.on_epoch_begin(epoch, ctx)
+        })?;
         if cfg.shuffle {
             // A fresh permutation from a stream of its own, so that resuming at any epoch
             // shuffles exactly as an uninterrupted run does.
@@ -160,17 +279,46 @@ where
         let mut progress = Progress::new(epoch, cfg.epochs, batches, cfg.verbose);
         let (mut seen, mut loss_sum, mut correct) = (0usize, 0.0f64, 0usize);
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let stats = trainer
-                .step(model, train_x, train_y, chunk.iter().copied())
-                .map_err(|r| {
-                    progress.abandon();
-                    super::refused(r, epoch, b + 1)
-                })?;
+            let batch = b + 1;
+            runner.call(model, &mut trainer.optimizer, |c, ctx| {
+                c.on_batch_begin(batch, ctx)
+            })?;
+            let step = trainer.step(model, train_x, train_y, train_w, chunk.iter().copied());
+            let (stats, refused) = match step {
+                Ok(stats) => (stats, None),
+                Err(r) => {
+                    let loss = match &r {
+                        Refused::Loss(loss) => *loss,
+                        Refused::Step(_) => f32::NAN,
+                    };
+                    let stats = BatchStats {
+                        samples: chunk.len(),
+                        loss_sum: loss,
+                        ..BatchStats::default()
+                    };
+                    (stats, Some(r))
+                }
+            };
             seen += stats.samples;
             loss_sum += stats.loss_sum as f64;
             correct += stats.correct;
             let accuracy = classifies.then(|| correct as f32 / seen as f32);
-            progress.batch_done(b + 1, (loss_sum / seen as f64) as f32, accuracy);
+            let log = BatchLog {
+                epoch,
+                batch,
+                loss: (loss_sum / seen as f64) as f32,
+                accuracy,
+                refused: refused.is_some(),
+            };
+            progress.batch_done(batch, log.loss, accuracy);
+            runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_batch_end(&log, ctx))?;
+            if let Some(r) = refused.filter(|_| !runner.stop) {
+                progress.abandon();
+                return Err(super::refused(r, epoch, batch));
+            }
+            if runner.stop {
+                break;
+            }
         }
         let mut log = EpochLog {
             epoch,
@@ -178,19 +326,78 @@ where
             accuracy: classifies.then(|| correct as f32 / seen as f32),
             val_loss: None,
             val_accuracy: None,
+            learning_rate: trainer.optimizer.learning_rate(),
             seconds: 0.0,
         };
         if let Some((vx, vy)) = val {
-            let e = evaluate(model, vx, vy, &trainer.loss)?;
+            let e = match val_w.is_empty() {
+                true => evaluate(model, vx, vy, &trainer.loss)?,
+                false => evaluate_weighted(model, vx, vy, &trainer.loss, val_w)?,
+            };
             log.val_loss = Some(e.loss);
             log.val_accuracy = e.accuracy;
         }
         log.seconds = start.elapsed().as_secs_f64();
         progress.finish(&log);
-        history.epochs.push(log);
         if let Some(path) = &cfg.checkpoint {
             crate::weights::save_checkpoint(model, &trainer.optimizer, epoch, path)?;
         }
+        runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_epoch_end(&log, ctx))?;
+        history.epochs.push(log);
+        if runner.stop {
+            break;
+        }
     }
+    runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_train_end(ctx))?;
     Ok(history)
+}
+
+/// The weight of every sample of `y` from `fit`'s `sample_weight` or `class_weight` (empty for
+/// neither), checked.
+fn sample_weights<H: crate::head::Head, L: Loss<H>>(
+    loss: &L,
+    y: &[L::Target],
+    sample_weight: Option<&[f32]>,
+    class_weight: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    let bad = |what, message: String| Err(Error::BadWeights { what, message });
+    match (sample_weight, class_weight) {
+        (None, None) => Ok(Vec::new()),
+        (Some(_), Some(_)) => bad(
+            "class_weight",
+            "cannot be given together with sample_weight (Keras refuses it too); fold the class weights \
+             into sample_weight"
+                .into(),
+        ),
+        (Some(w), None) => {
+            check_weights("sample_weight", w, y.len())?;
+            Ok(w.to_vec())
+        }
+        (None, Some(cw)) => {
+            let Some(classes) = loss.classes() else {
+                return bad(
+                    "class_weight",
+                    format!("the loss {} does not classify", loss.name()),
+                );
+            };
+            if cw.len() != classes {
+                return bad(
+                    "class_weight",
+                    format!("{} weights for {classes} classes", cw.len()),
+                );
+            }
+            if let Some(c) = cw.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+                return bad(
+                    "class_weight",
+                    format!(
+                        "class {c} weighs {}; weights must be finite and at least 0",
+                        cw[c]
+                    ),
+                );
+            }
+            let w: Vec<f32> = y.iter().map(|t| cw[loss.target_class(t)]).collect();
+            check_weights("class_weight", &w, y.len())?;
+            Ok(w)
+        }
+    }
 }

@@ -1,6 +1,9 @@
-//! Keras-style training: [`fit`], [`evaluate`], [`predict`], and the [`Trainer`] that runs one
-//! batch at a time for custom loops.
+//! Keras-style training: [`fit`], [`evaluate`], [`predict`], a [`Compiled`] network that keeps
+//! its optimizer across `fit` calls, and the [`Trainer`] that runs one batch at a time for
+//! custom loops.
 
+mod callbacks;
+mod compiled;
 mod debug_build;
 mod evaluate;
 mod fit;
@@ -11,7 +14,12 @@ mod split;
 mod trainer;
 mod update;
 
-pub use evaluate::{Evaluation, evaluate, predict};
+pub use callbacks::{
+    BatchLog, CSVLogger, Callback, Context, EarlyStopping, LearningRateScheduler, Mode, ModelCheckpoint,
+    ReduceLROnPlateau, TerminateOnNaN,
+};
+pub use compiled::{Compile, Compiled};
+pub use evaluate::{Evaluation, evaluate, evaluate_weighted, predict};
 pub use fit::{Fit, fit};
 pub use history::{EpochLog, History};
 pub use parallel::Parallel;

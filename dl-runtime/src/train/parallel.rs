@@ -120,6 +120,8 @@ pub(crate) struct Batch<'a, M: Model, L: Loss<M::Head>> {
     pub loss: &'a L,
     pub x: &'a [<M::Input as Sample>::Elem],
     pub y: &'a [L::Target],
+    /// One weight per sample, or empty for none.
+    pub weights: &'a [f32],
     pub workspace: &'a mut M::Workspace,
     pub grads: &'a mut M,
 }
@@ -246,6 +248,7 @@ where
         loss,
         x,
         y,
+        weights,
         workspace,
         grads,
     } = batch;
@@ -266,7 +269,8 @@ where
             if start < end {
                 M::set_stream(ws, draw_key(step, start));
                 let xs = &x[start * per_sample..end * per_sample];
-                *out = forward_backward(model, loss, xs, &y[start..end], n, ws, g);
+                let w = weights.get(start..end).unwrap_or_default();
+                *out = forward_backward(model, loss, xs, &y[start..end], w, n, ws, g);
             }
         };
         if threaded {
@@ -401,12 +405,16 @@ fn each_shard<M: Model + Send>(
 }
 
 /// Forward, loss and backward of one shard of `xs`, `ys`, out of a batch of `batch` samples:
-/// the gradient is of this shard's share of the batch's mean loss.
+/// the gradient is of this shard's share of the batch's mean loss. With `weights` (one per
+/// sample; empty for none), Keras's weighted loss: the sum of each sample's loss times its
+/// weight, over the batch's size.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_backward<M: Model, L: Loss<M::Head>>(
     model: &M,
     loss: &L,
     xs: &[<M::Input as Sample>::Elem],
     ys: &[L::Target],
+    weights: &[f32],
     batch: usize,
     ws: &mut M::Workspace,
     grads: &mut M,
@@ -414,12 +422,21 @@ pub(crate) fn forward_backward<M: Model, L: Loss<M::Head>>(
     let n = ys.len();
     model.forward_batch(xs, n, ws, true);
     let (head, grad) = M::head(ws);
-    let (loss_sum, grad_of) = loss.compute(&head, ys, Some(&mut *grad));
+    let (mut loss_sum, grad_of) = loss.compute(&head, ys, Some(&mut *grad));
     // The loss gives the gradient of this shard's mean; its share of the batch's mean is
     // `n / batch` of that.
     if n != batch {
         let weight = n as f32 / batch as f32;
         grad.iter_mut().for_each(|g| *g *= weight);
+    }
+    if !weights.is_empty() {
+        loss_sum = 0.0;
+        for (i, (&w, t)) in weights.iter().zip(ys).enumerate() {
+            grad[i * head.units..(i + 1) * head.units]
+                .iter_mut()
+                .for_each(|g| *g *= w);
+            loss_sum += w * loss.compute(&head.sample(i), core::slice::from_ref(t), None).0;
+        }
     }
     let mut correct = 0;
     if loss.classes().is_some() {

@@ -56,7 +56,11 @@ impl Progress {
             bar.finish_and_clear();
         }
         if self.verbose {
-            eprintln!("{} - {:.2}s - {log}", self.prefix, log.seconds);
+            eprintln!(
+                "{} - {} - {log}",
+                self.prefix,
+                super::history::duration(log.seconds)
+            );
         }
     }
 

@@ -13,8 +13,9 @@ use crate::sample::Sample;
 pub struct BatchStats {
     /// Samples in the batch.
     pub samples: usize,
-    /// Sum of the per-sample losses, each including the weight regularizers' penalty (Keras's
-    /// loss is the mean loss plus the penalty).
+    /// Sum of the per-sample losses (each times its weight, for weighted samples), each
+    /// including the weight regularizers' penalty (Keras's loss is the mean loss plus the
+    /// penalty).
     pub loss_sum: f32,
     /// Correctly classified samples (0 for regression losses).
     pub correct: usize,
@@ -49,6 +50,8 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     grads: M,
     x: Vec<<M::Input as Sample>::Elem>,
     y: Vec<L::Target>,
+    /// The batch's sample weights, empty when unweighted.
+    w: Vec<f32>,
     /// The weights and optimizer state before the current update, to restore if it is not
     /// finite.
     backup: Vec<f32>,
@@ -70,6 +73,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             grads: M::zeros(),
             x: Vec::new(),
             y: Vec::new(),
+            w: Vec::new(),
             backup: Vec::new(),
             steps: 0,
             parallel: Parallel::default(),
@@ -89,6 +93,19 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         self.shards = Shards::new(parallel)?;
         self.parallel = parallel;
         Ok(self)
+    }
+
+    /// [`Trainer::with_parallel`] in place; keeps the shards' buffers when `parallel` is what
+    /// the trainer already has.
+    pub(crate) fn set_parallel(&mut self, parallel: Parallel) -> Result<()>
+    where
+        M: Send + Sync,
+    {
+        if parallel != self.parallel {
+            self.shards = Shards::new(parallel)?;
+            self.parallel = parallel;
+        }
+        Ok(())
     }
 
     /// How steps are spread over shards and threads, as set by [`Trainer::with_parallel`].
@@ -126,7 +143,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         // Every call: the optimizer and the clipping are public fields, changeable in between.
         super::check_hyperparameters(&self.optimizer, self.clip)?;
         let indices = 0..x.len();
-        self.step(model, x, y, indices)
+        self.step(model, x, y, &[], indices)
             .map_err(|r| super::refused(r, 1, self.steps.wrapping_add(1)))
     }
 
@@ -135,13 +152,14 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     pub fn compute_gradients(&mut self, model: &M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
         super::check_data("the batch", x, y, &self.loss)?;
         let _flush = FlushDenormals::new();
-        self.gather(x, y, 0..x.len());
+        self.gather(x, y, &[], 0..x.len());
         if let Some(shards) = &mut self.shards {
             let batch = Batch {
                 step: self.steps,
                 loss: &self.loss,
                 x: &self.x,
                 y: &self.y,
+                weights: &self.w,
                 workspace: &mut self.workspace,
                 grads: &mut self.grads,
             };
@@ -151,13 +169,24 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         Ok(self.forward_backward(model))
     }
 
-    /// Lays the samples at `indices` end to end in the trainer's batch buffers.
-    fn gather(&mut self, x: &[M::Input], y: &[L::Target], indices: impl Iterator<Item = usize>) {
+    /// Lays the samples at `indices` end to end in the trainer's batch buffers, with their
+    /// weights if `weights` (one per sample of `x`) is not empty.
+    fn gather(
+        &mut self,
+        x: &[M::Input],
+        y: &[L::Target],
+        weights: &[f32],
+        indices: impl Iterator<Item = usize>,
+    ) {
         self.x.clear();
         self.y.clear();
+        self.w.clear();
         for i in indices {
             self.x.extend_from_slice(x[i].elems());
             self.y.push(y[i]);
+            if !weights.is_empty() {
+                self.w.push(weights[i]);
+            }
         }
     }
 
@@ -171,6 +200,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             &self.loss,
             &self.x,
             &self.y,
+            &self.w,
             batch,
             &mut self.workspace,
             &mut self.grads,
@@ -179,17 +209,19 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         stats.with_penalty(model.regularize(Some(&mut self.grads)))
     }
 
-    /// One step over the samples at `indices`; on `Err` (a non-finite loss, gradient or result)
-    /// the weights, the optimizer's state and the moving statistics are left untouched.
+    /// One step over the samples at `indices`, weighted by `weights` (one per sample of `x`;
+    /// empty for none); on `Err` (a non-finite loss, gradient or result) the weights, the
+    /// optimizer's state and the moving statistics are left untouched.
     pub(crate) fn step(
         &mut self,
         model: &mut M,
         x: &[M::Input],
         y: &[L::Target],
+        weights: &[f32],
         indices: impl Iterator<Item = usize> + Clone,
     ) -> Result<BatchStats, Refused> {
         let _flush = FlushDenormals::new();
-        self.gather(x, y, indices);
+        self.gather(x, y, weights, indices);
         let stats = if let Some(shards) = &mut self.shards {
             let update = Update {
                 optimizer: &mut self.optimizer,
@@ -201,6 +233,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
                 loss: &self.loss,
                 x: &self.x,
                 y: &self.y,
+                weights: &self.w,
                 workspace: &mut self.workspace,
                 grads: &mut self.grads,
             };

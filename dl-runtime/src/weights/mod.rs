@@ -34,8 +34,11 @@
 //! The header's `__metadata__` records `dl.format_version` ([`FORMAT_VERSION`]), `dl.network`
 //! (the network's name) and `dl.contents` (`weights` or `checkpoint`). A checkpoint adds
 //! `dl.epoch`, `dl.optimizer` (the optimizer's [`name`](Optimizer::name)) and one
-//! `dl.optimizer.<counter>` per [counter](Optimizer::counters) (Adam's `iterations`), and stores
-//! each optimizer buffer as the 1-D tensor `optimizer.<buffer>` (`optimizer.m`, `optimizer.v`).
+//! `dl.optimizer.<counter>` per [counter](Optimizer::counters) (Adam's `iterations`),
+//! `dl.learning_rate` (the [rate of the next step](Optimizer::learning_rate), which callbacks
+//! may have changed) and, for an optimizer following a schedule, `dl.schedule` (the
+//! [`Schedule`](crate::optim::Schedule) in Keras's JSON form), and stores each optimizer buffer
+//! as the 1-D tensor `optimizer.<buffer>` (`optimizer.m`, `optimizer.v`).
 //!
 //! # Safety of files
 //!
@@ -72,6 +75,8 @@ const KEY_NETWORK: &str = "dl.network";
 const KEY_CONTENTS: &str = "dl.contents";
 const KEY_EPOCH: &str = "dl.epoch";
 const KEY_OPTIMIZER: &str = "dl.optimizer";
+const KEY_LEARNING_RATE: &str = "dl.learning_rate";
+const KEY_SCHEDULE: &str = "dl.schedule";
 const OPTIMIZER_TENSOR: &str = "optimizer.";
 const BYTES: &str = "<bytes>";
 /// The most optimizer buffers `load` expects in a checkpoint (dl's optimizers have at most 2),
@@ -126,7 +131,7 @@ pub fn from_bytes<M: Model>(model: &mut M, bytes: &[u8]) -> Result<()> {
 /// Writes a training checkpoint to `path`, atomically: the weights, `optimizer`'s full state
 /// and `epoch`, the number of epochs done. [`Fit::checkpoint`](crate::train::Fit::checkpoint)
 /// calls this after every epoch.
-pub fn save_checkpoint<M: Model, O: Optimizer>(
+pub fn save_checkpoint<M: Model, O: Optimizer + ?Sized>(
     model: &M,
     optimizer: &O,
     epoch: usize,
@@ -139,8 +144,9 @@ pub fn save_checkpoint<M: Model, O: Optimizer>(
 
 /// Restores a checkpoint from `path` into `model` and `optimizer` and returns its epoch, to pass
 /// to `fit` as [`initial_epoch`](crate::train::Fit::initial_epoch). `optimizer` must be of the
-/// kind that wrote the checkpoint; its hyperparameters stay as constructed. On `Err` neither is
-/// changed.
+/// kind that wrote the checkpoint; it takes the checkpoint's learning rate and schedule (or
+/// loses its own schedule if the checkpoint's optimizer had none), and its other
+/// hyperparameters stay as constructed. On `Err` neither is changed.
 ///
 /// ```no_run
 /// # use dl::prelude::*;
@@ -161,7 +167,7 @@ pub fn load_checkpoint<M: Model, O: Optimizer>(
 }
 
 /// The checkpoint file that [`save_checkpoint`] writes.
-pub fn checkpoint_to_bytes<M: Model, O: Optimizer>(
+pub fn checkpoint_to_bytes<M: Model, O: Optimizer + ?Sized>(
     model: &M,
     optimizer: &O,
     epoch: usize,
@@ -185,6 +191,13 @@ pub fn checkpoint_to_bytes<M: Model, O: Optimizer>(
         .map(|(k, v)| (format!("{KEY_OPTIMIZER}.{k}"), v.to_string()))
         .collect();
     metadata.extend(counters.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    if let Some(rate) = optimizer.learning_rate() {
+        // `Display` of an `f32` reads back to the same bits.
+        metadata.push((KEY_LEARNING_RATE, rate.to_string()));
+    }
+    if let Some(schedule) = optimizer.schedule() {
+        metadata.push((KEY_SCHEDULE, schedule.to_json()));
+    }
     Ok(format::write(&metadata, &tensors))
 }
 
@@ -255,12 +268,57 @@ pub fn checkpoint_from_bytes<M: Model, O: Optimizer>(
         }
     }
     let buffers: Vec<(&str, &[f32])> = buffers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-    optimizer
-        .load_state(&buffers, &counters)
-        .map_err(|e| format_error(format!("optimizer state: {e}")))?;
+    let rate = learning_rate(&file)?;
+    let (old_rate, old_schedule) = (optimizer.learning_rate(), optimizer.schedule().cloned());
+    let restored = restore_rate(optimizer, rate).and_then(|()| {
+        optimizer
+            .load_state(&buffers, &counters)
+            .map_err(|e| e.to_string())
+    });
+    if let Err(e) = restored {
+        // Put back what `restore_rate` changed; it accepted these values before.
+        let _ = optimizer.set_schedule(old_schedule);
+        if let Some(r) = old_rate {
+            let _ = optimizer.set_learning_rate(r);
+        }
+        return Err(format_error(format!("optimizer state: {e}")));
+    }
     // Nothing can fail from here on.
     commit(model, &staged);
     Ok(epoch)
+}
+
+/// A checkpoint's learning rate and schedule: `None` in files written before they were
+/// recorded, which leave the optimizer's as constructed.
+type Rate = Option<(f32, Option<crate::optim::Schedule>)>;
+
+fn learning_rate(file: &Parsed<'_>) -> Result<Rate> {
+    let Some(text) = file.meta(KEY_LEARNING_RATE) else {
+        return Ok(None);
+    };
+    let rate: f32 = text
+        .parse()
+        .ok()
+        .filter(|r: &f32| r.is_finite() && *r >= 0.0)
+        .ok_or_else(|| format_error(format!("`{KEY_LEARNING_RATE}` is `{text}`, not a learning rate")))?;
+    let schedule = file
+        .meta(KEY_SCHEDULE)
+        .map(crate::optim::Schedule::from_json)
+        .transpose()
+        .map_err(|e| format_error(format!("`{KEY_SCHEDULE}`: {e}")))?;
+    Ok(Some((rate, schedule)))
+}
+
+/// Gives `optimizer` the checkpoint's schedule, or its constant rate.
+fn restore_rate<O: Optimizer + ?Sized>(optimizer: &mut O, rate: Rate) -> Result<(), String> {
+    match rate {
+        None => Ok(()),
+        Some((_, Some(schedule))) => optimizer.set_schedule(Some(schedule)).map_err(|e| e.to_string()),
+        Some((rate, None)) => {
+            optimizer.set_schedule(None).map_err(|e| e.to_string())?;
+            optimizer.set_learning_rate(rate).map_err(|e| e.to_string())
+        }
+    }
 }
 
 /// The parameters and then the state of a network, checked, staged in one flat buffer in
