@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod sample;
+mod simd;
 pub mod summary;
 pub mod tokens;
 pub mod train;
