@@ -6,6 +6,7 @@
 #   bash benches/peers/run.sh --no-peers     # only dl's criterion bench (reuses earlier peer results)
 #   bash benches/peers/run.sh --install-only # only create/update the venv
 #   bash benches/peers/run.sh --dfdx         # also build and time benches/peers/dfdx (MLPs, stable)
+#   bash benches/peers/run.sh --resnet8      # only ResNet-8 (peers and dl); the other models n/a
 #   bash benches/peers/run.sh --compile-time # only: incremental release rebuild (and cargo check)
 #                                            # of crates declaring the tutorial networks, VGG-16,
 #                                            # ResNet-8 and 3-200-layer stacks, dl against dfdx
@@ -27,6 +28,7 @@ run_peers=1
 install_only=0
 run_dfdx=0
 compile_time=0
+resnet8_only=0
 for arg in "$@"; do
     case "$arg" in
         --no-dl) run_dl=0 ;;
@@ -34,7 +36,8 @@ for arg in "$@"; do
         --install-only) install_only=1 ;;
         --dfdx) run_dfdx=1 ;;
         --compile-time) compile_time=1 ;;
-        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+        --resnet8) resnet8_only=1 ;;
+        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -155,14 +158,16 @@ fi
 mkdir -p "$RESULTS"
 start_epoch="$(date +%s)"
 
+peer_models=()
+[[ $resnet8_only == 1 ]] && peer_models=(--models resnet8)
 if [[ $run_peers == 1 ]]; then
     log "Keras (tensorflow-cpu)"
     rm -f "$RESULTS/keras.json"
-    "${PIN[@]}" "$VENV/bin/python" "$HERE/keras_bench.py" --out "$RESULTS/keras.json" ||
+    "${PIN[@]}" "$VENV/bin/python" "$HERE/keras_bench.py" --out "$RESULTS/keras.json" "${peer_models[@]}" ||
         echo "run.sh: keras_bench.py failed" >&2
     log "PyTorch"
     rm -f "$RESULTS/torch.json"
-    "${PIN[@]}" "$VENV/bin/python" "$HERE/torch_bench.py" --out "$RESULTS/torch.json" ||
+    "${PIN[@]}" "$VENV/bin/python" "$HERE/torch_bench.py" --out "$RESULTS/torch.json" "${peer_models[@]}" ||
         echo "run.sh: torch_bench.py failed" >&2
 fi
 
@@ -171,6 +176,8 @@ if [[ $run_dl == 1 ]]; then
     target_dir="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' ||
         echo "$ROOT/target")"
+fi
+if [[ $run_dl == 1 && $resnet8_only == 0 ]]; then
     log "dl (cargo bench --bench mlp --bench cnn)"
     (cd "$ROOT" && "${PIN[@]}" cargo bench --bench mlp --bench cnn -- --noplot) ||
         echo "run.sh: dl's mlp/cnn bench failed; the missing numbers are reported as n/a" >&2
@@ -182,6 +189,8 @@ if [[ $run_dl == 1 ]]; then
     else
         echo "run.sh: benches/lstm.rs does not exist yet; text_lstm's dl numbers are n/a" >&2
     fi
+fi
+if [[ $run_dl == 1 ]]; then
     log "dl (cargo bench --bench resnet)"
     (cd "$ROOT" && "${PIN[@]}" cargo bench --bench resnet -- --noplot) ||
         echo "run.sh: dl's resnet bench failed; resnet8's dl numbers are reported as n/a" >&2

@@ -1,6 +1,8 @@
 //! Activation functions with Keras's definitions, applied to column-major `features × batch`
 //! blocks so that softmax can work per sample while the element-wise ones ignore the layout.
 
+use crate::simd::simd_fn;
+
 /// An activation as named in Keras. The macro passes these as constants, so the `match` in each
 /// kernel folds away after inlining.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -108,7 +110,7 @@ impl Activation {
         debug_assert_eq!(z.len(), y.len());
         match self {
             Activation::Linear => y.copy_from_slice(z),
-            Activation::Relu => map(z, y, |v| v.max(0.0)),
+            Activation::Relu => relu(z, y),
             Activation::Sigmoid => map(z, y, sigmoid),
             Activation::Tanh => map(z, y, f32::tanh),
             Activation::LeakyRelu { negative_slope } => {
@@ -147,6 +149,8 @@ impl Activation {
     pub fn apply_in_place(self, x: &mut [f32], features: usize) {
         match self {
             Activation::Linear => {}
+            // Inline: a single sample's few values are not worth a dispatched call.
+            Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
             Activation::Softmax => {
                 for c in x.chunks_exact_mut(features) {
                     softmax_in_place(c);
@@ -169,7 +173,7 @@ impl Activation {
         debug_assert_eq!(y.len(), d.len());
         match self {
             Activation::Linear => {}
-            Activation::Relu => scale(y, d, |y| if y > 0.0 { 1.0 } else { 0.0 }),
+            Activation::Relu => relu_backward_in_place(y, d),
             Activation::Sigmoid => scale(y, d, |y| y * (1.0 - y)),
             Activation::Tanh => scale(y, d, |y| 1.0 - y * y),
             Activation::LeakyRelu { negative_slope } => {
@@ -213,6 +217,45 @@ impl Activation {
             }
         }
     }
+
+    /// `dx = ∂L/∂z` from `dy = ∂L/∂y`, leaving `dy` as it is: relu's in one pass over the
+    /// three buffers, the others as [`Activation::backward`] on a copy of `dy`.
+    pub fn backward_into(self, z: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], features: usize) {
+        if self == Activation::Relu {
+            relu_backward(y, dy, dx);
+        } else {
+            dx.copy_from_slice(dy);
+            self.backward(z, y, dx, features);
+        }
+    }
+}
+
+// Relu's loops are memory-bound passes over whole batches (after every BatchNormalization and
+// `Add` of a ResNet), so they get the 16-lane version; both give the same bits.
+
+simd_fn! {
+    fn relu(z: &[f32], y: &mut [f32]) {
+        map(z, y, |v| v.max(0.0));
+    }
+}
+
+simd_fn! {
+    fn relu_backward_in_place(y: &[f32], d: &mut [f32]) {
+        scale(y, d, relu_slope);
+    }
+}
+
+simd_fn! {
+    fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
+            *dx = dy * relu_slope(y);
+        }
+    }
+}
+
+#[inline(always)]
+fn relu_slope(y: f32) -> f32 {
+    if y > 0.0 { 1.0 } else { 0.0 }
 }
 
 #[inline(always)]

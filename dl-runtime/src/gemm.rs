@@ -566,8 +566,9 @@ fn tile<const MR: usize, const NR: usize, const FMA: bool>(
     }
 }
 
-/// The AVX-512 kernel: 32×8 tiles of `C` in 16 zmm accumulators, masked loads and stores at the
-/// row edge, so any `m` runs at full width without touching memory past the operands.
+/// The AVX-512 kernel: 32×8 tiles of `C` in 16 zmm accumulators (16×16 when `C` has at most 16
+/// rows), masked loads and stores at the row edge, so any `m` runs at full width without
+/// touching memory past the operands.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use core::arch::x86_64::*;
@@ -669,6 +670,14 @@ mod avx512 {
         }
         let mut j = 0;
         // SAFETY (all calls): the column ranges stay below n, per the caller's contract.
+        if m <= 16 {
+            // One row block (16 filters): sixteen columns fill the accumulators eight would
+            // leave half idle, and each `a` load feeds twice the FMAs.
+            while j + 16 <= n {
+                unsafe { columns::<16>(m, k, alpha, a, b, rsb, csb, c, j, epi) };
+                j += 16;
+            }
+        }
         while j + 8 <= n {
             unsafe { columns::<8>(m, k, alpha, a, b, rsb, csb, c, j, epi) };
             j += 8;
@@ -700,6 +709,13 @@ mod avx512 {
         let n = b.offsets.len();
         let mut j = 0;
         // SAFETY (all calls): columns below n, rows masked below m, per the contract.
+        if m <= 16 {
+            // As in `kernel`.
+            while j + 16 <= n {
+                unsafe { gathered_columns::<16>(m, a, b, c, j, epi) };
+                j += 16;
+            }
+        }
         while j + 8 <= n {
             unsafe { gathered_columns::<8>(m, a, b, c, j, epi) };
             j += 8;
@@ -731,7 +747,8 @@ mod avx512 {
             // SAFETY: masks confine every access to rows i..m; the column pointers are in
             // bounds per the contract.
             unsafe {
-                if rows > 16 {
+                // Sixteen columns take all the accumulators: their tiles stay 16 rows tall.
+                if NR <= 8 && rows > 16 {
                     gathered_tile::<NR, true>(m, a, &b, &cols, c, i, j, mask(rows - 16), epi);
                     i += 32;
                 } else {
@@ -922,7 +939,8 @@ mod avx512 {
             let rows = m - i;
             // SAFETY: masks confine every access to rows i..m.
             unsafe {
-                if rows > 16 {
+                // Sixteen columns take all the accumulators: their tiles stay 16 rows tall.
+                if NR <= 8 && rows > 16 {
                     tile::<NR, true>(m, k, alpha, a, b, rsb, csb, c, i, j, mask(rows - 16), epi);
                     i += 32;
                 } else {
@@ -1098,7 +1116,7 @@ mod tests {
 
     #[test]
     fn every_shape_and_transposition_matches_the_definition() {
-        // Sizes straddle every tile width (16, 8, 1 rows; 4, 1 columns) and the dot path.
+        // Sizes straddle every tile width (16, 8, 1 rows; 16, 8, 4, 1 columns) and the dot path.
         for (m, n, k) in [
             (5, 3, 4),
             (1, 32, 64),
@@ -1114,6 +1132,9 @@ mod tests {
             (24, 5, 2),
             (33, 13, 3),
             (48, 12, 5),
+            // At most 16 rows: 16-column tiles, then the 8-, 4- and 1-column ones.
+            (16, 45, 9),
+            (7, 33, 20),
         ] {
             let (a, b) = operands(m, n, k);
             for op_a in [Op::N, Op::T] {
@@ -1240,7 +1261,7 @@ mod tests {
     fn gathered_product_matches_the_materialised_matrix() {
         let (runs, len, stride) = (3, 5, 11);
         let data: Vec<f32> = (0..200).map(|v| ((v * 31) % 17) as f32 * 0.25 - 2.0).collect();
-        for (m, n) in [(5, 13), (16, 8), (32, 9), (40, 4), (64, 21)] {
+        for (m, n) in [(5, 13), (16, 8), (32, 9), (40, 4), (64, 21), (16, 45), (9, 35)] {
             let k = runs * len;
             let offsets: Vec<usize> = (0..n).map(|j| (j * 7) % 150).collect();
             let mut dense = vec![0.0; k * n];

@@ -31,6 +31,7 @@ pub mod optim;
 pub mod regularizer;
 #[doc(hidden)]
 pub mod sample;
+mod simd;
 pub mod summary;
 pub mod tokens;
 pub mod train;

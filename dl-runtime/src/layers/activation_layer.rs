@@ -73,9 +73,7 @@ impl<const N: usize, const F: usize> Layer for ActivationLayer<N, F> {
     ) {
         let Some(dx) = dx else { return };
         let len = N * batch;
-        // ∂L/∂y into ∂L/∂z in place (the layer's input is its `z`), then out.
-        let dy = &mut buf.dy[..len];
-        activation.backward(&x[..len], &buf.y[..len], dy, F);
-        dx[..len].copy_from_slice(dy);
+        // The layer's input is its `z`.
+        activation.backward_into(&x[..len], &buf.y[..len], &buf.dy[..len], &mut dx[..len], F);
     }
 }

@@ -21,6 +21,7 @@ use rand::Rng;
 use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
 use crate::activation::Activation;
 use crate::aligned::Param;
+use crate::simd::simd_fn;
 
 /// Batch normalization of `N` positions × `C` channels per sample (`N` is `H·W` for an image,
 /// the number of steps for a sequence, 1 for a vector), with momentum
@@ -245,32 +246,100 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
     }
 }
 
-/// The mean and biased variance of each channel of `x` (rows of `c` channels), two-pass;
-/// `sums` is `2c` scratch.
-fn batch_moments(x: &[f32], c: usize, sums: &mut [f64], mean: &mut [f32], variance: &mut [f32]) {
-    let rows = (x.len() / c).max(1) as f64;
-    let (means, squares) = sums.split_at_mut(c);
-    means.fill(0.0);
-    squares.fill(0.0);
-    for row in x.chunks_exact(c) {
-        for (s, &v) in means.iter_mut().zip(row) {
+simd_fn! {
+    /// The mean and biased variance of each channel of `x` (rows of `c` channels), two-pass;
+    /// `sums` is `2c` scratch.
+    fn batch_moments(x: &[f32], c: usize, sums: &mut [f64], mean: &mut [f32], variance: &mut [f32]) {
+        let rows = (x.len() / c).max(1) as f64;
+        let (means, squares) = sums.split_at_mut(c);
+        means.fill(0.0);
+        squares.fill(0.0);
+        with_channels!(c, |C| add_rows::<C>(means, x));
+        for (m, s) in mean.iter_mut().zip(means.iter_mut()) {
+            *s /= rows;
+            *m = *s as f32;
+        }
+        // Deviations from the f64 mean, so that a large mean does not cancel the variance away.
+        with_channels!(c, |C| add_squared_deviations::<C>(squares, x, means));
+        for (v, &a) in variance.iter_mut().zip(squares.iter()) {
+            *v = (a / rows) as f32;
+        }
+    }
+}
+
+// The loops below take every buffer as its own argument: inlined, they keep LLVM's no-alias
+// scopes and vectorise across the channels. Each channel's sum still runs over the rows in
+// order, so the bits are those of the plain loops.
+
+/// Runs `$body` with the const `$c` equal to `$channels` where that is one of the common channel
+/// counts, else `0`, which the kernels read as "as many as the slices hold". With a known count
+/// the per-channel sums stay in registers across the rows instead of going through memory
+/// (a store-to-load chain per row).
+macro_rules! with_channels {
+    ($channels:expr, |$c:ident| $body:expr) => {
+        match $channels {
+            16 => {
+                const $c: usize = 16;
+                $body
+            }
+            32 => {
+                const $c: usize = 32;
+                $body
+            }
+            64 => {
+                const $c: usize = 64;
+                $body
+            }
+            _ => {
+                const $c: usize = 0;
+                $body
+            }
+        }
+    };
+}
+use with_channels;
+
+/// `sums[ch] += x[row, ch]` over the rows, for `C` channels (or `sums.len()` when `C` is 0).
+#[inline(always)]
+fn add_rows<const C: usize>(sums: &mut [f64], x: &[f32]) {
+    if C == 0 {
+        for row in x.chunks_exact(sums.len()) {
+            for (s, &v) in sums.iter_mut().zip(row) {
+                *s += f64::from(v);
+            }
+        }
+        return;
+    }
+    let mut acc: [f64; C] = sums[..C].try_into().expect("C sums");
+    for row in x.chunks_exact(C) {
+        for (s, &v) in acc.iter_mut().zip(row) {
             *s += f64::from(v);
         }
     }
-    for (m, s) in mean.iter_mut().zip(means.iter_mut()) {
-        *s /= rows;
-        *m = *s as f32;
+    sums[..C].copy_from_slice(&acc);
+}
+
+/// `sums[ch] += (x[row, ch] − mean[ch])²` over the rows, in `f64`; `C` as in [`add_rows`].
+#[inline(always)]
+fn add_squared_deviations<const C: usize>(sums: &mut [f64], x: &[f32], mean: &[f64]) {
+    if C == 0 {
+        for row in x.chunks_exact(sums.len()) {
+            for ((a, &v), &m) in sums.iter_mut().zip(row).zip(mean) {
+                let d = f64::from(v) - m;
+                *a += d * d;
+            }
+        }
+        return;
     }
-    // Deviations from the f64 mean, so that a large mean does not cancel the variance away.
-    for row in x.chunks_exact(c) {
-        for ((a, &v), &m) in squares.iter_mut().zip(row).zip(means.iter()) {
+    let mut acc: [f64; C] = sums[..C].try_into().expect("C sums");
+    let mean: &[f64; C] = mean[..C].try_into().expect("C means");
+    for row in x.chunks_exact(C) {
+        for ((a, &v), &m) in acc.iter_mut().zip(row).zip(mean) {
             let d = f64::from(v) - m;
             *a += d * d;
         }
     }
-    for (v, &a) in variance.iter_mut().zip(squares.iter()) {
-        *v = (a / rows) as f32;
-    }
+    sums[..C].copy_from_slice(&acc);
 }
 
 /// `1 / √(σ² + ε)` per channel.
@@ -280,91 +349,238 @@ fn inverse_std(variance: &[f32], epsilon: f32, inv_std: &mut [f32]) {
     }
 }
 
-/// `y = gamma · (x − mean) · inv_std + beta`, channel by channel.
-fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], y: &mut [f32]) {
-    let c = mean.len();
-    for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-        for (((((y, &x), &m), &s), &g), &b) in y_row
-            .iter_mut()
-            .zip(x_row)
-            .zip(mean)
-            .zip(inv_std)
-            .zip(gamma)
-            .zip(beta)
-        {
-            *y = (x - m) * s * g + b;
+simd_fn! {
+    /// `y = gamma · (x − mean) · inv_std + beta`, channel by channel.
+    fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], y: &mut [f32]) {
+        let c = mean.len();
+        for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+            normalize_row(y_row, x_row, mean, inv_std, gamma, beta);
         }
     }
 }
 
-/// Gradients of `gamma` and `beta` and, when asked, `∂L/∂x`. With `x̂ = (x − μ)·s`,
-/// `s = 1/√(σ² + ε)` and `m` rows: `∂L/∂beta = Σ dy`, `∂L/∂gamma = Σ dy·x̂`, and
-/// `∂L/∂x = gamma·s·(dy − ∂L/∂beta / m − x̂·∂L/∂gamma / m)` when `μ` and `σ²` are the batch's
-/// (they depend on every `x` of the channel), `gamma·s·dy` when they are the moving ones.
-#[allow(clippy::too_many_arguments)]
-fn backward(
-    x: &[f32],
-    dy: &[f32],
-    c: usize,
-    batch_stats: bool,
-    mean: &[f32],
-    inv_std: &[f32],
-    gamma: &[f32],
-    sums: &mut [f64],
-    coefficients: &mut [f32],
-    grad_gamma: &mut [f32],
-    grad_beta: &mut [f32],
-    dx: Option<&mut [f32]>,
-) {
-    let (d_beta, d_gamma) = sums.split_at_mut(c);
-    d_beta.fill(0.0);
-    d_gamma.fill(0.0);
-    for (x_row, dy_row) in x.chunks_exact(c).zip(dy.chunks_exact(c)) {
-        for ((((db, dg), &x), &g), (&m, &s)) in d_beta
-            .iter_mut()
-            .zip(d_gamma.iter_mut())
-            .zip(x_row)
-            .zip(dy_row)
-            .zip(mean.iter().zip(inv_std))
+#[inline(always)]
+fn normalize_row(y: &mut [f32], x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) {
+    for (((((y, &x), &m), &s), &g), &b) in y.iter_mut().zip(x).zip(mean).zip(inv_std).zip(gamma).zip(beta) {
+        *y = (x - m) * s * g + b;
+    }
+}
+
+simd_fn! {
+    /// Gradients of `gamma` and `beta` and, when asked, `∂L/∂x`. With `x̂ = (x − μ)·s`,
+    /// `s = 1/√(σ² + ε)` and `m` rows: `∂L/∂beta = Σ dy`, `∂L/∂gamma = Σ dy·x̂`, and
+    /// `∂L/∂x = gamma·s·(dy − ∂L/∂beta / m − x̂·∂L/∂gamma / m)` when `μ` and `σ²` are the batch's
+    /// (they depend on every `x` of the channel), `gamma·s·dy` when they are the moving ones.
+    fn backward(
+        x: &[f32],
+        dy: &[f32],
+        c: usize,
+        batch_stats: bool,
+        mean: &[f32],
+        inv_std: &[f32],
+        gamma: &[f32],
+        sums: &mut [f64],
+        coefficients: &mut [f32],
+        grad_gamma: &mut [f32],
+        grad_beta: &mut [f32],
+        dx: Option<&mut [f32]>,
+    ) {
+        let (d_beta, d_gamma) = sums.split_at_mut(c);
+        d_beta.fill(0.0);
+        d_gamma.fill(0.0);
+        with_channels!(c, |C| add_gradient_sums::<C>(d_beta, d_gamma, x, dy, mean, inv_std));
+        for (o, &v) in grad_beta.iter_mut().zip(d_beta.iter()) {
+            *o = v as f32;
+        }
+        for (o, &v) in grad_gamma.iter_mut().zip(d_gamma.iter()) {
+            *o = v as f32;
+        }
+        let Some(dx) = dx else { return };
+        if !batch_stats {
+            for (dx_row, dy_row) in dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)) {
+                scale_row(dx_row, dy_row, gamma, inv_std);
+            }
+            return;
+        }
+        // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`:
+        // three f32 coefficients, so that the pass over the batch is plain f32 arithmetic.
+        let rows = (x.len() / c).max(1) as f64;
+        let (scale, rest) = coefficients.split_at_mut(c);
+        let (shift, slope) = rest.split_at_mut(c);
+        for ch in 0..c {
+            let k = gamma[ch] * inv_std[ch];
+            scale[ch] = k;
+            shift[ch] = (d_beta[ch] / rows) as f32;
+            slope[ch] = k * inv_std[ch] * (d_gamma[ch] / rows) as f32;
+        }
+        let (scale, shift, slope) = (&*scale, &*shift, &*slope);
+        for ((dx_row, dy_row), x_row) in dx
+            .chunks_exact_mut(c)
+            .zip(dy.chunks_exact(c))
+            .zip(x.chunks_exact(c))
         {
-            let x_hat = (x - m) * s;
-            *db += f64::from(g);
-            *dg += f64::from(g) * f64::from(x_hat);
+            input_gradient_row(dx_row, dy_row, x_row, mean, [scale, shift, slope]);
         }
     }
-    for (o, &v) in grad_beta.iter_mut().zip(d_beta.iter()) {
-        *o = v as f32;
-    }
-    for (o, &v) in grad_gamma.iter_mut().zip(d_gamma.iter()) {
-        *o = v as f32;
-    }
-    let Some(dx) = dx else { return };
-    if !batch_stats {
-        for (dx_row, dy_row) in dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)) {
-            for (((d, &g), &gm), &s) in dx_row.iter_mut().zip(dy_row).zip(gamma).zip(inv_std) {
-                *d = gm * s * g;
-            }
+}
+
+/// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over the rows; `C` as in [`add_rows`].
+#[inline(always)]
+fn add_gradient_sums<const C: usize>(
+    d_beta: &mut [f64],
+    d_gamma: &mut [f64],
+    x: &[f32],
+    dy: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+) {
+    if C == 0 {
+        let c = d_beta.len();
+        for (x_row, dy_row) in x.chunks_exact(c).zip(dy.chunks_exact(c)) {
+            add_gradient_row(d_beta, d_gamma, x_row, dy_row, mean, inv_std);
         }
         return;
     }
-    // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`:
-    // three f32 coefficients, so that the pass over the batch is plain f32 arithmetic.
-    let rows = (x.len() / c).max(1) as f64;
-    let (scale, rest) = coefficients.split_at_mut(c);
-    let (shift, slope) = rest.split_at_mut(c);
-    for ch in 0..c {
-        let k = gamma[ch] * inv_std[ch];
-        scale[ch] = k;
-        shift[ch] = (d_beta[ch] / rows) as f32;
-        slope[ch] = k * inv_std[ch] * (d_gamma[ch] / rows) as f32;
+    let mut db: [f64; C] = d_beta[..C].try_into().expect("C sums");
+    let mut dg: [f64; C] = d_gamma[..C].try_into().expect("C sums");
+    let mean: &[f32; C] = mean[..C].try_into().expect("C means");
+    let inv_std: &[f32; C] = inv_std[..C].try_into().expect("C scales");
+    for (x_row, dy_row) in x.chunks_exact(C).zip(dy.chunks_exact(C)) {
+        add_gradient_row(&mut db, &mut dg, x_row, dy_row, mean, inv_std);
     }
-    for ((dx_row, dy_row), x_row) in dx
-        .chunks_exact_mut(c)
-        .zip(dy.chunks_exact(c))
-        .zip(x.chunks_exact(c))
+    d_beta[..C].copy_from_slice(&db);
+    d_gamma[..C].copy_from_slice(&dg);
+}
+
+#[inline(always)]
+fn add_gradient_row(
+    d_beta: &mut [f64],
+    d_gamma: &mut [f64],
+    x: &[f32],
+    dy: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+) {
+    for ((((db, dg), &x), &g), (&m, &s)) in d_beta
+        .iter_mut()
+        .zip(d_gamma.iter_mut())
+        .zip(x)
+        .zip(dy)
+        .zip(mean.iter().zip(inv_std))
     {
+        let x_hat = (x - m) * s;
+        *db += f64::from(g);
+        *dg += f64::from(g) * f64::from(x_hat);
+    }
+}
+
+#[inline(always)]
+fn scale_row(dx: &mut [f32], dy: &[f32], gamma: &[f32], inv_std: &[f32]) {
+    for (((d, &g), &gm), &s) in dx.iter_mut().zip(dy).zip(gamma).zip(inv_std) {
+        *d = gm * s * g;
+    }
+}
+
+#[inline(always)]
+fn input_gradient_row(
+    dx: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    mean: &[f32],
+    [scale, shift, slope]: [&[f32]; 3],
+) {
+    for (((((d, &g), &x), &m), &k), (&sh, &sl)) in dx
+        .iter_mut()
+        .zip(dy)
+        .zip(x)
+        .zip(mean)
+        .zip(scale)
+        .zip(shift.iter().zip(slope))
+    {
+        *d = k * (g - sh) - sl * (x - m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernels as plain per-element loops, one channel after another: the dispatched ones
+    /// (AVX-512 where the CPU has it) must give these bits exactly, so that vectorising them
+    /// changed no result.
+    fn reference(x: &[f32], dy: &[f32], c: usize, gamma: &[f32], beta: &[f32]) -> Vec<Vec<f32>> {
+        let rows = x.len() / c;
+        let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
+        let (mut y, mut dx, mut dx_moving) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; x.len()]);
+        let (mut d_beta, mut d_gamma) = (vec![0.0; c], vec![0.0; c]);
         for ch in 0..c {
-            dx_row[ch] = scale[ch] * (dy_row[ch] - shift[ch]) - slope[ch] * (x_row[ch] - mean[ch]);
+            let at = |r: usize| r * c + ch;
+            let m = (0..rows).fold(0.0f64, |s, r| s + f64::from(x[at(r)])) / rows as f64;
+            let v = (0..rows).fold(0.0f64, |s, r| s + (f64::from(x[at(r)]) - m).powi(2)) / rows as f64;
+            (mean[ch], variance[ch]) = (m as f32, v as f32);
+            inv_std[ch] = 1.0 / (variance[ch] + 1e-3).sqrt();
+            let (mu, s, g) = (mean[ch], inv_std[ch], gamma[ch]);
+            let (mut db, mut dg) = (0.0f64, 0.0f64);
+            for r in 0..rows {
+                y[at(r)] = (x[at(r)] - mu) * s * g + beta[ch];
+                db += f64::from(dy[at(r)]);
+                dg += f64::from(dy[at(r)]) * f64::from((x[at(r)] - mu) * s);
+                dx_moving[at(r)] = g * s * dy[at(r)];
+            }
+            (d_beta[ch], d_gamma[ch]) = (db as f32, dg as f32);
+            let k = g * s;
+            let (shift, slope) = ((db / rows as f64) as f32, k * s * (dg / rows as f64) as f32);
+            for r in 0..rows {
+                dx[at(r)] = k * (dy[at(r)] - shift) - slope * (x[at(r)] - mu);
+            }
+        }
+        vec![mean, variance, y, d_beta, d_gamma, dx, dx_moving]
+    }
+
+    #[test]
+    fn dispatched_kernels_match_the_plain_loops_bit_for_bit() {
+        for (c, rows) in [(1, 7), (3, 50), (16, 64), (17, 33), (32, 9), (64, 40)] {
+            let x: Vec<f32> = (0..c * rows)
+                .map(|i| ((i * 7919) % 101) as f32 * 0.37 - 11.0)
+                .collect();
+            let dy: Vec<f32> = (0..c * rows)
+                .map(|i| ((i * 104_729) % 89) as f32 * 0.05 - 2.0)
+                .collect();
+            let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125).collect();
+            let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 1.0).collect();
+            let want = reference(&x, &dy, c, &gamma, &beta);
+            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
+            let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance);
+            inverse_std(&variance, 1e-3, &mut inv_std);
+            let mut y = vec![f32::NAN; x.len()];
+            normalize(&x, &mean, &inv_std, &gamma, &beta, &mut y);
+            let (mut d_gamma, mut d_beta) = (vec![0.0; c], vec![0.0; c]);
+            let (mut dx, mut dx_moving) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+            for (batch_stats, dx) in [(true, &mut dx), (false, &mut dx_moving)] {
+                backward(
+                    &x,
+                    &dy,
+                    c,
+                    batch_stats,
+                    &mean,
+                    &inv_std,
+                    &gamma,
+                    &mut sums,
+                    &mut coefficients,
+                    &mut d_gamma,
+                    &mut d_beta,
+                    Some(dx),
+                );
+            }
+            let got = [mean, variance, y, d_beta, d_gamma, dx, dx_moving];
+            for (name, (g, w)) in ["mean", "variance", "y", "d_beta", "d_gamma", "dx", "dx_moving"]
+                .iter()
+                .zip(got.iter().zip(&want))
+            {
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(g), bits(w), "{name}, {c} channels × {rows}");
+            }
         }
     }
 }

@@ -17,8 +17,12 @@ use rand::Rng;
 use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
 use crate::activation::Activation;
 use crate::aligned::{AlignedVec, Param};
-use crate::gemm::{Gathered, Op, gathered_is_fast, gemm, gemm_bias, gemm_gathered_bias, transpose};
+use crate::gemm::{Op, gathered_is_fast, gemm, gemm_bias, transpose};
 use crate::init;
+
+mod gathered;
+
+use gathered::{TransposedScratch, flip_kernel, gathered_forward, input_gradient, transposed_applies};
 
 /// A 2-D convolution from `H × W × C` to `OH × OW × F` (channels last).
 ///
@@ -233,9 +237,13 @@ pub struct Conv2DCache {
     /// `kernelᵀ` (`K × F`), transposed once per backward pass; aligned as the kernel is, being
     /// the left operand of the input gradient's product.
     pub(crate) kernel_t: AlignedVec,
-    /// Where each output pixel's receptive field starts in its sample, for the forward
-    /// product that reads the image in place (see [`gathered_applies`]).
+    /// Where each output pixel's receptive field starts in its sample (or in its padded copy),
+    /// for the forward product that reads the image in place (see `gathered_forward`).
     pub offsets: Vec<usize>,
+    /// One sample with a zero border, for windows that reach into the padding.
+    pub padded: Vec<f32>,
+    /// The input gradient's scratch where it is a convolution (unit strides).
+    pub(crate) transposed: TransposedScratch,
 }
 
 impl<
@@ -390,7 +398,7 @@ fn conv_forward(
         cache.z.clear();
     }
     let pointwise = win.pointwise();
-    if !pointwise && gathered_applies(win) && gathered_is_fast() {
+    if !pointwise && gathered_is_fast() {
         gathered_forward(win, filters, kernel, bias, x, batch, cache, y, activation);
         return;
     }
@@ -428,62 +436,6 @@ fn conv_forward(
     }
 }
 
-/// Whether every window lies inside the image (no padding reached), so that each patch column
-/// is `KH` whole runs of `KW·C` input floats and the product can gather them in place.
-fn gathered_applies(win: &Window) -> bool {
-    interior(win.h, win.kh, win.sh, win.oh, win.pt) == (0, win.oh)
-        && interior(win.w, win.kw, win.sw, win.ow, win.pl) == (0, win.ow)
-}
-
-/// The forward pass without im2col: each sample's product reads its patch columns from the
-/// image (`KH` runs of `KW·C` floats, a row of the image apart), so the patch matrix — `KH·KW`
-/// times the input — is never written and read back.
-#[allow(clippy::too_many_arguments)]
-fn gathered_forward(
-    win: &Window,
-    filters: usize,
-    kernel: &[f32],
-    bias: &[f32],
-    x: &[f32],
-    batch: usize,
-    cache: &mut Conv2DCache,
-    y: &mut [f32],
-    activation: Activation,
-) {
-    let (cols, in_len, row) = (win.cols(), win.in_len(), win.w * win.c);
-    // The offsets depend on the window only (one layer, one cache): built by the first pass.
-    if cache.offsets.len() != cols {
-        cache.offsets.clear();
-        for o_r in 0..win.oh {
-            for o_c in 0..win.ow {
-                cache.offsets.push(o_r * win.sh * row + o_c * win.sw * win.c);
-            }
-        }
-    }
-    let relu = activation == Activation::Relu;
-    let keep_z = keeps_pre_activation(activation);
-    for s in 0..batch {
-        let b = Gathered {
-            data: &x[s * in_len..(s + 1) * in_len],
-            offsets: &cache.offsets,
-            runs: win.kh,
-            len: win.kw * win.c,
-            stride: row,
-        };
-        let out = s * filters * cols..(s + 1) * filters * cols;
-        if keep_z {
-            let zc = &mut cache.z[out.clone()];
-            gemm_gathered_bias(filters, kernel, b, bias, false, zc);
-            activation.apply(zc, &mut y[out], filters);
-        } else {
-            gemm_gathered_bias(filters, kernel, b, bias, relu, &mut y[out.clone()]);
-            if activation == Activation::Relu6 {
-                activation.apply_in_place(&mut y[out], filters);
-            }
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn conv_backward(
     win: &Window,
@@ -508,14 +460,19 @@ fn conv_backward(
         dy.len() == out_len && y.len() == out_len && (kept_z || !keeps_pre_activation(activation)),
         "Conv2D::backward_batch needs the forward pass of the same batch"
     );
+    let transposed = transposed_applies(win);
     if let Some(dx) = &dx {
         assert_eq!(
             dx.len(),
             in_len * batch,
             "Conv2D input gradient has the wrong length"
         );
-        cache.kernel_t.fit_len(k * filters);
-        transpose(filters, k, kernel, &mut cache.kernel_t);
+        if transposed {
+            flip_kernel(win, filters, kernel, &mut cache.transposed);
+        } else {
+            cache.kernel_t.fit_len(k * filters);
+            transpose(filters, k, kernel, &mut cache.kernel_t);
+        }
     }
     let pointwise = win.pointwise();
     let chunk = chunk_samples(k * cols);
@@ -574,7 +531,9 @@ fn conv_backward(
         // ∂L/∂x = col2im(kernelᵀ · ∂L/∂z), the patch gradients written over the patches.
         if let Some(dx) = dx.as_deref_mut() {
             let (kt, dxc) = (&cache.kernel_t[..], &mut dx[inputs]);
-            if pointwise {
+            if transposed {
+                input_gradient(win, filters, dzc, n, &mut cache.transposed, dxc);
+            } else if pointwise {
                 gemm(k, n * cols, filters, 1.0, kt, Op::N, dzc, Op::N, 0.0, dxc);
             } else {
                 let dcols = &mut cache.patches[..n * k * cols];
@@ -894,12 +853,13 @@ mod tests {
         }
     }
 
-    /// The forward pass that gathers patch columns in place matches im2col and the product
-    /// with a materialised patch matrix, for every geometry whose windows stay inside the image.
+    /// The forward pass that gathers patch columns in place (from the image, or from its
+    /// zero-bordered copy where windows reach into the padding) matches im2col and the product
+    /// with a materialised patch matrix, for every geometry, `valid` and `same`.
     #[test]
     fn gathered_forward_matches_im2col() {
         let mut checked = 0;
-        for win in windows().into_iter().filter(gathered_applies) {
+        for win in windows() {
             for filters in [5, 33] {
                 let batch = 2;
                 let k = win.kh * win.kw * win.c;
@@ -934,7 +894,52 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked >= 10, "only {checked} geometries checked");
+        assert!(checked >= 50, "only {checked} geometries checked");
+    }
+
+    /// The input gradient as a convolution of the bordered `∂L/∂z` with the flipped kernel
+    /// matches col2im of `kernelᵀ · ∂L/∂z`, for every unit-stride geometry it is used for.
+    #[test]
+    fn transposed_input_gradient_matches_col2im() {
+        let mut checked = 0;
+        for win in windows().into_iter().filter(transposed_applies) {
+            for filters in [5, 33] {
+                let batch = 2;
+                let (k, cols, in_len) = (win.kh * win.kw * win.c, win.cols(), win.in_len());
+                let kernel: Vec<f32> = (0..filters * k)
+                    .map(|i| ((i * 11) % 7) as f32 * 0.25 - 0.75)
+                    .collect();
+                let dz: Vec<f32> = (0..filters * cols * batch)
+                    .map(|i| ((i * 37) % 29) as f32 * 0.125 - 1.75)
+                    .collect();
+                let mut kt = vec![0.0; k * filters];
+                transpose(filters, k, &kernel, &mut kt);
+                let mut dcols = vec![0.0; k * cols * batch];
+                gemm(
+                    k,
+                    cols * batch,
+                    filters,
+                    1.0,
+                    &kt,
+                    Op::N,
+                    &dz,
+                    Op::N,
+                    0.0,
+                    &mut dcols,
+                );
+                let mut expect = vec![f32::NAN; in_len * batch];
+                col2im(&win, &dcols, batch, &mut expect);
+                let mut scratch = TransposedScratch::default();
+                flip_kernel(&win, filters, &kernel, &mut scratch);
+                let mut got = vec![f32::NAN; in_len * batch];
+                input_gradient(&win, filters, &dz, batch, &mut scratch, &mut got);
+                for (a, e) in got.iter().zip(&expect) {
+                    assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "{win:?} {filters}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "only {checked} geometries checked");
     }
 
     #[test]

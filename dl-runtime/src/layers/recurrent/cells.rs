@@ -3,39 +3,7 @@
 //! `tanh` written so that they vectorise (`f32::exp` and `f32::tanh` are libm calls per
 //! element) and accurate to a few ulps.
 
-/// Defines a function whose body is compiled twice: for AVX-512F with FMA (used when the CPU
-/// has them, so that its plain loops vectorise 16 lanes wide and [`fmadd`] is one instruction),
-/// and portably. The body sees the const `FMA`, to pass on to the math functions.
-macro_rules! simd_fn {
-    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$attr])*
-        #[allow(clippy::too_many_arguments)]
-        $vis fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            #[allow(clippy::too_many_arguments)]
-            fn imp<const FMA: bool>($($arg: $ty),*) $body
-
-            /// # Safety
-            /// The CPU must support AVX-512F and FMA.
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,fma")]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn avx512($($arg: $ty),*) {
-                imp::<true>($($arg),*)
-            }
-
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU supports AVX-512F and FMA.
-                    unsafe { avx512($($arg),*) };
-                    return;
-                }
-            }
-            imp::<false>($($arg),*)
-        }
-    };
-}
+use crate::simd::simd_fn;
 
 // The element-wise kernels walk the batch's columns and hand each column's gate blocks to an
 // `#[inline(always)]` function as separate slices: the blocks are parts of one buffer, and only

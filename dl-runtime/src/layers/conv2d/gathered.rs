@@ -1,0 +1,212 @@
+//! The convolution's products that read images in place rather than through im2col's patch
+//! matrix: the forward pass over the image (or a zero-bordered copy of it), and, for unit
+//! strides, the input gradient as a convolution of the bordered output gradient. Used where the
+//! gathered product has its fast kernel (AVX-512).
+
+use super::{Window, interior};
+use crate::activation::Activation;
+use crate::gemm::{Gathered, gathered_is_fast, gemm_gathered_bias};
+use crate::layers::{fit_len, keeps_pre_activation};
+
+use super::Conv2DCache;
+
+/// Whether every window lies inside the image (no padding reached), so that each patch column
+/// is `KH` whole runs of `KW·C` input floats and the product can gather them in place.
+pub(super) fn gathered_applies(win: &Window) -> bool {
+    interior(win.h, win.kh, win.sh, win.oh, win.pt) == (0, win.oh)
+        && interior(win.w, win.kw, win.sw, win.ow, win.pl) == (0, win.ow)
+}
+
+/// The forward pass without im2col: each sample's product reads its patch columns from the
+/// image (`KH` runs of `KW·C` floats, a row of the image apart), so the patch matrix — `KH·KW`
+/// times the input — is never written and read back. Where windows reach into the padding
+/// (`same`), each sample is first copied into a zero-bordered image, one copy instead of
+/// `KH·KW`; its padding cells then enter the sums as zeros, as im2col's do.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gathered_forward(
+    win: &Window,
+    filters: usize,
+    kernel: &[f32],
+    bias: &[f32],
+    x: &[f32],
+    batch: usize,
+    cache: &mut Conv2DCache,
+    y: &mut [f32],
+    activation: Activation,
+) {
+    let (cols, in_len) = (win.cols(), win.in_len());
+    let padded = padded_window(win);
+    let src = padded.unwrap_or(*win);
+    let row = src.w * src.c;
+    // The offsets depend on the window only (one layer, one cache): built by the first pass.
+    if cache.offsets.len() != cols {
+        cache.offsets.clear();
+        for o_r in 0..win.oh {
+            for o_c in 0..win.ow {
+                cache.offsets.push(o_r * win.sh * row + o_c * win.sw * win.c);
+            }
+        }
+    }
+    if let Some(p) = padded {
+        // Only the interior is ever written, so the border stays zero from the first pass on.
+        fit_len(&mut cache.padded, p.in_len());
+    }
+    let relu = activation == Activation::Relu;
+    let keep_z = keeps_pre_activation(activation);
+    for s in 0..batch {
+        let sample = &x[s * in_len..(s + 1) * in_len];
+        let data = if padded.is_some() {
+            pad_into(win, sample, &mut cache.padded);
+            &cache.padded[..]
+        } else {
+            sample
+        };
+        let b = Gathered {
+            data,
+            offsets: &cache.offsets,
+            runs: win.kh,
+            len: win.kw * win.c,
+            stride: row,
+        };
+        let out = s * filters * cols..(s + 1) * filters * cols;
+        if keep_z {
+            let zc = &mut cache.z[out.clone()];
+            gemm_gathered_bias(filters, kernel, b, bias, false, zc);
+            activation.apply(zc, &mut y[out], filters);
+        } else {
+            gemm_gathered_bias(filters, kernel, b, bias, relu, &mut y[out.clone()]);
+            if activation == Activation::Relu6 {
+                activation.apply_in_place(&mut y[out], filters);
+            }
+        }
+    }
+}
+
+/// The window over the image with its padding made explicit (every window inside it, none
+/// padded), when some window of `win` reaches outside the image; `None` when none does.
+fn padded_window(win: &Window) -> Option<Window> {
+    if gathered_applies(win) {
+        return None;
+    }
+    // Padded extent: the last window's far edge, and never less than the image.
+    let h = ((win.oh - 1) * win.sh + win.kh).max(win.pt + win.h);
+    let w = ((win.ow - 1) * win.sw + win.kw).max(win.pl + win.w);
+    Some(Window {
+        h,
+        w,
+        pt: 0,
+        pl: 0,
+        ..*win
+    })
+}
+
+/// Copies an HWC image into the interior of its padded copy (rows `pt..pt + h`, columns
+/// `pl..pl + w` of a `padded_window(win)`-sized image), leaving the border as it is.
+fn pad_into(win: &Window, image: &[f32], padded: &mut [f32]) {
+    let p = padded_window(win).expect("a window that reaches into the padding");
+    copy_rows(
+        image,
+        win.w * win.c,
+        padded,
+        win.pt * p.w * p.c + win.pl * win.c,
+        p.w * p.c,
+    );
+}
+
+/// Copies the rows of `image` (`run` floats each) into `padded`, row `r` at `first + r·stride`.
+fn copy_rows(image: &[f32], run: usize, padded: &mut [f32], first: usize, stride: usize) {
+    for (r, src) in image.chunks_exact(run).enumerate() {
+        let at = first + r * stride;
+        padded[at..at + run].copy_from_slice(src);
+    }
+}
+
+/// Whether [`input_gradient`] computes this layer's `∂L/∂x`: unit strides (so that the adjoint
+/// of the convolution is a convolution), a kernel larger than 1×1, and a fast gathered product.
+pub(super) fn transposed_applies(win: &Window) -> bool {
+    win.sh == 1 && win.sw == 1 && !(win.kh == 1 && win.kw == 1) && gathered_is_fast()
+}
+
+/// Scratch of [`input_gradient`], kept in the layer's cache.
+#[derive(Debug, Default)]
+pub struct TransposedScratch {
+    /// The kernel flipped in both spatial axes with filters and channels swapped (`C × KH·KW·F`).
+    flipped: Vec<f32>,
+    /// One sample's `∂L/∂z` with a zero border.
+    padded: Vec<f32>,
+    offsets: Vec<usize>,
+    zeros: Vec<f32>,
+}
+
+/// The window of the adjoint of a unit-stride convolution: a `KH × KW` window over `∂L/∂z`
+/// (`F` channels) bordered by `KH − 1 − PT` rows on top and `KW − 1 − PL` columns on the left,
+/// `H + KH − 1` rows by `W + KW − 1` columns in all, giving the `H × W` input positions.
+fn transposed_window(win: &Window, filters: usize) -> Window {
+    Window {
+        h: win.h + win.kh - 1,
+        w: win.w + win.kw - 1,
+        c: filters,
+        oh: win.h,
+        ow: win.w,
+        pt: 0,
+        pl: 0,
+        ..*win
+    }
+}
+
+/// `∂L/∂x` of the `n` samples whose `∂L/∂z` is `dz`, for a unit-stride convolution: input cell
+/// `(h, w, c)` received `kernel[f, (kh, kw, c)]` times itself in output `(h + PT − kh,
+/// w + PL − kw, f)`, so its gradient is the correlation of the bordered `∂L/∂z` with the kernel
+/// flipped in both axes — a gathered product, with no `K`-rows patch gradient to fold back.
+/// [`flip_kernel`] must have prepared `scratch` for this kernel.
+pub(super) fn input_gradient(
+    win: &Window,
+    filters: usize,
+    dz: &[f32],
+    n: usize,
+    scratch: &mut TransposedScratch,
+    dx: &mut [f32],
+) {
+    let t = transposed_window(win, filters);
+    let c = win.c;
+    let row = t.w * filters;
+    if scratch.offsets.len() != t.cols() {
+        scratch.offsets = (0..t.oh)
+            .flat_map(|o_r| (0..t.ow).map(move |o_c| o_r * row + o_c * filters))
+            .collect();
+    }
+    // Only the interior is ever written, so the border stays zero.
+    fit_len(&mut scratch.padded, t.in_len());
+    fit_len(&mut scratch.zeros, c);
+    let (out_len, in_len) = (win.cols() * filters, win.in_len());
+    let first = (win.kh - 1 - win.pt) * row + (win.kw - 1 - win.pl) * filters;
+    for (dzs, dxs) in dz.chunks_exact(out_len).zip(dx.chunks_exact_mut(in_len)).take(n) {
+        copy_rows(dzs, win.ow * filters, &mut scratch.padded, first, row);
+        let b = Gathered {
+            data: &scratch.padded,
+            offsets: &scratch.offsets,
+            runs: t.kh,
+            len: t.kw * filters,
+            stride: row,
+        };
+        gemm_gathered_bias(c, &scratch.flipped, b, &scratch.zeros, false, dxs);
+    }
+}
+
+/// Lays out the kernel for [`input_gradient`]: flipped in both spatial axes, filters and
+/// channels swapped (`C × KH·KW·F`, column-major).
+pub(super) fn flip_kernel(win: &Window, filters: usize, kernel: &[f32], scratch: &mut TransposedScratch) {
+    let c = win.c;
+    fit_len(&mut scratch.flipped, c * win.kh * win.kw * filters);
+    // flipped[c, ((KH−1−kh)·KW + KW−1−kw)·F + f] = kernel[f, (kh·KW + kw)·C + c].
+    for kh in 0..win.kh {
+        for kw in 0..win.kw {
+            let (q, p) = (kh * win.kw + kw, (win.kh - 1 - kh) * win.kw + (win.kw - 1 - kw));
+            for ch in 0..c {
+                for f in 0..filters {
+                    scratch.flipped[ch + (p * filters + f) * c] = kernel[f + (q * c + ch) * filters];
+                }
+            }
+        }
+    }
+}
