@@ -322,6 +322,42 @@ fn depthwise_and_separable_convolutions_train_without_steady_state_allocation() 
 }
 
 dl::network! {
+    /// Conv1D (causal and dilated, strided), the 1-D poolings and layer normalization.
+    struct Conv1dNorm {
+        input: [16, 3],
+        Conv1D(6, 3, relu, padding = causal, dilation_rate = 2),
+        LayerNormalization(),
+        MaxPooling1D(2),
+        Conv1D(5, 2, tanh, strides = 2, padding = same),
+        AveragePooling1D(2),
+        GlobalAveragePooling1D,
+        LayerNormalization(scale = false),
+        Dense(4, softmax),
+    }
+}
+
+#[test]
+fn conv1d_and_layer_normalization_train_without_steady_state_allocation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut net = Conv1dNorm::new(&mut rng);
+    let x: Vec<SVector<f32, 48>> = (0..8).map(|_| SVector::from_fn(|_, _| rng.random())).collect();
+    let y: Vec<usize> = (0..8).map(|i| i % 4).collect();
+    let mut trainer =
+        Trainer::<Conv1dNorm, _, _>::new(SparseCategoricalCrossEntropy::default(), Adam::default(), None);
+    trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    let n = allocations_during(|| {
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+        trainer.train_on_batch(&mut net, &x[..3], &y[..3]).unwrap();
+        trainer.train_on_batch(&mut net, &x, &y).unwrap();
+    });
+    assert_eq!(n, 0);
+    let mut out = 0.0;
+    net.forward(&x[0]);
+    assert_eq!(allocations_during(|| out = net.forward(&x[1])[0]), 0);
+    assert!(out > 0.0);
+}
+
+dl::network! {
     /// A ResNet-style network: projection and identity shortcuts (a tensor read twice, its
     /// gradients summed through the workspace's scratch), a Concatenate and every merge kind's
     /// buffers.

@@ -159,12 +159,57 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Conv1D (causal with dilation, same without bias) and the 1-D poolings on a sequence.
+    struct Sequences {
+        input: [8, 3],
+        Conv1D(4, 3, relu, padding = causal, dilation_rate = 2),
+        MaxPooling1D(2),
+        Conv1D(4, 2, tanh, padding = same, use_bias = false),
+        AveragePooling1D(2),
+        GlobalMaxPooling1D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Layer normalization of a sequence's steps (without beta) and of a vector (without gamma).
+    struct Normalizations {
+        input: [6, 2],
+        Conv1D(4, 2, tanh, padding = same),
+        LayerNormalization(center = false),
+        Flatten,
+        Dense(5, relu),
+        LayerNormalization(scale = false, epsilon = 0.01),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// A decoder's start: Reshape of a vector into an image, UpSampling2D, Reshape into a
+    /// sequence.
+    struct Decoder {
+        input: [6],
+        Dense(8, tanh),
+        Reshape((2, 2, 2)),
+        UpSampling2D(),
+        Conv2D(3, (2, 2), relu),
+        UpSampling2D((1, 2)),
+        Reshape((-1, 3)),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
 /// Every layer kind `network!` accepts (its error message for an unknown layer lists them).
 const ALL_KINDS: &[&str] = &[
     "Dense",
     "Conv2D",
     "DepthwiseConv2D",
     "SeparableConv2D",
+    "Conv1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
     "MaxPooling2D",
     "AveragePooling2D",
     "GlobalMaxPooling2D",
@@ -189,6 +234,7 @@ const ALL_KINDS: &[&str] = &[
     "Maximum",
     "Minimum",
     "Concatenate",
+    "LayerNormalization",
 ];
 
 /// A random sample of an input type.
@@ -240,7 +286,10 @@ zoo!(
     BidirectionalRnn,
     Normalized,
     Branching,
-    Separable
+    Separable,
+    Sequences,
+    Normalizations,
+    Decoder
 );
 
 /// Runs `check::<M>()` for every network of the zoo, then fails naming every network that
@@ -265,6 +314,9 @@ macro_rules! for_every_network {
         run(Normalized::NAME, $check::<Normalized>);
         run(Branching::NAME, $check::<Branching>);
         run(Separable::NAME, $check::<Separable>);
+        run(Sequences::NAME, $check::<Sequences>);
+        run(Normalizations::NAME, $check::<Normalizations>);
+        run(Decoder::NAME, $check::<Decoder>);
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
@@ -288,6 +340,9 @@ fn the_networks_below_use_every_layer_kind() {
         kinds::<Normalized>(),
         kinds::<Branching>(),
         kinds::<Separable>(),
+        kinds::<Sequences>(),
+        kinds::<Normalizations>(),
+        kinds::<Decoder>(),
     ]
     .concat();
     for kind in ALL_KINDS {

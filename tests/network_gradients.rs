@@ -445,6 +445,98 @@ fn zero_padding_and_layers_without_bias_chain() {
 }
 
 dl::network! {
+    /// Every `Conv1D` padding (causal, same, valid), dilation and stride, and the 1-D poolings.
+    struct SmallConv1d {
+        input: [11, 2],
+        Conv1D(3, 3, tanh, padding = causal, dilation_rate = 2),
+        AveragePooling1D(2, strides = 1, padding = same),
+        Conv1D(4, 3, tanh, strides = 2, padding = same),
+        MaxPooling1D(2, strides = 1),
+        Conv1D(3, 2, tanh, dilation_rate = 2, use_bias = false),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn conv1d_pool1d_chain() {
+    let (mut net, mut rng) = init(45, SmallConv1d::new);
+    let x: Vec<SVector<f32, 22>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("conv1d chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
+    /// Layer normalization of each pixel, of a vector, without beta and without gamma.
+    struct SmallLayerNorm {
+        input: [4, 4, 2],
+        Conv2D(3, (2, 2), tanh),
+        LayerNormalization(),
+        Conv2D(4, (2, 2), tanh),
+        LayerNormalization(center = false, epsilon = 0.1),
+        Flatten,
+        Dense(5, tanh),
+        LayerNormalization(scale = false),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn layer_normalization_chain() {
+    let (mut net, mut rng) = init(46, SmallLayerNorm::new);
+    // gamma away from its initial 1, so that a gradient that ignores it shows.
+    net.for_each_param_mut(|_, tensor, v| {
+        if tensor == "gamma" {
+            v.iter_mut().for_each(|g| *g = rng.random_range(0.5..1.5));
+        }
+    });
+    let x: Vec<SVector<f32, 32>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("layer normalization chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
+    /// Upsampling in both directions and alone in one, reshapes between images, sequences and
+    /// vectors.
+    struct SmallUpSampling {
+        input: [3, 3, 2],
+        Conv2D(3, (2, 2), tanh),
+        UpSampling2D(),
+        Conv2D(2, (2, 2), tanh),
+        UpSampling2D((1, 2)),
+        Reshape((-1, 4)),
+        Conv1D(3, 2, tanh),
+        Reshape((2, 4, 3)),
+        Conv2D(2, (2, 2), tanh),
+        Reshape((6,)),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn upsampling_and_reshape_chain() {
+    let (mut net, mut rng) = init(47, SmallUpSampling::new);
+    let x: Vec<SVector<f32, 18>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("upsampling chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+dl::network! {
     struct SmallText {
         input: tokens[5],
         Embedding(12, 4),

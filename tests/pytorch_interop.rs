@@ -51,6 +51,30 @@ dl::network! {
 }
 
 dl::network! {
+    /// PyTorch `conv1`, `pool`, `conv2`, `flatten`, `fc`: `nn.Conv1d` on `(C, T)`, a dilated
+    /// one, and a channels-first flatten of the 3 steps × 5 channels.
+    struct TorchConv1d {
+        input: [12, 3],
+        Conv1D(4, 3, relu),
+        MaxPooling1D(2),
+        Conv1D(5, 2, relu, dilation_rate = 2),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// PyTorch `fc1`, `norm`, `fc2`: `nn.LayerNorm(6, eps = 1e-3)` (Keras's epsilon) between two
+    /// Linear layers.
+    struct TorchLayerNorm {
+        input: [5],
+        Dense(6, tanh),
+        LayerNormalization(),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
     struct TorchLstm {
         input: tokens[7],
         Embedding(20, 6),
@@ -311,6 +335,16 @@ fn a_cnn_reproduces_pytorch_through_conv_kernels_and_a_channels_first_flatten() 
 }
 
 #[test]
+fn a_conv1d_network_reproduces_pytorch_through_oik_kernels_and_a_channels_first_flatten() {
+    reproduces::<TorchConv1d>("conv1d", features);
+}
+
+#[test]
+fn layer_normalization_reproduces_pytorch() {
+    reproduces::<TorchLayerNorm>("layer_norm", features);
+}
+
+#[test]
 fn embedding_lstm_reproduces_pytorch() {
     reproduces::<TorchLstm>("lstm", tokens);
 }
@@ -396,6 +430,11 @@ fn exports_as_pytorch<M: Model>(case: &str, net: &M) {
 fn exports_have_pytorchs_names_shapes_and_values() {
     exports_as_pytorch("mlp", &reproduces::<TorchMlp>("mlp", features));
     exports_as_pytorch("cnn", &reproduces::<TorchCnn>("cnn", features));
+    exports_as_pytorch("conv1d", &reproduces::<TorchConv1d>("conv1d", features));
+    exports_as_pytorch(
+        "layer_norm",
+        &reproduces::<TorchLayerNorm>("layer_norm", features),
+    );
     exports_as_pytorch("lstm", &reproduces::<TorchLstm>("lstm", tokens));
     exports_as_pytorch("gru", &reproduces::<TorchGru>("gru", tokens));
     exports_as_pytorch("rnn", &reproduces::<TorchRnn>("rnn", tokens));
@@ -900,109 +939,38 @@ fn a_bad_reverse_tensor_is_an_error_naming_it() {
     );
 }
 
-/// A hand-written network with a layer kind the mapping does not know (Keras's
-/// `LayerNormalization`, which `network!` does not offer), after one it does.
-struct Normalized {
-    tensors: [Vec<f32>; 4],
-}
-
-const NORMALIZED: [(&str, &str); 4] = [
-    ("dense", "kernel"),
-    ("dense", "bias"),
-    ("layer_normalization", "gamma"),
-    ("layer_normalization", "beta"),
-];
-
-impl Model for Normalized {
-    type Input = SVector<f32, 2>;
-    type Output = SVector<f32, 3>;
-    type Head = dl::Units<3>;
-    type Workspace = ();
-    const NAME: &'static str = "Normalized";
-    const PARAMS: usize = 6 + 3 + 3 + 3;
-    const PARAM_SHAPES: &'static [(&'static str, &'static str, &'static [usize])] = &[
-        ("dense", "kernel", &[2, 3]),
-        ("dense", "bias", &[3]),
-        ("layer_normalization", "gamma", &[3]),
-        ("layer_normalization", "beta", &[3]),
-    ];
-    const LAYERS: &'static [dl::LayerSummary] = &[
-        dl::LayerSummary {
-            name: "dense",
-            kind: "Dense",
-            output_shape: &[3],
-            params: 9,
-            non_trainable: 0,
-            connected_to: &[],
-        },
-        dl::LayerSummary {
-            name: "layer_normalization",
-            kind: "LayerNormalization",
-            output_shape: &[3],
-            params: 6,
-            non_trainable: 0,
-            connected_to: &[],
-        },
-    ];
-
-    fn zeros() -> Self {
-        Normalized {
-            tensors: [vec![0.0; 6], vec![0.0; 3], vec![1.0; 3], vec![0.0; 3]],
-        }
-    }
-    fn forward(&self, _: &Self::Input) -> Self::Output {
-        unimplemented!("only the parameter visitors are used")
-    }
-    fn forward_batch(&self, _: &[f32], _: usize, _: &mut (), _: bool) {
-        unimplemented!("only the parameter visitors are used")
-    }
-    fn head(_: &mut ()) -> (dl::loss::HeadOutput<'_>, &mut [f32]) {
-        unimplemented!("only the parameter visitors are used")
-    }
-    fn backward_batch(&self, _: &[f32], _: usize, _: &mut (), _: dl::loss::GradOf, _: &mut Self) {
-        unimplemented!("only the parameter visitors are used")
-    }
-    fn for_each_param<'a>(&'a self, mut f: impl FnMut(&'static str, &'static str, &'a [f32])) {
-        for ((l, t), v) in NORMALIZED.iter().zip(&self.tensors) {
-            f(l, t, v);
-        }
-    }
-    fn for_each_param_mut(&mut self, mut f: impl FnMut(&'static str, &'static str, &mut [f32])) {
-        for ((l, t), v) in NORMALIZED.iter().zip(&mut self.tensors) {
-            f(l, t, v);
-        }
-    }
-    fn zip_params_mut(&mut self, other: &Self, mut f: impl FnMut(&mut [f32], &[f32])) {
-        for (a, b) in self.tensors.iter_mut().zip(&other.tensors) {
-            f(a, b);
-        }
+dl::network! {
+    /// A layer kind with no single PyTorch module (`SeparableConv2D`), before one that has.
+    struct Unmapped {
+        input: [6, 6, 2],
+        SeparableConv2D(3, (3, 3)),
+        Flatten,
+        Dense(2, softmax),
     }
 }
 
 #[test]
 fn a_layer_without_a_pytorch_counterpart_is_an_error_naming_it_and_the_mapped_ones() {
-    let message = "layer `layer_normalization` is a `LayerNormalization`, which has no PyTorch counterpart \
-                   here (the layers with parameters that have one: Dense, Conv2D, DepthwiseConv2D, Embedding, LSTM, \
-                   GRU, SimpleRNN, Bidirectional, BatchNormalization)";
-    let names = ["fc", "norm"];
-    let err = weights::to_pytorch_bytes(&Normalized::zeros(), &names).unwrap_err();
+    let message = "layer `separable_conv2d` is a `SeparableConv2D`, which has no PyTorch counterpart \
+                   here (the layers with parameters that have one: Dense, Conv2D, Conv1D, DepthwiseConv2D, Embedding, LSTM, \
+                   GRU, SimpleRNN, Bidirectional, BatchNormalization, LayerNormalization)";
+    let names = ["sep", "fc"];
+    let err = weights::to_pytorch_bytes(&Unmapped::zeros(), &names).unwrap_err();
     assert_eq!(err.to_string(), format!("<bytes>: {message}"));
 
     let dir = scratch("unmapped");
-    let path = dir.join("normalized.safetensors");
-    let err = weights::save_pytorch(&Normalized::zeros(), &path, &names).unwrap_err();
+    let path = dir.join("unmapped.safetensors");
+    let err = weights::save_pytorch(&Unmapped::zeros(), &path, &names).unwrap_err();
     assert_eq!(err.to_string(), format!("{}: {message}", path.display()));
     assert!(!path.exists(), "nothing is written");
 
     // Loading fails the same way, before reading the file, with the network unchanged.
     let tensors = [
-        Tensor::f32("fc.weight", &[3, 2], &[0.5; 6]),
-        Tensor::f32("fc.bias", &[3], &[0.5; 3]),
-        Tensor::f32("norm.weight", &[3], &[0.5; 3]),
-        Tensor::f32("norm.bias", &[3], &[0.5; 3]),
+        Tensor::f32("fc.weight", &[2, 108], &[0.5; 216]),
+        Tensor::f32("fc.bias", &[2], &[0.5; 2]),
     ];
     std::fs::write(&path, write(&tensors)).unwrap();
-    let mut net = Normalized::zeros();
+    let mut net = Unmapped::zeros();
     let before = bits(&net);
     let err = weights::load_pytorch(&mut net, &path, &names).unwrap_err();
     assert_eq!(err.to_string(), format!("{}: {message}", path.display()));

@@ -143,6 +143,90 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Conv1D on [steps, channels]: causal with dilation 2, MaxPooling1D, strided same Conv1D,
+    /// same AveragePooling1D with stride 1, valid Conv1D without bias, GlobalMaxPooling1D.
+    struct Conv1d {
+        input: [12, 3],
+        Conv1D(4, 3, tanh, padding = causal, dilation_rate = 2),
+        MaxPooling1D(2),
+        Conv1D(5, 2, tanh, strides = 2, padding = same),
+        AveragePooling1D(2, strides = 1, padding = same),
+        Conv1D(4, 2, tanh, use_bias = false),
+        GlobalMaxPooling1D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Conv1D same with dilation 2, valid with dilation 3, same MaxPooling1D 3 stride 2,
+    /// GlobalAveragePooling1D.
+    struct Conv1dDilated {
+        input: [10, 2],
+        Conv1D(4, 3, tanh, padding = same, dilation_rate = 2),
+        Conv1D(3, 2, tanh, dilation_rate = 3),
+        MaxPooling1D(3, strides = 2, padding = same),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// LayerNormalization over each pixel's channels (Keras's defaults), without beta
+    /// (epsilon 0.01), and over a vector without gamma.
+    struct LayerNorm {
+        input: [5, 5, 2],
+        Conv2D(4, (2, 2), tanh),
+        LayerNormalization(),
+        Conv2D(3, (2, 2), tanh),
+        LayerNormalization(epsilon = 0.01, center = false),
+        Flatten,
+        Dense(6, tanh),
+        LayerNormalization(scale = false),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// LayerNormalization over each step's channels of a Conv1D output.
+    struct LayerNormSequence {
+        input: [6, 3],
+        Conv1D(4, 2, relu, padding = causal),
+        LayerNormalization(axis = -1, epsilon = 1e-5),
+        GlobalAveragePooling1D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// UpSampling2D((2, 1)) between convolutions, Reshape((-1, 2)) of an image into a sequence
+    /// for Conv1D, Reshape((9,)) into a vector.
+    struct ReshapeUpSampling {
+        input: [4, 4, 2],
+        Conv2D(3, (2, 2), tanh),
+        UpSampling2D((2, 1)),
+        Conv2D(2, (3, 3), tanh),
+        Reshape((-1, 2)),
+        Conv1D(3, 2, tanh),
+        Reshape((9,)),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Dense, Reshape((2, 2, 3)) into an image, UpSampling2D() and UpSampling2D((1, 3)).
+    struct UpSamplingFromDense {
+        input: [6],
+        Dense(12, tanh),
+        Reshape((2, 2, 3)),
+        UpSampling2D(),
+        Conv2D(4, (3, 3), tanh, padding = same),
+        UpSampling2D(size = (1, 3)),
+        GlobalMaxPooling2D,
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_cnn/", $name, ".json")))
@@ -196,6 +280,73 @@ fn zero_padding() {
 #[test]
 fn layers_without_bias() {
     check_sparse_fixture::<NoBias>("cnn_no_bias", fixture!("cnn_no_bias"));
+}
+
+#[test]
+fn conv1d_causal_strided_and_1d_pooling() {
+    check_sparse_fixture::<Conv1d>("cnn_conv1d", fixture!("cnn_conv1d"));
+}
+
+#[test]
+fn conv1d_dilated_same_and_valid() {
+    check_sparse_fixture::<Conv1dDilated>("cnn_conv1d_dilated", fixture!("cnn_conv1d_dilated"));
+}
+
+#[test]
+fn layer_normalization_with_and_without_center_and_scale() {
+    check_sparse_fixture::<LayerNorm>("cnn_layer_norm", fixture!("cnn_layer_norm"));
+}
+
+#[test]
+fn layer_normalization_of_a_sequence() {
+    check_sparse_fixture::<LayerNormSequence>("cnn_layer_norm_sequence", fixture!("cnn_layer_norm_sequence"));
+}
+
+#[test]
+fn reshape_and_upsampling_between_convolutions() {
+    check_sparse_fixture::<ReshapeUpSampling>("cnn_reshape_upsampling", fixture!("cnn_reshape_upsampling"));
+}
+
+#[test]
+fn upsampling_from_a_reshaped_dense_layer() {
+    check_sparse_fixture::<UpSamplingFromDense>(
+        "cnn_upsampling_from_dense",
+        fixture!("cnn_upsampling_from_dense"),
+    );
+}
+
+/// Keras's `count_params()` of the networks with the new kinds (3.15), in total and per layer
+/// (`summary()`'s `Param #`); their output shapes are checked against Keras's with the fixtures.
+#[test]
+fn conv1d_layer_normalization_reshape_and_upsampling_count_as_in_keras() {
+    fn rows<M: Model>() -> Vec<usize> {
+        M::LAYERS.iter().map(|l| l.params).collect()
+    }
+    assert_eq!(Conv1d::PARAMS, 140);
+    assert_eq!(rows::<Conv1d>(), [40, 0, 45, 0, 40, 0, 15]);
+    assert_eq!(Conv1dDilated::PARAMS, 67);
+    assert_eq!(rows::<Conv1dDilated>(), [28, 27, 0, 0, 12]);
+    assert_eq!(LayerNorm::PARAMS, 293);
+    assert_eq!(rows::<LayerNorm>(), [36, 8, 51, 3, 0, 168, 6, 21]);
+    assert_eq!(LayerNormSequence::PARAMS, 51);
+    assert_eq!(ReshapeUpSampling::PARAMS, 128);
+    assert_eq!(rows::<ReshapeUpSampling>(), [27, 0, 56, 0, 15, 0, 30]);
+    assert_eq!(UpSamplingFromDense::PARAMS, 211);
+    let text = LayerNorm::zeros().summary().to_string();
+    for line in [
+        " layer_normalization (LayerNormalization)(None, 4, 4, 4)",
+        " layer_normalization_1 (LayerNormalization)(None, 3, 3, 3)",
+        "Total params: 293 (1.14 KB)\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    let text = ReshapeUpSampling::zeros().summary().to_string();
+    for line in [
+        " up_sampling2d (UpSampling2D)(None, 6, 3, 3)",
+        " reshape (Reshape)           (None, 4, 2)              0",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
 }
 
 /// Keras's `count_params()` of the same network (3.15): 289, of which 281 trainable; the layers

@@ -110,6 +110,26 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Weight regularizers, whose penalty Keras adds to the loss. Keras:
+    ///
+    /// ```python
+    /// x = keras.Input((6, 6, 2), name="input")
+    /// c = Conv2D(3, 3, activation="relu", padding="same", kernel_regularizer=L2(0.01))(x)
+    /// d = DepthwiseConv2D(3, padding="same", activation="tanh", depthwise_regularizer=L1(0.005))(c)
+    /// h = Flatten()(Add()([c, d]))
+    /// out = Dense(3, activation="softmax", kernel_regularizer=L1L2(l1=0.01, l2=0.02))(h)
+    /// ```
+    struct Regularized {
+        input: [6, 6, 2],
+        Conv2D(3, (3, 3), relu, padding = same, kernel_regularizer = l2(0.01)),
+        DepthwiseConv2D((3, 3), padding = same, activation = tanh, depthwise_regularizer = l1(0.005)),
+        Add(conv2d, depthwise_conv2d),
+        Flatten,
+        Dense(3, softmax, kernel_regularizer = l1_l2(l1 = 0.01, l2 = 0.02)),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_graph/", $name, ".json")))
@@ -146,4 +166,9 @@ fn identity_skip_and_an_average_of_two_softmax_heads() {
         "graph_identity_skip_average_head",
         fixture!("graph_identity_skip_average_head"),
     );
+}
+
+#[test]
+fn weight_regularizers_add_their_penalty_to_the_loss() {
+    check_sparse_fixture::<Regularized>("graph_regularized", fixture!("graph_regularized"));
 }

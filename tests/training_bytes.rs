@@ -234,6 +234,39 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Conv1D (causal, dilated, without bias), the 1-D poolings and layer normalization, which
+    /// keeps its normalized values and one inverse deviation per row.
+    struct Conv1dNorm {
+        input: [16, 3],
+        Conv1D(6, 3, relu, padding = causal, dilation_rate = 2),
+        LayerNormalization(),
+        MaxPooling1D(2),
+        Conv1D(5, 2, tanh, strides = 2, padding = same, use_bias = false),
+        AveragePooling1D(2, padding = same),
+        Flatten,
+        Dense(4, sigmoid),
+        LayerNormalization(center = false),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Reshape (which holds nothing of its own) and UpSampling2D.
+    struct Decoder {
+        input: [6],
+        Dense(12, tanh),
+        Reshape((2, 2, 3)),
+        UpSampling2D(),
+        Conv2D(4, (3, 3), relu, padding = same),
+        UpSampling2D((1, 3)),
+        Reshape((-1, 4)),
+        Conv1D(3, 3, tanh, strides = 2),
+        Flatten,
+        Dense(3, softmax),
+    }
+}
+
 #[test]
 fn convolutional_networks() {
     // Batches past every convolution's im2col chunk, which stops growing there.
@@ -242,6 +275,8 @@ fn convolutional_networks() {
     check_features!(GlobalAverage, 512);
     check_features!(Branching, 64);
     check_features!(Separable, 64);
+    check_features!(Conv1dNorm, 1024);
+    check_features!(Decoder, 1024);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -147,6 +147,26 @@ pub fn separable_conv2d(
     }
 }
 
+/// `UpSampling2D` (nearest): `x` (`h × w × c`) into `y` (`h·sh × w·sw × c`), each pixel repeated
+/// into an `sh × sw` block.
+pub fn upsample2d(x: &[f32], y: &mut [f32], w: usize, c: usize, sh: usize, sw: usize) {
+    let row = w * sw * c;
+    for (r, in_row) in x.chunks_exact(w * c).enumerate() {
+        let first = r * sh * row;
+        for (px, block) in in_row
+            .chunks_exact(c)
+            .zip(y[first..first + row].chunks_exact_mut(sw * c))
+        {
+            for out in block.chunks_exact_mut(c) {
+                out.copy_from_slice(px);
+            }
+        }
+        for k in 1..sh {
+            y.copy_within(first..first + row, first + k * row);
+        }
+    }
+}
+
 /// `ZeroPadding2D`: `x` (`h × w × c`) into `y` (`oh × ow × c`) at row `pt` and column `pl`, zeros
 /// around it.
 pub fn zero_pad2d(x: &[f32], y: &mut [f32], w: usize, c: usize, ow: usize, pt: usize, pl: usize) {

@@ -12,6 +12,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv1d;
 pub mod decode;
 pub mod dense;
 pub mod merge;

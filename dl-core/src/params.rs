@@ -20,6 +20,20 @@ pub struct Conv2D<const K: usize, const F: usize> {
     pub bias: [f32; F],
 }
 
+/// `Conv1D`: `kernel` `[KS, C, F]`, `bias` `[F]` (the layout of a `Conv2D` with one kernel
+/// column).
+pub type Conv1D<const K: usize, const F: usize> = Conv2D<K, F>;
+
+/// `LayerNormalization`: `gamma` and `beta` over the last axis, each of length 0 when absent
+/// (`scale = false`, `center = false`).
+#[derive(Clone, Debug)]
+pub struct LayerNormalization<const G: usize, const B: usize> {
+    /// Scale.
+    pub gamma: [f32; G],
+    /// Offset.
+    pub beta: [f32; B],
+}
+
 /// `Embedding`: `embeddings` `[V, D]`.
 #[derive(Clone, Debug)]
 pub struct Embedding<const VD: usize> {

@@ -27,14 +27,6 @@ pub fn param_bytes(net: &Network) -> usize {
 /// share memory. That arena is an embedded network's scratch struct, and at least the peak of
 /// the live tensors (equal to it for the usual residual, concatenating and long-skip blocks).
 pub fn activation_bytes(net: &Network) -> usize {
-    if net.is_chain() {
-        return net
-            .layers
-            .iter()
-            .map(|l| if l.writes_output() { l.output.len() } else { 0 } + l.scratch_floats())
-            .sum::<usize>()
-            * F32;
-    }
     crate::plan::plan(net).floats * F32
 }
 

@@ -8,6 +8,7 @@ use quote::{format_ident, quote};
 use crate::kinds::lit;
 use crate::model::{Fallback, Kind, Layer, Network, Source, TensorShapes};
 use crate::options::Limit;
+use crate::param_options;
 use crate::shape::Shape;
 use crate::spec::Activation;
 
@@ -326,10 +327,41 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 
     let new_fields = net.layers.iter().zip(&types).map(|(l, ty)| {
         let f = &l.field;
-        if !l.param_shapes().is_empty() {
-            quote!(#f: <#ty>::new(rng))
-        } else {
-            quote!(#f: <#ty as #layer_trait>::zeros())
+        if l.param_shapes().is_empty() {
+            return quote!(#f: <#ty as #layer_trait>::zeros());
+        }
+        let initialized = param_options::initialized_tensors(k, l);
+        if initialized.is_empty() {
+            return quote!(#f: <#ty>::new(rng));
+        }
+        // Keras's defaults first, then the tensors the declaration initializes otherwise,
+        // drawn again: one generator, one order, the same weights from the same seed.
+        quote!(#f: {
+            let mut layer = <#ty>::new(rng);
+            let mut tensor = 0usize;
+            <#ty as #layer_trait>::for_each_param_mut(&mut layer, &mut |_, values| {
+                match tensor {
+                    #(#initialized)*
+                    _ => {}
+                }
+                tensor += 1;
+            });
+            layer
+        })
+    });
+    let regularizers: Vec<TokenStream> = net
+        .layers
+        .iter()
+        .zip(&types)
+        .flat_map(|(l, ty)| param_options::regularized_tensors(k, &layer_trait, l, ty))
+        .collect();
+    let regularize = (!regularizers.is_empty()).then(|| {
+        quote! {
+            fn regularize(&self, mut grads: #k::__private::core::option::Option<&mut Self>) -> f32 {
+                let mut penalty = 0.0f32;
+                #(#regularizers)*
+                penalty
+            }
         }
     });
     let zero_fields = fields
@@ -342,8 +374,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 
     let vec = quote!(#k::__private::std::vec::Vec);
     let result = quote!(#k::error::Result);
-    let loss_target = quote!(<L as #k::loss::Loss<#head>>::Target);
-    let fit_cfg = quote!(#k::train::Fit<'_, #input_ty, #loss_target, L, O>);
+    let samples = samples_trait(k, net, &input_ty);
+    let samples_ident = samples_ident(ident);
     let doc_params = format!("Trainable parameters: {params_total}.");
 
     quote! {
@@ -394,30 +426,33 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 
             /// One sample through the network, without touching the heap.
             #[inline]
-            pub fn forward(&self, x: &#input_ty) -> #output_ty {
+            pub fn forward<X: #samples_ident>(&self, x: &X) -> #output_ty {
+                let x = X::sample(x);
                 #single
             }
 
             /// Outputs for every sample of `x`, computed in batches.
-            pub fn predict(&self, x: &[#input_ty]) -> #vec<#output_ty> {
-                #k::train::predict(self, x)
+            pub fn predict<X: #samples_ident>(&self, x: &[X]) -> #vec<#output_ty> {
+                #k::train::predict(self, X::samples(x))
             }
 
             /// Trains the network as Keras's `fit` does; see [`Fit`](#k::train::Fit).
-            pub fn fit<L, O>(&mut self, x: &[#input_ty], y: &[#loss_target], cfg: #fit_cfg) -> #result<#k::train::History>
+            pub fn fit<X, T, L, O>(&mut self, x: &[X], y: &[T], cfg: #k::train::Fit<'_, X, T, L, O>) -> #result<#k::train::History>
             where
-                L: #k::loss::Loss<#head>,
+                X: #samples_ident,
+                L: #k::loss::Labels<#head, T>,
                 O: #k::optim::Optimizer,
             {
-                #k::train::fit(self, x, y, cfg)
+                #k::train::fit(self, X::samples(x), L::labels(y), X::fit_config(L::fit_config(cfg)))
             }
 
             /// Loss, accuracy and confusion matrix on `x`, `y`.
-            pub fn evaluate<L>(&self, x: &[#input_ty], y: &[#loss_target], loss: &L) -> #result<#k::train::Evaluation>
+            pub fn evaluate<X, T, L>(&self, x: &[X], y: &[T], loss: &L) -> #result<#k::train::Evaluation>
             where
-                L: #k::loss::Loss<#head>,
+                X: #samples_ident,
+                L: #k::loss::Labels<#head, T>,
             {
-                #k::train::evaluate(self, x, y, loss)
+                #k::train::evaluate(self, X::samples(x), L::labels(y), loss)
             }
 
             /// Saves every parameter to a safetensors file (atomically), named as Keras names them.
@@ -443,6 +478,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         }
 
         #training_asserts
+
+        #samples
 
         impl #k::__private::core::clone::Clone for #ident {
             fn clone(&self) -> Self {
@@ -533,6 +570,91 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             }
 
             #state_methods
+
+            #regularize
+        }
+    }
+}
+
+/// The name of the trait a network's samples satisfy.
+fn samples_ident(net: &syn::Ident) -> syn::Ident {
+    format_ident!("__{}Samples", net)
+}
+
+/// A trait with one impl, the network's input type, bounding the samples its `forward`,
+/// `predict`, `fit` and `evaluate` take: data of another type is then one error that says what
+/// the network takes and from which declaration, rather than a mismatch between nalgebra types.
+/// It is per network because the message names the network's own input.
+fn samples_trait(k: &TokenStream, net: &Network, input_ty: &TokenStream) -> TokenStream {
+    let (vis, ident) = (&net.vis, &net.ident);
+    let trait_ident = samples_ident(ident);
+    let dims = net
+        .input
+        .dims()
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let vocabulary = net.layers[0].kind.spec().vocabulary();
+    let (expected, build) = match (net.input, vocabulary) {
+        (Shape::Tokens(l), Some(v)) => (
+            format!("`Tokens<{l}, {v}>` ({l} token ids below {v})"),
+            "build a sample with `Tokens::new` or a `TextVectorizer`".to_string(),
+        ),
+        (Shape::Tokens(l), None) => (
+            format!("`Tokens<{l}, _>`"),
+            "build a sample with `Tokens::new`".to_string(),
+        ),
+        (Shape::Flat(n), _) => (
+            format!("`SVector<f32, {n}>`"),
+            format!(
+                "build a sample with `SVector::from([..])` or `SVector::from_column_slice(&v)` from {n} values"
+            ),
+        ),
+        (shape, _) => (
+            format!(
+                "`SVector<f32, {}>` ({shape} flattened in row-major, channels-last order)",
+                shape.len()
+            ),
+            format!(
+                "build a sample with `SVector::from_column_slice(&v)` from {} values",
+                shape.len()
+            ),
+        ),
+    };
+    // The type found is left to rustc's own `help` line: `{Self}` here would spell it as the
+    // full nalgebra path.
+    let declared = match net.input {
+        Shape::Tokens(l) => format!("tokens[{l}]"),
+        _ => format!("[{dims}]"),
+    };
+    let message = format!("`{ident}` takes samples of type {expected}, declared `input: {declared}`");
+    let label = format!("not a sample of `{ident}`");
+    let note = format!("{build}; `fit`, `predict` and `evaluate` take a slice of samples, `forward` one");
+    quote! {
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+        #vis trait #trait_ident {
+            fn sample(x: &Self) -> &#input_ty;
+            fn samples(x: &[Self]) -> &[#input_ty]
+            where
+                Self: Sized;
+            fn fit_config<'v, T, L, O>(cfg: #k::train::Fit<'v, Self, T, L, O>) -> #k::train::Fit<'v, #input_ty, T, L, O>
+            where
+                Self: Sized;
+        }
+
+        impl #trait_ident for #input_ty {
+            #[inline(always)]
+            fn sample(x: &Self) -> &#input_ty {
+                x
+            }
+            fn samples(x: &[Self]) -> &[#input_ty] {
+                x
+            }
+            fn fit_config<'v, T, L, O>(cfg: #k::train::Fit<'v, Self, T, L, O>) -> #k::train::Fit<'v, #input_ty, T, L, O> {
+                cfg
+            }
         }
     }
 }

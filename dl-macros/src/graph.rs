@@ -678,12 +678,13 @@ fn input(entry: &Entry, errors: &mut Errors) -> Option<Shape> {
                     None
                 }
                 [n] => Some(Shape::Flat(n)),
+                [t, c] => Some(Shape::Sequence(t, c)),
                 [h, w, c] => Some(Shape::Image(h, w, c)),
                 _ => {
                     errors.push(
                         *span,
                         format!(
-                            "an input is `[features]` or a channels-last image `[height, width, channels]`; found {} dimensions",
+                            "an input is `[features]`, a sequence `[steps, channels]` or a channels-last image `[height, width, channels]`; found {} dimensions",
                             dims.len()
                         ),
                     );

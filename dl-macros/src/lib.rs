@@ -18,6 +18,7 @@ mod mask;
 mod model;
 mod opt_level;
 mod options;
+mod param_options;
 mod parse;
 mod plan;
 mod shape;

@@ -112,7 +112,21 @@ impl<'a> Bound<'a> {
 
 /// Binds positional and keyword arguments to `params`, reporting every misuse.
 pub fn bind<'a>(call: &'a LayerCall, params: &[&'static str], errors: &mut Errors) -> Bound<'a> {
+    bind_with(call, params, &[], errors)
+}
+
+/// As [`bind`], with further parameters that only a keyword gives (`kernel_initializer = …`),
+/// bound after `params`: where dl takes fewer of Keras's arguments than Keras, a positional one
+/// past them would bind to another argument than in Keras.
+pub fn bind_with<'a>(
+    call: &'a LayerCall,
+    positional: &[&'static str],
+    keyword_only: &[&'static str],
+    errors: &mut Errors,
+) -> Bound<'a> {
     let kind = call.kind.to_string();
+    let all: Vec<&'static str> = positional.iter().chain(keyword_only).copied().collect();
+    let params = &all[..];
     let mut values: Vec<Option<&Expr>> = vec![None; params.len()];
     let mut seen_keyword = false;
     let mut position = 0;
@@ -135,22 +149,27 @@ pub fn bind<'a>(call: &'a LayerCall, params: &[&'static str], errors: &mut Error
                 None
             }
             // A bare name in a positional slot means what it names, as in the tutorial's
-            // `Conv2D(32, (3, 3), relu)`: `valid`/`same` is the padding, any other name the
+            // `Conv2D(32, (3, 3), relu)`: `valid`/`same`/`causal` is the padding, any other name the
             // activation (Keras's third positional argument would be the strides).
-            None if named_value(&arg.value).is_some() && by_meaning(&arg.value, params).is_some() => {
-                by_meaning(&arg.value, params).map(|i| (i, arg.value.span()))
+            None if named_value(&arg.value).is_some() && by_meaning(&arg.value, positional).is_some() => {
+                let i = by_meaning(&arg.value, positional);
+                // In its own place (`Dense(4, relu, true)`), it is also a positional argument.
+                if i == Some(position) {
+                    position += 1;
+                }
+                i.map(|i| (i, arg.value.span()))
             }
             None => {
                 let i = position;
                 position += 1;
-                if i >= params.len() {
+                if i >= positional.len() {
                     errors.push(
                         arg.value.span(),
                         format!(
                             "`{kind}` takes at most {} positional argument{} ({})",
-                            params.len(),
-                            if params.len() == 1 { "" } else { "s" },
-                            params.join(", ")
+                            positional.len(),
+                            if positional.len() == 1 { "" } else { "s" },
+                            positional.join(", ")
                         ),
                     );
                     None
@@ -195,7 +214,7 @@ fn single_quoted(lit: &Lit) -> Option<String> {
 }
 
 /// A name given as an identifier, a string or (see [`single_quoted`]) in single quotes.
-fn name_of(expr: &Expr) -> Option<(String, Span)> {
+pub fn name_of(expr: &Expr) -> Option<(String, Span)> {
     match expr {
         Expr::Path(p) => p.path.get_ident().map(|i| (i.to_string(), i.span())),
         Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Some((s.value(), s.span())),
@@ -207,7 +226,7 @@ fn name_of(expr: &Expr) -> Option<(String, Span)> {
 /// The parameter a positional name binds to, when the layer has `padding` or `activation`.
 fn by_meaning(expr: &Expr, params: &[&'static str]) -> Option<usize> {
     let name = named_value(expr)?;
-    let target = if name == "valid" || name == "same" {
+    let target = if matches!(name.as_str(), "valid" | "same" | "causal") {
         "padding"
     } else {
         "activation"
@@ -390,7 +409,7 @@ pub fn fraction(expr: &Expr, what: &str, errors: &mut Errors) -> Option<f32> {
 }
 
 /// A float or integer literal, possibly negated, as `f64`; `None` for anything else.
-fn number(expr: &Expr) -> Option<f64> {
+pub fn number(expr: &Expr) -> Option<f64> {
     match expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Float(f), ..

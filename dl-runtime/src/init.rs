@@ -91,3 +91,77 @@ fn box_muller<R: Rng + ?Sized>(rng: &mut R) -> (f64, f64) {
     let (s, c) = (core::f64::consts::TAU * u2).sin_cos();
     (r * c, r * s)
 }
+
+/// A Keras initializer by name (`kernel_initializer = he_normal`), for the tensors a
+/// declaration gives one. Fans are Keras's (`compute_fans`): for a kernel of shape
+/// `(…receptive field, in, out)`, `fan_in = receptive · in` and `fan_out = receptive · out`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Initializer {
+    /// `glorot_uniform`, Keras's default for kernels.
+    GlorotUniform,
+    /// `glorot_normal`: truncated normal, variance `2 / (fan_in + fan_out)`.
+    GlorotNormal,
+    /// `he_normal`: truncated normal, variance `2 / fan_in`.
+    HeNormal,
+    /// `he_uniform`: U(−l, l), `l = sqrt(6 / fan_in)`.
+    HeUniform,
+    /// `lecun_normal`: truncated normal, variance `1 / fan_in`.
+    LecunNormal,
+    /// `lecun_uniform`: U(−l, l), `l = sqrt(3 / fan_in)`.
+    LecunUniform,
+    /// `random_normal`: N(0, 0.05²).
+    RandomNormal,
+    /// `random_uniform`: U(−0.05, 0.05).
+    RandomUniform,
+    /// `truncated_normal`: N(0, 0.05²) redrawn beyond two standard deviations.
+    TruncatedNormal,
+    /// `zeros`.
+    Zeros,
+    /// `ones`.
+    Ones,
+}
+
+/// The standard deviation of a standard normal truncated to [−2, 2], by which Keras's
+/// `VarianceScaling` divides so that the truncated draws have the variance asked for.
+const TRUNCATED_STDDEV: f64 = 0.879_625_661_034_239_8;
+
+impl Initializer {
+    /// Fills `out` (a tensor whose Keras fans are `fan_in`, `fan_out`) in storage order, so the
+    /// same generator state gives bit-identical weights.
+    pub fn fill<R: Rng + ?Sized>(self, rng: &mut R, fan_in: usize, fan_out: usize, out: &mut [f32]) {
+        let (fan_in, fan_avg) = (fan_in.max(1) as f64, ((fan_in + fan_out) as f64 / 2.0).max(1.0));
+        match self {
+            Initializer::GlorotUniform => uniform(rng, (3.0 / fan_avg).sqrt() as f32, out),
+            Initializer::GlorotNormal => {
+                truncated_normal(rng, (1.0 / fan_avg).sqrt() / TRUNCATED_STDDEV, out)
+            }
+            Initializer::HeNormal => truncated_normal(rng, (2.0 / fan_in).sqrt() / TRUNCATED_STDDEV, out),
+            Initializer::HeUniform => uniform(rng, (6.0 / fan_in).sqrt() as f32, out),
+            Initializer::LecunNormal => truncated_normal(rng, (1.0 / fan_in).sqrt() / TRUNCATED_STDDEV, out),
+            Initializer::LecunUniform => uniform(rng, (3.0 / fan_in).sqrt() as f32, out),
+            Initializer::RandomNormal => {
+                for v in out.iter_mut() {
+                    *v = (0.05 * box_muller(rng).0) as f32;
+                }
+            }
+            Initializer::RandomUniform => uniform(rng, 0.05, out),
+            Initializer::TruncatedNormal => truncated_normal(rng, 0.05, out),
+            Initializer::Zeros => out.fill(0.0),
+            Initializer::Ones => out.fill(1.0),
+        }
+    }
+}
+
+/// N(0, stddev²) truncated to two standard deviations, redrawing what falls outside (as
+/// TensorFlow's `truncated_normal`).
+fn truncated_normal<R: Rng + ?Sized>(rng: &mut R, stddev: f64, out: &mut [f32]) {
+    for v in out.iter_mut() {
+        let z = loop {
+            let (z, _) = box_muller(rng);
+            if z.abs() <= 2.0 {
+                break z;
+            }
+        };
+        *v = (stddev * z) as f32;
+    }
+}

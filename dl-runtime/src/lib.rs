@@ -28,6 +28,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod regularizer;
 #[doc(hidden)]
 pub mod sample;
 pub mod summary;

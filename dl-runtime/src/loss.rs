@@ -82,6 +82,41 @@ pub trait Loss<H: Head>: Sync {
     }
 }
 
+/// A loss `Self` whose labels are of type `T` on a network whose output is `H`: the bound the
+/// generated `fit` and `evaluate` put on their loss, so that labels of the wrong type are one
+/// error in dl's terms rather than a mismatch between nalgebra types.
+///
+/// It holds exactly when `Self: Loss<H, Target = T>`; implement [`Loss`], never this.
+#[diagnostic::on_unimplemented(
+    message = "the loss `{Self}` with labels of type `{T}` does not fit a network whose output is `{H}`",
+    label = "this loss does not take these labels on this network",
+    note = "labels by loss: sparse categorical cross-entropy takes `usize` class indices and 2 or more units (`Units<N>`); categorical cross-entropy one-hot `SVector<f32, N>` on N units; binary cross-entropy `f32` on one unit (`OneUnit`); regression losses (mean squared error, …) `f32` on one unit and `SVector<f32, N>` on N units"
+)]
+pub trait Labels<H: Head, T>: Loss<H> {
+    /// The labels as the loss's own type, which they are: this only tells the compiler so.
+    fn labels(y: &[T]) -> &[Self::Target];
+
+    /// The training configuration with its validation labels as the loss's own type.
+    fn fit_config<'v, X, O>(
+        cfg: crate::train::Fit<'v, X, T, Self, O>,
+    ) -> crate::train::Fit<'v, X, Self::Target, Self, O>
+    where
+        Self: Sized;
+}
+
+// `do_not_recommend`: when the labels do not fit, rustc reports this trait's message rather
+// than the `Target = T` mismatch inside the impl.
+#[diagnostic::do_not_recommend]
+impl<H: Head, T, L: Loss<H, Target = T>> Labels<H, T> for L {
+    fn labels(y: &[T]) -> &[T] {
+        y
+    }
+
+    fn fit_config<'v, X, O>(cfg: crate::train::Fit<'v, X, T, L, O>) -> crate::train::Fit<'v, X, T, L, O> {
+        cfg
+    }
+}
+
 /// Index of the largest value (the first one on ties).
 pub fn argmax(v: &[f32]) -> usize {
     let mut best = 0;

@@ -100,6 +100,13 @@ pub trait Model: Sized {
     /// must have been a training pass; the trainer calls it once per successful step. Nothing by
     /// default.
     fn update_state(&mut self, _ws: &Self::Workspace) {}
+
+    /// The weight regularizers' penalty on the current weights (`kernel_regularizer = l2(…)`,
+    /// …), which training adds to the batch's mean loss; with `grads`, also adds its gradient
+    /// to them. `0.0` for a network without regularizers.
+    fn regularize(&self, _grads: Option<&mut Self>) -> f32 {
+        0.0
+    }
 }
 
 /// The head buffers of a network whose last layer is `L`, as [`Model::head`] returns them.

@@ -237,5 +237,46 @@ macro_rules! with_embedded_nets {
             Dense(6, hard_silu, use_bias = false),
             Dense(3, hard_sigmoid),
         });
+        $m!(Conv1d, Conv1dEmbedded, "../fixtures/embedded/conv1d.safetensors", {
+            input: [12, 3],
+            Conv1D(4, 3, relu, padding = causal, dilation_rate = 2),
+            MaxPooling1D(2),
+            Conv1D(5, 2, softmax, strides = 2, padding = same, use_bias = false),
+            AveragePooling1D(2, strides = 1, padding = same),
+            Conv1D(4, 2, elu, dilation_rate = 2),
+            GlobalMaxPooling1D,
+            Dense(3, softmax),
+        });
+        $m!(TextConv, TextConvEmbedded, "../fixtures/embedded/text_conv.safetensors", {
+            input: tokens[9],
+            Embedding(20, 4),
+            Conv1D(6, 3, relu, padding = same),
+            AveragePooling1D(3, padding = same),
+            GlobalAveragePooling1D,
+            Dense(2, softmax),
+        });
+        $m!(LayerNorm, LayerNormEmbedded, "../fixtures/embedded/layer_norm.safetensors", {
+            input: [5, 5, 2],
+            Conv2D(4, (2, 2), tanh),
+            LayerNormalization(),
+            Conv2D(3, (2, 2), relu),
+            LayerNormalization(epsilon = 0.01, center = false),
+            Flatten,
+            Dense(6, elu),
+            LayerNormalization(scale = false),
+            Dense(3, softmax),
+        });
+        $m!(Decoder, DecoderEmbedded, "../fixtures/embedded/decoder.safetensors", {
+            input: [6],
+            Dense(12, tanh),
+            Reshape((2, 2, 3)),
+            UpSampling2D(),
+            Conv2D(4, (3, 3), relu, padding = same),
+            UpSampling2D((1, 3)),
+            Reshape((-1, 4)),
+            Conv1D(3, 3, elu, strides = 2),
+            Reshape((-1,)),
+            Dense(3, softmax),
+        });
     };
 }

@@ -43,6 +43,7 @@ pub fn floats(v: &Value) -> Vec<f32> {
 /// Compares values and keeps the largest errors seen.
 pub struct Checker {
     case: &'static str,
+    tolerance: f64,
     worst: f64,
     worst_at: String,
     worst_ulps: f64,
@@ -51,8 +52,14 @@ pub struct Checker {
 
 impl Checker {
     pub fn new(case: &'static str) -> Self {
+        Self::with_tolerance(case, TOLERANCE)
+    }
+
+    /// A checker accepting relative errors up to `tolerance` rather than [`TOLERANCE`].
+    pub fn with_tolerance(case: &'static str, tolerance: f64) -> Self {
         Checker {
             case,
+            tolerance,
             worst: 0.0,
             worst_at: String::new(),
             worst_ulps: 0.0,
@@ -79,7 +86,7 @@ impl Checker {
                 self.worst = err;
                 self.worst_at = format!("{what}[{i}]");
             }
-            if err.is_nan() || err > TOLERANCE {
+            if err.is_nan() || err > self.tolerance {
                 self.failures.push(format!(
                     "{what}[{i}]: dl {g:e}, Keras {w:e}, relative error {err:.2e}"
                 ));
@@ -100,9 +107,10 @@ impl Checker {
         );
         assert!(
             self.failures.is_empty(),
-            "{}: {} values differ from Keras by more than {TOLERANCE:e} relative:\n{}",
+            "{}: {} values differ from Keras by more than {:e} relative:\n{}",
             self.case,
             self.failures.len(),
+            self.tolerance,
             self.failures.join("\n")
         );
     }

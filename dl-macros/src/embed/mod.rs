@@ -91,17 +91,11 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         inits.push(quote!(#field: #init));
     }
 
-    // A stack keeps one buffer per layer that writes an output, and recurrent scratch, each a
-    // field; a layer reads the buffer of the last layer before it that wrote one (or the input).
-    // A network that branches keeps one arena, laid out by liveness (`plan`): tensors whose
-    // lifetimes do not overlap share it.
-    let chain = net.is_chain();
-    let plan = (!chain).then(|| plan::plan(net));
-    let mut scratch_fields = Vec::new();
-    let mut scratch_zero = Vec::new();
+    // One arena, laid out by liveness (`plan`): tensors whose lifetimes do not overlap share it,
+    // so a stack needs about its two largest adjacent outputs, not the sum of all of them.
+    let plan = plan::plan(net);
     let mut steps = Vec::new();
     let tokens = matches!(net.input, Shape::Tokens(_));
-    let mut prev = quote!(x);
     for (i, layer) in net.layers.iter().enumerate() {
         let f = &layer.field;
         let act = activation(&core, layer.activation());
@@ -115,44 +109,19 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         let Some(step) = layer.kind.spec().embedded_step(&cx) else {
             continue;
         };
-        if chain && let Some(len) = layer.kind.spec().embedded_state(&core) {
-            let state = format_ident!("state{}", i);
-            scratch_fields.push(quote!(#state: [f32; #len]));
-            scratch_zero.push(quote!(#state: [0.0; #len]));
-        }
-        let bindings = match &plan {
-            None => {
-                let out = format_ident!("out{}", i);
-                let n = lit(layer.output.len());
-                scratch_fields.push(quote!(#out: [f32; #n]));
-                scratch_zero.push(quote!(#out: [0.0; #n]));
-                let state = format_ident!("state{}", i);
-                let state =
-                    (layer.scratch_floats() > 0).then(|| quote!(let state: &mut [f32] = &mut s.#state;));
-                let x0 = prev.clone();
-                prev = quote!(&s.#out);
-                quote! {
-                    let x0 = #x0;
-                    let out: &mut [f32] = &mut s.#out;
-                    #state
-                }
-            }
-            Some(plan) => arena_bindings(plan, layer, i),
-        };
+        let bindings = arena_bindings(&plan, layer, i);
         steps.push(quote!({ #bindings #step }));
     }
-    if let Some(plan) = &plan {
-        let floats = lit(plan.floats);
-        scratch_fields.push(quote!(arena: [f32; #floats]));
-        scratch_zero.push(quote!(arena: [0.0; #floats]));
-        prev = match plan.outputs[net.layers.len() - 1] {
-            Place::Input => quote!(x),
-            Place::Arena { offset, len } => {
-                let (a, b) = (lit(offset), lit(offset + len));
-                quote!(&s.arena[#a..#b])
-            }
-        };
-    }
+    let floats = lit(plan.floats);
+    let scratch_fields = [quote!(arena: [f32; #floats])];
+    let scratch_zero = [quote!(arena: [0.0; #floats])];
+    let prev = match plan.outputs[net.layers.len() - 1] {
+        Place::Input => quote!(x),
+        Place::Arena { offset, len } => {
+            let (a, b) = (lit(offset), lit(offset + len));
+            quote!(&s.arena[#a..#b])
+        }
+    };
 
     let input_ty = match net.input {
         Shape::Tokens(l) => {
@@ -184,14 +153,11 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
     let params = lit(net.layers.iter().map(|l| l.params() + l.non_trainable()).sum());
     let param_bytes = lit(footprint::param_bytes(net));
     let activation_bytes = lit(footprint::activation_bytes(net));
-    let scratch_doc = match &plan {
-        None => "Buffers of a single-sample forward: every layer's output, and recurrent state.".to_string(),
-        Some(plan) => format!(
-            "Buffers of a single-sample forward: one arena of {} floats, shared by the layers' outputs \
-             and recurrent state that are not alive at once (at most {} floats are at any layer).",
-            plan.floats, plan.peak
-        ),
-    };
+    let scratch_doc = format!(
+        "Buffers of a single-sample forward: one arena of {} floats, shared by the layers' outputs \
+         and recurrent state that are not alive at once (at most {} floats are at any layer).",
+        plan.floats, plan.peak
+    );
     let forward_doc = format!("One sample through the network, on the stack.{doc_err}");
     let forward_in_doc =
         format!("One sample through the network, in caller-provided scratch (e.g. a `static`).{doc_err}");
@@ -252,7 +218,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
     }
 }
 
-/// The slices a step of a branching network works on, cut from the arena: `out` (and a
+/// The slices a step works on, cut from the arena: `out` (and a
 /// recurrent layer's `state`) mutable, and the inputs `x0`, `x1`, … shared. The plan keeps a
 /// step's inputs clear of its output and state, so the arena is split at those and every input
 /// lies inside one of the pieces between them.

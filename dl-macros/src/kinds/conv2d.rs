@@ -6,12 +6,13 @@ use quote::quote;
 use syn::spanned::Spanned;
 
 use super::shared::{
-    Window, embedded_window, fit_window, image_dims, image_input, params_type_with_bias, required, use_bias,
-    width_mismatch,
+    KERNEL_OPTIONS, Window, embedded_window, fit_window, image_dims, image_input, param_options,
+    params_init_with_bias, params_type_with_bias, required, use_bias, width_mismatch,
 };
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
+use crate::param_options::ParamOption;
 use crate::parse::LayerCall;
 use crate::shape::{Padding, Shape};
 use crate::spec::{self, Activation};
@@ -24,11 +25,13 @@ pub struct Conv2D {
     pub activation: Activation,
     /// `use_bias`: without it the layer has no `bias` tensor, as in Keras.
     pub use_bias: bool,
+    /// `kernel_initializer`, `kernel_regularizer`.
+    pub options: Vec<ParamOption>,
 }
 
 fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let span = call.kind.span();
-    let bound = spec::bind(
+    let bound = spec::bind_with(
         call,
         &[
             "filters",
@@ -38,6 +41,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
             "activation",
             "use_bias",
         ],
+        KERNEL_OPTIONS,
         errors,
     );
     let filters = required(
@@ -68,7 +72,9 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         .get(4)
         .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
     let bias = use_bias(bound.get(5), errors);
+    let options = param_options(&bound, 6, ("kernel", "kernel"), "Conv2D", errors);
     let (h, w, _) = image_input("Conv2D", input?, previous, span, errors)?;
+    let options = options.ok()?;
     let (filters, kernel, strides, padding, activation, use_bias) =
         (filters?, kernel?, strides?, padding?, activation?, bias?);
     let (oh, ow, pad) = fit_window(
@@ -92,6 +98,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
             window,
             activation,
             use_bias,
+            options: options.into_iter().collect(),
         }),
         Shape::Image(oh, ow, filters),
     ))
@@ -114,6 +121,10 @@ impl KindSpec for Conv2D {
 
     fn activation(&self) -> Activation {
         self.activation
+    }
+
+    fn param_options(&self) -> &[ParamOption] {
+        &self.options
     }
 
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
@@ -144,12 +155,9 @@ impl KindSpec for Conv2D {
     }
 
     /// Without a bias, an empty one in the struct's place.
-    fn params_init(&self, core: &TokenStream, mut decoded: Vec<TokenStream>) -> TokenStream {
+    fn params_init(&self, core: &TokenStream, decoded: Vec<TokenStream>) -> TokenStream {
         let path = self.params_struct(core).expect("the struct is named above");
-        if !self.use_bias {
-            decoded.push(quote!(bias: []));
-        }
-        quote!(#path { #(#decoded,)* })
+        params_init_with_bias(path, self.use_bias, decoded)
     }
 
     fn params_type(&self, core: &TokenStream, _layer: &Layer, sizes: &[Literal]) -> TokenStream {

@@ -5,10 +5,14 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::Expr;
 
-use super::shared::{needs_embedding, params_type_with_bias, required, use_bias, width_mismatch};
+use super::shared::{
+    KERNEL_OPTIONS, needs_embedding, param_options, params_init_with_bias, params_type_with_bias, required,
+    use_bias, width_mismatch,
+};
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
+use crate::param_options::ParamOption;
 use crate::parse::{Arg, LayerCall};
 use crate::shape::Shape;
 use crate::spec::{self, Activation};
@@ -20,11 +24,13 @@ pub struct Dense {
     pub activation: Activation,
     /// `use_bias`: without it the layer has no `bias` tensor, as in Keras.
     pub use_bias: bool,
+    /// `kernel_initializer`, `kernel_regularizer`.
+    pub options: Vec<ParamOption>,
 }
 
 fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     let span = call.kind.span();
-    let bound = spec::bind(call, &["units", "activation", "use_bias"], errors);
+    let bound = spec::bind_with(call, &["units", "activation", "use_bias"], KERNEL_OPTIONS, errors);
     let units = required(
         bound.get(0),
         (
@@ -38,7 +44,8 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         .get(1)
         .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
     let bias = use_bias(bound.get(2), errors);
-    let (units, use_bias) = (units?, bias?);
+    let options = param_options(&bound, 3, ("kernel", "kernel"), "Dense", errors);
+    let (units, use_bias, options) = (units?, bias?, options.ok()?);
     let output = match input? {
         Shape::Flat(_) => Shape::Flat(units),
         // Keras applies a Dense layer to each time step of a sequence.
@@ -59,6 +66,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
             units,
             activation: activation?,
             use_bias,
+            options: options.into_iter().collect(),
         }),
         output,
     ))
@@ -101,6 +109,10 @@ impl KindSpec for Dense {
         self.activation
     }
 
+    fn param_options(&self) -> &[ParamOption] {
+        &self.options
+    }
+
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
         let (i, o) = (lit(layer.input.features()), lit(self.units));
         if self.use_bias {
@@ -132,12 +144,9 @@ impl KindSpec for Dense {
     }
 
     /// Without a bias, an empty one in the struct's place.
-    fn params_init(&self, core: &TokenStream, mut decoded: Vec<TokenStream>) -> TokenStream {
+    fn params_init(&self, core: &TokenStream, decoded: Vec<TokenStream>) -> TokenStream {
         let path = self.params_struct(core).expect("the struct is named above");
-        if !self.use_bias {
-            decoded.push(quote!(bias: []));
-        }
-        quote!(#path { #(#decoded,)* })
+        params_init_with_bias(path, self.use_bias, decoded)
     }
 
     fn params_type(&self, core: &TokenStream, _layer: &Layer, sizes: &[Literal]) -> TokenStream {

@@ -6,10 +6,14 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::shared::{Window, embedded_window, fit_window, image_dims, image_input, required};
+use super::shared::{
+    Window, embedded_window, fit_window, image_dims, image_input, param_options, params_init_with_bias,
+    required,
+};
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
+use crate::param_options::ParamOption;
 use crate::parse::LayerCall;
 use crate::shape::{Padding, Shape};
 use crate::spec::{self, Activation};
@@ -26,6 +30,8 @@ pub struct Depthwise {
     pub window: Window,
     pub activation: Activation,
     pub use_bias: bool,
+    /// `depthwise_initializer`/`_regularizer`, and a SeparableConv2D's `pointwise_…`.
+    pub options: Vec<ParamOption>,
     /// Floats of the depthwise output a separable convolution's embedded step keeps.
     pub mid: usize,
 }
@@ -72,7 +78,19 @@ fn resolve(
     if separable {
         params.insert(0, "filters");
     }
-    let bound = spec::bind(call, &params, errors);
+    // Keras names the depthwise kernel's options `depthwise_…` (tf.keras 2 took and ignored
+    // `kernel_initializer` here; Keras 3 refuses it).
+    let options: &[&str] = if separable {
+        &[
+            "depthwise_initializer",
+            "depthwise_regularizer",
+            "pointwise_initializer",
+            "pointwise_regularizer",
+        ]
+    } else {
+        &["depthwise_initializer", "depthwise_regularizer"]
+    };
+    let bound = spec::bind_with(call, &params, options, errors);
     let at = |i: usize| bound.get(i + usize::from(separable));
     let example = if separable {
         "e.g. `SeparableConv2D(64, (3, 3), relu)`"
@@ -101,7 +119,16 @@ fn resolve(
     let multiplier = at(3).map_or(Some(1), |e| spec::positive(e, "depth_multiplier", kind, errors));
     let activation = at(4).map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
     let use_bias = at(5).map_or(Some(true), |e| spec::boolean(e, "use_bias", errors));
+    let first = params.len();
+    let depthwise_name = if separable { "depthwise_kernel" } else { "kernel" };
+    let depthwise = param_options(&bound, first, (depthwise_name, "depthwise"), kind, errors);
+    let pointwise = if separable {
+        param_options(&bound, first + 2, ("pointwise_kernel", "pointwise"), kind, errors)
+    } else {
+        Ok(None)
+    };
     let (h, w, c) = image_input(kind, input?, previous, span, errors)?;
+    let options: Vec<ParamOption> = depthwise.ok()?.into_iter().chain(pointwise.ok()?).collect();
     let (filters, kernel, strides, padding, multiplier, activation, use_bias) = (
         filters?,
         kernel?,
@@ -134,6 +161,7 @@ fn resolve(
             window,
             activation,
             use_bias,
+            options,
             mid: if separable { oh * ow * c * multiplier } else { 0 },
         }),
         Shape::Image(oh, ow, channels),
@@ -153,6 +181,10 @@ impl KindSpec for Depthwise {
         } else {
             "DepthwiseConv2D"
         }
+    }
+
+    fn param_options(&self) -> &[ParamOption] {
+        &self.options
     }
 
     fn param_shapes(&self, layer: &Layer) -> TensorShapes {
@@ -234,8 +266,7 @@ impl KindSpec for Depthwise {
 
     fn params_init(&self, core: &TokenStream, decoded: Vec<TokenStream>) -> TokenStream {
         let path = self.params_struct(core).expect("parameters");
-        let zero = (!self.use_bias).then(|| quote!(bias: []));
-        quote!(#path { #(#decoded,)* #zero })
+        params_init_with_bias(path, self.use_bias, decoded)
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
@@ -255,13 +286,6 @@ impl KindSpec for Depthwise {
             },
         };
         Some(quote!(#step #softmax))
-    }
-
-    fn embedded_state(&self, _core: &TokenStream) -> Option<TokenStream> {
-        (self.mid > 0).then(|| {
-            let n = lit(self.mid);
-            quote!(#n)
-        })
     }
 
     /// The kernel size; other widths get the generic error.

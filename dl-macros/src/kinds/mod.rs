@@ -21,6 +21,7 @@
 
 mod activation;
 mod batch_norm;
+mod conv1d;
 mod conv2d;
 mod dense;
 mod depthwise;
@@ -28,10 +29,14 @@ mod dropout;
 mod embedding;
 mod flatten;
 mod global_pool_1d;
+mod layer_norm;
 mod merge;
 mod pool;
+mod pool_1d;
 mod recurrent;
+mod reshape;
 mod shared;
+mod upsampling;
 mod zero_padding;
 
 use proc_macro2::{Literal, Span, TokenStream};
@@ -39,6 +44,7 @@ use syn::Ident;
 
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
+use crate::param_options::ParamOption;
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec::Activation;
@@ -65,6 +71,11 @@ pub trait KindSpec {
 
     fn activation(&self) -> Activation {
         Activation::Linear
+    }
+
+    /// The `*_initializer` and `*_regularizer` arguments given, by parameter tensor.
+    fn param_options(&self) -> &[ParamOption] {
+        &[]
     }
 
     /// Token ids of this vocabulary are what the layer reads, when it reads the network's input
@@ -128,12 +139,6 @@ pub trait KindSpec {
     /// The layer's step in an embedded network's forward, reading `x0` (`x1`, … for a merge)
     /// and writing `out`; `None` for a layer that writes no output.
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream>;
-
-    /// The length (a constant expression) of the state a stack's scratch struct holds for the
-    /// layer, besides its output.
-    fn embedded_state(&self, _core: &TokenStream) -> Option<TokenStream> {
-        None
-    }
 
     /// The error for a weight file whose tensors of this layer (`wrong`: name, the file's shape,
     /// the declared shape) have another width than declared, with the fix.
@@ -218,11 +223,16 @@ pub const REGISTRY: &[&[Registered]] = &[
     dense::KINDS,
     conv2d::KINDS,
     depthwise::KINDS,
+    conv1d::KINDS,
     pool::KINDS,
+    pool_1d::KINDS,
     flatten::KINDS,
+    reshape::KINDS,
     zero_padding::KINDS,
+    upsampling::KINDS,
     dropout::KINDS,
     batch_norm::KINDS,
+    layer_norm::KINDS,
     embedding::KINDS,
     recurrent::KINDS,
     global_pool_1d::KINDS,
@@ -243,19 +253,15 @@ pub fn registered() -> impl Iterator<Item = &'static Registered> {
 /// Keras layers `network!` does not have yet: named as such, rather than "did you mean" a
 /// different layer that happens to be spelt alike (`Conv1D` is not a misspelt `Conv2D`).
 pub const KERAS_NOT_YET: &[&str] = &[
-    "Conv1D",
     "Conv3D",
     "Conv1DTranspose",
     "Conv2DTranspose",
     "DepthwiseConv1D",
     "SeparableConv1D",
-    "MaxPooling1D",
-    "AveragePooling1D",
     "MaxPooling3D",
     "AveragePooling3D",
     "GlobalMaxPooling3D",
     "GlobalAveragePooling3D",
-    "LayerNormalization",
     "GroupNormalization",
     "UnitNormalization",
     "Normalization",
@@ -263,11 +269,9 @@ pub const KERAS_NOT_YET: &[&str] = &[
     "ZeroPadding1D",
     "Cropping1D",
     "Cropping2D",
-    "Reshape",
     "Permute",
     "RepeatVector",
     "UpSampling1D",
-    "UpSampling2D",
     "LeakyReLU",
     "PReLU",
     "ELU",
@@ -307,16 +311,21 @@ macro_rules! kinds {
 kinds! {
     Dense(dense::Dense),
     Conv2D(conv2d::Conv2D),
+    Conv1D(conv1d::Conv1D),
     Depthwise(depthwise::Depthwise),
     Pool(pool::Pool),
     GlobalPool(pool::GlobalPool),
+    Pool1D(pool_1d::Pool1D),
     Flatten(flatten::Flatten),
+    Reshape(reshape::Reshape),
+    UpSampling2D(upsampling::UpSampling2D),
     ZeroPadding2D(zero_padding::ZeroPadding2D),
     Embedding(embedding::Embedding),
     Recurrent(recurrent::Recurrent),
     GlobalPool1D(global_pool_1d::GlobalPool1D),
     Dropout(dropout::Dropout),
     BatchNorm(batch_norm::BatchNorm),
+    LayerNorm(layer_norm::LayerNorm),
     Activation(activation::ActivationLayer),
     Merge(merge::Merge),
 }

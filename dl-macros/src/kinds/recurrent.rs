@@ -340,13 +340,6 @@ impl KindSpec for Recurrent {
         })
     }
 
-    /// Sized by the kernel's own count; `ACTIVATION_BYTES` (the macro's count, which budgets
-    /// need before expansion) is tested to be this struct's size.
-    fn embedded_state(&self, core: &TokenStream) -> Option<TokenStream> {
-        let (cell, u) = (self.core_cell(core), lit(self.units));
-        Some(quote!(#cell.scratch(#u)))
-    }
-
     fn weight_file_mismatch(&self, layer: &Layer, wrong: &[WrongShape], shown: &str) -> Option<String> {
         width_mismatch(layer, ("units", self.units, self.cell.gates()), wrong, shown)
     }

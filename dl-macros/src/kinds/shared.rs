@@ -6,6 +6,7 @@ use quote::quote;
 
 use super::lit;
 use crate::errors::Errors;
+use crate::param_options::ParamOption;
 use crate::shape::{Padding, Shape, window};
 use crate::spec;
 
@@ -57,6 +58,13 @@ pub fn needs_embedding<T>(layer: &str, span: Span, errors: &mut Errors) -> Optio
 
 pub fn use_bias(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<bool> {
     expr.map_or(Some(true), |e| spec::boolean(e, "use_bias", errors))
+}
+
+/// The embedded parameter struct's value of a layer whose `bias` may be absent: an empty one in
+/// its place.
+pub fn params_init_with_bias(path: TokenStream, use_bias: bool, decoded: Vec<TokenStream>) -> TokenStream {
+    let empty = (!use_bias).then(|| quote!(bias: []));
+    quote!(#path { #(#decoded,)* #empty })
 }
 
 /// The embedded parameter struct's type of a layer whose `bias` may be absent: a zero-length
@@ -202,4 +210,25 @@ pub fn width_mismatch(
             layer.kind_name(),
         )
     })
+}
+
+/// Keyword-only arguments of a layer with a `kernel`: its initializer and regularizer.
+pub const KERNEL_OPTIONS: &[&str] = &["kernel_initializer", "kernel_regularizer"];
+
+/// The `{arg}_initializer` and `{arg}_regularizer` of `tensor`, bound at `at` and `at + 1`;
+/// nothing when neither is given, `Err` after an error.
+pub fn param_options(
+    bound: &spec::Bound<'_>,
+    at: usize,
+    (tensor, arg): (&'static str, &str),
+    layer: &str,
+    errors: &mut Errors,
+) -> Result<Option<ParamOption>, ()> {
+    let (init, reg) = (bound.get(at), bound.get(at + 1));
+    if init.is_none() && reg.is_none() {
+        return Ok(None);
+    }
+    crate::param_options::param_option(tensor, (init, reg), (layer, arg), errors)
+        .map(Some)
+        .ok_or(())
 }

@@ -10,20 +10,24 @@
 
 mod activation_layer;
 mod batch_norm;
+mod conv1d;
 mod conv2d;
 mod dense;
 mod depthwise;
 mod dropout;
 mod embedding;
 mod flatten;
+mod layer_norm;
 mod merge;
 mod pool;
 mod recurrent;
+mod upsampling;
 mod zero_padding;
 
 pub use crate::aligned::Param;
 pub use activation_layer::{ActivationCache, ActivationLayer};
 pub use batch_norm::{BatchNormCache, BatchNormalization};
+pub use conv1d::{Conv1D, Conv1DCache};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
 pub use depthwise::{DepthwiseCache, DepthwiseConv2D, SeparableCache, SeparableConv2D};
@@ -31,6 +35,7 @@ pub use dropout::Dropout;
 pub(crate) use dropout::draw_key;
 pub use embedding::{Embedding, EmbeddingCache};
 pub use flatten::Flatten;
+pub use layer_norm::{LayerNormCache, LayerNormalization};
 pub use merge::{Concatenate, Merge, MergeOp};
 #[doc(hidden)]
 pub use merge::{add_gradient, gradient_scratch};
@@ -39,6 +44,7 @@ pub use recurrent::{
     Bidirectional, BidirectionalCache, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Recurrent,
     RecurrentCache, SimpleRNN,
 };
+pub use upsampling::UpSampling2D;
 pub use zero_padding::ZeroPadding2D;
 
 /// The padding mask of `Embedding(mask_zero = true)`: the batch's token ids, sample-major

@@ -61,7 +61,8 @@ pub fn evaluate<M: Model, L: Loss<M::Head>>(
         }
     }
     Ok(Evaluation {
-        loss: (total / x.len() as f64) as f32,
+        // As Keras's: the weight regularizers' penalty is part of the loss.
+        loss: (total / x.len() as f64) as f32 + model.regularize(None),
         accuracy: confusion.as_ref().map(ConfusionMatrix::accuracy),
         confusion,
     })

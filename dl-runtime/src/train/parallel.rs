@@ -337,10 +337,21 @@ where
             }
             tensor += 1;
         });
+        // Keras's loss is the mean loss plus the weight regularizers' penalty, whose gradient
+        // joins the batch's once, after the shards'.
+        let model: &M = match &then {
+            Then::Gradients(m) => m,
+            Then::Step(m, _) => m,
+        };
+        let penalty = model.regularize(Some(&mut *sum));
+        let total = total.with_penalty(penalty);
+        if stepping && !total.loss_sum.is_finite() {
+            return Err(Refused::Loss(total.loss_sum));
+        }
         match then {
             Then::Gradients(_) => Ok(total),
             Then::Step(model, update) => {
-                let known = (check && used > 0).then_some(finite);
+                let known = (check && used > 0 && penalty == 0.0).then_some(finite);
                 apply(model, sum, update, threads, known).map(|()| total)
             }
         }

@@ -13,13 +13,22 @@ use crate::sample::Sample;
 pub struct BatchStats {
     /// Samples in the batch.
     pub samples: usize,
-    /// Sum of the per-sample losses.
+    /// Sum of the per-sample losses, each including the weight regularizers' penalty (Keras's
+    /// loss is the mean loss plus the penalty).
     pub loss_sum: f32,
     /// Correctly classified samples (0 for regression losses).
     pub correct: usize,
 }
 
 impl BatchStats {
+    /// The stats with the regularizers' `penalty` added to each sample's loss.
+    pub(crate) fn with_penalty(self, penalty: f32) -> Self {
+        BatchStats {
+            loss_sum: self.loss_sum + penalty * self.samples as f32,
+            ..self
+        }
+    }
+
     /// Mean loss over the batch.
     pub fn loss(&self) -> f32 {
         self.loss_sum / self.samples as f32
@@ -157,7 +166,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     fn forward_backward(&mut self, model: &M) -> BatchStats {
         let batch = self.y.len();
         M::set_stream(&mut self.workspace, draw_key(self.steps, 0));
-        forward_backward(
+        let stats = forward_backward(
             model,
             &self.loss,
             &self.x,
@@ -165,7 +174,9 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             batch,
             &mut self.workspace,
             &mut self.grads,
-        )
+        );
+        // Keras's loss is the mean loss plus the weight regularizers' penalty.
+        stats.with_penalty(model.regularize(Some(&mut self.grads)))
     }
 
     /// One step over the samples at `indices`; on `Err` (a non-finite loss, gradient or result)

@@ -28,8 +28,12 @@
 //! | `Dense` after `Flatten` of an `(H, W, C)` image | `kernel (H·W·C, U)` | `nn.Linear` after `nn.Flatten` of `(C, H, W)` | `m.weight (U, C·H·W)` | transposed, columns reordered from `C, H, W` to `H, W, C` |
 //! | `Conv2D` | `kernel (KH, KW, C, F)` | `nn.Conv2d` | `m.weight (F, C, KH, KW)` | HWIO ↔ OIHW |
 //! | | `bias (F)` | | `m.bias (F)` | same |
+//! | `Conv1D` | `kernel (K, C, F)` | `nn.Conv1d` | `m.weight (F, C, K)` | KIO ↔ OIK |
+//! | | `bias (F)` | | `m.bias (F)` | same |
+//! | `Dense` after `Flatten` of a `Conv1D` or 1-D pooling's `(T, C)` | `kernel (T·C, U)` | `nn.Linear` after `nn.Flatten` of `(C, T)` | `m.weight (U, C·T)` | transposed, columns reordered from `C, T` to `T, C` |
 //! | `DepthwiseConv2D` | `kernel (KH, KW, C, M)` | `nn.Conv2d(C, C·M, groups = C)` | `m.weight (C·M, 1, KH, KW)` | output channel `c·M + m` in both |
 //! | | `bias (C·M)` | | `m.bias (C·M)` | same |
+//! | `LayerNormalization` | `gamma (D)`, `beta (D)` | `nn.LayerNorm(D, eps = epsilon)` | `m.weight (D)`, `m.bias (D)` | same |
 //! | `Embedding` | `embeddings (V, D)` | `nn.Embedding` | `m.weight (V, D)` | same |
 //! | `LSTM` | `kernel (D, 4U)`, gates i, f, c, o | `nn.LSTM` | `m.weight_ih_l0 (4U, D)`, gates i, f, g, o | transposed (same gate order) |
 //! | | `recurrent_kernel (U, 4U)` | | `m.weight_hh_l0 (4U, U)` | transposed |
@@ -219,6 +223,8 @@ enum Map {
         c: usize,
         f: usize,
     },
+    /// Keras's `(K, C, F)` from PyTorch's `(F, C, K)`: a `Conv` with one kernel column.
+    Conv1D { k: usize, c: usize, f: usize },
     /// Keras's depthwise `(KH, KW, C, M)` from PyTorch's grouped `(C·M, 1, KH, KW)`.
     Depthwise {
         kh: usize,
@@ -260,6 +266,7 @@ impl Map {
                 let (y, x) = (rest / kw, rest % kw);
                 (0, ((o * c + i) * kh + y) * kw + x)
             }
+            Map::Conv1D { k: kh, c, f } => Map::Conv { kh, kw: 1, c, f }.source(k),
             Map::Depthwise { kh, kw, c, m } => {
                 let (rest, j) = (k / m, k % m);
                 let (rest, i) = (rest / c, rest % c);
@@ -305,6 +312,7 @@ type Rules = &'static [(&'static str, &'static [&'static str], Rule)];
 const MAPPED: &[&str] = &[
     "Dense",
     "Conv2D",
+    "Conv1D",
     "DepthwiseConv2D",
     "Embedding",
     "LSTM",
@@ -312,6 +320,7 @@ const MAPPED: &[&str] = &[
     "SimpleRNN",
     "Bidirectional",
     "BatchNormalization",
+    "LayerNormalization",
 ];
 
 /// The mapping of each layer kind with parameters, as the module docs' table; `None` for a kind
@@ -326,11 +335,19 @@ fn rules(kind: &str) -> Option<Rules> {
             ("kernel", &["weight"], Rule::Conv),
             ("bias", &["bias"], Rule::Same),
         ],
+        "Conv1D" => &[
+            ("kernel", &["weight"], Rule::Conv),
+            ("bias", &["bias"], Rule::Same),
+        ],
         "DepthwiseConv2D" => &[
             ("kernel", &["weight"], Rule::Depthwise),
             ("bias", &["bias"], Rule::Same),
         ],
         "Embedding" => &[("embeddings", &["weight"], Rule::Same)],
+        "LayerNormalization" => &[
+            ("gamma", &["weight"], Rule::Same),
+            ("beta", &["bias"], Rule::Same),
+        ],
         "LSTM" => &[
             ("kernel", &["weight_ih_l0"], Rule::Transposed(LSTM_GATES)),
             (
@@ -519,6 +536,7 @@ fn instantiate(
             },
         },
         (Rule::Conv, &[kh, kw, c, f]) => Map::Conv { kh, kw, c, f },
+        (Rule::Conv, &[k, c, f]) => Map::Conv1D { k, c, f },
         (Rule::Depthwise, &[kh, kw, c, m]) => Map::Depthwise { kh, kw, c, m },
         (Rule::Summed(gates), &[len]) if fits(len, gates) => Map::Summed { len, gates },
         (Rule::Stacked(gates), &[2, len]) if fits(len, gates) => Map::Stacked { len, gates },
@@ -532,20 +550,24 @@ fn torch_shape(map: Map, shape: &[usize]) -> Vec<usize> {
         Map::Same => shape.to_vec(),
         Map::Transposed { rows, cols, .. } => vec![cols, rows],
         Map::Conv { kh, kw, c, f } => vec![f, c, kh, kw],
+        Map::Conv1D { k, c, f } => vec![f, c, k],
         Map::Depthwise { kh, kw, c, m } => vec![c * m, 1, kh, kw],
         Map::Summed { len, .. } | Map::Stacked { len, .. } => vec![len],
     }
 }
 
-/// The `(H, W, C)` image that layer `at` reads through a `Flatten` (and any `Dropout` after it),
-/// if it does: PyTorch flattens it as `(C, H, W)`. An `Err` when the `Flatten` is the first
-/// layer, whose input's shape `Model::LAYERS` does not record.
+/// The `(H, W, C)` image that layer `at` reads through a `Flatten` or a `Reshape` to a vector
+/// (and any `Dropout` after it), if it does: PyTorch flattens it as `(C, H, W)`. An `Err` when
+/// the `Flatten` is the first layer, whose input's shape `Model::LAYERS` does not record.
 fn flattened_image(layers: &[LayerSummary], at: usize) -> Result<Option<[usize; 3]>> {
     let mut i = at;
     while i > 0 && layers[i - 1].kind == "Dropout" {
         i -= 1;
     }
-    if i == 0 || layers[i - 1].kind != "Flatten" {
+    // A `Reshape` to a vector flattens as `Flatten` does (PyTorch's `x.flatten(1)` or `view`).
+    let flattens =
+        |l: &LayerSummary| l.kind == "Flatten" || (l.kind == "Reshape" && l.output_shape.len() == 1);
+    if i == 0 || !flattens(&layers[i - 1]) {
         return Ok(None);
     }
     let flatten = i - 1;
@@ -561,6 +583,16 @@ fn flattened_image(layers: &[LayerSummary], at: usize) -> Result<Option<[usize; 
     };
     Ok(match *layers[before].output_shape {
         [h, w, c] => Some([h, w, c]),
+        // PyTorch's 1-D convolutions and poolings are channels-first, `(C, T)`, as a `T × 1`
+        // image; a recurrent layer's or an `Embedding`'s `(T, D)` is not.
+        [t, c]
+            if matches!(
+                layers[before].kind,
+                "Conv1D" | "MaxPooling1D" | "AveragePooling1D"
+            ) =>
+        {
+            Some([t, 1, c])
+        }
         _ => None,
     })
 }
@@ -720,6 +752,20 @@ mod tests {
         }
     }
 
+    #[test]
+    fn conv1d_kernels_go_from_oik_to_kio() {
+        let (k, c, f) = (3, 4, 5);
+        let map = Map::Conv1D { k, c, f };
+        for j in 0..k {
+            for i in 0..c {
+                for o in 0..f {
+                    assert_eq!(map.source((j * c + i) * f + o), (0, (o * c + i) * k + j));
+                }
+            }
+        }
+        assert_eq!(torch_shape(map, &[k, c, f]), [f, c, k]);
+    }
+
     /// `nn.Conv2d(C, C·M, groups = C)`: output channel `i·M + j` filters input channel `i`.
     #[test]
     fn depthwise_kernels_go_from_grouped_oihw_to_hwcm() {
@@ -844,6 +890,18 @@ mod tests {
             layer("dense", "Dense", &[5]),
         ];
         assert_eq!(flattened_image(&sequence, 2).unwrap(), None);
+        let reshaped = [
+            layer("conv1d", "Conv1D", &[7, 3]),
+            layer("reshape", "Reshape", &[21]),
+            layer("dense", "Dense", &[5]),
+        ];
+        assert_eq!(flattened_image(&reshaped, 2).unwrap(), Some([7, 1, 3]));
+        let not_flat = [
+            layer("conv2d", "Conv2D", &[3, 4, 2]),
+            layer("reshape", "Reshape", &[12, 2]),
+            layer("dense", "Dense", &[5]),
+        ];
+        assert_eq!(flattened_image(&not_flat, 2).unwrap(), None);
         let first = [layer("flatten", "Flatten", &[24]), layer("dense", "Dense", &[5])];
         assert_eq!(
             flattened_image(&first, 1).unwrap_err().to_string(),

@@ -1,11 +1,14 @@
 //! Every layer kind's inference, and branching networks (residual blocks, `Concatenate`, a long
 //! skip), in a `#![no_std]` crate that depends on `dl` without its `std`
-//! feature, so without an allocator: the networks of `tests/common/embedded_nets.rs`, embedded
-//! from their committed weight files.
+//! feature, so without an allocator: the networks of `tests/common/embedded_nets.rs` and the four
+//! MLPerf Tiny reference models of `tests/common/mlperf_tiny_nets.rs`, embedded from their
+//! committed weight files.
 #![no_std]
 
 #[path = "../../common/embedded_nets.rs"]
 mod embedded_nets;
+#[path = "../../common/mlperf_tiny_nets.rs"]
+mod mlperf_tiny_nets;
 
 macro_rules! embedded {
     ($train:ident, $embedded:ident, $file:tt, { $($body:tt)* }) => {
@@ -13,6 +16,7 @@ macro_rules! embedded {
     };
 }
 with_embedded_nets!(embedded);
+with_mlperf_tiny_nets!(embedded, 0.2, 0.4);
 
 /// The tutorial MLP.
 pub static MLP: MlpEmbedded = MlpEmbedded::EMBEDDED;
@@ -61,6 +65,15 @@ pub static FLAT_INPUT: FlatInputEmbedded = FlatInputEmbedded::EMBEDDED;
 pub static SEPARABLE: SeparableEmbedded = SeparableEmbedded::EMBEDDED;
 /// A separable and a depthwise convolution reading one input, their channels joined.
 pub static SEPARABLE_BRANCHES: SeparableBranchesEmbedded = SeparableBranchesEmbedded::EMBEDDED;
+/// Conv1D (causal, same, valid; dilation, strides, no bias, softmax per step), MaxPooling1D,
+/// AveragePooling1D, GlobalMaxPooling1D.
+pub static CONV1D: Conv1dEmbedded = Conv1dEmbedded::EMBEDDED;
+/// Conv1D over an Embedding's sequence.
+pub static TEXT_CONV: TextConvEmbedded = TextConvEmbedded::EMBEDDED;
+/// LayerNormalization with and without gamma and beta.
+pub static LAYER_NORM: LayerNormEmbedded = LayerNormEmbedded::EMBEDDED;
+/// Reshape (to an image, a sequence and a vector) and UpSampling2D.
+pub static DECODER: DecoderEmbedded = DecoderEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -107,5 +120,74 @@ pub fn run_all() -> Option<f32> {
     total += FLAT_INPUT.forward(&[0.5; 12]).iter().sum::<f32>();
     total += SEPARABLE.forward(&[0.5; 270]).iter().sum::<f32>();
     total += SEPARABLE_BRANCHES.forward(&[0.5; 72]).iter().sum::<f32>();
+    total += CONV1D.forward(&[0.5; 36]).iter().sum::<f32>();
+    total += TEXT_CONV.forward(&[3; 9]).ok()?.iter().sum::<f32>();
+    total += LAYER_NORM.forward(&[0.5; 50]).iter().sum::<f32>();
+    total += DECODER.forward(&[0.5; 6]).iter().sum::<f32>();
     Some(total)
+}
+
+/// MLPerf Tiny's keyword spotter (DS-CNN).
+pub static DS_CNN: DsCnnEmbedded = DsCnnEmbedded::EMBEDDED;
+/// MLPerf Tiny's visual wake words model (MobileNetV1, α = 0.25).
+pub static MOBILENET_V1: MobileNetV1Embedded = MobileNetV1Embedded::EMBEDDED;
+/// MLPerf Tiny's image classifier (ResNet-8).
+pub static RESNET8: ResNet8Embedded = ResNet8Embedded::EMBEDDED;
+/// MLPerf Tiny's anomaly detector (the dense autoencoder).
+pub static AUTOENCODER: AutoEncoderEmbedded = AutoEncoderEmbedded::EMBEDDED;
+
+/// Runs the four MLPerf Tiny models once, each in scratch of its own: the sum of the three
+/// classifiers' probabilities (3 when all is well) and whether every reconstruction of the
+/// autoencoder is finite.
+pub fn run_mlperf_tiny() -> (f32, bool) {
+    let mut total = 0.0;
+    let mut scratch = DsCnnEmbeddedScratch::ZERO;
+    total += DS_CNN.forward_in(&[0.5; 490], &mut scratch).iter().sum::<f32>();
+    let mut scratch = MobileNetV1EmbeddedScratch::ZERO;
+    total += MOBILENET_V1
+        .forward_in(&[0.5; 27648], &mut scratch)
+        .iter()
+        .sum::<f32>();
+    let mut scratch = ResNet8EmbeddedScratch::ZERO;
+    total += RESNET8.forward_in(&[0.5; 3072], &mut scratch).iter().sum::<f32>();
+    let mut scratch = AutoEncoderEmbeddedScratch::ZERO;
+    let reconstruction = AUTOENCODER.forward_in(&[0.5; 640], &mut scratch);
+    (total, reconstruction.iter().all(|v| v.is_finite()))
+}
+
+/// The entry, panic handler and console of a program with neither `std` nor an allocator, whose
+/// `main` returns `$main()`: the C library provides the process entry and `write`, nothing of
+/// Rust's `std`. For the examples, built with `-C panic=abort`.
+#[macro_export]
+macro_rules! bare_program {
+    ($main:expr) => {
+        #[link(name = "c")]
+        unsafe extern "C" {
+            fn write(fd: i32, buf: *const u8, count: usize) -> isize;
+        }
+
+        /// Writes `s` to standard output.
+        #[allow(dead_code)]
+        fn say(s: &str) {
+            // SAFETY: `s` is a valid buffer of `s.len()` bytes for the duration of the call.
+            unsafe { write(1, s.as_ptr(), s.len()) };
+        }
+
+        #[panic_handler]
+        fn panic(_: &core::panic::PanicInfo) -> ! {
+            say("panic\n");
+            loop {}
+        }
+
+        /// The precompiled `core` is built for unwinding and names this symbol; with
+        /// `panic=abort` nothing calls it.
+        #[unsafe(no_mangle)]
+        extern "C" fn rust_eh_personality() {}
+
+        #[unsafe(no_mangle)]
+        extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+            let run: fn() -> i32 = $main;
+            run()
+        }
+    };
 }

@@ -1,6 +1,6 @@
 dl::network! {
-    struct TwoDims {
-        input: [28, 28],
+    struct FourDims {
+        input: [2, 28, 28, 1],
         Dense(10, softmax),
     }
 }
@@ -18,7 +18,7 @@ mod caller;
 
 fn main() -> Result<(), dl::Error> {
     // Code that uses the network as users do reports nothing more than the mistake above.
-    use_network!(TwoDims, dl::prelude::SVector::<f32, 784>::zeros());
+    use_network!(FourDims, dl::prelude::SVector::<f32, 1568>::zeros());
     use_network!(Empty, dl::prelude::SVector::<f32, 1>::zeros());
     Ok(())
 }

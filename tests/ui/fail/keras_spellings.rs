@@ -18,10 +18,10 @@ dl::network! {
 }
 
 dl::network! {
-    /// A Keras layer dl does not have yet is named as such, not "did you mean `Conv2D`".
+    /// A Keras layer dl does not have yet is named as such, not "did you mean `Conv2D`" (or `Conv1D`).
     struct NotYet {
         input: [100],
-        Conv1D(8, 3),
+        Conv3D(8, 3),
         Dense(1, sigmoid),
     }
 }

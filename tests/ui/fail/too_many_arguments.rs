@@ -1,7 +1,7 @@
 dl::network! {
     struct Net {
         input: [10],
-        Dense(64, relu, 3),
+        Dense(64, relu, true, 3),
         Dense(1, sigmoid),
     }
 }

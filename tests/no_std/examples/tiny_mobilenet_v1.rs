@@ -1,0 +1,11 @@
+//! A program with neither `std` nor an allocator that embeds one MLPerf Tiny model, `mobilenet_v1`,
+//! and runs it once: its size is what the model costs a binary (`benches/peers/embedded_tiny.sh`
+//! measures it). Build with `RUSTFLAGS="-C panic=abort"` and `--features bare --release`.
+#![no_std]
+#![no_main]
+
+dl_no_std_check::bare_program!(|| {
+    let mut scratch = dl_no_std_check::MobileNetV1EmbeddedScratch::ZERO;
+    let y = dl_no_std_check::MOBILENET_V1.forward_in(&[0.5; 27648], &mut scratch);
+    i32::from(!y.iter().all(|v| v.is_finite()))
+});
