@@ -6,18 +6,39 @@
 //! whatever vector width the target has (`-C target-cpu=…`), and the same code stays correct
 //! on any target.
 
+use wide::f32x8;
+
 use crate::activation::Activation;
 
 /// Output pixels summed together: each weight row is loaded once for this many pixels.
 pub(crate) const PIXELS: usize = 4;
+
+/// Vectors of eight channels per pixel in a block: four pixels × four vectors are 16
+/// accumulators, which fit AVX-512's 32 vector registers; targets with 16 take half as many.
+const VECTORS: usize = if cfg!(target_feature = "avx512f") { 4 } else { 2 };
+
+/// Eight floats of `s` from `at`.
+#[inline(always)]
+fn load(s: &[f32], at: usize) -> f32x8 {
+    f32x8::new(*s[at..].first_chunk().expect("eight floats of the block"))
+}
 
 /// How a block's inputs meet its weights.
 pub(crate) trait Product {
     /// Adds to `acc` the products of the pixels' inputs `x[p]` (one kernel row of taps each)
     /// with the weights `w` of the same taps; the block's channels start at `f0`, and `stride`
     /// floats separate one input (or tap) of the weights from the next.
-    fn accumulate<const P: usize, const B: usize>(
-        acc: &mut [[f32; B]; P],
+    fn accumulate<const P: usize, const V: usize>(
+        acc: &mut [[f32x8; V]; P],
+        x: [&[f32]; P],
+        w: &[f32],
+        f0: usize,
+        stride: usize,
+    );
+
+    /// The same for the one channel `f0`.
+    fn accumulate_one<const P: usize>(
+        acc: &mut [f32; P],
         x: [&[f32]; P],
         w: &[f32],
         f0: usize,
@@ -31,8 +52,8 @@ pub(crate) struct Dot;
 
 impl Product for Dot {
     #[inline(always)]
-    fn accumulate<const P: usize, const B: usize>(
-        acc: &mut [[f32; B]; P],
+    fn accumulate<const P: usize, const V: usize>(
+        acc: &mut [[f32x8; V]; P],
         x: [&[f32]; P],
         w: &[f32],
         f0: usize,
@@ -40,15 +61,30 @@ impl Product for Dot {
     ) {
         let n = x[0].len();
         let x = x.map(|s| &s[..n]);
+        // `r` indexes every pixel's inputs and the weight rows alike.
+        #[allow(clippy::needless_range_loop)]
         for r in 0..n {
-            let row: &[f32; B] = w[r * stride + f0..]
-                .first_chunk()
-                .expect("a weight row of the block");
+            let row: [f32x8; V] = core::array::from_fn(|v| load(w, r * stride + f0 + 8 * v));
             for p in 0..P {
-                let v = x[p][r];
-                for j in 0..B {
-                    acc[p][j] += v * row[j];
+                let v = f32x8::splat(x[p][r]);
+                for (a, &k) in acc[p].iter_mut().zip(&row) {
+                    *a = v.mul_add(k, *a);
                 }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn accumulate_one<const P: usize>(
+        acc: &mut [f32; P],
+        x: [&[f32]; P],
+        w: &[f32],
+        f0: usize,
+        stride: usize,
+    ) {
+        for (r, &k) in w[f0..].iter().step_by(stride).take(x[0].len()).enumerate() {
+            for p in 0..P {
+                acc[p] += x[p][r] * k;
             }
         }
     }
@@ -61,8 +97,8 @@ pub(crate) struct Elementwise;
 
 impl Product for Elementwise {
     #[inline(always)]
-    fn accumulate<const P: usize, const B: usize>(
-        acc: &mut [[f32; B]; P],
+    fn accumulate<const P: usize, const V: usize>(
+        acc: &mut [[f32x8; V]; P],
         x: [&[f32]; P],
         w: &[f32],
         f0: usize,
@@ -70,22 +106,37 @@ impl Product for Elementwise {
     ) {
         for t in 0..x[0].len() / stride {
             let at = t * stride + f0;
-            let taps: &[f32; B] = w[at..].first_chunk().expect("a tap of the block");
+            let taps: [f32x8; V] = core::array::from_fn(|v| load(w, at + 8 * v));
             for p in 0..P {
-                let v: &[f32; B] = x[p][at..].first_chunk().expect("an input of the block");
-                for j in 0..B {
-                    acc[p][j] += v[j] * taps[j];
+                for (v, (a, &k)) in acc[p].iter_mut().zip(&taps).enumerate() {
+                    *a = load(x[p], at + 8 * v).mul_add(k, *a);
                 }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn accumulate_one<const P: usize>(
+        acc: &mut [f32; P],
+        x: [&[f32]; P],
+        w: &[f32],
+        f0: usize,
+        stride: usize,
+    ) {
+        for t in 0..x[0].len() / stride {
+            let at = t * stride + f0;
+            for p in 0..P {
+                acc[p] += x[p][at] * w[at];
             }
         }
     }
 }
 
-/// One block of `P` output pixels × `B` output channels from `f0`: starts from `bias` (zeros
-/// when empty), adds every `(inputs, weights)` pair `taps` yields, applies the activation and
-/// stores pixel `p` at `y[p]`.
+/// One block of `P` output pixels × `8·V` output channels from `f0`: starts from `bias` (zeros
+/// when empty), adds every `(inputs, weights)` pair `taps` yields, stores pixel `p` at `y[p]`
+/// and applies the activation there.
 #[inline(always)]
-fn block<'a, M: Product, const P: usize, const B: usize>(
+fn block<'a, M: Product, const P: usize, const V: usize>(
     f0: usize,
     stride: usize,
     bias: &[f32],
@@ -93,17 +144,41 @@ fn block<'a, M: Product, const P: usize, const B: usize>(
     y: &mut [&mut [f32]; P],
     activation: Activation,
 ) {
-    let mut start = [0.0f32; B];
-    if !bias.is_empty() {
-        start.copy_from_slice(&bias[f0..f0 + B]);
-    }
+    let start: [f32x8; V] = if bias.is_empty() {
+        [f32x8::ZERO; V]
+    } else {
+        core::array::from_fn(|v| load(bias, f0 + 8 * v))
+    };
     let mut acc = [start; P];
     for (x, w) in taps {
-        M::accumulate::<P, B>(&mut acc, x, w, f0, stride);
+        M::accumulate::<P, V>(&mut acc, x, w, f0, stride);
     }
-    for (acc, y) in acc.iter_mut().zip(y.iter_mut()) {
-        activation.apply_elementwise(acc);
-        y[f0..f0 + B].copy_from_slice(acc);
+    for (acc, y) in acc.iter().zip(y.iter_mut()) {
+        let out = &mut y[f0..f0 + 8 * V];
+        for (o, a) in out.chunks_exact_mut(8).zip(acc) {
+            o.copy_from_slice(a.as_array());
+        }
+        activation.apply_elementwise(out);
+    }
+}
+
+/// The one output channel `f0` of `P` pixels, for widths that are not a multiple of eight.
+#[inline(always)]
+fn channel<'a, M: Product, const P: usize>(
+    f0: usize,
+    stride: usize,
+    bias: &[f32],
+    taps: impl Iterator<Item = ([&'a [f32]; P], &'a [f32])>,
+    y: &mut [&mut [f32]; P],
+    activation: Activation,
+) {
+    let mut acc = [bias.get(f0).copied().unwrap_or(0.0); P];
+    for (x, w) in taps {
+        M::accumulate_one::<P>(&mut acc, x, w, f0, stride);
+    }
+    for (a, y) in acc.iter().zip(y.iter_mut()) {
+        y[f0] = *a;
+        activation.apply_elementwise(&mut y[f0..f0 + 1]);
     }
 }
 
@@ -120,24 +195,21 @@ pub(crate) fn pixels<'a, M: Product, const P: usize, const F: usize, T>(
 ) where
     T: Iterator<Item = ([&'a [f32]; P], &'a [f32])>,
 {
-    // Two to four vector registers of channels per pixel; narrow layers in one block of `F`.
-    if F.is_multiple_of(32) {
-        for f0 in (0..F).step_by(32) {
-            block::<M, P, 32>(f0, stride, bias, taps(), &mut y, activation);
+    if F.is_multiple_of(8 * VECTORS) {
+        for f0 in (0..F).step_by(8 * VECTORS) {
+            block::<M, P, VECTORS>(f0, stride, bias, taps(), &mut y, activation);
         }
     } else if F.is_multiple_of(16) {
         for f0 in (0..F).step_by(16) {
-            block::<M, P, 16>(f0, stride, bias, taps(), &mut y, activation);
+            block::<M, P, 2>(f0, stride, bias, taps(), &mut y, activation);
         }
-    } else if F <= 32 {
-        block::<M, P, F>(0, stride, bias, taps(), &mut y, activation);
     } else {
-        let whole = F - F % 16;
-        for f0 in (0..whole).step_by(16) {
-            block::<M, P, 16>(f0, stride, bias, taps(), &mut y, activation);
+        let whole = F - F % 8;
+        for f0 in (0..whole).step_by(8) {
+            block::<M, P, 1>(f0, stride, bias, taps(), &mut y, activation);
         }
         for f0 in whole..F {
-            block::<M, P, 1>(f0, stride, bias, taps(), &mut y, activation);
+            channel::<M, P>(f0, stride, bias, taps(), &mut y, activation);
         }
     }
 }
@@ -153,9 +225,9 @@ pub(crate) fn row<const F: usize>(
     activation: Activation,
 ) {
     let taps = || core::iter::once(([x], kernel));
-    if F.is_multiple_of(128) {
-        for f0 in (0..F).step_by(128) {
-            block::<Dot, 1, 128>(f0, F, bias, taps(), &mut [&mut *y], activation);
+    if F.is_multiple_of(64) {
+        for f0 in (0..F).step_by(64) {
+            block::<Dot, 1, 8>(f0, F, bias, taps(), &mut [&mut *y], activation);
         }
     } else {
         pixels::<Dot, 1, F, _>(F, bias, taps, [y], activation);
