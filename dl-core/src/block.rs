@@ -23,6 +23,35 @@ fn load(s: &[f32], at: usize) -> f32x8 {
     f32x8::new(*s[at..].first_chunk().expect("eight floats of the block"))
 }
 
+/// `V` vectors of `s` from `at`. (A loop: `core::array::from_fn` was left out of line, and the
+/// accumulators then went through memory.)
+#[inline(always)]
+fn vectors<const V: usize>(s: &[f32], at: usize) -> [f32x8; V] {
+    let mut v = [f32x8::ZERO; V];
+    for (k, v) in v.iter_mut().enumerate() {
+        *v = load(s, at + 8 * k);
+    }
+    v
+}
+
+/// `V` vectors of `s` from `at`, unchecked: the hot loops check their whole range once
+/// beforehand, since a bounds check inside the loop (a way out of it) kept the accumulators
+/// from staying in registers.
+///
+/// # Safety
+/// `at + 8·V <= s.len()`.
+#[inline(always)]
+unsafe fn vectors_unchecked<const V: usize>(s: &[f32], at: usize) -> [f32x8; V] {
+    debug_assert!(at + 8 * V <= s.len());
+    let mut v = [f32x8::ZERO; V];
+    for (k, v) in v.iter_mut().enumerate() {
+        // SAFETY: `at + 8k + 8 <= at + 8V <= s.len()` (the caller's promise), and `[f32; 8]`
+        // has `f32`'s alignment, so the eight floats from there are a valid `&[f32; 8]`.
+        *v = f32x8::new(unsafe { *(s.as_ptr().add(at + 8 * k) as *const [f32; 8]) });
+    }
+    v
+}
+
 /// How a block's inputs meet its weights.
 pub(crate) trait Product {
     /// Adds to `acc` the products of the pixels' inputs `x[p]` (one kernel row of taps each)
@@ -61,17 +90,29 @@ impl Product for Dot {
     ) {
         let n = x[0].len();
         let x = x.map(|s| &s[..n]);
+        if n == 0 {
+            return;
+        }
+        assert!(
+            (n - 1) * stride + f0 + 8 * V <= w.len(),
+            "the block's weight rows"
+        );
+        // A local copy whose address never leaves this loop, so that the compiler keeps it in
+        // registers (through `acc` it stored every vector back on every row).
+        let mut sum = *acc;
         // `r` indexes every pixel's inputs and the weight rows alike.
         #[allow(clippy::needless_range_loop)]
         for r in 0..n {
-            let row: [f32x8; V] = core::array::from_fn(|v| load(w, r * stride + f0 + 8 * v));
+            // SAFETY: `r ≤ n − 1`, so `r·stride + f0 + 8V ≤ w.len()`, asserted above.
+            let row: [f32x8; V] = unsafe { vectors_unchecked(w, r * stride + f0) };
             for p in 0..P {
                 let v = f32x8::splat(x[p][r]);
-                for (a, &k) in acc[p].iter_mut().zip(&row) {
-                    *a = v.mul_add(k, *a);
+                for k in 0..V {
+                    sum[p][k] = v.mul_add(row[k], sum[p][k]);
                 }
             }
         }
+        *acc = sum;
     }
 
     #[inline(always)]
@@ -104,15 +145,26 @@ impl Product for Elementwise {
         f0: usize,
         stride: usize,
     ) {
-        for t in 0..x[0].len() / stride {
+        // A local copy kept in registers, as in `Dot`.
+        let n = x[0].len();
+        let x = x.map(|s| &s[..n]);
+        let w = &w[..n];
+        assert!(f0 + 8 * V <= stride, "the block's channels");
+        let mut sum = *acc;
+        for t in 0..n / stride {
             let at = t * stride + f0;
-            let taps: [f32x8; V] = core::array::from_fn(|v| load(w, at + 8 * v));
+            // SAFETY: `t < n / stride`, so `at + 8V ≤ t·stride + stride ≤ n`, the length of
+            // `w` and of every `x[p]` (sliced above).
+            let taps: [f32x8; V] = unsafe { vectors_unchecked(w, at) };
             for p in 0..P {
-                for (v, (a, &k)) in acc[p].iter_mut().zip(&taps).enumerate() {
-                    *a = load(x[p], at + 8 * v).mul_add(k, *a);
+                // SAFETY: as for `taps`.
+                let v: [f32x8; V] = unsafe { vectors_unchecked(x[p], at) };
+                for k in 0..V {
+                    sum[p][k] = v[k].mul_add(taps[k], sum[p][k]);
                 }
             }
         }
+        *acc = sum;
     }
 
     #[inline(always)]
@@ -147,7 +199,7 @@ fn block<'a, M: Product, const P: usize, const V: usize>(
     let start: [f32x8; V] = if bias.is_empty() {
         [f32x8::ZERO; V]
     } else {
-        core::array::from_fn(|v| load(bias, f0 + 8 * v))
+        vectors(bias, f0)
     };
     let mut acc = [start; P];
     for (x, w) in taps {
