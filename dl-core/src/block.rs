@@ -89,10 +89,10 @@ impl Product for Dot {
         stride: usize,
     ) {
         let n = x[0].len();
-        let x = x.map(|s| &s[..n]);
         if n == 0 {
             return;
         }
+        assert!(x.iter().all(|s| s.len() == n), "the pixels' inputs");
         assert!(
             (n - 1) * stride + f0 + 8 * V <= w.len(),
             "the block's weight rows"
@@ -106,7 +106,8 @@ impl Product for Dot {
             // SAFETY: `r ≤ n − 1`, so `r·stride + f0 + 8V ≤ w.len()`, asserted above.
             let row: [f32x8; V] = unsafe { vectors_unchecked(w, r * stride + f0) };
             for p in 0..P {
-                let v = f32x8::splat(x[p][r]);
+                // SAFETY: `r < n`, the length of every `x[p]` (asserted above).
+                let v = f32x8::splat(unsafe { *x[p].get_unchecked(r) });
                 for k in 0..V {
                     sum[p][k] = v.mul_add(row[k], sum[p][k]);
                 }
@@ -147,14 +148,14 @@ impl Product for Elementwise {
     ) {
         // A local copy kept in registers, as in `Dot`.
         let n = x[0].len();
-        let x = x.map(|s| &s[..n]);
         let w = &w[..n];
+        assert!(x.iter().all(|s| s.len() == n), "the pixels' inputs");
         assert!(f0 + 8 * V <= stride, "the block's channels");
         let mut sum = *acc;
         for t in 0..n / stride {
             let at = t * stride + f0;
             // SAFETY: `t < n / stride`, so `at + 8V ≤ t·stride + stride ≤ n`, the length of
-            // `w` and of every `x[p]` (sliced above).
+            // `w` (sliced above) and of every `x[p]` (asserted above).
             let taps: [f32x8; V] = unsafe { vectors_unchecked(w, at) };
             for p in 0..P {
                 // SAFETY: as for `taps`.
