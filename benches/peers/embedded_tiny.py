@@ -10,7 +10,8 @@ with `tf.lite.TFLiteConverter` (float32, no quantization); then
 - latency of one sample, median of many calls: TFLM's `invoke` (the `tflite-micro` package,
   reference kernels) and LiteRT's (`ai-edge-litert`, `num_threads=1`), through their Python
   interpreters, and dl's embedded `forward_in` (criterion, `cargo bench --bench embedded --
-  embedded_tiny`), all pinned to one core;
+  embedded_tiny`, built with `RUSTFLAGS` from `DL_RUSTFLAGS`, default `-C target-cpu=native`:
+  a device binary is compiled for its CPU), all pinned to one core;
 - memory: TFLM's arena (`print_allocations`' total) against dl's `ACTIVATION_BYTES` (its whole
   scratch), the `.tflite` file against dl's `PARAM_BYTES`;
 - the size of a no_std, allocator-free program embedding the model alone
@@ -46,6 +47,9 @@ from tflite_micro import runtime as tflm  # noqa: E402
 import make_mlperf_tiny_fixtures as tiny  # noqa: E402
 
 CPU = os.environ.get("PEERS_CPU", "0")
+# A device binary is compiled for its CPU (embedded code has no run-time CPU detection), so dl's
+# side is built for this one unless told otherwise; the table's header says which flags.
+RUSTFLAGS = os.environ.get("DL_RUSTFLAGS", "-C target-cpu=native")
 OUT = ROOT / "target" / "embedded_tiny"
 CALLS = {"ds_cnn": 300, "mobilenet_v1": 40, "resnet8": 100, "autoencoder": 2000}
 
@@ -117,7 +121,7 @@ def dl_figures():
     """dl's embedded latency (criterion's median) and footprint constants, from one bench run."""
     run = subprocess.run(
         ["taskset", "-c", CPU, "cargo", "bench", "--bench", "embedded", "--", "embedded_tiny"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT, env=dict(os.environ, RUSTFLAGS=RUSTFLAGS), check=True, capture_output=True, text=True,
     )
     figures = {}
     for m in re.finditer(r"footprint (\w+) param_bytes (\d+) activation_bytes (\d+)", run.stdout):
@@ -168,7 +172,7 @@ def main():
         )
     print(
         f"TensorFlow {tf.__version__}, tflite-micro {getattr(tflm, '__version__', '?')}, "
-        f"load average {os.getloadavg()[0]:.1f}\n"
+        f"load average {os.getloadavg()[0]:.1f}, dl built with RUSTFLAGS=\"{RUSTFLAGS}\"\n"
     )
     print("| model | dl embedded `forward_in` | TFLM `invoke` (÷ dl) | LiteRT `invoke`, 1 thread (÷ dl) "
           "| dl `ACTIVATION_BYTES` | TFLM arena (÷ dl) | dl `PARAM_BYTES` | `.tflite` | no_std program |")

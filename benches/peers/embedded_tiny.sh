@@ -6,7 +6,8 @@
 #   bash benches/peers/embedded_tiny.sh
 #
 # Environment: PEERS_VENV (default benches/peers/.venv, created from requirements.txt if
-# missing), PEERS_CPU (default 0), PYTHON (default python3).
+# missing), PEERS_CPU (default 0), PYTHON (default python3), DL_RUSTFLAGS (the RUSTFLAGS of dl's
+# side, default "-C target-cpu=native"; "" for the baseline target).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

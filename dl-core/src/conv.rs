@@ -2,6 +2,7 @@
 //! im2col matrix the training runtime builds would cost more to write than the convolution.
 
 use crate::activation::Activation;
+use crate::block::{self, Dot, Elementwise, PIXELS, Product};
 
 /// Where a window (convolution kernel or pooling window) goes over an `h × w × c` image: its
 /// size, strides, the padding the macro computed (top and left; the rest is at the bottom and
@@ -52,33 +53,96 @@ impl Window {
     }
 }
 
-/// `y = activation(conv(x, kernel) + bias)`: `x` is `h × w × c`, `kernel` `[kh, kw, c, f]`
-/// (HWIO), `y` `oh × ow × f`.
-pub fn conv2d(win: &Window, x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f32], activation: Activation) {
-    let f = bias.len();
-    for oy in 0..win.oh {
-        for ox in 0..win.ow {
-            let out = &mut y[(oy * win.ow + ox) * f..][..f];
-            out.copy_from_slice(bias);
-            for (ky, kx, iy, ix) in win.cells(oy, ox) {
-                let pixel = &x[(iy * win.w + ix) * win.c..][..win.c];
-                let taps = &kernel[(ky * win.kw + kx) * win.c * f..][..win.c * f];
-                for (&v, row) in pixel.iter().zip(taps.chunks_exact(f)) {
-                    for (o, &k) in out.iter_mut().zip(row) {
-                        *o += v * k;
-                    }
-                }
+/// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]): where
+/// the whole window is inside the image (the interior) `PIXELS` pixels share each weight load;
+/// at the edges one pixel at a time, over the taps inside the image only. `per_tap` is the
+/// number of kernel floats of one `(ky, kx)` tap, `stride` as [`block::Product`] reads it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn slide<M: Product, const F: usize>(
+    win: &Window,
+    x: &[f32],
+    kernel: &[f32],
+    per_tap: usize,
+    stride: usize,
+    bias: &[f32],
+    y: &mut [f32],
+    activation: Activation,
+) {
+    let Window {
+        h,
+        w,
+        c,
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pl,
+        oh,
+        ow,
+    } = *win;
+    let x = &x[..h * w * c];
+    let left = |ox: usize| (ox * sw) as isize - pl as isize;
+    let inside = |ox: usize| left(ox) >= 0 && left(ox) + kw as isize <= w as isize;
+    for (oy, yrow) in y.chunks_exact_mut(ow * F).take(oh).enumerate() {
+        let top = (oy * sh) as isize - pt as isize;
+        // The kernel rows that fall inside the image.
+        let ky0 = (-top).clamp(0, kh as isize) as usize;
+        let ky1 = (h as isize - top).clamp(ky0 as isize, kh as isize) as usize;
+        let mut ox = 0;
+        while ox < ow {
+            if ox + PIXELS <= ow && inside(ox) && inside(ox + PIXELS - 1) {
+                let lefts: [usize; PIXELS] = core::array::from_fn(|p| left(ox + p) as usize);
+                let taps = move || {
+                    (ky0..ky1).map(move |ky| {
+                        let row = (top + ky as isize) as usize * w;
+                        let xs = lefts.map(|l| &x[(row + l) * c..][..kw * c]);
+                        (xs, &kernel[ky * kw * per_tap..])
+                    })
+                };
+                let mut outs = yrow[ox * F..(ox + PIXELS) * F].chunks_exact_mut(F);
+                let ys = core::array::from_fn(|_| outs.next().expect("a pixel of the block"));
+                block::pixels::<M, PIXELS, F, _>(stride, bias, taps, ys, activation);
+                ox += PIXELS;
+            } else {
+                let l = left(ox);
+                let kx0 = (-l).clamp(0, kw as isize) as usize;
+                let kx1 = (w as isize - l).clamp(kx0 as isize, kw as isize) as usize;
+                let taps = move || {
+                    (ky0..ky1).map(move |ky| {
+                        let start = (top + ky as isize) as usize * w + (l + kx0 as isize) as usize;
+                        let xs = [&x[start * c..][..(kx1 - kx0) * c]];
+                        (xs, &kernel[(ky * kw + kx0) * per_tap..])
+                    })
+                };
+                block::pixels::<M, 1, F, _>(stride, bias, taps, [&mut yrow[ox * F..][..F]], activation);
+                ox += 1;
             }
-            activation.apply_elementwise(out);
         }
     }
 }
 
+/// `y = activation(conv(x, kernel) + bias)`: `x` is `h × w × c`, `kernel` `[kh, kw, c, F]`
+/// (HWIO), `bias` `F` floats (or empty), `y` `oh × ow × F`. A softmax activation is left to
+/// the caller (it needs a whole pixel).
+pub fn conv2d<const F: usize>(
+    win: &Window,
+    x: &[f32],
+    kernel: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    activation: Activation,
+) {
+    slide::<Dot, F>(win, x, kernel, win.c * F, F, bias, y, activation);
+}
+
 /// `DepthwiseConv2D`: `y = activation(depthwise(x, kernel) + bias)`: `x` is `h × w × c`, `kernel`
-/// `[kh, kw, c, m]`, `y` `oh × ow × c·m` with channel `c·m + j`
-/// filtered by `kernel[.., .., c, j]`; `bias` is `c·m` floats, or empty without `use_bias`.
+/// `[kh, kw, c, m]`, `y` `oh × ow × CM` (`CM = c·m`) with channel `c·m + j`
+/// filtered by `kernel[.., .., c, j]`; `bias` is `c·m` floats, or empty without `use_bias`. A
+/// softmax activation is left to the caller.
 #[allow(clippy::too_many_arguments)]
-pub fn depthwise_conv2d(
+pub fn depthwise_conv2d<const CM: usize>(
     win: &Window,
     m: usize,
     x: &[f32],
@@ -87,6 +151,10 @@ pub fn depthwise_conv2d(
     y: &mut [f32],
     activation: Activation,
 ) {
+    if m == 1 {
+        // Each output channel reads its own input channel: vectorized over the channels.
+        return slide::<Elementwise, CM>(win, x, kernel, win.c, win.c, bias, y, activation);
+    }
     let cm = win.c * m;
     for oy in 0..win.oh {
         for ox in 0..win.ow {
@@ -111,10 +179,11 @@ pub fn depthwise_conv2d(
 }
 
 /// `SeparableConv2D`: [`depthwise_conv2d`] without bias or activation into `mid`
-/// (`oh × ow × c·m`), then a pointwise (1×1) convolution with `pointwise` `[c·m, f]` and `bias`
-/// (`f` floats, or empty) into `y` (`oh × ow × f`), then the activation.
+/// (`oh × ow × CM`), then a pointwise (1×1) convolution with `pointwise` `[CM, F]` and `bias`
+/// (`F` floats, or empty) into `y` (`oh × ow × F`), then the activation (softmax is left to the
+/// caller).
 #[allow(clippy::too_many_arguments)]
-pub fn separable_conv2d(
+pub fn separable_conv2d<const CM: usize, const F: usize>(
     win: &Window,
     m: usize,
     x: &[f32],
@@ -125,26 +194,22 @@ pub fn separable_conv2d(
     y: &mut [f32],
     activation: Activation,
 ) {
-    let cm = win.c * m;
-    let f = pointwise.len() / cm;
-    depthwise_conv2d(win, m, x, depthwise, &[], mid, Activation::Linear);
-    for (px, out) in mid
-        .chunks_exact(cm)
-        .zip(y.chunks_exact_mut(f))
-        .take(win.oh * win.ow)
-    {
-        if bias.is_empty() {
-            out.fill(0.0);
-        } else {
-            out.copy_from_slice(&bias[..f]);
-        }
-        for (&v, row) in px.iter().zip(pointwise.chunks_exact(f)) {
-            for (o, &k) in out.iter_mut().zip(row) {
-                *o += v * k;
-            }
-        }
-        activation.apply_elementwise(out);
-    }
+    depthwise_conv2d::<CM>(win, m, x, depthwise, &[], mid, Activation::Linear);
+    let (oh, ow) = (win.oh, win.ow);
+    let pixels = Window {
+        h: oh,
+        w: ow,
+        c: CM,
+        kh: 1,
+        kw: 1,
+        sh: 1,
+        sw: 1,
+        pt: 0,
+        pl: 0,
+        oh,
+        ow,
+    };
+    conv2d::<F>(&pixels, mid, pointwise, bias, y, activation);
 }
 
 /// `UpSampling2D` (nearest): `x` (`h × w × c`) into `y` (`h·sh × w·sw × c`), each pixel repeated

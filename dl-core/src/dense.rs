@@ -1,13 +1,14 @@
 //! `Dense` on one sample (or on each time step of a sequence).
 
 use crate::activation::Activation;
+use crate::block;
 
 /// `y = activation(x · kernel + bias)` with `kernel` `[I, O]` row-major; `x` holds rows of `I`
 /// features and `y` as many rows of `O`.
 ///
-/// The sizes are const arguments so that the accumulator is a fixed-size array the compiler
-/// keeps in vector registers across the whole row of the kernel (for the tutorial's 64 units,
-/// 16 SSE or 8 AVX registers) instead of reloading `y` for every input.
+/// The sizes are const arguments so that the accumulators are fixed-size blocks of outputs the
+/// compiler keeps in vector registers across the whole column of the kernel
+/// ([`crate::block`]) instead of reloading `y` for every input.
 #[inline]
 pub fn dense<const I: usize, const O: usize>(
     x: &[f32],
@@ -18,14 +19,9 @@ pub fn dense<const I: usize, const O: usize>(
 ) {
     let kernel = &kernel[..I * O];
     for (xs, ys) in x.chunks_exact(I).zip(y.chunks_exact_mut(O)) {
-        let mut acc = *bias;
-        // Row by row of the kernel: a contiguous multiply-add over the outputs.
-        for (&xi, row) in xs.iter().zip(kernel.chunks_exact(O)) {
-            for (a, &k) in acc.iter_mut().zip(row) {
-                *a += xi * k;
-            }
+        block::row::<O>(xs, kernel, bias, ys, activation);
+        if activation == Activation::Softmax {
+            activation.apply(ys);
         }
-        activation.apply(&mut acc);
-        ys.copy_from_slice(&acc);
     }
 }

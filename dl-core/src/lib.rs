@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+mod block;
 pub mod conv;
 pub mod conv1d;
 pub mod decode;

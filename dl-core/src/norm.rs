@@ -5,10 +5,17 @@ use crate::params::BatchNormalization;
 /// `y = gamma · (x − moving_mean) / √(moving_variance + ε) + beta` over the last axis of `x`
 /// (every row of `C` features).
 pub fn batch_norm<const C: usize>(p: &BatchNormalization<C>, epsilon: f32, x: &[f32], y: &mut [f32]) {
+    // Once per channel, not per value: a square root and a division cost more than the rest
+    // of a row (and `libm`'s square root is a legacy SSE instruction, slow among AVX code).
+    let mut scale = [0.0f32; C];
+    let mut shift = [0.0f32; C];
+    for c in 0..C {
+        scale[c] = p.gamma[c] / libm::sqrtf(p.moving_variance[c] + epsilon);
+        shift[c] = p.beta[c] - p.moving_mean[c] * scale[c];
+    }
     for (xs, ys) in x.chunks_exact(C).zip(y.chunks_exact_mut(C)) {
         for c in 0..C {
-            let scale = p.gamma[c] / libm::sqrtf(p.moving_variance[c] + epsilon);
-            ys[c] = (xs[c] - p.moving_mean[c]) * scale + p.beta[c];
+            ys[c] = xs[c] * scale[c] + shift[c];
         }
     }
 }
@@ -32,4 +39,53 @@ pub fn layer_norm(d: usize, gamma: &[f32], beta: &[f32], epsilon: f32, x: &[f32]
             *o = ((f64::from(v) - mean) * r * g + b) as f32;
         }
     }
+}
+
+/// `√x` during constant evaluation (`f64::sqrt` is not a `const fn`): Newton's method from the
+/// halved exponent, exact to the last bits of an `f64` after a few steps; `x > 0`.
+const fn sqrt(x: f64) -> f64 {
+    let mut y = f64::from_bits((x.to_bits() >> 1) + (1023u64 << 51));
+    let mut i = 0;
+    while i < 8 {
+        y = 0.5 * (y + x / y);
+        i += 1;
+    }
+    y
+}
+
+/// `gamma / √(moving_variance + ε)` of channel `c`, in `f64`.
+const fn scale<const C: usize>(p: &BatchNormalization<C>, epsilon: f32, c: usize) -> f64 {
+    p.gamma[c] as f64 / sqrt(p.moving_variance[c] as f64 + epsilon as f64)
+}
+
+/// The kernel of a layer followed by the batch normalization `p`, folded: each weight of
+/// output channel `c` (the last axis, so channel `i % C` of the flat kernel: a `Conv2D`'s HWIO,
+/// a `Dense`'s `[in, out]`, a `DepthwiseConv2D`'s `[kh, kw, c, m]`) times that channel's scale.
+/// For constant evaluation: embedded networks fold at compile time, as TFLite's converter does.
+pub const fn fold_kernel<const N: usize, const C: usize>(
+    mut kernel: [f32; N],
+    p: &BatchNormalization<C>,
+    epsilon: f32,
+) -> [f32; N] {
+    let mut i = 0;
+    while i < N {
+        kernel[i] = (kernel[i] as f64 * scale(p, epsilon, i % C)) as f32;
+        i += 1;
+    }
+    kernel
+}
+
+/// The bias of that layer, folded: `(bias − moving_mean) · scale + beta`.
+pub const fn fold_bias<const C: usize>(
+    mut bias: [f32; C],
+    p: &BatchNormalization<C>,
+    epsilon: f32,
+) -> [f32; C] {
+    let mut c = 0;
+    while c < C {
+        let folded = (bias[c] as f64 - p.moving_mean[c] as f64) * scale(p, epsilon, c) + p.beta[c] as f64;
+        bias[c] = folded as f32;
+        c += 1;
+    }
+    bias
 }

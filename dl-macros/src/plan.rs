@@ -44,11 +44,23 @@ impl Tensor {
 }
 
 pub fn plan(net: &Network) -> Plan {
+    plan_with(net, &vec![false; net.layers.len()])
+}
+
+/// The plan when, besides the kinds that never write, the layers marked in `passes` write
+/// nothing either (an embedded network's folded layers, see `embed::fold`).
+pub fn plan_with(net: &Network, passes: &[bool]) -> Plan {
     let n = net.layers.len();
+    let writes: Vec<bool> = net
+        .layers
+        .iter()
+        .zip(passes)
+        .map(|(l, &passes)| l.writes_output() && !passes)
+        .collect();
     // The layer whose buffer holds each layer's output (`None`: the network's input).
     let mut owner: Vec<Option<usize>> = Vec::with_capacity(n);
     for (i, layer) in net.layers.iter().enumerate() {
-        let own = if layer.writes_output() {
+        let own = if writes[i] {
             Some(i)
         } else {
             match layer.inputs[0] {
@@ -78,7 +90,7 @@ pub fn plan(net: &Network) -> Plan {
     let mut output_tensor = vec![None; n];
     let mut scratch_tensor = vec![None; n];
     for (i, layer) in net.layers.iter().enumerate() {
-        if layer.writes_output() {
+        if writes[i] {
             output_tensor[i] = Some(tensors.len());
             tensors.push(Tensor {
                 start: i,

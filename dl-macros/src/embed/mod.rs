@@ -5,6 +5,7 @@
 //! file in `include_bytes!` so that editing it rebuilds the crate.
 
 mod file;
+mod fold;
 
 pub use file::check;
 
@@ -62,9 +63,14 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
     let scratch_ident = format_ident!("{}Scratch", ident);
     let path = located.path.to_string_lossy().into_owned();
 
+    let folds = fold::folds(net);
+    // A folded batch normalization's parameters, decoded once into a constant that both its
+    // field and the folding of the layer before it read.
+    let folded_bn = |b: usize| format_ident!("FOLDED_{}", b);
     let mut fields = Vec::new();
     let mut inits = Vec::new();
-    for layer in &net.layers {
+    let mut consts = Vec::new();
+    for (i, layer) in net.layers.iter().enumerate() {
         let Some((ty, sizes)) = params_type(&core, layer) else {
             continue;
         };
@@ -75,30 +81,55 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         } else {
             quote!(#(#docs)*)
         };
-        fields.push(quote!(#doc #lvis #field: #ty));
+        // Read by nothing once folded, and kept so that the struct holds every tensor of the
+        // weight file (`PARAM_BYTES` is its size).
+        let unread = folds.passes[i].then(|| quote!(#[allow(dead_code)]));
+        fields.push(quote!(#doc #unread #lvis #field: #ty));
+        let fold = folds.batch_norm[i];
         let decode = |&(tensor, n): &(&'static str, usize)| {
             // A `Bidirectional` copy's tensors are `forward_lstm.kernel`, …: the field is the
             // part after the copy's name.
             let name = format_ident!("{}", tensor.rsplit('.').next().expect("a name"));
             let offset = lit(located.offsets[&(layer.name.clone(), tensor)]);
             let n = lit(n);
-            quote!(#name: #core::decode::<#n>(BYTES, #offset))
+            let value = quote!(#core::decode::<#n>(BYTES, #offset));
+            match (fold, tensor) {
+                (Some((b, eps)), "kernel") => {
+                    let (bn, eps) = (folded_bn(b), Literal::f32_suffixed(eps as f32));
+                    quote!(#name: #core::norm::fold_kernel(#value, &#bn, #eps))
+                }
+                (Some((b, eps)), "bias") => {
+                    let (bn, eps) = (folded_bn(b), Literal::f32_suffixed(eps as f32));
+                    quote!(#name: #core::norm::fold_bias(#value, &#bn, #eps))
+                }
+                _ => quote!(#name: #value),
+            }
         };
         let init = layer
             .kind
             .spec()
             .params_init(&core, sizes.iter().map(decode).collect());
-        inits.push(quote!(#field: #init));
+        if folds.passes[i] {
+            let bn = folded_bn(i);
+            consts.push(quote!(const #bn: #ty = #init;));
+            inits.push(quote!(#field: #bn));
+        } else {
+            inits.push(quote!(#field: #init));
+        }
     }
 
     // One arena, laid out by liveness (`plan`): tensors whose lifetimes do not overlap share it,
     // so a stack needs about its two largest adjacent outputs, not the sum of all of them.
-    let plan = plan::plan(net);
+    // Folded layers write nothing.
+    let plan = plan::plan_with(net, &folds.passes);
     let mut steps = Vec::new();
     let tokens = matches!(net.input, Shape::Tokens(_));
     for (i, layer) in net.layers.iter().enumerate() {
+        if folds.passes[i] {
+            continue;
+        }
         let f = &layer.field;
-        let act = activation(&core, layer.activation());
+        let act = activation(&core, folds.activation[i].unwrap_or(layer.activation()));
         let cx = Step {
             core: &core,
             corelib: &corelib,
@@ -152,7 +183,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         .then(|| quote!(let ids: &[u32] = x;));
     let params = lit(net.layers.iter().map(|l| l.params() + l.non_trainable()).sum());
     let param_bytes = lit(footprint::param_bytes(net));
-    let activation_bytes = lit(footprint::activation_bytes(net));
+    let activation_bytes = lit(plan.floats * core::mem::size_of::<f32>());
     let scratch_doc = format!(
         "Buffers of a single-sample forward: one arena of {} floats, shared by the layers' outputs \
          and recurrent state that are not alive at once (at most {} floats are at any layer).",
@@ -195,6 +226,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
             #[allow(long_running_const_eval)]
             pub const EMBEDDED: Self = {
                 const BYTES: &[u8] = include_bytes!(#path);
+                #(#consts)*
                 Self { #(#inits,)* }
             };
 

@@ -103,6 +103,13 @@ impl KindSpec for ActivationLayer {
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {
         let (layer, act) = (cx.layer, cx.act);
+        if layer.activation() != crate::spec::Activation::Softmax {
+            // Element-wise: one pass over the whole tensor, not a call per pixel.
+            return Some(quote! {
+                out.copy_from_slice(x0);
+                #act.apply(out);
+            });
+        }
         // Softmax normalises each run of the last axis's values.
         let f = lit(layer.output.dims().last().copied().unwrap_or(1));
         Some(quote! {

@@ -176,7 +176,7 @@ impl KindSpec for Conv2D {
             quote!(&[0.0f32; #filters])
         };
         Some(quote! {
-            #core::conv::conv2d(&#win, x0, &self.#f.kernel, #bias, out, #act);
+            #core::conv::conv2d::<#filters>(&#win, x0, &self.#f.kernel, #bias, out, #act);
             #softmax
         })
     }

@@ -274,14 +274,15 @@ impl KindSpec for Depthwise {
         let win = embedded_window(core, layer.input, layer.output, &self.window);
         let m = lit(self.multiplier);
         let width = lit(layer.output.dims()[2]);
+        let cm = lit(layer.input.dims()[2] * self.multiplier);
         let softmax = (self.activation == Activation::Softmax)
             .then(|| quote!(for px in out.chunks_exact_mut(#width) { #act.apply(px); }));
         let step = match self.filters {
             None => quote! {
-                #core::conv::depthwise_conv2d(&#win, #m, x0, &self.#f.kernel, &self.#f.bias, out, #act);
+                #core::conv::depthwise_conv2d::<#cm>(&#win, #m, x0, &self.#f.kernel, &self.#f.bias, out, #act);
             },
             Some(_) => quote! {
-                #core::conv::separable_conv2d(&#win, #m, x0, &self.#f.depthwise_kernel,
+                #core::conv::separable_conv2d::<#cm, #width>(&#win, #m, x0, &self.#f.depthwise_kernel,
                     &self.#f.pointwise_kernel, &self.#f.bias, state, out, #act);
             },
         };

@@ -1,0 +1,73 @@
+//! What an embedded network does at compile time that its trainable twin does per sample, as
+//! TFLite's converter does: a `BatchNormalization` right after the `Conv2D`, `DepthwiseConv2D`
+//! or `Dense` it normalizes is folded into that layer's kernel and bias (during constant
+//! evaluation, by `dl_core::norm::fold_*`), and an element-wise `Activation` layer right after
+//! either is applied by that layer's step as it stores its output. Both then write nothing:
+//! their output is their input's memory, so they also leave the arena.
+
+use crate::kinds::Kind;
+use crate::model::{Network, Source};
+use crate::spec::Activation;
+
+/// Per layer of the network.
+pub struct Folds {
+    /// The layer writes nothing: its output is its input's.
+    pub passes: Vec<bool>,
+    /// For a layer that absorbs a batch normalization: that layer's index and its epsilon.
+    pub batch_norm: Vec<Option<(usize, f64)>>,
+    /// For a layer that applies a following `Activation` layer's activation.
+    pub activation: Vec<Option<Activation>>,
+}
+
+/// The one layer reading layer `p`'s output, if exactly one does (and it is not the output).
+fn only_reader(net: &Network, p: usize) -> Option<usize> {
+    if p + 1 == net.layers.len() {
+        return None;
+    }
+    let mut readers = net
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.inputs.contains(&Source::Node(p)));
+    let (r, _) = readers.next()?;
+    readers.next().is_none().then_some(r)
+}
+
+pub fn folds(net: &Network) -> Folds {
+    let n = net.layers.len();
+    let mut f = Folds {
+        passes: vec![false; n],
+        batch_norm: vec![None; n],
+        activation: vec![None; n],
+    };
+    for (p, layer) in net.layers.iter().enumerate() {
+        let (linear, use_bias) = match &layer.kind {
+            Kind::Conv2D(k) => (k.activation == Activation::Linear, k.use_bias),
+            Kind::Dense(k) => (k.activation == Activation::Linear, k.use_bias),
+            Kind::Depthwise(k) if k.filters.is_none() => (k.activation == Activation::Linear, k.use_bias),
+            _ => continue,
+        };
+        // A bias to fold the shift into, and no activation between the layer and the norm.
+        if !(linear && use_bias) {
+            continue;
+        }
+        let mut last = p;
+        if let Some(b) = only_reader(net, p)
+            && let Kind::BatchNorm(bn) = &net.layers[b].kind
+            && net.layers[b].inputs == [Source::Node(p)]
+        {
+            f.batch_norm[p] = Some((b, bn.epsilon));
+            f.passes[b] = true;
+            last = b;
+        }
+        if let Some(a) = only_reader(net, last)
+            && let Kind::Activation(_) = &net.layers[a].kind
+            && net.layers[a].inputs == [Source::Node(last)]
+            && net.layers[a].activation() != Activation::Softmax
+        {
+            f.activation[p] = Some(net.layers[a].activation());
+            f.passes[a] = true;
+        }
+    }
+    f
+}
