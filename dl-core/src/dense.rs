@@ -8,7 +8,7 @@ use crate::block;
 ///
 /// The sizes are const arguments so that the accumulators are fixed-size blocks of outputs the
 /// compiler keeps in vector registers across the whole column of the kernel
-/// ([`crate::block`]) instead of reloading `y` for every input.
+/// (the crate's register-blocked products) instead of reloading `y` for every input.
 #[inline]
 pub fn dense<const I: usize, const O: usize>(
     x: &[f32],

@@ -71,3 +71,56 @@ pub fn folds(net: &Network) -> Folds {
     }
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn folds_of(tokens: proc_macro2::TokenStream) -> Folds {
+        let syntax: crate::parse::Network = syn::parse2(tokens).expect("valid syntax");
+        match crate::model::build(&syntax) {
+            Ok(net) => folds(&net),
+            Err(_) => panic!("the declaration has errors"),
+        }
+    }
+
+    #[test]
+    fn a_norm_and_an_activation_right_after_a_linear_layer_fold_into_it() {
+        let f = folds_of(quote!(struct N {
+            input: [6, 6, 2],
+            Conv2D(4, (3, 3)),
+            BatchNormalization(),
+            Activation(relu),
+            Flatten,
+            Dense(3),
+            Activation(tanh),
+        }));
+        assert_eq!(f.passes, [false, true, true, false, false, true]);
+        assert_eq!(f.batch_norm[0], Some((1, 0.001)));
+        assert_eq!(f.activation[0], Some(Activation::Relu));
+        assert_eq!(f.batch_norm[4], None);
+        assert_eq!(f.activation[4], Some(Activation::Tanh));
+    }
+
+    #[test]
+    fn nothing_folds_past_an_activation_a_second_reader_or_a_softmax() {
+        let f = folds_of(quote!(struct N {
+            input: [6, 6, 2],
+            // Its own activation comes before the norm.
+            Conv2D(4, (3, 3), relu),
+            BatchNormalization(),
+            // Read by the norm and by `Add`.
+            a: Conv2D(4, (1, 1)),
+            b: BatchNormalization(),
+            Add(a, b),
+            Flatten,
+            Dense(3),
+            Activation(softmax),
+        }));
+        assert!(f.passes.iter().all(|&p| !p));
+        assert!(f.batch_norm.iter().all(Option::is_none));
+        assert!(f.activation.iter().all(Option::is_none));
+    }
+}
