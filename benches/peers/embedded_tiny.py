@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter as LiteRT  # noqa: E402
 from safetensors.numpy import load_file  # noqa: E402
+import tflite_micro  # noqa: E402
 from tflite_micro import runtime as tflm  # noqa: E402
 
 import make_mlperf_tiny_fixtures as tiny  # noqa: E402
@@ -171,7 +172,7 @@ def main():
             f"| {kib(d['param_bytes'])} | {kib(theirs['tflite_bytes'])} | {kib(sizes[name])} |"
         )
     print(
-        f"TensorFlow {tf.__version__}, tflite-micro {getattr(tflm, '__version__', '?')}, "
+        f"TensorFlow {tf.__version__}, tflite-micro {tflite_micro.__version__}, "
         f"load average {os.getloadavg()[0]:.1f}, dl built with RUSTFLAGS=\"{RUSTFLAGS}\"\n"
     )
     print("| model | dl embedded `forward_in` | TFLM `invoke` (÷ dl) | LiteRT `invoke`, 1 thread (÷ dl) "

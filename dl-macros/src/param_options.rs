@@ -206,19 +206,39 @@ pub fn fans(shape: &[usize]) -> (usize, usize) {
     }
 }
 
-/// The match arms, by tensor index in the runtime's order, that fill the tensors of `layer`
-/// its declaration gives an initializer (`kernel_initializer = he_normal`).
-pub fn initialized_tensors(k: &TokenStream, layer: &Layer) -> Vec<TokenStream> {
+/// Each option of `layer` with the index of its tensor in the runtime's order and the tensor's
+/// Keras shape. A kind names its options' tensors as its `param_shapes` does; an option whose
+/// tensor is not among them would be silently ignored, so it is a bug in the kind.
+fn options_by_tensor(layer: &Layer) -> Vec<(usize, Vec<usize>, ParamOption)> {
     let shapes = layer.param_shapes();
     layer
         .kind
         .spec()
         .param_options()
         .iter()
-        .filter_map(|o| {
+        .map(|o| {
+            let index = shapes
+                .iter()
+                .position(|(name, _)| *name == o.tensor)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "`{}` has an option for a tensor it lacks: {}",
+                        layer.name, o.tensor
+                    )
+                });
+            (index, shapes[index].1.clone(), *o)
+        })
+        .collect()
+}
+
+/// The match arms, by tensor index in the runtime's order, that fill the tensors of `layer`
+/// its declaration gives an initializer (`kernel_initializer = he_normal`).
+pub fn initialized_tensors(k: &TokenStream, layer: &Layer) -> Vec<TokenStream> {
+    options_by_tensor(layer)
+        .into_iter()
+        .filter_map(|(index, shape, o)| {
             let init = o.initializer?.tokens(k);
-            let index = shapes.iter().position(|(name, _)| *name == o.tensor)?;
-            let (fan_in, fan_out) = fans(&shapes[index].1);
+            let (fan_in, fan_out) = fans(&shape);
             let (index, fan_in, fan_out) = (lit(index), lit(fan_in), lit(fan_out));
             Some(quote!(#index => #init.fill(&mut *rng, #fan_in, #fan_out, values),))
         })
@@ -233,16 +253,12 @@ pub fn regularized_tensors(
     layer: &Layer,
     ty: &TokenStream,
 ) -> Vec<TokenStream> {
-    let shapes = layer.param_shapes();
     let f = &layer.field;
-    layer
-        .kind
-        .spec()
-        .param_options()
-        .iter()
-        .filter_map(|o| {
+    options_by_tensor(layer)
+        .into_iter()
+        .filter_map(|(index, _, o)| {
             let reg = o.regularizer?.tokens(k);
-            let index = lit(shapes.iter().position(|(name, _)| *name == o.tensor)?);
+            let index = lit(index);
             Some(quote! {
                 {
                     let regularizer = #reg;
