@@ -49,7 +49,18 @@ VOCAB, SEQ = 10000, 100  # text_lstm: token ids in [0, VOCAB), sequences of SEQ 
 FAST = {"dataset": 8192, "epochs": 10, "repeats": 11, "block": 0.2}
 SLOW = {"dataset": 1024, "epochs": 3, "repeats": 5, "block": 0.2}
 DEEP = {"dataset": 512, "epochs": 3, "repeats": 5, "block": 0.2}
-SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW, "resnet8": DEEP}
+SETTINGS = {
+    "tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW, "resnet8": DEEP,
+    "ds_cnn": DEEP, "mobilenet_v1": DEEP,
+}  # fmt: skip
+# What run.sh times by default; `--tiny` times the two MLPerf Tiny models with depthwise layers.
+DEFAULT_MODELS = ("tutorial_mlp", "mnist_mlp", "mnist_cnn", "text_lstm", "resnet8")
+
+# MLPerf Tiny's DS-CNN and MobileNetV1 exactly as the reference Keras code builds them (with
+# their l2(1e-4) kernel regularizers and he_normal initializers), from the fixture script that
+# tests/mlperf_tiny.rs checks dl against, so all three frameworks time the reference models.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures"))
+import make_mlperf_tiny_fixtures as tiny  # noqa: E402
 
 
 def cpu_model():
@@ -120,6 +131,10 @@ def spec(name):
         return layers, keras.losses.SparseCategoricalCrossentropy
     if name == "resnet8":
         return resnet8, keras.losses.SparseCategoricalCrossentropy
+    if name == "ds_cnn":
+        return lambda: tiny.ds_cnn("float32"), keras.losses.SparseCategoricalCrossentropy
+    if name == "mobilenet_v1":
+        return lambda: tiny.mobilenet_v1("float32"), keras.losses.SparseCategoricalCrossentropy
     raise ValueError(name)
 
 
@@ -170,6 +185,12 @@ def data(name, n, seed=0):
     elif name == "resnet8":
         x = rng.random((n, 32, 32, 3), dtype=np.float32)
         y = rng.integers(0, 10, (n,)).astype(np.int32)
+    elif name == "ds_cnn":
+        x = rng.random((n, 49, 10, 1), dtype=np.float32)
+        y = rng.integers(0, 12, (n,)).astype(np.int32)
+    elif name == "mobilenet_v1":
+        x = rng.random((n, 96, 96, 3), dtype=np.float32)
+        y = rng.integers(0, 2, (n,)).astype(np.int32)
     else:
         x = rng.integers(0, VOCAB, (n, SEQ)).astype(np.int32)
         y = rng.integers(0, 10, (n,)).astype(np.int32)
@@ -378,7 +399,7 @@ def main():
     p.add_argument("--epochs", type=int, help="timed fit epochs after one warm-up epoch; default per model")
     p.add_argument("--block", type=float, help="seconds per timed repeat; default per model")
     p.add_argument("--dataset", type=int, help="samples per fit epoch; default per model")
-    p.add_argument("--models", default=",".join(SETTINGS))
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"any of {','.join(SETTINGS)}")
     args = p.parse_args()
 
     started = time.time()

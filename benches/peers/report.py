@@ -27,6 +27,14 @@ MODELS = {
     "resnet8": "MLPerf Tiny ResNet-8: Conv2D(16, 3×3, same) → BN → relu → 3 residual stacks (16, 32, 64"
     " filters; 2× conv 3×3 + BN; strided 1×1 projection in stacks 2 and 3) → AveragePooling2D(8) → Flatten"
     " → Dense(10, softmax), input 32×32×3; no weight decay; Adam; sparse categorical CE",
+    "ds_cnn": "MLPerf Tiny DS-CNN (keyword spotting): Conv2D(64, 10×4, stride 2, same) → BN → relu →"
+    " Dropout(0.2) → 4× [DepthwiseConv2D(3×3) → BN → relu → Conv2D(64, 1×1) → BN → relu] → Dropout(0.4)"
+    " → AveragePooling2D(24×5) → Flatten → Dense(12, softmax), input 49×10×1; l2(1e-4) on the Conv2D"
+    " kernels; Adam; sparse categorical CE",
+    "mobilenet_v1": "MLPerf Tiny MobileNetV1 α=0.25 (visual wake words): Conv2D(8, 3×3, stride 2) → BN"
+    " → relu → 13× [DepthwiseConv2D(3×3) → BN → relu → Conv2D(1×1) → BN → relu] (8 → 256 filters) →"
+    " AveragePooling2D(3) → Flatten → Dense(2, softmax), input 96×96×3; he_normal and l2(1e-4) on the"
+    " Conv2D kernels; Adam; sparse categorical CE",
 }
 PEERS = [("keras", "keras.json"), ("pytorch", "torch.json")]
 # Shown only when its JSON exists (run.sh --dfdx), and only for the models it times.
@@ -122,10 +130,11 @@ def main():
     for model, desc in MODELS.items():
         rows = {}
         ns = {}
+        model_notes = []
         for bench in ("forward_1", "train_batch32", f"predict_{PREDICT}"):
             ns[bench], why = criterion_ns(args.criterion, model, bench, args.dl_since)
             if why:
-                notes.append(f"dl {model}/{bench}: {why} in {args.criterion}")
+                model_notes.append(f"dl {model}/{bench}: {why} in {args.criterion}")
         train_ns, fwd_ns, pred_ns = ns["train_batch32"], ns["forward_1"], ns[f"predict_{PREDICT}"]
         rows["dl"] = {
             "train": BATCH / (train_ns * 1e-9) if train_ns else None,
@@ -140,7 +149,7 @@ def main():
             if m is None and key in dict(OPTIONAL_PEERS):
                 continue
             if m is None:
-                notes.append(f"{labels[key]} {model}: no result in {args.results}")
+                model_notes.append(f"{labels[key]} {model}: no result in {args.results}")
                 rows[key] = {"train": None, "fwd": None, "pred": None}
                 continue
             rows[key] = {
@@ -152,6 +161,9 @@ def main():
                 "pred_path": m.get("predict_path"),
                 "fwd_direct": m.get("forward_direct_us"),
             }
+        if all(row.get(k) is None for row in rows.values() for k in ("train", "fwd", "pred")):
+            continue  # a model this run did not time (e.g. the --tiny models in a default run)
+        notes.extend(model_notes)
         dl = rows["dl"]
         for key, row in rows.items():
             row["speedup_train"] = None if key == "dl" else ratio(dl["train"], row["train"])

@@ -7,6 +7,7 @@
 #   bash benches/peers/run.sh --install-only # only create/update the venv
 #   bash benches/peers/run.sh --dfdx         # also build and time benches/peers/dfdx (MLPs, stable)
 #   bash benches/peers/run.sh --resnet8      # only ResNet-8 (peers and dl); the other models n/a
+#   bash benches/peers/run.sh --tiny         # only MLPerf Tiny's DS-CNN and MobileNetV1 (peers and dl)
 #   bash benches/peers/run.sh --compile-time # only: incremental release rebuild (and cargo check)
 #                                            # of crates declaring the tutorial networks, VGG-16,
 #                                            # ResNet-8 and 3-200-layer stacks, dl against dfdx
@@ -29,6 +30,7 @@ install_only=0
 run_dfdx=0
 compile_time=0
 resnet8_only=0
+tiny_only=0
 for arg in "$@"; do
     case "$arg" in
         --no-dl) run_dl=0 ;;
@@ -37,7 +39,8 @@ for arg in "$@"; do
         --dfdx) run_dfdx=1 ;;
         --compile-time) compile_time=1 ;;
         --resnet8) resnet8_only=1 ;;
-        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+        --tiny) tiny_only=1 ;;
+        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -160,6 +163,7 @@ start_epoch="$(date +%s)"
 
 peer_models=()
 [[ $resnet8_only == 1 ]] && peer_models=(--models resnet8)
+[[ $tiny_only == 1 ]] && peer_models=(--models ds_cnn,mobilenet_v1)
 if [[ $run_peers == 1 ]]; then
     log "Keras (tensorflow-cpu)"
     rm -f "$RESULTS/keras.json"
@@ -177,7 +181,12 @@ if [[ $run_dl == 1 ]]; then
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' ||
         echo "$ROOT/target")"
 fi
-if [[ $run_dl == 1 && $resnet8_only == 0 ]]; then
+if [[ $run_dl == 1 && $tiny_only == 1 ]]; then
+    log "dl (cargo bench --bench tiny)"
+    (cd "$ROOT" && "${PIN[@]}" cargo bench --bench tiny -- --noplot) ||
+        echo "run.sh: dl's tiny bench failed; ds_cnn's and mobilenet_v1's dl numbers are n/a" >&2
+fi
+if [[ $run_dl == 1 && $resnet8_only == 0 && $tiny_only == 0 ]]; then
     log "dl (cargo bench --bench mlp --bench cnn)"
     (cd "$ROOT" && "${PIN[@]}" cargo bench --bench mlp --bench cnn -- --noplot) ||
         echo "run.sh: dl's mlp/cnn bench failed; the missing numbers are reported as n/a" >&2
@@ -190,7 +199,7 @@ if [[ $run_dl == 1 && $resnet8_only == 0 ]]; then
         echo "run.sh: benches/lstm.rs does not exist yet; text_lstm's dl numbers are n/a" >&2
     fi
 fi
-if [[ $run_dl == 1 ]]; then
+if [[ $run_dl == 1 && $tiny_only == 0 ]]; then
     log "dl (cargo bench --bench resnet)"
     (cd "$ROOT" && "${PIN[@]}" cargo bench --bench resnet -- --noplot) ||
         echo "run.sh: dl's resnet bench failed; resnet8's dl numbers are reported as n/a" >&2

@@ -45,11 +45,17 @@ VOCAB, SEQ = 10000, 100  # text_lstm: token ids in [0, VOCAB), sequences of SEQ 
 
 FAST = {"repeats": 11, "block": 0.2, "dataset": DATASET}
 SLOW = {"repeats": 5, "block": 0.2, "dataset": 1024}
-SETTINGS = {"tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW, "resnet8": SLOW}
-LAYOUTS = {
-    "mnist_cnn": ("contiguous (NCHW)", "channels_last"),
-    "resnet8": ("contiguous (NCHW)", "channels_last"),
-}
+SETTINGS = {
+    "tutorial_mlp": FAST, "mnist_mlp": FAST, "mnist_cnn": SLOW, "text_lstm": SLOW, "resnet8": SLOW,
+    "ds_cnn": SLOW, "mobilenet_v1": SLOW,
+}  # fmt: skip
+# What run.sh times by default; `--tiny` times the two MLPerf Tiny models with depthwise layers.
+DEFAULT_MODELS = ("tutorial_mlp", "mnist_mlp", "mnist_cnn", "text_lstm", "resnet8")
+IMAGE_LAYOUTS = ("contiguous (NCHW)", "channels_last")
+LAYOUTS = {name: IMAGE_LAYOUTS for name in ("mnist_cnn", "resnet8", "ds_cnn", "mobilenet_v1")}
+# Keras's l2(1e-4) kernel regularizer adds 1e-4·Σw² to the loss, so 2e-4·w to the gradient:
+# Adam's (coupled) weight_decay on the same kernels.
+L2_DECAY = 2e-4
 
 
 def cpu_model():
@@ -103,7 +109,101 @@ def build(name):
         return TextLstm(), nn.Softmax(dim=-1), nn.CrossEntropyLoss()
     if name == "resnet8":
         return ResNet8(), nn.Softmax(dim=-1), nn.CrossEntropyLoss()
+    if name == "ds_cnn":
+        return DsCnn(), nn.Softmax(dim=-1), nn.CrossEntropyLoss()
+    if name == "mobilenet_v1":
+        return MobileNetV1(), nn.Softmax(dim=-1), nn.CrossEntropyLoss()
     raise ValueError(name)
+
+
+def same(kernel, stride, size):
+    """Keras's ``padding='same'`` for one axis: (before, after), the odd pixel after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv_same(cin, cout, kernel, stride, size, groups=1):
+    """A Conv2d padded as Keras's ``same`` pads an input of ``size`` (height, width)."""
+    (kh, kw), (h, w) = kernel, size
+    top, bottom = same(kh, stride, h)
+    left, right = same(kw, stride, w)
+    conv = nn.Conv2d(cin, cout, kernel, stride=stride, groups=groups)
+    if top == bottom and left == right:
+        conv.padding = (top, left)
+        return conv
+    return nn.Sequential(nn.ZeroPad2d((left, right, top, bottom)), conv)
+
+
+def he_normal(conv):
+    """Keras's he_normal: a normal truncated at two standard deviations, scaled so that the
+    truncated one has standard deviation √(2 / fan_in)."""
+    std = (2.0 / conv.weight[0].numel()) ** 0.5 / 0.87962566103423978
+    nn.init.trunc_normal_(conv.weight, std=std, a=-2 * std, b=2 * std)
+    return conv
+
+
+class DsCnn(nn.Module):
+    """MLPerf Tiny's DS-CNN (keyword_spotting/keras_model.py) as keras_bench.py builds it from
+    the fixture script: 49×10×1 MFCCs, Conv2D(64, 10×4, stride 2) → BN → relu → Dropout(0.2),
+    four depthwise-separable blocks of 64, Dropout(0.4), AveragePooling2D(24×5), Dense(12).
+    l2(1e-4) on the standard convolutions' kernels (``l2_kernels``)."""
+
+    def __init__(self):
+        super().__init__()
+        first = conv_same(1, 64, (10, 4), 2, (49, 10))
+        layers = [first, bn(64), nn.ReLU(), nn.Dropout(0.2)]
+        self.l2_kernels = [first[-1].weight if isinstance(first, nn.Sequential) else first.weight]
+        for _ in range(4):
+            pointwise = nn.Conv2d(64, 64, 1)
+            self.l2_kernels.append(pointwise.weight)
+            layers += [conv_same(64, 64, (3, 3), 1, (25, 5), groups=64), bn(64), nn.ReLU(),
+                       pointwise, bn(64), nn.ReLU()]  # fmt: skip
+        layers += [nn.Dropout(0.4), nn.AvgPool2d((24, 5)), nn.Flatten(), nn.Linear(64, 12)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class MobileNetV1(nn.Module):
+    """MLPerf Tiny's MobileNetV1, α = 0.25, on 96×96×3 (visual_wake_words/vww_model.py) as
+    keras_bench.py builds it: he_normal and l2(1e-4) on the standard convolutions' kernels."""
+
+    def __init__(self):
+        super().__init__()
+        filters, size = 8, 48
+        first = conv_same(3, filters, (3, 3), 2, (96, 96))
+        stem = first[-1] if isinstance(first, nn.Sequential) else first
+        self.l2_kernels = [he_normal(stem).weight]
+        layers = [first, bn(filters), nn.ReLU()]
+        blocks = [(1, True), (2, True), (1, False), (2, True), (1, False), (2, True)]
+        blocks += [(1, False)] * 5 + [(2, True), (1, False)]
+        for stride, doubles in blocks:
+            layers += [conv_same(filters, filters, (3, 3), stride, (size, size), groups=filters),
+                       bn(filters), nn.ReLU()]  # fmt: skip
+            size = -(-size // stride)
+            cout = filters * 2 if doubles else filters
+            pointwise = he_normal(nn.Conv2d(filters, cout, 1))
+            self.l2_kernels.append(pointwise.weight)
+            layers += [pointwise, bn(cout), nn.ReLU()]
+            filters = cout
+        layers += [nn.AvgPool2d(size), nn.Flatten(), nn.Linear(filters, 2)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def param_groups(body):
+    """Adam's parameter groups: the kernels Keras regularizes get ``L2_DECAY``."""
+    decayed = {id(p) for p in getattr(body, "l2_kernels", [])}
+    if not decayed:
+        return body.parameters()
+    return [
+        {"params": [p for p in body.parameters() if id(p) not in decayed]},
+        {"params": [p for p in body.parameters() if id(p) in decayed], "weight_decay": L2_DECAY},
+    ]
 
 
 def bn(channels):
@@ -180,6 +280,12 @@ def data(name, n, seed=0):
     elif name == "resnet8":
         x = rng.random((n, 3, 32, 32), dtype=np.float32)
         y = rng.integers(0, 10, (n,)).astype(np.int64)
+    elif name == "ds_cnn":
+        x = rng.random((n, 1, 49, 10), dtype=np.float32)
+        y = rng.integers(0, 12, (n,)).astype(np.int64)
+    elif name == "mobilenet_v1":
+        x = rng.random((n, 3, 96, 96), dtype=np.float32)
+        y = rng.integers(0, 2, (n,)).astype(np.int64)
     else:
         x = rng.integers(0, VOCAB, (n, SEQ)).astype(np.int64)
         y = rng.integers(0, 10, (n,)).astype(np.int64)
@@ -192,7 +298,7 @@ def bench_train(name, layout, fused, flush_denormal, cfg):
     x, y = data(name, cfg["dataset"])
     body, x = to_layout(layout, body, x)
     body.train()
-    opt = torch.optim.Adam(body.parameters(), lr=1e-3, fused=fused)
+    opt = torch.optim.Adam(param_groups(body), lr=1e-3, fused=fused)
     batches = [(bx.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else bx, by)
                for bx, by in zip(x.split(BATCH), y.split(BATCH))]  # fmt: skip
     state = {"i": 0}
@@ -281,7 +387,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--repeats", type=int, help="timed repeats per path (median); default per model")
     p.add_argument("--block", type=float, help="seconds per timed repeat; default per model")
-    p.add_argument("--models", default=",".join(SETTINGS))
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help=f"any of {','.join(SETTINGS)}")
     args = p.parse_args()
 
     started = time.time()
