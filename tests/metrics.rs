@@ -136,6 +136,16 @@ fn bits<M: Model>(m: &M) -> Vec<u32> {
 /// validation metrics are `evaluate_with`'s on the validation data.
 #[test]
 fn training_metrics_accumulate_over_the_epoch_and_validation_metrics_are_evaluate_s() {
+    training_metrics_of_still_weights(Parallel::default());
+}
+
+/// The same with batches cut into shards: the shards' outputs all count, in order.
+#[test]
+fn sharded_steps_feed_every_shard_s_outputs_to_the_metrics() {
+    training_metrics_of_still_weights(Parallel::new(3).with_threads(2));
+}
+
+fn training_metrics_of_still_weights(parallel: Parallel) {
     let (x, y) = data(200, 1);
     let (vx, vy) = data(64, 2);
     let mut net = Classes::seeded(3);
@@ -168,6 +178,7 @@ fn training_metrics_accumulate_over_the_epoch_and_validation_metrics_are_evaluat
                 metrics: metrics.clone(),
                 validation_data: Some((&vx, &vy)),
                 verbose: false,
+                parallel,
                 ..Fit::default()
             },
         )
