@@ -128,8 +128,8 @@ fn learns_a_non_linear_problem_and_reports_history() {
         )
         .unwrap();
     assert_eq!(history.epochs.len(), 30);
-    let first = history.epochs[0];
-    let last = *history.last().unwrap();
+    let first = &history.epochs[0];
+    let last = history.last().unwrap();
     assert!(last.loss < 0.5 * first.loss, "{history}");
     assert!(last.val_accuracy.unwrap() > 0.93, "{history}");
     assert_eq!(history.accuracy().len(), 30);

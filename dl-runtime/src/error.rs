@@ -137,6 +137,24 @@ pub enum Error {
     /// Token ids that do not fit the network's sequence length or vocabulary.
     #[error(transparent)]
     Token(#[from] crate::tokens::TokenError),
+    /// A metric that cannot be computed: an option that does not fit it, a loss or output it
+    /// does not fit, a name taken twice, or a batch it cannot take.
+    #[error("metric `{metric}`: {message}")]
+    BadMetric {
+        /// The metric's name.
+        metric: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A history without epochs, asked for a file or a picture.
+    #[error("the history holds no epochs, so there is nothing to {what}")]
+    EmptyHistory {
+        /// `"write"` or `"draw"`.
+        what: &'static str,
+    },
+    /// Drawing or encoding a picture of a history failed.
+    #[error("could not draw the history: {0}")]
+    Plot(String),
     /// A class outside a [`ConfusionMatrix`](crate::metrics::ConfusionMatrix)'s range.
     #[error(transparent)]
     ClassOutOfRange(#[from] crate::metrics::ClassOutOfRange),

@@ -48,7 +48,7 @@ pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError,
     SparseCategoricalCrossEntropy,
 };
-pub use metrics::{ClassOutOfRange, ConfusionMatrix};
+pub use metrics::{ClassOutOfRange, ConfusionMatrix, Metric};
 pub use model::Model;
 pub use optim::{
     Adagrad, Adam, AdamW, Clip, CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay,
@@ -68,7 +68,7 @@ pub mod prelude {
         Activation, Adagrad, Adam, AdamW, BinaryCrossEntropy, CSVLogger, Callback, CategoricalCrossEntropy,
         Clip, Compile, Compiled, CosineDecay, CosineDecayRestarts, EarlyStopping, Error, ExponentialDecay,
         Fit, History, Huber, InverseTimeDecay, LearningRateScheduler, Loss, MeanAbsoluteError,
-        MeanSquaredError, Model, ModelCheckpoint, Optimizer, Parallel, PiecewiseConstantDecay,
+        MeanSquaredError, Metric, Model, ModelCheckpoint, Optimizer, Parallel, PiecewiseConstantDecay,
         ReduceLROnPlateau, RmsProp, Sgd, SparseCategoricalCrossEntropy, TerminateOnNaN, Tokens, Trainer,
     };
     pub use nalgebra::{SMatrix, SVector};

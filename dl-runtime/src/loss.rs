@@ -91,6 +91,19 @@ pub trait Loss<H: Head>: Sync {
     fn target_class(&self, _target: &Self::Target) -> usize {
         0
     }
+
+    /// Whether the network's outputs are logits (`from_logits`): metrics then see their
+    /// sigmoid (one unit) or softmax.
+    fn outputs_are_logits(&self) -> bool {
+        false
+    }
+
+    /// Writes a label as values of the output's shape into `out` (`H::UNITS` long): a class
+    /// index as a one-hot row, other labels as they are; what metrics compare outputs with.
+    /// Returns false if the loss cannot (the default), and `fit` then refuses metrics.
+    fn target_values(&self, _target: &Self::Target, _out: &mut [f32]) -> bool {
+        false
+    }
 }
 
 /// A loss `Self` whose labels are of type `T` on a network whose output is `H`: the bound the
@@ -276,6 +289,15 @@ impl Loss<OneUnit> for BinaryCrossEntropy {
     fn target_class(&self, t: &f32) -> usize {
         usize::from(*t > 0.5)
     }
+
+    fn outputs_are_logits(&self) -> bool {
+        self.from_logits
+    }
+
+    fn target_values(&self, t: &f32, out: &mut [f32]) -> bool {
+        out[0] = *t;
+        true
+    }
 }
 
 /// Runs a per-sample cross-entropy over a batch, choosing logits or probabilities as Keras does.
@@ -358,6 +380,15 @@ impl<const N: usize> Loss<Units<N>> for CategoricalCrossEntropy {
     fn target_class(&self, t: &Self::Target) -> usize {
         argmax(t.as_slice())
     }
+
+    fn outputs_are_logits(&self) -> bool {
+        self.from_logits
+    }
+
+    fn target_values(&self, t: &Self::Target, out: &mut [f32]) -> bool {
+        out.copy_from_slice(t.as_slice());
+        true
+    }
 }
 
 /// `sparse_categorical_crossentropy`: integer labels `0..N` over `N ≥ 2` classes.
@@ -397,6 +428,17 @@ impl<const N: usize> Loss<Units<N>> for SparseCategoricalCrossEntropy {
 
     fn target_class(&self, t: &usize) -> usize {
         *t
+    }
+
+    fn outputs_are_logits(&self) -> bool {
+        self.from_logits
+    }
+
+    fn target_values(&self, t: &usize, out: &mut [f32]) -> bool {
+        out.iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = f32::from(u8::from(i == *t)));
+        true
     }
 }
 
@@ -451,6 +493,11 @@ macro_rules! regression_loss {
             fn compute(&self, out: &HeadOutput<'_>, targets: &[H::Values], grad: Option<&mut [f32]>) -> (f32, GradOf) {
                 let $this = self;
                 regression_batch(out, targets, grad, |$e| $body)
+            }
+
+            fn target_values(&self, t: &H::Values, out: &mut [f32]) -> bool {
+                out.copy_from_slice(t.values());
+                true
             }
         }
     };

@@ -75,6 +75,17 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Compiled<M, L, O> {
         evaluate(&self.net, x, y, &self.trainer.loss)
     }
 
+    /// [`evaluate`](Compiled::evaluate) with Keras's metrics too, as
+    /// [`evaluate_with`](super::evaluate_with).
+    pub fn evaluate_with(
+        &self,
+        x: &[M::Input],
+        y: &[L::Target],
+        metrics: &[crate::metrics::Metric],
+    ) -> Result<Evaluation> {
+        super::evaluate_with(&self.net, x, y, &self.trainer.loss, metrics)
+    }
+
     /// [`evaluate`](Compiled::evaluate) with one weight per sample, as
     /// [`evaluate_weighted`](super::evaluate_weighted).
     pub fn evaluate_weighted(

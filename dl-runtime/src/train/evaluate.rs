@@ -1,7 +1,8 @@
 use super::check_data;
+use super::epoch_metrics::EpochMetrics;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
-use crate::metrics::ConfusionMatrix;
+use crate::metrics::{ConfusionMatrix, Metric};
 use crate::model::Model;
 use crate::sample::Sample;
 
@@ -27,6 +28,16 @@ pub struct Evaluation {
     pub accuracy: Option<f32>,
     /// Confusion matrix, for classification losses.
     pub confusion: Option<ConfusionMatrix>,
+    /// The metrics asked of [`evaluate_with`] under their log keys (`precision`, `auc`, …);
+    /// empty for [`evaluate`].
+    pub metrics: Vec<(String, f32)>,
+}
+
+impl Evaluation {
+    /// The value of the metric `key` (`"auc"`, `"f1_score_0"`, …), if it was computed.
+    pub fn metric(&self, key: &str) -> Option<f32> {
+        self.metrics.iter().find(|(k, _)| k == key).map(|&(_, v)| v)
+    }
 }
 
 /// Loss, accuracy and confusion matrix of `model` on `x`, `y` (inference mode).
@@ -36,7 +47,55 @@ pub fn evaluate<M: Model, L: Loss<M::Head>>(
     y: &[L::Target],
     loss: &L,
 ) -> Result<Evaluation> {
-    weighted(model, x, y, loss, &[])
+    weighted(model, x, y, loss, &[], None)
+}
+
+/// [`evaluate`] with Keras's `metrics` too, as `compile(metrics=[…])` then `evaluate` gives
+/// them: each [`Metric`] over the whole data set (the metrics given are not changed; their
+/// state before the call does not count). An `Err` names a metric that does not fit the loss.
+///
+/// ```
+/// use dl::metrics::Metric;
+/// use dl::prelude::*;
+///
+/// dl::network! {
+///     struct Net {
+///         input: [2],
+///         Dense(1, sigmoid),
+///     }
+/// }
+///
+/// let net = Net::seeded(1);
+/// let x = [SVector::from([0.5, -1.0]), SVector::from([-0.3, 2.0])];
+/// let y = [1.0, 0.0];
+/// let metrics = [Metric::auc(), Metric::precision()];
+/// let e = dl::train::evaluate_with(&net, &x, &y, &BinaryCrossEntropy::default(), &metrics).unwrap();
+/// assert!(e.metric("auc").is_some() && e.metric("precision").is_some());
+/// ```
+pub fn evaluate_with<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    x: &[M::Input],
+    y: &[L::Target],
+    loss: &L,
+    metrics: &[Metric],
+) -> Result<Evaluation> {
+    check_data("the evaluation data", x, y, loss)?;
+    let mut metrics = EpochMetrics::new::<M::Head, L>(metrics, loss, &y[0])?;
+    weighted(model, x, y, loss, &[], Some(&mut metrics))
+}
+
+/// The validation pass of `fit`: [`evaluate`] (weighted by `weights` unless empty, checked by
+/// `fit`) with `metrics` reset first.
+pub(crate) fn validate<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    x: &[M::Input],
+    y: &[L::Target],
+    loss: &L,
+    weights: &[f32],
+    metrics: &mut EpochMetrics,
+) -> Result<Evaluation> {
+    metrics.reset();
+    weighted(model, x, y, loss, weights, Some(metrics))
 }
 
 /// [`evaluate`] with one weight per sample, as Keras's `evaluate(x, y, sample_weight=…)`: the
@@ -52,7 +111,7 @@ pub fn evaluate_weighted<M: Model, L: Loss<M::Head>>(
     sample_weight: &[f32],
 ) -> Result<Evaluation> {
     check_weights("sample_weight", sample_weight, x.len())?;
-    weighted(model, x, y, loss, sample_weight)
+    weighted(model, x, y, loss, sample_weight, None)
 }
 
 /// Checks sample weights given as the option `what`, for `samples` samples.
@@ -73,13 +132,14 @@ pub(crate) fn check_weights(what: &'static str, weights: &[f32], samples: usize)
     Ok(())
 }
 
-/// [`evaluate`], weighted by `weights` unless it is empty.
+/// [`evaluate`], weighted by `weights` unless it is empty, feeding `metrics` if given.
 fn weighted<M: Model, L: Loss<M::Head>>(
     model: &M,
     x: &[M::Input],
     y: &[L::Target],
     loss: &L,
     weights: &[f32],
+    mut metrics: Option<&mut EpochMetrics>,
 ) -> Result<Evaluation> {
     check_data("the evaluation data", x, y, loss)?;
     let mut ws = M::Workspace::default();
@@ -102,6 +162,9 @@ fn weighted<M: Model, L: Loss<M::Head>>(
                 total += f64::from(w) * f64::from(l);
             }
         }
+        if let Some(m) = metrics.as_deref_mut() {
+            m.update::<M::Head, L>(loss, head.y, ys)?;
+        }
         if let Some(cm) = &mut confusion {
             for (i, (out, t)) in head.y.chunks_exact(head.units).zip(ys).enumerate() {
                 // The built-in losses' classes are in range (`check_data` checked the labels);
@@ -120,6 +183,7 @@ fn weighted<M: Model, L: Loss<M::Head>>(
         loss: (total / x.len() as f64) as f32 + model.regularize(None),
         accuracy: confusion.as_ref().map(ConfusionMatrix::accuracy),
         confusion,
+        metrics: metrics.map(|m| m.entries("")).unwrap_or_default(),
     })
 }
 

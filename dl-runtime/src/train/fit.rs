@@ -5,17 +5,19 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::callbacks::{BatchLog, Callback, Runner};
-use super::evaluate::check_weights;
+use super::callbacks::{BatchLog, Callback, LogKey, Runner};
+use super::check_data;
+use super::epoch_metrics::EpochMetrics;
+use super::evaluate::{check_weights, validate};
 use super::history::{EpochLog, History};
 use super::parallel::Parallel;
 use super::progress::Progress;
 use super::trainer::BatchStats;
 use super::trainer::Trainer;
 use super::update::Refused;
-use super::{check_data, evaluate, evaluate_weighted};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
+use crate::metrics::Metric;
 use crate::model::Model;
 use crate::optim::{Clip, Optimizer};
 
@@ -75,6 +77,12 @@ pub struct Fit<'v, X, T, L, O> {
     /// [`ModelCheckpoint`](super::ModelCheckpoint), …, or your own [`Callback`]), called in
     /// order at each hook. Pass `Box::new(&mut callback)` to read a callback after `fit`.
     pub callbacks: Vec<Box<dyn Callback + 'v>>,
+    /// Keras's `metrics` beyond accuracy ([`Metric::precision`], [`Metric::auc`], …), computed
+    /// over each epoch's batches as the weights change (training) and on the validation data
+    /// after it, into [`EpochLog::metrics`] under their keys (`auc`, `val_auc`), for the
+    /// history, the progress line and callbacks. Checked against the loss before the first
+    /// step.
+    pub metrics: Vec<Metric>,
 }
 
 impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
@@ -96,6 +104,7 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             callbacks: Vec::new(),
             sample_weight: None,
             class_weight: None,
+            metrics: Vec::new(),
         }
     }
 }
@@ -155,6 +164,7 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             callbacks,
             sample_weight,
             class_weight,
+            metrics,
         } = self;
         let rest = Fit {
             loss: (),
@@ -173,6 +183,7 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             callbacks,
             sample_weight,
             class_weight,
+            metrics,
         };
         (loss, optimizer, rest)
     }
@@ -204,6 +215,7 @@ where
     super::check_hyperparameters(&trainer.optimizer, cfg.clip)?;
     check_data("the training data", x, y, &trainer.loss)?;
     let weights = sample_weights(&trainer.loss, y, cfg.sample_weight, cfg.class_weight)?;
+    let mut metrics = EpochMetrics::new::<M::Head, L>(&cfg.metrics, &trainer.loss, &y[0])?;
     let split = cfg.validation_split;
     let (train_x, train_y, val) = match cfg.validation_data {
         Some((vx, vy)) => {
@@ -245,13 +257,17 @@ where
     trainer.set_steps(cfg.initial_epoch.wrapping_mul(batches));
     let classifies = trainer.loss.classes().is_some();
     let mut history = History::default();
-    let mut keys = vec!["loss"];
-    keys.extend(classifies.then_some("accuracy"));
+    let mut val_metrics = metrics.clone();
+    let mut keys = log_keys(classifies, &metrics, "");
     if val.is_some() {
-        keys.push("val_loss");
-        keys.extend(classifies.then_some("val_accuracy"));
+        keys.extend(log_keys(classifies, &metrics, "val_"));
     }
-    keys.extend(trainer.optimizer.learning_rate().map(|_| "learning_rate"));
+    keys.extend(
+        trainer
+            .optimizer
+            .learning_rate()
+            .map(|_| LogKey::plain("learning_rate")),
+    );
     let mut callbacks = cfg.callbacks;
     let mut runner = Runner {
         callbacks: &mut callbacks,
@@ -277,6 +293,7 @@ where
             order.shuffle(&mut rng);
         }
         let mut progress = Progress::new(epoch, cfg.epochs, batches, cfg.verbose);
+        metrics.reset();
         let (mut seen, mut loss_sum, mut correct) = (0usize, 0.0f64, 0usize);
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let batch = b + 1;
@@ -285,7 +302,12 @@ where
             })?;
             let step = trainer.step(model, train_x, train_y, train_w, chunk.iter().copied());
             let (stats, refused) = match step {
-                Ok(stats) => (stats, None),
+                Ok(stats) => {
+                    metrics
+                        .update_from_step(trainer)
+                        .inspect_err(|_| progress.abandon())?;
+                    (stats, None)
+                }
                 Err(r) => {
                     let loss = match &r {
                         Refused::Loss(loss) => *loss,
@@ -310,7 +332,7 @@ where
                 accuracy,
                 refused: refused.is_some(),
             };
-            progress.batch_done(batch, log.loss, accuracy);
+            progress.batch_done(batch, log.loss, accuracy, &metrics);
             runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_batch_end(&log, ctx))?;
             if let Some(r) = refused.filter(|_| !runner.stop) {
                 progress.abandon();
@@ -328,14 +350,13 @@ where
             val_accuracy: None,
             learning_rate: trainer.optimizer.learning_rate(),
             seconds: 0.0,
+            metrics: metrics.entries(""),
         };
         if let Some((vx, vy)) = val {
-            let e = match val_w.is_empty() {
-                true => evaluate(model, vx, vy, &trainer.loss)?,
-                false => evaluate_weighted(model, vx, vy, &trainer.loss, val_w)?,
-            };
+            let e = validate(model, vx, vy, &trainer.loss, val_w, &mut val_metrics)?;
             log.val_loss = Some(e.loss);
             log.val_accuracy = e.accuracy;
+            log.metrics.extend(val_metrics.entries("val_"));
         }
         log.seconds = start.elapsed().as_secs_f64();
         progress.finish(&log);
@@ -350,6 +371,17 @@ where
     }
     runner.call(model, &mut trainer.optimizer, |c, ctx| c.on_train_end(ctx))?;
     Ok(history)
+}
+
+/// The log keys of the loss, accuracy and metrics, each with `prefix`, in Keras's order.
+fn log_keys(classifies: bool, metrics: &EpochMetrics, prefix: &str) -> Vec<LogKey> {
+    let mut keys = vec![LogKey::plain(&format!("{prefix}loss"))];
+    keys.extend(classifies.then(|| LogKey::plain(&format!("{prefix}accuracy"))));
+    keys.extend(metrics.keys(prefix).into_iter().map(|(name, up)| LogKey {
+        name,
+        higher_is_better: Some(up),
+    }));
+    keys
 }
 
 /// The weight of every sample of `y` from `fit`'s `sample_weight` or `class_weight` (empty for

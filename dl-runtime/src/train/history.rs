@@ -1,7 +1,10 @@
 use core::fmt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 /// Loss and metrics of one epoch, as Keras's `History.history` holds them.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EpochLog {
     /// 1-based epoch.
     pub epoch: usize,
@@ -18,11 +21,15 @@ pub struct EpochLog {
     pub learning_rate: Option<f32>,
     /// Wall-clock time of the epoch.
     pub seconds: f64,
+    /// The values of `Fit::metrics` under their log keys: the training values over the epoch
+    /// (`precision`, `auc`, …), then the validation values (`val_precision`, `val_auc`, …).
+    pub metrics: Vec<(String, f32)>,
 }
 
 impl EpochLog {
     /// The log entry `key` as Keras's `logs[key]`: `loss`, `accuracy`, `val_loss`,
-    /// `val_accuracy` or `learning_rate`; `None` for one this epoch has not.
+    /// `val_accuracy`, `learning_rate` or a metric's key (`auc`, `val_auc`, …); `None` for one
+    /// this epoch has not.
     pub fn get(&self, key: &str) -> Option<f32> {
         match key {
             "loss" => Some(self.loss),
@@ -30,22 +37,35 @@ impl EpochLog {
             "val_loss" => self.val_loss,
             "val_accuracy" => self.val_accuracy,
             "learning_rate" => self.learning_rate,
-            _ => None,
+            _ => self.metrics.iter().find(|(k, _)| k == key).map(|&(_, v)| v),
         }
+    }
+
+    /// Every key this epoch holds, in Keras's order: `loss`, the training metrics, `val_loss`,
+    /// the validation metrics, `learning_rate`.
+    pub fn keys(&self) -> Vec<&str> {
+        let (val, train): (Vec<_>, Vec<_>) = self
+            .metrics
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .partition(|k| k.starts_with("val_"));
+        let mut keys = vec!["loss"];
+        keys.extend(self.accuracy.map(|_| "accuracy"));
+        keys.extend(train);
+        keys.extend(self.val_loss.map(|_| "val_loss"));
+        keys.extend(self.val_accuracy.map(|_| "val_accuracy"));
+        keys.extend(val);
+        keys.extend(self.learning_rate.map(|_| "learning_rate"));
+        keys
     }
 }
 
 impl fmt::Display for EpochLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "loss: {:.4}", self.loss)?;
-        if let Some(a) = self.accuracy {
-            write!(f, " - accuracy: {a:.4}")?;
-        }
-        if let Some(l) = self.val_loss {
-            write!(f, " - val_loss: {l:.4}")?;
-        }
-        if let Some(a) = self.val_accuracy {
-            write!(f, " - val_accuracy: {a:.4}")?;
+        let shown = self.keys().into_iter().filter(|&k| k != "learning_rate");
+        for (i, key) in shown.enumerate() {
+            let sep = if i == 0 { "" } else { " - " };
+            write!(f, "{sep}{key}: {:.4}", self.get(key).unwrap_or(f32::NAN))?;
         }
         Ok(())
     }
@@ -93,27 +113,74 @@ impl History {
     pub fn get(&self, key: &str) -> Vec<f32> {
         self.epochs.iter().filter_map(|e| e.get(key)).collect()
     }
+
+    /// A metric per epoch by its log key, `history.metric("auc")` or
+    /// `history.metric("val_auc")`, as Keras's `history.history["auc"]`; empty for a key the
+    /// logs do not hold. The same as [`History::get`], which also reads the loss and accuracy.
+    pub fn metric(&self, key: &str) -> Vec<f32> {
+        self.get(key)
+    }
+
+    /// The keys the epochs hold, in Keras's order (see [`EpochLog::keys`]); those of the first
+    /// epoch, which every epoch of one `fit` shares.
+    pub fn keys(&self) -> Vec<&str> {
+        self.epochs.first().map(EpochLog::keys).unwrap_or_default()
+    }
+}
+
+impl History {
+    /// The history as CSV, as pandas or a spreadsheet reads it: a header `epoch,` then the keys
+    /// in Keras's order ([`History::keys`]) then `seconds`, and one row per epoch (1-based)
+    /// with each value in the shortest decimal that reads back as the same `f32`; an empty
+    /// field for a value an epoch lacks. An `Err` for a history without epochs.
+    pub fn to_csv(&self) -> Result<String> {
+        if self.epochs.is_empty() {
+            return Err(Error::EmptyHistory { what: "write" });
+        }
+        let keys = self.keys();
+        let mut csv = format!("epoch,{},seconds\n", keys.join(","));
+        for e in &self.epochs {
+            csv += &e.epoch.to_string();
+            for k in &keys {
+                csv.push(',');
+                csv += &e.get(k).map(|v| v.to_string()).unwrap_or_default();
+            }
+            csv += &format!(",{}\n", e.seconds);
+        }
+        Ok(csv)
+    }
+
+    /// [`History::to_csv`] written to `path`.
+    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_file(path.as_ref(), self.to_csv()?.as_bytes())
+    }
+}
+
+/// Writes `bytes` to `path`, naming the file in the error.
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 impl fmt::Display for History {
+    /// A table: one row per epoch, one column per log key, then the epoch's time.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let opt = |v: Option<f32>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
-        writeln!(
-            f,
-            "{:>5}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
-            "epoch", "loss", "accuracy", "val_loss", "val_acc", "time"
-        )?;
+        let keys = self.keys();
+        let width = |k: &str| k.len().max(8);
+        write!(f, "{:>5}", "epoch")?;
+        for k in &keys {
+            write!(f, "  {k:>w$}", w = width(k))?;
+        }
+        writeln!(f, "  {:>8}", "time")?;
         for e in &self.epochs {
-            writeln!(
-                f,
-                "{:>5}  {:>8.4}  {:>8}  {:>8}  {:>8}  {:>8}",
-                e.epoch,
-                e.loss,
-                opt(e.accuracy),
-                opt(e.val_loss),
-                opt(e.val_accuracy),
-                duration(e.seconds)
-            )?;
+            write!(f, "{:>5}", e.epoch)?;
+            for k in &keys {
+                let v = e.get(k).map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
+                write!(f, "  {v:>w$}", w = width(k))?;
+            }
+            writeln!(f, "  {:>8}", duration(e.seconds))?;
         }
         Ok(())
     }

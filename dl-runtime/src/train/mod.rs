@@ -5,10 +5,13 @@
 mod callbacks;
 mod compiled;
 mod debug_build;
+mod epoch_metrics;
 mod evaluate;
 mod fit;
 mod history;
 mod parallel;
+#[cfg(feature = "plot")]
+mod plot;
 mod progress;
 mod split;
 mod trainer;
@@ -19,7 +22,7 @@ pub use callbacks::{
     ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use compiled::{Compile, Compiled};
-pub use evaluate::{Evaluation, evaluate, evaluate_weighted, predict};
+pub use evaluate::{Evaluation, evaluate, evaluate_weighted, evaluate_with, predict};
 pub use fit::{Fit, fit};
 pub use history::{EpochLog, History};
 pub use parallel::Parallel;

@@ -209,6 +209,19 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
         &self.sum
     }
 
+    /// Visits the workspace of every shard that held samples in the last batch, in batch
+    /// order, with its number of samples; shard 0's workspace is the trainer's, `first`.
+    pub(crate) fn each_workspace(
+        &mut self,
+        first: &mut M::Workspace,
+        mut f: impl FnMut(&mut M::Workspace, usize),
+    ) {
+        f(first, self.first.samples);
+        for s in &mut self.extra {
+            f(&mut s.workspace, s.out.samples);
+        }
+    }
+
     /// Forward, loss and backward of `batch` shard by shard, the shards' gradients added into
     /// [`Shards::gradients`], then `then`. `Err` carries a non-finite loss, or a step refused by
     /// [`apply`]; the weights and the optimizer's state are then untouched.

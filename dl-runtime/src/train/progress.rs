@@ -3,6 +3,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::epoch_metrics::EpochMetrics;
 use super::history::EpochLog;
 
 /// Keras's per-epoch progress bar: batch count, running loss and metric, ETA. Drawn only when
@@ -39,15 +40,25 @@ impl Progress {
         }
     }
 
-    pub(crate) fn batch_done(&mut self, batch: usize, loss: f32, accuracy: Option<f32>) {
+    pub(crate) fn batch_done(
+        &mut self,
+        batch: usize,
+        loss: f32,
+        accuracy: Option<f32>,
+        metrics: &EpochMetrics,
+    ) {
         let Some(bar) = &self.bar else { return };
         bar.set_position(batch as u64);
         if self.last_message.elapsed() >= REFRESH {
             self.last_message = Instant::now();
-            bar.set_message(match accuracy {
-                Some(a) => format!("loss: {loss:.4} - accuracy: {a:.4}"),
-                None => format!("loss: {loss:.4}"),
-            });
+            let mut message = format!("loss: {loss:.4}");
+            if let Some(a) = accuracy {
+                message += &format!(" - accuracy: {a:.4}");
+            }
+            for (key, value) in metrics.entries("") {
+                message += &format!(" - {key}: {value:.4}");
+            }
+            bar.set_message(message);
         }
     }
 

@@ -169,6 +169,24 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         Ok(self.forward_backward(model))
     }
 
+    /// Visits the outputs of the last step's forward pass (training mode, before its update;
+    /// backward passes leave them) with their labels, shard by shard in batch order.
+    pub(crate) fn outputs(&mut self, mut f: impl FnMut(&L, &[f32], &[L::Target])) {
+        let (loss, targets) = (&self.loss, &self.y);
+        let mut at = 0;
+        let mut visit = |ws: &mut M::Workspace, n: usize| {
+            if n > 0 {
+                let (head, _) = M::head(ws);
+                f(loss, head.y, &targets[at..at + n]);
+                at += n;
+            }
+        };
+        match &mut self.shards {
+            Some(shards) => shards.each_workspace(&mut self.workspace, visit),
+            None => visit(&mut self.workspace, targets.len()),
+        }
+    }
+
     /// Lays the samples at `indices` end to end in the trainer's batch buffers, with their
     /// weights if `weights` (one per sample of `x`) is not empty.
     fn gather(

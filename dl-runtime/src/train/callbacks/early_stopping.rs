@@ -113,7 +113,7 @@ impl EarlyStopping {
 
 impl Callback for EarlyStopping {
     fn on_train_begin(&mut self, ctx: &mut Context<'_>) -> Result<()> {
-        self.monitor.begin("EarlyStopping", ctx.keys())?;
+        self.monitor.begin("EarlyStopping", ctx)?;
         if let Some(b) = self.baseline.filter(|b| !b.is_finite()) {
             return Err(crate::Error::BadCallback(format!(
                 "EarlyStopping: `baseline` must be finite; got {b}"

@@ -150,8 +150,25 @@ pub struct Context<'a> {
     pub(crate) network: &'a mut dyn Network,
     pub(crate) optimizer: &'a mut dyn Optimizer,
     pub(crate) stop: &'a mut bool,
-    pub(crate) keys: &'a [&'static str],
+    pub(crate) keys: &'a [LogKey],
     pub(crate) epochs: usize,
+}
+
+/// A key of the epoch logs, and for a metric whether higher is better.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LogKey {
+    pub(crate) name: String,
+    pub(crate) higher_is_better: Option<bool>,
+}
+
+impl LogKey {
+    /// A key whose direction the monitor tells from its name (`loss`, `accuracy`) or cannot.
+    pub(crate) fn plain(name: &str) -> Self {
+        LogKey {
+            name: name.to_string(),
+            higher_is_better: None,
+        }
+    }
 }
 
 impl Context<'_> {
@@ -166,10 +183,20 @@ impl Context<'_> {
         *self.stop
     }
 
-    /// The keys every epoch's log holds (`loss`, `accuracy`, `val_loss`, …), known before the
-    /// first epoch.
-    pub fn keys(&self) -> &[&'static str] {
+    /// The keys every epoch's log holds (`loss`, `accuracy`, `val_loss`, the metrics' keys,
+    /// …), known before the first epoch.
+    pub fn keys(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.name.as_str()).collect()
+    }
+
+    /// For the key of one of `Fit::metrics` (training or validation), whether a larger value is
+    /// better ([`Metric::higher_is_better`](crate::metrics::Metric::higher_is_better)); `None`
+    /// for other keys.
+    pub fn higher_is_better(&self, key: &str) -> Option<bool> {
         self.keys
+            .iter()
+            .find(|k| k.name == key)
+            .and_then(|k| k.higher_is_better)
     }
 
     /// The epoch `fit` ends at (its `epochs`).
@@ -274,7 +301,7 @@ impl Callback for TerminateOnNaN {
 pub(crate) struct Runner<'c, 'v> {
     pub(crate) callbacks: &'c mut [Box<dyn Callback + 'v>],
     pub(crate) stop: bool,
-    pub(crate) keys: Vec<&'static str>,
+    pub(crate) keys: Vec<LogKey>,
     pub(crate) epochs: usize,
 }
 

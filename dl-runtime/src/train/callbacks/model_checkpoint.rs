@@ -172,9 +172,9 @@ impl Callback for ModelCheckpoint {
         if self.filepath.is_empty() {
             return Err(bad("is empty".into()));
         }
-        self.pattern = parse(&self.filepath, ctx.keys()).map_err(|m| bad(format!("is bad: {m}")))?;
+        self.pattern = parse(&self.filepath, &ctx.keys()).map_err(|m| bad(format!("is bad: {m}")))?;
         if self.save_best_only {
-            self.monitor.begin("ModelCheckpoint", ctx.keys())?;
+            self.monitor.begin("ModelCheckpoint", ctx)?;
         }
         if let Some(t) = self.initial_value_threshold.filter(|t| !t.is_finite()) {
             return Err(Error::BadCallback(format!(
@@ -235,6 +235,7 @@ mod tests {
             val_accuracy: None,
             learning_rate: None,
             seconds: 0.0,
+            metrics: Vec::new(),
         };
         assert_eq!(ck.path(&log), PathBuf::from("m-007-0.46{x}.st"));
         let e = |p: &str| parse(p, &keys).unwrap_err();

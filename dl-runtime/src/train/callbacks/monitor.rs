@@ -1,9 +1,11 @@
+use super::Context;
 use crate::error::{Error, Result};
 
 /// Whether a monitored value should fall or rise, as Keras's `mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
-    /// From the name: losses fall, accuracies rise; anything else needs `Min` or `Max`.
+    /// From the name: losses fall, accuracies rise, a metric of `Fit::metrics` goes its own
+    /// way (errors fall, the others rise); anything else needs `Min` or `Max`.
     #[default]
     Auto,
     /// Lower is better.
@@ -35,7 +37,8 @@ impl Monitor {
     }
 
     /// Checks the options against the keys the logs will hold, and resolves `Auto`.
-    pub(crate) fn begin(&mut self, callback: &str, keys: &[&str]) -> Result<()> {
+    pub(crate) fn begin(&mut self, callback: &str, ctx: &Context<'_>) -> Result<()> {
+        let keys = ctx.keys();
         let bad = |message: String| Err(Error::BadCallback(format!("{callback}: {message}")));
         if !keys.contains(&self.key.as_str()) {
             return bad(format!(
@@ -53,12 +56,15 @@ impl Monitor {
             Mode::Auto => match self.key.strip_prefix("val_").unwrap_or(&self.key) {
                 "loss" => true,
                 "accuracy" => false,
-                _ => {
-                    return bad(format!(
-                        "cannot tell whether `{}` should fall or rise; set `mode` to Mode::Min or Mode::Max",
-                        self.key
-                    ));
-                }
+                _ => match ctx.higher_is_better(&self.key) {
+                    Some(higher) => !higher,
+                    None => {
+                        return bad(format!(
+                            "cannot tell whether `{}` should fall or rise; set `mode` to Mode::Min or Mode::Max",
+                            self.key
+                        ));
+                    }
+                },
             },
         };
         Ok(())

@@ -102,7 +102,7 @@ impl ReduceLROnPlateau {
 impl Callback for ReduceLROnPlateau {
     fn on_train_begin(&mut self, ctx: &mut Context<'_>) -> Result<()> {
         let bad = |message: String| Err(Error::BadCallback(format!("ReduceLROnPlateau: {message}")));
-        self.monitor.begin("ReduceLROnPlateau", ctx.keys())?;
+        self.monitor.begin("ReduceLROnPlateau", ctx)?;
         if !(self.factor > 0.0 && self.factor < 1.0) {
             return bad(format!("`factor` must be in (0, 1); got {}", self.factor));
         }

@@ -37,7 +37,7 @@ struct Run {
 
 fn run(callback: &mut dyn Callback, key: &'static str, values: &[f64]) -> Run {
     let (mut network, mut optimizer, mut stop) = (Marker(-1.0), Sgd::new(0.1), false);
-    let keys = ["loss", key, "learning_rate"];
+    let keys = ["loss", key, "learning_rate"].map(LogKey::plain);
     let mut ctx = Context {
         network: &mut network,
         optimizer: &mut optimizer,
@@ -59,6 +59,7 @@ fn run(callback: &mut dyn Callback, key: &'static str, values: &[f64]) -> Run {
             val_accuracy: None,
             learning_rate: ctx.optimizer.learning_rate(),
             seconds: 0.0,
+            metrics: Vec::new(),
         };
         match key {
             "val_loss" => log.val_loss = Some(v as f32),
@@ -161,11 +162,12 @@ fn early_stopping_and_reduce_lr_count_epochs_as_keras() {
 fn options_out_of_range_are_named_before_training() {
     let begin_with = |callback: &mut dyn Callback, keys: &[&'static str], mut optimizer: Sgd| {
         let (mut network, mut stop) = (Marker(0.0), false);
+        let keys: Vec<LogKey> = keys.iter().map(|k| LogKey::plain(k)).collect();
         let mut ctx = Context {
             network: &mut network,
             optimizer: &mut optimizer,
             stop: &mut stop,
-            keys,
+            keys: &keys,
             epochs: 3,
         };
         callback.on_train_begin(&mut ctx).unwrap_err().to_string()
@@ -216,12 +218,46 @@ fn options_out_of_range_are_named_before_training() {
     );
 }
 
+/// Begins `m` with a context whose logs hold `keys`.
+fn begin(m: &mut monitor::Monitor, keys: &[LogKey]) -> Result<()> {
+    let (mut network, mut optimizer, mut stop) = (Marker(0.0), Sgd::new(0.1), false);
+    let ctx = Context {
+        network: &mut network,
+        optimizer: &mut optimizer,
+        stop: &mut stop,
+        keys,
+        epochs: 1,
+    };
+    m.begin("t", &ctx)
+}
+
 #[test]
 fn accuracy_rises_and_loss_falls_in_auto_mode() {
     let mut m = monitor::Monitor::new("val_accuracy", Mode::Auto, 0.0);
-    m.begin("t", &["val_accuracy"]).unwrap();
+    begin(&mut m, &[LogKey::plain("val_accuracy")]).unwrap();
     assert!(m.improves(0.6, Some(0.5)) && !m.improves(0.4, Some(0.5)));
     let mut m = monitor::Monitor::new("loss", Mode::Auto, 0.1);
-    m.begin("t", &["loss"]).unwrap();
+    begin(&mut m, &[LogKey::plain("loss")]).unwrap();
     assert!(m.improves(0.35, Some(0.5)) && !m.improves(0.45, Some(0.5)));
+}
+
+#[test]
+fn metrics_go_their_own_way_in_auto_mode() {
+    let key = |name: &str, higher| LogKey {
+        name: name.into(),
+        higher_is_better: Some(higher),
+    };
+    let mut m = monitor::Monitor::new("val_auc", Mode::Auto, 0.0);
+    begin(&mut m, &[key("auc", true), key("val_auc", true)]).unwrap();
+    assert!(m.improves(0.6, Some(0.5)));
+    let mut m = monitor::Monitor::new("val_mean_absolute_error", Mode::Auto, 0.0);
+    begin(&mut m, &[key("val_mean_absolute_error", false)]).unwrap();
+    assert!(m.improves(0.4, Some(0.5)) && !m.improves(0.6, Some(0.5)));
+    let mut m = monitor::Monitor::new("learning_rate", Mode::Auto, 0.0);
+    assert_eq!(
+        begin(&mut m, &[LogKey::plain("learning_rate")])
+            .unwrap_err()
+            .to_string(),
+        "t: cannot tell whether `learning_rate` should fall or rise; set `mode` to Mode::Min or Mode::Max"
+    );
 }

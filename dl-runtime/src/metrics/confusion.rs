@@ -1,4 +1,4 @@
-//! Classification metrics.
+//! The confusion matrix of `evaluate`.
 
 use core::fmt;
 
