@@ -1,4 +1,6 @@
 use super::check_data;
+use super::feed::{Feed, Gathered, Slices, Stream};
+use crate::data::stream::Source;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::metrics::ConfusionMatrix;
@@ -82,42 +84,77 @@ fn weighted<M: Model, L: Loss<M::Head>>(
     weights: &[f32],
 ) -> Result<Evaluation> {
     check_data("the evaluation data", x, y, loss)?;
+    measure(
+        model,
+        loss,
+        &mut Slices::new(x, y, weights),
+        "the evaluation data",
+    )
+}
+
+/// [`evaluate`] on the samples a [`Source`] yields, read once from the start in stored order:
+/// memory stays at a chunk of samples whatever the source's size. A read error, a bad label or
+/// a non-finite input is an `Err` naming the source and the sample.
+pub fn evaluate_stream<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    source: &mut dyn Source<M::Input, L::Target>,
+    loss: &L,
+) -> Result<Evaluation> {
+    measure(
+        model,
+        loss,
+        &mut Stream::new(source, None),
+        "the evaluation stream",
+    )
+}
+
+/// Loss, accuracy and confusion matrix over one pass of `feed`, called `what` in errors.
+pub(crate) fn measure<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    loss: &L,
+    feed: &mut (impl Feed<M::Input, M::Head, L> + ?Sized),
+    what: &'static str,
+) -> Result<Evaluation> {
+    feed.start(None, None)?;
     let mut ws = M::Workspace::default();
-    let mut buf = Vec::new();
-    let mut total = 0.0f64;
+    let mut batch = Gathered::default();
+    let (mut total, mut count) = (0.0f64, 0usize);
     let mut confusion = loss.classes().map(ConfusionMatrix::new);
-    for (c, (xs, ys)) in x.chunks(chunk::<M>()).zip(y.chunks(chunk::<M>())).enumerate() {
-        buf.clear();
-        xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
-        model.forward_batch(&buf, xs.len(), &mut ws, false);
+    loop {
+        let n = feed.fill(chunk::<M>(), &mut batch, loss)?;
+        if n == 0 {
+            break;
+        }
+        model.forward_batch(&batch.x, n, &mut ws, false);
         let (head, _) = M::head(&mut ws);
-        let ws_of = weights
-            .get(c * chunk::<M>()..c * chunk::<M>() + xs.len())
-            .unwrap_or_default();
-        if ws_of.is_empty() {
-            total += loss.compute(&head, ys, None).0 as f64;
+        if batch.w.is_empty() {
+            total += loss.compute(&head, &batch.y, None).0 as f64;
         } else {
-            for (i, (&w, t)) in ws_of.iter().zip(ys).enumerate() {
+            for (i, (&w, t)) in batch.w.iter().zip(&batch.y).enumerate() {
                 let l = loss.compute(&head.sample(i), core::slice::from_ref(t), None).0;
                 total += f64::from(w) * f64::from(l);
             }
         }
         if let Some(cm) = &mut confusion {
-            for (i, (out, t)) in head.y.chunks_exact(head.units).zip(ys).enumerate() {
-                // The built-in losses' classes are in range (`check_data` checked the labels);
-                // a custom loss's might not be.
+            for (i, (out, t)) in head.y.chunks_exact(head.units).zip(&batch.y).enumerate() {
+                // The built-in losses' classes are in range (their labels were checked); a
+                // custom loss's might not be.
                 cm.record(loss.target_class(t), loss.predicted_class(out))
                     .map_err(|e| Error::BadLabel {
-                        what: "the evaluation data",
-                        index: c * chunk::<M>() + i,
+                        what,
+                        index: count + i,
                         message: e.to_string(),
                     })?;
             }
         }
+        count += n;
+    }
+    if count == 0 {
+        return Err(Error::EmptyData { what });
     }
     Ok(Evaluation {
         // As Keras's: the weight regularizers' penalty is part of the loss.
-        loss: (total / x.len() as f64) as f32 + model.regularize(None),
+        loss: (total / count as f64) as f32 + model.regularize(None),
         accuracy: confusion.as_ref().map(ConfusionMatrix::accuracy),
         confusion,
     })
