@@ -455,6 +455,34 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 #k::train::evaluate(self, X::samples(x), L::labels(y), loss)
             }
 
+            /// Trains the network on the samples a [`Source`](#k::data::stream::Source) yields,
+            /// for data larger than memory; see [`fit_stream`](#k::train::fit_stream).
+            pub fn fit_stream<T, L, O>(
+                &mut self,
+                source: &mut dyn #k::data::stream::Source<#input_ty, T>,
+                cfg: #k::train::Fit<'_, #input_ty, T, L, O>,
+            ) -> #result<#k::train::History>
+            where
+                L: #k::loss::Loss<#head, Target = T>,
+                O: #k::optim::Optimizer,
+            {
+                #k::train::fit_stream(self, source, cfg)
+            }
+
+            /// Loss, accuracy and confusion matrix on the samples a
+            /// [`Source`](#k::data::stream::Source) yields; see
+            /// [`evaluate_stream`](#k::train::evaluate_stream).
+            pub fn evaluate_stream<T, L>(
+                &self,
+                source: &mut dyn #k::data::stream::Source<#input_ty, T>,
+                loss: &L,
+            ) -> #result<#k::train::Evaluation>
+            where
+                L: #k::loss::Loss<#head, Target = T>,
+            {
+                #k::train::evaluate_stream(self, source, loss)
+            }
+
             /// Saves every parameter to a safetensors file (atomically), named as Keras names them.
             pub fn save(&self, path: impl #k::__private::core::convert::AsRef<#k::__private::std::path::Path>) -> #result<()> {
                 #k::weights::save(self, path)
@@ -699,6 +727,8 @@ pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
             pub fn predict<#x_param>(&self, _: &[#x_ty]) -> #k::__private::std::vec::Vec<#output_ty> { #unreachable }
             pub fn fit<#x_param T, L, O>(&mut self, _: &[#x_ty], _: &[T], _: #k::train::Fit<'_, #x_ty, T, L, O>) -> #k::error::Result<#k::train::History> { #unreachable }
             pub fn evaluate<#x_param T, L>(&self, _: &[#x_ty], _: &[T], _: &L) -> #k::error::Result<#k::train::Evaluation> { #unreachable }
+            pub fn fit_stream<#x_param T, L, O>(&mut self, _: &mut dyn #k::data::stream::Source<#x_ty, T>, _: #k::train::Fit<'_, #x_ty, T, L, O>) -> #k::error::Result<#k::train::History> { #unreachable }
+            pub fn evaluate_stream<#x_param T, L>(&self, _: &mut dyn #k::data::stream::Source<#x_ty, T>, _: &L) -> #k::error::Result<#k::train::Evaluation> { #unreachable }
             pub fn save(&self, _: #path) -> #k::error::Result<()> { #unreachable }
             pub fn load(&mut self, _: #path) -> #k::error::Result<()> { #unreachable }
             pub fn summary(&self) -> #k::summary::Summary { #unreachable }

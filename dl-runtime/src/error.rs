@@ -169,6 +169,31 @@ pub enum Error {
         /// Why it cannot be saved.
         reason: String,
     },
+    /// An option of `fit` that cannot work with the data given (`validation_split` of a
+    /// stream, `shuffle` of a stream without a shuffle buffer, …); the message says why and
+    /// what to do instead.
+    #[error("{option}: {message}")]
+    BadOption {
+        /// The option, as `Fit` names it.
+        option: &'static str,
+        /// Why, and what to do instead.
+        message: String,
+    },
+    /// Reading a stream of samples ([`Source`](crate::data::stream::Source)) failed, or it gave
+    /// a sample that cannot be used (a bad label, a non-finite input, a count other than it
+    /// declared). Training stops at once, keeping the weights of the last good step.
+    #[error("reading `{name}` failed after {read} samples{}: {cause}{}", of_epoch(.epoch), kept(.epoch))]
+    Stream {
+        /// The source ([`Source::name`](crate::data::stream::Source::name)).
+        name: String,
+        /// The 1-based epoch being read, or `None` for `evaluate_stream`.
+        epoch: Option<usize>,
+        /// Samples of the epoch read before the failure.
+        read: usize,
+        /// What went wrong.
+        #[source]
+        cause: crate::data::stream::BoxError,
+    },
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -186,6 +211,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+}
+
+fn of_epoch(epoch: &Option<usize>) -> String {
+    epoch.map(|e| format!(" of epoch {e}")).unwrap_or_default()
+}
+
+fn kept(epoch: &Option<usize>) -> &'static str {
+    match epoch {
+        Some(_) => "; training stopped and the weights of the last good step were kept",
+        None => "",
+    }
 }
 
 /// `Result` with [`Error`].

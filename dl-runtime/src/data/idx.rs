@@ -30,33 +30,29 @@ pub fn read(path: impl AsRef<Path>) -> Result<Idx> {
 /// (never more than `max_data_bytes`), whatever a compressed file expands to.
 pub fn read_with_limit(path: impl AsRef<Path>, max_data_bytes: u64) -> Result<Idx> {
     let path = path.as_ref();
-    let name = path.display().to_string();
-    let file = crate::files::open_regular(path).map_err(|source| Error::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let (reader, dims, len) = open(path)?;
+    read_data(reader, dims, len, max_data_bytes).map_err(|e| e.named(path.display().to_string()))
+}
+
+/// Opens the IDX file at `path` (a regular file; a `.gz` name is decompressed) and reads its
+/// header: the reader, at the first data byte, the dimensions and the data length they declare.
+pub(crate) fn open(path: &Path) -> Result<(Box<dyn Read + Send>, Vec<usize>, usize)> {
+    let name = || path.display().to_string();
+    let file = crate::files::open_regular(path).map_err(|source| Error::Io { path: name(), source })?;
     let file = std::io::BufReader::new(file);
-    let read = if path.extension().is_some_and(|e| e == "gz") {
-        from_reader(flate2::read::GzDecoder::new(file), max_data_bytes)
+    let mut reader: Box<dyn Read + Send> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
     } else {
-        from_reader(file, max_data_bytes)
+        Box::new(file)
     };
-    read.map_err(|e| match e {
-        Failure::Io(source) => Error::Io { path: name, source },
-        Failure::Format(message) => Error::Format { path: name, message },
-    })
+    let (dims, len) = read_header(&mut reader).map_err(|e| e.named(name()))?;
+    Ok((reader, dims, len))
 }
 
 /// Reads IDX bytes from `reader` as [`read_with_limit`] reads a file (errors name the file
 /// `<bytes>`); the entry point for fuzzing the reader that files go through.
 pub fn read_from(reader: impl Read, max_data_bytes: u64) -> Result<Idx> {
-    from_reader(reader, max_data_bytes).map_err(|e| {
-        let path = "<bytes>".to_string();
-        match e {
-            Failure::Io(source) => Error::Io { path, source },
-            Failure::Format(message) => Error::Format { path, message },
-        }
-    })
+    from_reader(reader, max_data_bytes).map_err(|e| e.named("<bytes>".to_string()))
 }
 
 enum Failure {
@@ -70,17 +66,38 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+impl Failure {
+    /// The error, naming the file `path`.
+    fn named(self, path: String) -> Error {
+        match self {
+            Failure::Io(source) => Error::Io { path, source },
+            Failure::Format(message) => Error::Format { path, message },
+        }
+    }
+}
+
 /// Reads IDX bytes from `r`: the header, then the data it declares if that is at most `limit`
 /// bytes, then checks that nothing follows.
 fn from_reader(r: impl Read, limit: u64) -> Result<Idx, Failure> {
     let mut r = r;
+    let (dims, len) = read_header(&mut r)?;
+    read_data(r, dims, len, limit)
+}
+
+/// Reads the header at the start of `r`, leaving `r` at the first data byte.
+fn read_header(r: &mut impl Read) -> Result<(Vec<usize>, usize), Failure> {
     let mut head = Vec::with_capacity(4 + 4 * 255);
     r.by_ref().take(4).read_to_end(&mut head)?;
     if head.len() == 4 {
         let rank = head[3] as u64;
         r.by_ref().take(4 * rank).read_to_end(&mut head)?;
     }
-    let (dims, len) = header(&head).map_err(Failure::Format)?;
+    header(&head).map_err(Failure::Format)
+}
+
+/// Reads the `len` data bytes of dimensions `dims` from `r` if that is at most `limit` bytes,
+/// then checks that nothing follows.
+fn read_data(r: impl Read, dims: Vec<usize>, len: usize, limit: u64) -> Result<Idx, Failure> {
     if len as u64 > limit {
         return Err(Failure::Format(format!(
             "IDX dimensions {dims:?} declare {len} bytes of data, more than the {limit} this reader accepts"

@@ -2,4 +2,5 @@
 
 pub mod idx;
 pub mod mnist;
+pub mod stream;
 pub mod text;

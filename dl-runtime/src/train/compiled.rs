@@ -2,9 +2,10 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 use super::evaluate::{Evaluation, evaluate};
-use super::fit::{Fit, run};
+use super::fit::{Fit, run, run_stream};
 use super::history::History;
 use super::trainer::Trainer;
+use crate::data::stream::Source;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::model::Model;
@@ -68,6 +69,25 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Compiled<M, L, O> {
         M: Send + Sync,
     {
         run(&mut self.trainer, &mut self.net, x, y, cfg)
+    }
+
+    /// Trains on the samples `source` yields as [`fit_stream`](super::fit_stream) does, with
+    /// the compiled loss and optimizer, which continues as with [`fit`](Compiled::fit).
+    pub fn fit_stream(
+        &mut self,
+        source: &mut dyn Source<M::Input, L::Target>,
+        cfg: Fit<'_, M::Input, L::Target, (), ()>,
+    ) -> Result<History>
+    where
+        M: Send + Sync,
+    {
+        run_stream(&mut self.trainer, &mut self.net, source, cfg)
+    }
+
+    /// Loss, accuracy and confusion matrix on the samples `source` yields, with the compiled
+    /// loss, as [`evaluate_stream`](super::evaluate_stream).
+    pub fn evaluate_stream(&self, source: &mut dyn Source<M::Input, L::Target>) -> Result<Evaluation> {
+        super::evaluate_stream(&self.net, source, &self.trainer.loss)
     }
 
     /// Loss, accuracy and confusion matrix on `x`, `y` with the compiled loss.

@@ -26,15 +26,20 @@ pub(crate) struct EpochMetrics {
 }
 
 impl EpochMetrics {
-    /// Checks `metrics` against `loss` (whose labels look like `label`) and against each other.
-    pub(crate) fn new<H: Head, L: Loss<H>>(metrics: &[Metric], loss: &L, label: &L::Target) -> Result<Self> {
+    /// Checks `metrics` against `loss` (whose labels look like `label`, when one is at hand
+    /// before the data is read; a stream's are checked as they come) and against each other.
+    pub(crate) fn new<H: Head, L: Loss<H>>(
+        metrics: &[Metric],
+        loss: &L,
+        label: Option<&L::Target>,
+    ) -> Result<Self> {
         let mut probe = vec![0.0; H::UNITS];
         let labels = LabelInfo {
             loss: loss.name(),
             units: H::UNITS,
             classes: loss.classes(),
             sparse: TypeId::of::<L::Target>() == TypeId::of::<usize>(),
-            values: loss.target_values(label, &mut probe),
+            values: label.is_none_or(|l| loss.target_values(l, &mut probe)),
         };
         let mut keys: Vec<String> = Vec::new();
         for m in metrics {
@@ -84,7 +89,16 @@ impl EpochMetrics {
         let u = self.units;
         self.y_true.resize(targets.len() * u, 0.0);
         for (t, row) in targets.iter().zip(self.y_true.chunks_exact_mut(u)) {
-            loss.target_values(t, row);
+            if !loss.target_values(t, row) {
+                // Only a stream's first batch can get here: `new` checked a label otherwise.
+                return Err(Error::BadMetric {
+                    metric: self.metrics[0].name().to_string(),
+                    message: format!(
+                        "the loss {} does not give its labels as values (implement Loss::target_values)",
+                        loss.name()
+                    ),
+                });
+            }
         }
         self.y_pred.clear();
         self.y_pred.extend_from_slice(&outputs[..targets.len() * u]);

@@ -1,5 +1,7 @@
 use super::check_data;
 use super::epoch_metrics::EpochMetrics;
+use super::feed::{Feed, Gathered, Slices, Stream};
+use crate::data::stream::Source;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::metrics::{ConfusionMatrix, Metric};
@@ -80,22 +82,8 @@ pub fn evaluate_with<M: Model, L: Loss<M::Head>>(
     metrics: &[Metric],
 ) -> Result<Evaluation> {
     check_data("the evaluation data", x, y, loss)?;
-    let mut metrics = EpochMetrics::new::<M::Head, L>(metrics, loss, &y[0])?;
+    let mut metrics = EpochMetrics::new::<M::Head, L>(metrics, loss, y.first())?;
     weighted(model, x, y, loss, &[], Some(&mut metrics))
-}
-
-/// The validation pass of `fit`: [`evaluate`] (weighted by `weights` unless empty, checked by
-/// `fit`) with `metrics` reset first.
-pub(crate) fn validate<M: Model, L: Loss<M::Head>>(
-    model: &M,
-    x: &[M::Input],
-    y: &[L::Target],
-    loss: &L,
-    weights: &[f32],
-    metrics: &mut EpochMetrics,
-) -> Result<Evaluation> {
-    metrics.reset();
-    weighted(model, x, y, loss, weights, Some(metrics))
 }
 
 /// [`evaluate`] with one weight per sample, as Keras's `evaluate(x, y, sample_weight=…)`: the
@@ -139,48 +127,90 @@ fn weighted<M: Model, L: Loss<M::Head>>(
     y: &[L::Target],
     loss: &L,
     weights: &[f32],
-    mut metrics: Option<&mut EpochMetrics>,
+    metrics: Option<&mut EpochMetrics>,
 ) -> Result<Evaluation> {
     check_data("the evaluation data", x, y, loss)?;
+    measure(
+        model,
+        loss,
+        &mut Slices::new(x, y, weights),
+        "the evaluation data",
+        metrics,
+    )
+}
+
+/// [`evaluate`] on the samples a [`Source`] yields, read once from the start in stored order:
+/// memory stays at a chunk of samples whatever the source's size. A read error, a bad label or
+/// a non-finite input is an `Err` naming the source and the sample.
+pub fn evaluate_stream<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    source: &mut dyn Source<M::Input, L::Target>,
+    loss: &L,
+) -> Result<Evaluation> {
+    measure(
+        model,
+        loss,
+        &mut Stream::new(source, None),
+        "the evaluation stream",
+        None,
+    )
+}
+
+/// Loss, accuracy and confusion matrix over one pass of `feed`, called `what` in errors, and
+/// `metrics` (reset first) if given.
+pub(crate) fn measure<M: Model, L: Loss<M::Head>>(
+    model: &M,
+    loss: &L,
+    feed: &mut (impl Feed<M::Input, M::Head, L> + ?Sized),
+    what: &'static str,
+    mut metrics: Option<&mut EpochMetrics>,
+) -> Result<Evaluation> {
+    if let Some(m) = metrics.as_deref_mut() {
+        m.reset();
+    }
+    feed.start(None, None)?;
     let mut ws = M::Workspace::default();
-    let mut buf = Vec::new();
-    let mut total = 0.0f64;
+    let mut batch = Gathered::default();
+    let (mut total, mut count) = (0.0f64, 0usize);
     let mut confusion = loss.classes().map(ConfusionMatrix::new);
-    for (c, (xs, ys)) in x.chunks(chunk::<M>()).zip(y.chunks(chunk::<M>())).enumerate() {
-        buf.clear();
-        xs.iter().for_each(|s| buf.extend_from_slice(s.elems()));
-        model.forward_batch(&buf, xs.len(), &mut ws, false);
+    loop {
+        let n = feed.fill(chunk::<M>(), &mut batch, loss)?;
+        if n == 0 {
+            break;
+        }
+        model.forward_batch(&batch.x, n, &mut ws, false);
         let (head, _) = M::head(&mut ws);
-        let ws_of = weights
-            .get(c * chunk::<M>()..c * chunk::<M>() + xs.len())
-            .unwrap_or_default();
-        if ws_of.is_empty() {
-            total += loss.compute(&head, ys, None).0 as f64;
+        if batch.w.is_empty() {
+            total += loss.compute(&head, &batch.y, None).0 as f64;
         } else {
-            for (i, (&w, t)) in ws_of.iter().zip(ys).enumerate() {
+            for (i, (&w, t)) in batch.w.iter().zip(&batch.y).enumerate() {
                 let l = loss.compute(&head.sample(i), core::slice::from_ref(t), None).0;
                 total += f64::from(w) * f64::from(l);
             }
         }
         if let Some(m) = metrics.as_deref_mut() {
-            m.update::<M::Head, L>(loss, head.y, ys)?;
+            m.update::<M::Head, L>(loss, head.y, &batch.y)?;
         }
         if let Some(cm) = &mut confusion {
-            for (i, (out, t)) in head.y.chunks_exact(head.units).zip(ys).enumerate() {
-                // The built-in losses' classes are in range (`check_data` checked the labels);
-                // a custom loss's might not be.
+            for (i, (out, t)) in head.y.chunks_exact(head.units).zip(&batch.y).enumerate() {
+                // The built-in losses' classes are in range (their labels were checked); a
+                // custom loss's might not be.
                 cm.record(loss.target_class(t), loss.predicted_class(out))
                     .map_err(|e| Error::BadLabel {
-                        what: "the evaluation data",
-                        index: c * chunk::<M>() + i,
+                        what,
+                        index: count + i,
                         message: e.to_string(),
                     })?;
             }
         }
+        count += n;
+    }
+    if count == 0 {
+        return Err(Error::EmptyData { what });
     }
     Ok(Evaluation {
         // As Keras's: the weight regularizers' penalty is part of the loss.
-        loss: (total / x.len() as f64) as f32 + model.regularize(None),
+        loss: (total / count as f64) as f32 + model.regularize(None),
         accuracy: confusion.as_ref().map(ConfusionMatrix::accuracy),
         confusion,
         metrics: metrics.map(|m| m.entries("")).unwrap_or_default(),

@@ -1,25 +1,25 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-
 use super::callbacks::{BatchLog, Callback, LogKey, Runner};
 use super::check_data;
 use super::epoch_metrics::EpochMetrics;
-use super::evaluate::{check_weights, validate};
+use super::evaluate::{check_weights, measure};
+use super::feed::{Feed, Slices, Stream};
 use super::history::{EpochLog, History};
 use super::parallel::Parallel;
 use super::progress::Progress;
 use super::trainer::BatchStats;
 use super::trainer::Trainer;
 use super::update::Refused;
+use crate::data::stream::Source;
 use crate::error::{Error, Result};
+use crate::head::Head;
 use crate::loss::Loss;
 use crate::metrics::Metric;
 use crate::model::Model;
 use crate::optim::{Clip, Optimizer};
+use crate::sample::Sample;
 
 /// The arguments of Keras's `compile` and `fit` together. Build one with the loss and optimizer
 /// and take the rest from `..Fit::default()`.
@@ -41,17 +41,22 @@ pub struct Fit<'v, X, T, L, O> {
     pub initial_epoch: usize,
     /// Samples per gradient step (default 32).
     pub batch_size: usize,
-    /// Reshuffle the training samples before each epoch (default true).
+    /// Reshuffle the training samples before each epoch (default true). A stream
+    /// ([`fit_stream`]) shuffles through its shuffle buffer, and is an `Err` without one.
     pub shuffle: bool,
     /// Seed of the shuffling, so that runs are reproducible. Epoch `e` (1-based) shuffles with
     /// its own ChaCha8 stream, number `e` under the key derived from `seed`, so its order does
     /// not depend on the epochs before it.
     pub seed: u64,
     /// Fraction of the samples, taken from the end before shuffling as Keras does, held out to
-    /// validate after each epoch.
+    /// validate after each epoch. A stream cannot be split: an `Err` with [`fit_stream`].
     pub validation_split: f32,
     /// Separate validation data (takes precedence over `validation_split`).
     pub validation_data: Option<(&'v [X], &'v [T])>,
+    /// Validation data read from a [`Source`] after each epoch, in stored order, for a
+    /// validation set too large for memory: `Some(&mut source)`. Instead of `validation_data`
+    /// (giving both is an `Err`); takes precedence over `validation_split`.
+    pub validation_stream: Option<&'v mut dyn Source<X, T>>,
     /// Gradient clipping.
     pub clip: Option<Clip>,
     /// Show a progress bar (only when stderr is a terminal) and a line per epoch.
@@ -97,6 +102,7 @@ impl<X, T, L: Default, O: Default> Default for Fit<'_, X, T, L, O> {
             seed: 0,
             validation_split: 0.0,
             validation_data: None,
+            validation_stream: None,
             clip: None,
             verbose: true,
             checkpoint: None,
@@ -157,6 +163,7 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             seed,
             validation_split,
             validation_data,
+            validation_stream,
             clip,
             verbose,
             checkpoint,
@@ -176,6 +183,7 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
             seed,
             validation_split,
             validation_data,
+            validation_stream,
             clip,
             verbose,
             checkpoint,
@@ -189,20 +197,73 @@ impl<'v, X, T, L, O> Fit<'v, X, T, L, O> {
     }
 }
 
-/// [`fit`] with the loss and optimizer of `trainer`, whose optimizer continues from the state
-/// it is in and keeps the state it ends in.
-pub(crate) fn run<M, L, O>(
-    trainer: &mut Trainer<M, L, O>,
+/// Trains `model` on the samples `source` yields, as [`fit`] trains on slices, for data that
+/// does not fit in memory: each epoch reads the source from the start again, and memory stays
+/// at a batch plus what the source keeps (its shuffle buffer), however many samples it yields.
+///
+/// A source read in the same order as slices trains to the same weights bit for bit. With
+/// `shuffle: true` (the default) the source must shuffle, through a shuffle buffer
+/// ([`Source::shuffle`]), whose order depends only on `seed` and the epoch, so a run resumed
+/// from a checkpoint reads what an uninterrupted one did; `shuffle: false` reads it in stored
+/// order. Resuming (`initial_epoch` > 0) needs the number of samples per epoch
+/// ([`Source::epoch_len`]).
+///
+/// Validation comes from `validation_data` or `validation_stream`; `validation_split` cannot
+/// split a stream (Keras refuses it for generators too) and `sample_weight` cannot be matched
+/// to one, so both are an `Err`; `class_weight` weighs each sample by its label as it is read.
+/// Callbacks, checkpoints and [`Parallel`] work as with slices.
+///
+/// Samples are checked as they are read: a read error, a label the loss cannot use or a
+/// non-finite input stops training at once with an `Err` naming the source, the epoch and how
+/// many samples it had read; the weights are those of the last good step.
+///
+/// ```
+/// use dl::data::stream::{self, Source};
+/// use dl::prelude::*;
+///
+/// dl::network! {
+///     struct Net { input: [2], Dense(1, sigmoid) }
+/// }
+///
+/// let mut net = Net::seeded(1);
+/// // Opened afresh each epoch: a file reader would reopen its file here.
+/// let mut source = stream::iter("xor-ish", || {
+///     (0..1000).map(|i| {
+///         let x = SVector::<f32, 2>::new((i % 7) as f32 / 7.0, (i % 3) as f32 / 3.0);
+///         (x, f32::from(x[0] > x[1]))
+///     })
+/// })
+/// .shuffle(256);
+/// let history = dl::train::fit_stream(&mut net, &mut source, Fit {
+///     loss: BinaryCrossEntropy::default(),
+///     optimizer: Adam::default(),
+///     epochs: 2,
+///     verbose: false,
+///     ..Fit::default()
+/// })?;
+/// assert_eq!(history.epochs.len(), 2);
+/// # Ok::<(), dl::Error>(())
+/// ```
+pub fn fit_stream<M, L, O>(
     model: &mut M,
-    x: &[M::Input],
-    y: &[L::Target],
-    cfg: Fit<'_, M::Input, L::Target, (), ()>,
+    source: &mut dyn Source<M::Input, L::Target>,
+    cfg: Fit<'_, M::Input, L::Target, L, O>,
 ) -> Result<History>
 where
     M: Model + Send + Sync,
     L: Loss<M::Head>,
     O: Optimizer,
 {
+    let (loss, optimizer, cfg) = cfg.split();
+    let mut trainer = Trainer::<M, L, O>::new(loss, optimizer, None);
+    run_stream(&mut trainer, model, source, cfg)
+}
+
+/// The checks of `fit`'s own settings and of the trainer's hyperparameters.
+fn check_settings<M: Model, L: Loss<M::Head>, O: Optimizer, X, T>(
+    trainer: &Trainer<M, L, O>,
+    cfg: &Fit<'_, X, T, (), ()>,
+) -> Result<()> {
     if cfg.batch_size == 0 {
         return Err(Error::ZeroBatchSize);
     }
@@ -212,48 +273,174 @@ where
             epochs: cfg.epochs,
         });
     }
-    super::check_hyperparameters(&trainer.optimizer, cfg.clip)?;
+    super::check_hyperparameters(&trainer.optimizer, cfg.clip)
+}
+
+/// A feed of either kind.
+type Boxed<'a, X, H, L> = Box<dyn Feed<X, H, L> + 'a>;
+
+/// The validation data of `fit`: `validation_data`, `validation_stream`, or else the part
+/// `validation_split` held out, with its weights.
+fn validation<'a, 's: 'a, X: Sample, H: Head, L: Loss<H>>(
+    loss: &L,
+    data: Option<(&'a [X], &'a [L::Target])>,
+    stream: Option<&'a mut (dyn Source<X, L::Target> + 's)>,
+    held_out: Option<Slices<'a, X, L::Target>>,
+) -> Result<Option<Boxed<'a, X, H, L>>> {
+    Ok(match (data, stream) {
+        (Some(_), Some(_)) => {
+            return Err(Error::BadOption {
+                option: "validation_stream",
+                message: "give validation_data or validation_stream, not both".into(),
+            });
+        }
+        (Some((vx, vy)), None) => {
+            check_data("validation_data", vx, vy, loss)?;
+            Some(Box::new(Slices::new(vx, vy, &[])))
+        }
+        (None, Some(source)) => Some(Box::new(Stream::new(source, None))),
+        (None, None) => held_out.map(|s| Box::new(s) as Boxed<'_, X, H, L>),
+    })
+}
+
+/// [`fit`] with the loss and optimizer of `trainer`, whose optimizer continues from the state
+/// it is in and keeps the state it ends in.
+pub(crate) fn run<M, L, O>(
+    trainer: &mut Trainer<M, L, O>,
+    model: &mut M,
+    x: &[M::Input],
+    y: &[L::Target],
+    mut cfg: Fit<'_, M::Input, L::Target, (), ()>,
+) -> Result<History>
+where
+    M: Model + Send + Sync,
+    L: Loss<M::Head>,
+    O: Optimizer,
+{
+    check_settings(trainer, &cfg)?;
     check_data("the training data", x, y, &trainer.loss)?;
     let weights = sample_weights(&trainer.loss, y, cfg.sample_weight, cfg.class_weight)?;
-    let mut metrics = EpochMetrics::new::<M::Head, L>(&cfg.metrics, &trainer.loss, &y[0])?;
+    let metrics = EpochMetrics::new::<M::Head, L>(&cfg.metrics, &trainer.loss, y.first())?;
     let split = cfg.validation_split;
-    let (train_x, train_y, val) = match cfg.validation_data {
-        Some((vx, vy)) => {
-            check_data("validation_data", vx, vy, &trainer.loss)?;
-            (x, y, Some((vx, vy)))
+    let given = cfg.validation_data.is_some() || cfg.validation_stream.is_some();
+    let n = x.len();
+    let at = if given || split == 0.0 {
+        n
+    } else {
+        let at = ((n as f64) * (1.0 - split as f64)).ceil() as usize;
+        if !(0.0..1.0).contains(&split) || at == 0 || at >= n {
+            return Err(Error::BadValidationSplit { split, samples: n });
         }
-        None if split == 0.0 => (x, y, None),
-        None => {
-            let n = x.len();
-            let at = ((n as f64) * (1.0 - split as f64)).ceil() as usize;
-            if !(0.0..1.0).contains(&split) || at == 0 || at >= n {
-                return Err(Error::BadValidationSplit { split, samples: n });
-            }
-            (&x[..at], &y[..at], Some((&x[at..], &y[at..])))
-        }
+        at
     };
-    let (train_w, val_w) = match (weights.is_empty(), val, cfg.sample_weight) {
-        (false, Some(_), Some(_)) if cfg.validation_data.is_none() => {
-            let (t, v) = weights.split_at(train_x.len());
+    let (train_w, val_w) = match (weights.is_empty(), cfg.sample_weight) {
+        (false, Some(_)) if at < n => {
+            let (t, v) = weights.split_at(at);
             check_weights("sample_weight (the validation_split part)", v, v.len())?;
             (t, v)
         }
-        _ => (&weights[..weights.len().min(train_x.len())], &[][..]),
+        _ => (&weights[..weights.len().min(at)], &[][..]),
     };
     if !train_w.is_empty() {
         let what = match cfg.class_weight {
             Some(_) => "class_weight (on the training part)",
             None => "sample_weight (the training part)",
         };
-        check_weights(what, train_w, train_x.len())?;
+        check_weights(what, train_w, at)?;
     }
+    let held_out = (at < n).then(|| Slices::new(&x[at..], &y[at..], val_w));
+    let stream = cfg.validation_stream.take();
+    let val = validation(&trainer.loss, cfg.validation_data, stream, held_out)?;
+    let mut feed = Slices::new(&x[..at], &y[..at], train_w);
+    epochs(trainer, model, &mut feed, val, metrics, cfg)
+}
+
+/// [`fit_stream`] with the loss and optimizer of `trainer`, as [`run`] is [`fit`].
+pub(crate) fn run_stream<M, L, O>(
+    trainer: &mut Trainer<M, L, O>,
+    model: &mut M,
+    source: &mut dyn Source<M::Input, L::Target>,
+    mut cfg: Fit<'_, M::Input, L::Target, (), ()>,
+) -> Result<History>
+where
+    M: Model + Send + Sync,
+    L: Loss<M::Head>,
+    O: Optimizer,
+{
+    check_settings(trainer, &cfg)?;
+    if cfg.validation_split != 0.0 {
+        return Err(Error::BadOption {
+            option: "validation_split",
+            message: "a stream cannot be split (Keras refuses it for generators too); give validation_data \
+                      or validation_stream"
+                .into(),
+        });
+    }
+    if cfg.sample_weight.is_some() {
+        return Err(Error::BadWeights {
+            what: "sample_weight",
+            message: "one weight per sample cannot be matched to a stream's samples; use class_weight".into(),
+        });
+    }
+    if let Some(cw) = cfg.class_weight {
+        check_class_weight(&trainer.loss, cw)?;
+    }
+    if cfg.shuffle && !source.shuffles() {
+        return Err(Error::BadOption {
+            option: "shuffle",
+            message: format!(
+                "`{}` has no shuffle buffer: read it through `.shuffle(buffer_size)`, or set shuffle: false \
+                 to train in its stored order",
+                source.name()
+            ),
+        });
+    }
+    // A stream's labels are checked against the metrics as they are read.
+    let metrics = EpochMetrics::new::<M::Head, L>(&cfg.metrics, &trainer.loss, None)?;
+    let stream = cfg.validation_stream.take();
+    let val = validation(&trainer.loss, cfg.validation_data, stream, None)?;
+    let name = source.name();
+    let mut feed = Stream::new(source, cfg.class_weight);
+    if cfg.initial_epoch > 0 && cfg.initial_epoch < cfg.epochs {
+        // A resumed run numbers its steps from those the epochs before took.
+        let first = cfg.initial_epoch + 1;
+        Feed::<M::Input, M::Head, L>::start(&mut feed, Some(first), cfg.shuffle.then_some(cfg.seed))?;
+        if Feed::<M::Input, M::Head, L>::samples(&feed).is_none() {
+            return Err(Error::BadOption {
+                option: "initial_epoch",
+                message: format!(
+                    "resuming numbers the steps of the epochs before, so it needs the samples per epoch, \
+                     which `{name}` does not declare (Source::epoch_len)"
+                ),
+            });
+        }
+    }
+    epochs(trainer, model, &mut feed, val, metrics, cfg)
+}
+
+/// The epochs of `fit` over the batches of `feed`, validated on `val` after each: the loop
+/// that slices and streams share.
+fn epochs<M, L, O>(
+    trainer: &mut Trainer<M, L, O>,
+    model: &mut M,
+    feed: &mut dyn Feed<M::Input, M::Head, L>,
+    mut val: Option<Boxed<'_, M::Input, M::Head, L>>,
+    mut metrics: EpochMetrics,
+    cfg: Fit<'_, M::Input, L::Target, (), ()>,
+) -> Result<History>
+where
+    M: Model + Send + Sync,
+    L: Loss<M::Head>,
+    O: Optimizer,
+{
     trainer.set_parallel(cfg.parallel)?;
     trainer.clip = cfg.clip;
-    let mut order: Vec<usize> = (0..train_x.len()).collect();
-    let batches = train_x.len().div_ceil(cfg.batch_size);
+    let shuffle = cfg.shuffle.then_some(cfg.seed);
     // The steps an uninterrupted run would have taken before `initial_epoch`: dropout masks
     // follow the step number, so a resumed run draws what it would have drawn. (Wrapping: the
-    // masks only need a number that agrees with the uninterrupted run's.)
+    // masks only need a number that agrees with the uninterrupted run's.) A stream's count is
+    // known here when resuming (`run_stream` started it).
+    let batches = feed.samples().unwrap_or(0).div_ceil(cfg.batch_size);
     trainer.set_steps(cfg.initial_epoch.wrapping_mul(batches));
     let classifies = trainer.loss.classes().is_some();
     let mut history = History::default();
@@ -284,24 +471,24 @@ where
         runner.call(model, &mut trainer.optimizer, |c, ctx| {
             c.on_epoch_begin(epoch, ctx)
         })?;
-        if cfg.shuffle {
-            // A fresh permutation from a stream of its own, so that resuming at any epoch
-            // shuffles exactly as an uninterrupted run does.
-            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-            rng.set_stream(epoch as u64);
-            order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-            order.shuffle(&mut rng);
-        }
+        feed.start(Some(epoch), shuffle)?;
+        let batches = feed.samples().map(|n| n.div_ceil(cfg.batch_size));
         let mut progress = Progress::new(epoch, cfg.epochs, batches, cfg.verbose);
         metrics.reset();
         let (mut seen, mut loss_sum, mut correct) = (0usize, 0.0f64, 0usize);
-        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let batch = b + 1;
+        let mut batch = 0;
+        loop {
+            let samples = trainer
+                .fill(feed, cfg.batch_size)
+                .inspect_err(|_| progress.abandon())?;
+            if samples == 0 {
+                break;
+            }
+            batch += 1;
             runner.call(model, &mut trainer.optimizer, |c, ctx| {
                 c.on_batch_begin(batch, ctx)
             })?;
-            let step = trainer.step(model, train_x, train_y, train_w, chunk.iter().copied());
-            let (stats, refused) = match step {
+            let (stats, refused) = match trainer.step(model) {
                 Ok(stats) => {
                     metrics
                         .update_from_step(trainer)
@@ -314,7 +501,7 @@ where
                         Refused::Step(_) => f32::NAN,
                     };
                     let stats = BatchStats {
-                        samples: chunk.len(),
+                        samples,
                         loss_sum: loss,
                         ..BatchStats::default()
                     };
@@ -342,6 +529,12 @@ where
                 break;
             }
         }
+        if seen == 0 {
+            // Only a stream can be empty: slices were checked.
+            return Err(Error::EmptyData {
+                what: "the training stream",
+            });
+        }
         let mut log = EpochLog {
             epoch,
             loss: (loss_sum / seen as f64) as f32,
@@ -352,8 +545,14 @@ where
             seconds: 0.0,
             metrics: metrics.entries(""),
         };
-        if let Some((vx, vy)) = val {
-            let e = validate(model, vx, vy, &trainer.loss, val_w, &mut val_metrics)?;
+        if let Some(v) = val.as_deref_mut() {
+            let e = measure(
+                model,
+                &trainer.loss,
+                v,
+                "the validation data",
+                Some(&mut val_metrics),
+            )?;
             log.val_loss = Some(e.loss);
             log.val_accuracy = e.accuracy;
             log.metrics.extend(val_metrics.entries("val_"));
@@ -386,7 +585,7 @@ fn log_keys(classifies: bool, metrics: &EpochMetrics, prefix: &str) -> Vec<LogKe
 
 /// The weight of every sample of `y` from `fit`'s `sample_weight` or `class_weight` (empty for
 /// neither), checked.
-fn sample_weights<H: crate::head::Head, L: Loss<H>>(
+fn sample_weights<H: Head, L: Loss<H>>(
     loss: &L,
     y: &[L::Target],
     sample_weight: Option<&[f32]>,
@@ -406,30 +605,33 @@ fn sample_weights<H: crate::head::Head, L: Loss<H>>(
             Ok(w.to_vec())
         }
         (None, Some(cw)) => {
-            let Some(classes) = loss.classes() else {
-                return bad(
-                    "class_weight",
-                    format!("the loss {} does not classify", loss.name()),
-                );
-            };
-            if cw.len() != classes {
-                return bad(
-                    "class_weight",
-                    format!("{} weights for {classes} classes", cw.len()),
-                );
-            }
-            if let Some(c) = cw.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
-                return bad(
-                    "class_weight",
-                    format!(
-                        "class {c} weighs {}; weights must be finite and at least 0",
-                        cw[c]
-                    ),
-                );
-            }
+            check_class_weight(loss, cw)?;
             let w: Vec<f32> = y.iter().map(|t| cw[loss.target_class(t)]).collect();
             check_weights("class_weight", &w, y.len())?;
             Ok(w)
         }
     }
+}
+
+/// Checks `fit`'s `class_weight` against the loss: one finite weight, at least 0, per class.
+fn check_class_weight<H: Head, L: Loss<H>>(loss: &L, cw: &[f32]) -> Result<()> {
+    let bad = |message: String| {
+        Err(Error::BadWeights {
+            what: "class_weight",
+            message,
+        })
+    };
+    let Some(classes) = loss.classes() else {
+        return bad(format!("the loss {} does not classify", loss.name()));
+    };
+    if cw.len() != classes {
+        return bad(format!("{} weights for {classes} classes", cw.len()));
+    }
+    if let Some(c) = cw.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        return bad(format!(
+            "class {c} weighs {}; weights must be finite and at least 0",
+            cw[c]
+        ));
+    }
+    Ok(())
 }

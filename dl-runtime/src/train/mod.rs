@@ -1,4 +1,5 @@
-//! Keras-style training: [`fit`], [`evaluate`], [`predict`], a [`Compiled`] network that keeps
+//! Keras-style training: [`fit`], [`evaluate`], [`predict`], [`fit_stream`] and
+//! [`evaluate_stream`] for data read from a [`Source`](crate::data::stream::Source), a [`Compiled`] network that keeps
 //! its optimizer across `fit` calls, and the [`Trainer`] that runs one batch at a time for
 //! custom loops.
 
@@ -7,6 +8,7 @@ mod compiled;
 mod debug_build;
 mod epoch_metrics;
 mod evaluate;
+mod feed;
 mod fit;
 mod history;
 mod parallel;
@@ -22,8 +24,8 @@ pub use callbacks::{
     ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use compiled::{Compile, Compiled};
-pub use evaluate::{Evaluation, evaluate, evaluate_weighted, evaluate_with, predict};
-pub use fit::{Fit, fit};
+pub use evaluate::{Evaluation, evaluate, evaluate_stream, evaluate_weighted, evaluate_with, predict};
+pub use fit::{Fit, fit, fit_stream};
 pub use history::{EpochLog, History};
 pub use parallel::Parallel;
 pub use trainer::{BatchStats, Trainer};

@@ -20,10 +20,12 @@ pub(crate) struct Progress {
 const REFRESH: Duration = Duration::from_millis(100);
 
 impl Progress {
-    pub(crate) fn new(epoch: usize, epochs: usize, batches: usize, verbose: bool) -> Self {
+    /// A bar of `batches` steps, or of an unknown number (a stream that does not declare its
+    /// length).
+    pub(crate) fn new(epoch: usize, epochs: usize, batches: Option<usize>, verbose: bool) -> Self {
         let prefix = format!("Epoch {epoch}/{epochs}");
         let bar = (verbose && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(batches.map(|b| b as u64), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template("{prefix} {pos:>5}/{len} [{bar:30}] {msg} - ETA {eta}")
                     .expect("static template")

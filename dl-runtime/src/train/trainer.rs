@@ -1,3 +1,4 @@
+use super::feed::{Feed, Gathered};
 use super::parallel::{Batch, Parallel, Shards, Then, forward_backward};
 use super::update::{Refused, Update, apply};
 use crate::denormals::FlushDenormals;
@@ -48,10 +49,8 @@ pub struct Trainer<M: Model, L: Loss<M::Head>, O: Optimizer> {
     pub clip: Option<Clip>,
     workspace: M::Workspace,
     grads: M,
-    x: Vec<<M::Input as Sample>::Elem>,
-    y: Vec<L::Target>,
-    /// The batch's sample weights, empty when unweighted.
-    w: Vec<f32>,
+    /// The batch being trained on.
+    batch: Gathered<<M::Input as Sample>::Elem, L::Target>,
     /// The weights and optimizer state before the current update, to restore if it is not
     /// finite.
     backup: Vec<f32>,
@@ -71,9 +70,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             clip,
             workspace: M::Workspace::default(),
             grads: M::zeros(),
-            x: Vec::new(),
-            y: Vec::new(),
-            w: Vec::new(),
+            batch: Gathered::default(),
             backup: Vec::new(),
             steps: 0,
             parallel: Parallel::default(),
@@ -142,8 +139,8 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         super::check_data("the batch", x, y, &self.loss)?;
         // Every call: the optimizer and the clipping are public fields, changeable in between.
         super::check_hyperparameters(&self.optimizer, self.clip)?;
-        let indices = 0..x.len();
-        self.step(model, x, y, &[], indices)
+        self.batch.gather(x, y, &[], 0..x.len());
+        self.step(model)
             .map_err(|r| super::refused(r, 1, self.steps.wrapping_add(1)))
     }
 
@@ -152,14 +149,14 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     pub fn compute_gradients(&mut self, model: &M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
         super::check_data("the batch", x, y, &self.loss)?;
         let _flush = FlushDenormals::new();
-        self.gather(x, y, &[], 0..x.len());
+        self.batch.gather(x, y, &[], 0..x.len());
         if let Some(shards) = &mut self.shards {
             let batch = Batch {
                 step: self.steps,
                 loss: &self.loss,
-                x: &self.x,
-                y: &self.y,
-                weights: &self.w,
+                x: &self.batch.x,
+                y: &self.batch.y,
+                weights: &self.batch.w,
                 workspace: &mut self.workspace,
                 grads: &mut self.grads,
             };
@@ -169,10 +166,29 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         Ok(self.forward_backward(model))
     }
 
+    /// Forward and backward of the gathered batch on the calling thread: one shard that is
+    /// the whole batch.
+    fn forward_backward(&mut self, model: &M) -> BatchStats {
+        let batch = self.batch.y.len();
+        M::set_stream(&mut self.workspace, draw_key(self.steps, 0));
+        let stats = forward_backward(
+            model,
+            &self.loss,
+            &self.batch.x,
+            &self.batch.y,
+            &self.batch.w,
+            batch,
+            &mut self.workspace,
+            &mut self.grads,
+        );
+        // Keras's loss is the mean loss plus the weight regularizers' penalty.
+        stats.with_penalty(model.regularize(Some(&mut self.grads)))
+    }
+
     /// Visits the outputs of the last step's forward pass (training mode, before its update;
     /// backward passes leave them) with their labels, shard by shard in batch order.
     pub(crate) fn outputs(&mut self, mut f: impl FnMut(&L, &[f32], &[L::Target])) {
-        let (loss, targets) = (&self.loss, &self.y);
+        let (loss, targets) = (&self.loss, &self.batch.y);
         let mut at = 0;
         let mut visit = |ws: &mut M::Workspace, n: usize| {
             if n > 0 {
@@ -187,59 +203,19 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
         }
     }
 
-    /// Lays the samples at `indices` end to end in the trainer's batch buffers, with their
-    /// weights if `weights` (one per sample of `x`) is not empty.
-    fn gather(
-        &mut self,
-        x: &[M::Input],
-        y: &[L::Target],
-        weights: &[f32],
-        indices: impl Iterator<Item = usize>,
-    ) {
-        self.x.clear();
-        self.y.clear();
-        self.w.clear();
-        for i in indices {
-            self.x.extend_from_slice(x[i].elems());
-            self.y.push(y[i]);
-            if !weights.is_empty() {
-                self.w.push(weights[i]);
-            }
-        }
+    /// Gathers the next batch of at most `n` samples from `feed`: how many (0 at the end of
+    /// the epoch).
+    pub(crate) fn fill<F>(&mut self, feed: &mut F, n: usize) -> Result<usize>
+    where
+        F: Feed<M::Input, M::Head, L> + ?Sized,
+    {
+        feed.fill(n, &mut self.batch, &self.loss)
     }
 
-    /// Forward and backward of the gathered batch on the calling thread: one shard that is
-    /// the whole batch.
-    fn forward_backward(&mut self, model: &M) -> BatchStats {
-        let batch = self.y.len();
-        M::set_stream(&mut self.workspace, draw_key(self.steps, 0));
-        let stats = forward_backward(
-            model,
-            &self.loss,
-            &self.x,
-            &self.y,
-            &self.w,
-            batch,
-            &mut self.workspace,
-            &mut self.grads,
-        );
-        // Keras's loss is the mean loss plus the weight regularizers' penalty.
-        stats.with_penalty(model.regularize(Some(&mut self.grads)))
-    }
-
-    /// One step over the samples at `indices`, weighted by `weights` (one per sample of `x`;
-    /// empty for none); on `Err` (a non-finite loss, gradient or result) the weights, the
-    /// optimizer's state and the moving statistics are left untouched.
-    pub(crate) fn step(
-        &mut self,
-        model: &mut M,
-        x: &[M::Input],
-        y: &[L::Target],
-        weights: &[f32],
-        indices: impl Iterator<Item = usize> + Clone,
-    ) -> Result<BatchStats, Refused> {
+    /// One step over the gathered batch; on `Err` (a non-finite loss, gradient or result) the
+    /// weights, the optimizer's state and the moving statistics are left untouched.
+    pub(crate) fn step(&mut self, model: &mut M) -> Result<BatchStats, Refused> {
         let _flush = FlushDenormals::new();
-        self.gather(x, y, weights, indices);
         let stats = if let Some(shards) = &mut self.shards {
             let update = Update {
                 optimizer: &mut self.optimizer,
@@ -249,9 +225,9 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
             let batch = Batch {
                 step: self.steps,
                 loss: &self.loss,
-                x: &self.x,
-                y: &self.y,
-                weights: &self.w,
+                x: &self.batch.x,
+                y: &self.batch.y,
+                weights: &self.batch.w,
                 workspace: &mut self.workspace,
                 grads: &mut self.grads,
             };
