@@ -82,6 +82,7 @@ fn weighted<M: Model, L: Loss<M::Head>>(
     weights: &[f32],
 ) -> Result<Evaluation> {
     check_data("the evaluation data", x, y, loss)?;
+    super::check_adapted(model)?;
     let mut ws = M::Workspace::default();
     let mut buf = Vec::new();
     let mut total = 0.0f64;

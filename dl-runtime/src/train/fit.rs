@@ -202,6 +202,7 @@ where
         });
     }
     super::check_hyperparameters(&trainer.optimizer, cfg.clip)?;
+    super::check_adapted(model)?;
     check_data("the training data", x, y, &trainer.loss)?;
     let weights = sample_weights(&trainer.loss, y, cfg.sample_weight, cfg.class_weight)?;
     let split = cfg.validation_split;
