@@ -177,6 +177,17 @@ fn reshape_and_upsampling_agree_with_the_runtime() {
 }
 
 #[test]
+fn preprocessing_layers_agree_with_the_runtime() {
+    // Rescaling, then Normalization of the input and of a hidden layer with the file's statistics.
+    agree!(
+        Preprocessed,
+        PreprocessedEmbedded,
+        "../fixtures/embedded/preprocessed.safetensors",
+        features
+    );
+}
+
+#[test]
 fn branching_networks_agree_with_the_runtime() {
     agree!(
         ResidualIdentity,

@@ -50,10 +50,11 @@ fn regenerate() {
             });
             // Moving statistics away from their initial 0 and 1, so that using them shows.
             dl::Model::for_each_state_mut(&mut net, |_, tensor, v| {
-                let (low, high) = if tensor == "moving_variance" {
-                    (0.5, 2.0)
-                } else {
-                    (-0.5, 0.5)
+                let (low, high) = match tensor {
+                    "moving_variance" | "variance" => (0.5, 2.0),
+                    // A `Normalization`'s count of values adapted on.
+                    "count" => (10.0, 100.0),
+                    _ => (-0.5, 0.5),
                 };
                 v.iter_mut().for_each(|s| *s = rng.random_range(low..high));
             });

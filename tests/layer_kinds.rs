@@ -201,6 +201,19 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Keras's preprocessing layers: Rescaling, and Normalization of the input and of a hidden
+    /// layer.
+    struct Preprocessed {
+        input: [5],
+        Rescaling(0.5, offset = 1.0),
+        Normalization(),
+        Dense(6, tanh),
+        Normalization(),
+        Dense(3, softmax),
+    }
+}
+
 /// Every layer kind `network!` accepts (its error message for an unknown layer lists them).
 const ALL_KINDS: &[&str] = &[
     "Dense",
@@ -235,6 +248,8 @@ const ALL_KINDS: &[&str] = &[
     "Minimum",
     "Concatenate",
     "LayerNormalization",
+    "Normalization",
+    "Rescaling",
 ];
 
 /// A random sample of an input type.
@@ -292,6 +307,17 @@ zoo!(
     Decoder
 );
 
+/// Adapted on other data than it trains on, so that its statistics are not the batches'.
+impl Zoo for Preprocessed {
+    fn seeded(seed: u64) -> Self {
+        let mut net = Preprocessed::new(&mut ChaCha8Rng::seed_from_u64(seed));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
+        let x: Vec<SVector<f32, 5>> = (0..30).map(|_| Random::random(&mut rng)).collect();
+        net.adapt(&x).unwrap();
+        net
+    }
+}
+
 /// Runs `check::<M>()` for every network of the zoo, then fails naming every network that
 /// failed (each failure's message is printed as it happens).
 macro_rules! for_every_network {
@@ -317,6 +343,7 @@ macro_rules! for_every_network {
         run(Sequences::NAME, $check::<Sequences>);
         run(Normalizations::NAME, $check::<Normalizations>);
         run(Decoder::NAME, $check::<Decoder>);
+        run(Preprocessed::NAME, $check::<Preprocessed>);
         assert!(failed.is_empty(), "failed for {failed:?}");
     }};
 }
@@ -343,6 +370,7 @@ fn the_networks_below_use_every_layer_kind() {
         kinds::<Sequences>(),
         kinds::<Normalizations>(),
         kinds::<Decoder>(),
+        kinds::<Preprocessed>(),
     ]
     .concat();
     for kind in ALL_KINDS {
@@ -443,7 +471,7 @@ where
             // concurrently here for odd shard counts.
             let parallel = Parallel::new(shards).with_threads(1 + shards % 2);
             let sharded = train::<M>(seed, parallel);
-            if M::NON_TRAINABLE > 0 && shards > 1 {
+            if M::BATCH_STATISTICS && shards > 1 {
                 let err = sharded.expect_err("a network with batch statistics was sharded");
                 assert!(matches!(err, Error::ShardedBatchStatistics { .. }), "{err}");
                 continue;
@@ -505,7 +533,7 @@ where
     let path = dir.join("run.safetensors");
     let (x, y) = data::<M>(5);
     for shards in [1, 3] {
-        if M::NON_TRAINABLE > 0 && shards > 1 {
+        if M::BATCH_STATISTICS && shards > 1 {
             continue;
         }
         let parallel = Parallel::new(shards).with_threads(1);

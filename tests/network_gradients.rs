@@ -602,3 +602,33 @@ fn batch_normalization_of_images_and_vectors_in_training_mode() {
     assert!((inference - training_loss(&net)).abs() > 1e-3);
     check("batch-norm chain", &mut net, &x, &y, loss, training_loss);
 }
+
+dl::network! {
+    /// Keras's preprocessing layers between two Dense layers: the first Dense's gradient passes
+    /// back through both.
+    struct SmallPreprocessing {
+        input: [3],
+        Dense(4, tanh),
+        Rescaling(2.5, offset = -0.5),
+        Normalization(),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn preprocessing_chain() {
+    let (mut net, mut rng) = init(47, SmallPreprocessing::new);
+    let x: Vec<SVector<f32, 3>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    // Statistics of other data than the batch's, so that the layer is not the identity.
+    let other: Vec<SVector<f32, 3>> = (0..50)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-2.0..1.0)))
+        .collect();
+    net.adapt(&other).unwrap();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("preprocessing chain", &mut net, &x, &y, loss, |n| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}

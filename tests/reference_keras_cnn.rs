@@ -227,6 +227,17 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Keras's preprocessing layers: Rescaling, then Normalization adapted on other data.
+    struct Preprocessing {
+        input: [4],
+        Rescaling(0.5, offset = -1.0),
+        Normalization(),
+        Dense(6, tanh),
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_cnn/", $name, ".json")))
@@ -394,4 +405,29 @@ fn batch_normalization_counts_as_in_keras_summary() {
         .map(|l| l.params + l.non_trainable)
         .collect();
     assert_eq!(rows, [76, 16, 0, 0, 102, 24, 21]);
+}
+
+#[test]
+fn rescaling_and_normalization_with_keras_statistics() {
+    check_sparse_fixture::<Preprocessing>("cnn_preprocessing", fixture!("cnn_preprocessing"));
+}
+
+/// `adapt` on the fixture's adapt data (through the Rescaling) finds Keras's mean and variance.
+#[test]
+fn adapt_finds_the_statistics_keras_adapt_found() {
+    use common::keras_reference::{Checker, check_state, floats};
+    let fx = fixture!("cnn_preprocessing");
+    let x: Vec<SVector<f32, 4>> = floats(&fx["adapt_x"])
+        .chunks_exact(4)
+        .map(SVector::from_column_slice)
+        .collect();
+    let mut net = Preprocessing::zeros();
+    net.adapt(&x).unwrap();
+    // Keras 3 leaves `count` at 0 (it keeps the weight only to load old files); `dl` counts the
+    // values adapted on, and compares the statistics alone.
+    assert_eq!(net.normalization.count[0], x.len() as f32);
+    net.normalization.count[0] = 0.0;
+    let mut c = Checker::new("cnn_preprocessing adapt");
+    check_state(&mut c, "adapted statistics", &net, &fx["state"]);
+    c.finish();
 }

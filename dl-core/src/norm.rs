@@ -89,3 +89,33 @@ pub const fn fold_bias<const C: usize>(
     }
     bias
 }
+
+/// The smallest standard deviation `Normalization` divides by: Keras's `backend.epsilon()`.
+pub const NORMALIZATION_EPSILON: f32 = 1e-7;
+
+/// What `Normalization` divides a feature by: `max(√variance, 1e-7)`, as Keras 3.
+#[inline]
+pub fn normalization_std(variance: f32) -> f32 {
+    libm::sqrtf(variance).max(NORMALIZATION_EPSILON)
+}
+
+/// `Normalization`: every row of `C` features of `x` standardised with the adapted statistics,
+/// `y = (x − mean) / max(√variance, 1e-7)` (a division, as Keras's, for the same bits).
+pub fn normalization<const C: usize>(mean: &[f32; C], variance: &[f32; C], x: &[f32], y: &mut [f32]) {
+    let mut std = [0.0f32; C];
+    for c in 0..C {
+        std[c] = normalization_std(variance[c]);
+    }
+    for (xs, ys) in x.chunks_exact(C).zip(y.chunks_exact_mut(C)) {
+        for c in 0..C {
+            ys[c] = (xs[c] - mean[c]) / std[c];
+        }
+    }
+}
+
+/// `Rescaling`: `y = x · scale + offset`, element by element.
+pub fn rescale(scale: f32, offset: f32, x: &[f32], y: &mut [f32]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = v * scale + offset;
+    }
+}

@@ -76,6 +76,18 @@ pub struct BatchNormalization<const C: usize> {
     pub moving_variance: [f32; C],
 }
 
+/// `Normalization`: the adapted statistics over the last axis, and how many values they came
+/// from (`count`, Keras's scalar).
+#[derive(Clone, Debug)]
+pub struct Normalization<const C: usize> {
+    /// Mean of each feature.
+    pub mean: [f32; C],
+    /// Biased variance of each feature.
+    pub variance: [f32; C],
+    /// Values per feature adapted on (0: never adapted).
+    pub count: [f32; 1],
+}
+
 /// `DepthwiseConv2D`: `kernel` `[KH, KW, C, M]` (Keras 3's name), `bias` `[C·M]` (empty without
 /// `use_bias`).
 #[derive(Clone, Debug)]

@@ -377,6 +377,57 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
     let samples = samples_trait(k, net, &input_ty);
     let samples_ident = samples_ident(ident);
     let doc_params = format!("Trainable parameters: {params_total}.");
+    // `adapt` and the readiness check, for networks with layers adapted from data.
+    let adapted: Vec<usize> = (0..net.layers.len())
+        .filter(|&i| net.layers[i].kind.spec().adapts())
+        .collect();
+    let (adapt_method, unadapted_method) = if adapted.is_empty() {
+        (quote!(), quote!())
+    } else {
+        let steps = adapted.iter().map(|&i| {
+            let layer = &net.layers[i];
+            let (f, name, c) = (fields[i], names[i], lit(layer.channels()));
+            let moments = match layer.inputs[0] {
+                Source::Input => quote!(#k::layers::input_moments(x, #c)?),
+                Source::Node(p) => {
+                    let pi = &idx[p];
+                    quote!(#k::layers::layer_moments(&adapted, x, |ws: &#ws_ident, m: &mut #k::layers::Moments| m.add(&ws.#pi.y, #c))?)
+                }
+            };
+            quote! {
+                let moments = #moments;
+                adapted.#f.adapt(&moments).map_err(|message| #k::error::Error::BadArgument {
+                    argument: "x",
+                    message: #k::__private::std::format!("layer `{}`: {}", #name, message),
+                })?;
+            }
+        });
+        let (af, an): (Vec<_>, Vec<_>) = adapted.iter().map(|&i| (fields[i], names[i])).unzip();
+        (
+            quote! {
+                /// Sets the mean and variance of every `Normalization` layer from the samples `x`
+                /// (usually the training part), as Keras's `adapt`: each from the values that
+                /// reach it, in declaration order. An `Err` (no samples, a non-finite value, a
+                /// variance beyond `f32`) leaves the network unchanged.
+                pub fn adapt<X: #samples_ident>(&mut self, x: &[X]) -> #result<()> {
+                    let x = X::samples(x);
+                    let mut adapted = #k::__private::core::clone::Clone::clone(self);
+                    #(#steps)*
+                    *self = adapted;
+                    #k::__private::core::result::Result::Ok(())
+                }
+            },
+            quote! {
+                fn unadapted(&self) -> #k::__private::core::option::Option<&'static str> {
+                    #(if !self.#af.is_adapted() {
+                        return #k::__private::core::option::Option::Some(#an);
+                    })*
+                    #k::__private::core::option::Option::None
+                }
+            },
+        )
+    };
+    let batch_statistics = net.layers.iter().any(|l| l.kind.spec().batch_statistics());
 
     quote! {
         #(#attrs)*
@@ -483,6 +534,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 #k::train::evaluate_stream(self, source, loss)
             }
 
+            #adapt_method
+
             /// Saves every parameter to a safetensors file (atomically), named as Keras names them.
             pub fn save(&self, path: impl #k::__private::core::convert::AsRef<#k::__private::std::path::Path>) -> #result<()> {
                 #k::weights::save(self, path)
@@ -541,6 +594,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             const NAME: &'static str = #name_str;
             const PARAMS: usize = #params_lit;
             const NON_TRAINABLE: usize = #non_trainable;
+            const BATCH_STATISTICS: bool = #batch_statistics;
             const UNOPTIMISED: bool = #unoptimised;
             const ACTIVATIONS: usize = #activations;
             const TRAINING_BYTES_PER_SAMPLE: usize = #ident::TRAINING_BYTES_PER_SAMPLE;
@@ -598,6 +652,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             }
 
             #state_methods
+
+            #unadapted_method
 
             #regularize
         }
@@ -729,6 +785,7 @@ pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
             pub fn evaluate<#x_param T, L>(&self, _: &[#x_ty], _: &[T], _: &L) -> #k::error::Result<#k::train::Evaluation> { #unreachable }
             pub fn fit_stream<#x_param T, L, O>(&mut self, _: &mut dyn #k::data::stream::Source<#x_ty, T>, _: #k::train::Fit<'_, #x_ty, T, L, O>) -> #k::error::Result<#k::train::History> { #unreachable }
             pub fn evaluate_stream<#x_param T, L>(&self, _: &mut dyn #k::data::stream::Source<#x_ty, T>, _: &L) -> #k::error::Result<#k::train::Evaluation> { #unreachable }
+            pub fn adapt<#x_param>(&mut self, _: &[#x_ty]) -> #k::error::Result<()> { #unreachable }
             pub fn save(&self, _: #path) -> #k::error::Result<()> { #unreachable }
             pub fn load(&mut self, _: #path) -> #k::error::Result<()> { #unreachable }
             pub fn summary(&self) -> #k::summary::Summary { #unreachable }

@@ -194,6 +194,26 @@ pub enum Error {
         #[source]
         cause: crate::data::stream::BoxError,
     },
+    /// A network with a `Normalization` layer whose statistics were never adapted from data.
+    #[error(
+        "layer `{layer}` of network `{network}` was never adapted: call `adapt` with the training \
+         samples before `fit` or `evaluate` (Keras would standardise with mean 0 and variance 1)"
+    )]
+    NotAdapted {
+        /// The network's name.
+        network: &'static str,
+        /// The layer's name.
+        layer: &'static str,
+    },
+    /// An argument of a data helper out of its range (a `test_fraction` outside (0, 1), …);
+    /// the message says what it must be.
+    #[error("{argument}: {message}")]
+    BadArgument {
+        /// The argument.
+        argument: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {

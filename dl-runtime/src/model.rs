@@ -25,6 +25,9 @@ pub trait Model: Sized {
     const PARAMS: usize;
     /// Non-trainable values (moving statistics), which weight files hold beside the parameters.
     const NON_TRAINABLE: usize = 0;
+    /// Whether training moves state by each batch's statistics (`BatchNormalization`), which
+    /// sharded training refuses. `false` by default.
+    const BATCH_STATISTICS: bool = false;
     /// Whether the crate that declared the network was compiled at opt-level 0 (a debug build
     /// without profile settings): its generated code and the generic kernels it instantiates
     /// then run unoptimised, and a [`Trainer`](crate::train::Trainer) prints a one-time note
@@ -100,6 +103,12 @@ pub trait Model: Sized {
     /// must have been a training pass; the trainer calls it once per successful step. Nothing by
     /// default.
     fn update_state(&mut self, _ws: &Self::Workspace) {}
+
+    /// The first layer whose state must be adapted from data (`Normalization`) and was not:
+    /// `fit` and `evaluate` refuse the network then. `None` by default.
+    fn unadapted(&self) -> Option<&'static str> {
+        None
+    }
 
     /// The weight regularizers' penalty on the current weights (`kernel_regularizer = l2(…)`,
     /// …), which training adds to the batch's mean loss; with `grads`, also adds its gradient

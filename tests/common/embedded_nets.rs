@@ -278,5 +278,13 @@ macro_rules! with_embedded_nets {
             Reshape((-1,)),
             Dense(3, softmax),
         });
+        $m!(Preprocessed, PreprocessedEmbedded, "../fixtures/embedded/preprocessed.safetensors", {
+            input: [4],
+            Rescaling(0.5, offset = -1.0),
+            Normalization(),
+            Dense(6, relu),
+            Normalization(axis = -1),
+            Dense(3, softmax),
+        });
     };
 }

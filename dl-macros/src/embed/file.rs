@@ -124,6 +124,19 @@ pub fn check(net: &Network, lit: &LitStr, errors: &mut Errors) -> Option<Located
                 );
                 continue;
             }
+            // A `Normalization` never adapted would standardise with mean 0 and variance 1: a
+            // deployed network that silently skips its preprocessing.
+            if tensor == "count" && layer.kind.spec().adapts() && values.iter().all(|&b| b & 0x7f == 0) {
+                errors.push(
+                    at,
+                    format!(
+                        "{who} in `{shown}` was never adapted (its `{name}` is 0): call \
+                         `net.adapt(&x_train)` before saving (a file from Keras 3, which leaves \
+                         `count` at 0, needs it set to the number of values adapted on)"
+                    ),
+                );
+                continue;
+            }
             found.push((tensor, data_start + entry.begin));
         }
         if wrong_shapes.is_empty() {

@@ -110,6 +110,10 @@ impl KindSpec for BatchNorm {
         ]
     }
 
+    fn batch_statistics(&self) -> bool {
+        true
+    }
+
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
         let c = layer.channels();
         let (n, c) = (lit(layer.input.len() / c), lit(c));

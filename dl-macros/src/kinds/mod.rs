@@ -31,9 +31,11 @@ mod flatten;
 mod global_pool_1d;
 mod layer_norm;
 mod merge;
+mod normalization;
 mod pool;
 mod pool_1d;
 mod recurrent;
+mod rescaling;
 mod reshape;
 mod shared;
 mod upsampling;
@@ -113,6 +115,18 @@ pub trait KindSpec {
     /// its input's memory at inference (its [`KindSpec::embedded_step`] is then `None`).
     fn writes_output(&self) -> bool {
         true
+    }
+
+    /// Whether the layer's state is adapted from data before training (`Normalization`): the
+    /// network then has an `adapt` method, and `fit` and `evaluate` refuse it until adapted.
+    fn adapts(&self) -> bool {
+        false
+    }
+
+    /// Whether training moves the layer's state by each batch's statistics
+    /// (`BatchNormalization`), which sharded training cannot do.
+    fn batch_statistics(&self) -> bool {
+        false
     }
 
     /// The embedded parameter struct (`dl_core::params::Dense`), for kinds with parameters.
@@ -233,6 +247,8 @@ pub const REGISTRY: &[&[Registered]] = &[
     dropout::KINDS,
     batch_norm::KINDS,
     layer_norm::KINDS,
+    normalization::KINDS,
+    rescaling::KINDS,
     embedding::KINDS,
     recurrent::KINDS,
     global_pool_1d::KINDS,
@@ -264,8 +280,6 @@ pub const KERAS_NOT_YET: &[&str] = &[
     "GlobalAveragePooling3D",
     "GroupNormalization",
     "UnitNormalization",
-    "Normalization",
-    "Rescaling",
     "ZeroPadding1D",
     "Cropping1D",
     "Cropping2D",
@@ -326,6 +340,8 @@ kinds! {
     Dropout(dropout::Dropout),
     BatchNorm(batch_norm::BatchNorm),
     LayerNorm(layer_norm::LayerNorm),
+    Normalization(normalization::Normalization),
+    Rescaling(rescaling::Rescaling),
     Activation(activation::ActivationLayer),
     Merge(merge::Merge),
 }

@@ -1,6 +1,10 @@
-//! Reading data sets.
+//! Reading data sets, and splitting them.
 
+pub mod csv;
 pub mod idx;
 pub mod mnist;
 pub mod stream;
+pub mod split;
 pub mod text;
+
+pub use split::{Split, shuffle, train_test_split};

@@ -19,8 +19,10 @@ mod embedding;
 mod flatten;
 mod layer_norm;
 mod merge;
+mod normalization;
 mod pool;
 mod recurrent;
+mod rescaling;
 mod upsampling;
 mod zero_padding;
 
@@ -39,11 +41,15 @@ pub use layer_norm::{LayerNormCache, LayerNormalization};
 pub use merge::{Concatenate, Merge, MergeOp};
 #[doc(hidden)]
 pub use merge::{add_gradient, gradient_scratch};
+pub use normalization::{Moments, Normalization};
+#[doc(hidden)]
+pub use normalization::{input_moments, layer_moments};
 pub use pool::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
 pub use recurrent::{
     Bidirectional, BidirectionalCache, GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, Recurrent,
     RecurrentCache, SimpleRNN,
 };
+pub use rescaling::Rescaling;
 pub use upsampling::UpSampling2D;
 pub use zero_padding::ZeroPadding2D;
 

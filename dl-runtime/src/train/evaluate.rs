@@ -165,6 +165,7 @@ pub(crate) fn measure<M: Model, L: Loss<M::Head>>(
     what: &'static str,
     mut metrics: Option<&mut EpochMetrics>,
 ) -> Result<Evaluation> {
+    super::check_adapted(model)?;
     if let Some(m) = metrics.as_deref_mut() {
         m.reset();
     }

@@ -318,6 +318,7 @@ where
     O: Optimizer,
 {
     check_settings(trainer, &cfg)?;
+    super::check_adapted(model)?;
     check_data("the training data", x, y, &trainer.loss)?;
     let weights = sample_weights(&trainer.loss, y, cfg.sample_weight, cfg.class_weight)?;
     let metrics = EpochMetrics::new::<M::Head, L>(&cfg.metrics, &trainer.loss, y.first())?;
@@ -368,6 +369,7 @@ where
     O: Optimizer,
 {
     check_settings(trainer, &cfg)?;
+    super::check_adapted(model)?;
     if cfg.validation_split != 0.0 {
         return Err(Error::BadOption {
             option: "validation_split",

@@ -55,6 +55,17 @@ pub(crate) fn check_hyperparameters<O: Optimizer>(optimizer: &O, clip: Option<Cl
 }
 
 /// Checks that a data set is usable with a loss, naming the first problem found.
+/// `Err` for a network with a layer that must be adapted from data and was not.
+pub(crate) fn check_adapted<M: crate::model::Model>(model: &M) -> Result<()> {
+    match model.unadapted() {
+        Some(layer) => Err(Error::NotAdapted {
+            network: M::NAME,
+            layer,
+        }),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn check_data<X: Sample, H: Head, L: Loss<H>>(
     what: &'static str,
     x: &[X],

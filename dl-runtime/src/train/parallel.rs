@@ -169,7 +169,7 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Shards<M, L, O> {
         if parallel.shards == 1 {
             return Ok(None);
         }
-        if M::NON_TRAINABLE > 0 {
+        if M::BATCH_STATISTICS {
             // The moving statistics would follow the first shard's batch only; synchronising
             // them across shards is not implemented.
             return Err(Error::ShardedBatchStatistics { network: M::NAME });

@@ -74,6 +74,8 @@ pub static TEXT_CONV: TextConvEmbedded = TextConvEmbedded::EMBEDDED;
 pub static LAYER_NORM: LayerNormEmbedded = LayerNormEmbedded::EMBEDDED;
 /// Reshape (to an image, a sequence and a vector) and UpSampling2D.
 pub static DECODER: DecoderEmbedded = DecoderEmbedded::EMBEDDED;
+/// Rescaling, and Normalization of the input and of a hidden layer.
+pub static PREPROCESSED: PreprocessedEmbedded = PreprocessedEmbedded::EMBEDDED;
 
 /// Runs every network once and returns the sum of all outputs (each a probability vector or
 /// probability), or `None` if a token id is rejected.
@@ -124,6 +126,7 @@ pub fn run_all() -> Option<f32> {
     total += TEXT_CONV.forward(&[3; 9]).ok()?.iter().sum::<f32>();
     total += LAYER_NORM.forward(&[0.5; 50]).iter().sum::<f32>();
     total += DECODER.forward(&[0.5; 6]).iter().sum::<f32>();
+    total += PREPROCESSED.forward(&[0.5; 4]).iter().sum::<f32>();
     Some(total)
 }
 

@@ -1,6 +1,7 @@
 """Writes the weight files of the `#[weights]` compile-fail cases (tests/ui/fail/weights_*.rs).
 
-They are for `input: [2], Dense(2, relu), Dense(1, sigmoid)`: `dense.kernel` [2, 2],
+They are for `input: [2], Dense(2, relu), Dense(1, sigmoid)` (`unadapted` adds a
+`Normalization()` first): `dense.kernel` [2, 2],
 `dense.bias` [2], `dense_1.kernel` [2, 1], `dense_1.bias` [1]. Needs only Python 3.
 Run from this directory: `python3 make_ui_weights.py`.
 """
@@ -35,3 +36,12 @@ write("shape.safetensors", {**good, "dense.kernel": ("F32", [1, 4], [0.5, -0.25,
 write("dtype.safetensors", {**good, "dense.bias": ("F64", [2], [0.1, -0.1])})
 write("nan.safetensors", {**good, "dense_1.kernel": ("F32", [2, 1], [0.75, float("nan")])})
 write("truncated.safetensors", good, header_len=1 << 40)
+
+# For `input: [2], Normalization(), Dense(2, relu), Dense(1, sigmoid)`: statistics never adapted
+# (Keras's initial mean 0, variance 1, count 0).
+write("unadapted.safetensors", {
+    "normalization.mean": ("F32", [2], [0.0, 0.0]),
+    "normalization.variance": ("F32", [2], [1.0, 1.0]),
+    "normalization.count": ("F32", [], [0.0]),
+    **good,
+})
