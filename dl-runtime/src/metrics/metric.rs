@@ -412,6 +412,20 @@ mod tests {
     }
 
     #[test]
+    fn auc_is_keras_s_curve_through_its_thresholds_not_the_exact_area() {
+        // Both predictions fall between the same two of the 200 thresholds: the exact ROC AUC
+        // is 1 (the positive scores higher), Keras's curve cannot tell them apart.
+        let (labels, scores) = ([0.0, 1.0], [0.501, 0.502]);
+        let mut coarse = Metric::auc();
+        coarse.update_state(&labels, &scores, 1).unwrap();
+        assert_eq!(coarse.result(), [0.5]);
+        // With thresholds between them, the curve finds the exact area.
+        let mut fine = Metric::auc().with_num_thresholds(2001);
+        fine.update_state(&labels, &scores, 1).unwrap();
+        assert_eq!(fine.result(), [1.0]);
+    }
+
+    #[test]
     fn bad_batches_are_refused_and_change_nothing() {
         let mut m = Metric::mean_squared_error();
         m.update_state(&[1.0, 2.0], &[1.5, 2.0], 2).unwrap();
