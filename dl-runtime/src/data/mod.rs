@@ -3,8 +3,8 @@
 pub mod csv;
 pub mod idx;
 pub mod mnist;
-pub mod stream;
 pub mod split;
+pub mod stream;
 pub mod text;
 
 pub use split::{Split, shuffle, train_test_split};
