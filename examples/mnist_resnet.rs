@@ -35,15 +35,17 @@
 //! benches/peers/.venv/bin/python benches/peers/mnist_resnet_accuracy.py target/mnist-resnet-digits
 //! ```
 
-use dl::prelude::*;
+#[path = "common/digit_classifier.rs"]
+mod digit_classifier;
+#[path = "common/mnist_digits.rs"]
+mod mnist_digits;
+
 use rand::SeedableRng;
 
 const EPOCHS: usize = 10;
-const BATCH: usize = 32;
-/// Adam's learning rate drops from Keras's default 1e-3 to this for the last `LOW_EPOCHS`.
-const LOW_RATE: f32 = 1e-4;
+/// Adam's learning rate drops from Keras's default 1e-3 to `digit_classifier::LOW_RATE` (1e-4)
+/// for the last `LOW_EPOCHS`.
 const LOW_EPOCHS: usize = 3;
-const TRAIN: usize = 8_000;
 
 dl::network! {
     /// ResNet-8 over 28×28×1 digits.
@@ -91,100 +93,9 @@ dl::network! {
     }
 }
 
-fn write_le<T: Copy>(
-    path: &std::path::Path,
-    values: impl Iterator<Item = T>,
-    bytes: impl Fn(T) -> [u8; 4],
-) -> std::io::Result<()> {
-    let data: Vec<u8> = values.flat_map(bytes).collect();
-    std::fs::write(path, data)
-}
-
-fn export_digits(
-    dir: &std::path::Path,
-    train: (&[SVector<f32, 784>], &[usize]),
-    test: (&[SVector<f32, 784>], &[usize]),
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    for (name, (x, y)) in [("train", train), ("test", test)] {
-        let pixels = x.iter().flat_map(|image| image.iter().copied());
-        write_le(&dir.join(format!("{name}_x.f32")), pixels, f32::to_le_bytes)?;
-        let labels = y.iter().map(|&label| label as u32);
-        write_le(&dir.join(format!("{name}_y.u32")), labels, u32::to_le_bytes)?;
-    }
-    Ok(())
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let seed: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let export = args
-        .iter()
-        .position(|a| a == "--export-digits")
-        .map(|i| {
-            args.get(i + 1)
-                .cloned()
-                .ok_or("--export-digits needs a directory")
-        })
-        .transpose()?;
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/mnist");
-    let (x, y) = dl::data::mnist::load(
-        format!("{dir}/mnist-10k-images-idx3-ubyte.gz"),
-        format!("{dir}/mnist-10k-labels-idx1-ubyte.gz"),
-    )?;
-    let (train_x, test_x) = x.split_at(TRAIN);
-    let (train_y, test_y) = y.split_at(TRAIN);
-    if let Some(out) = export {
-        export_digits(std::path::Path::new(&out), (train_x, train_y), (test_x, test_y))?;
-        println!(
-            "wrote {} training and {} test digits to {out}",
-            train_x.len(),
-            test_x.len()
-        );
-    }
-
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut net = MnistResNet::new(&mut rng);
+    let (seed, digits) = mnist_digits::from_command_line()?;
+    let mut net = MnistResNet::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     println!("{}", net.summary());
-
-    // Keras's `LearningRateScheduler(lambda epoch, lr: 1e-4 if epoch >= 7 else lr)`: the
-    // function sees the epoch's 0-based index, as in Keras.
-    let low_rate = LearningRateScheduler::new(|epoch, lr| {
-        if epoch >= EPOCHS - LOW_EPOCHS {
-            LOW_RATE
-        } else {
-            lr
-        }
-    });
-    let start = std::time::Instant::now();
-    let history = net.fit(
-        train_x,
-        train_y,
-        Fit {
-            loss: SparseCategoricalCrossEntropy::default(),
-            optimizer: Adam::default(),
-            epochs: EPOCHS,
-            batch_size: BATCH,
-            seed,
-            callbacks: vec![Box::new(low_rate)],
-            ..Fit::default()
-        },
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
-    for e in &history.epochs {
-        println!(
-            "epoch {} - learning rate {}",
-            e.epoch,
-            e.learning_rate.unwrap_or(0.0)
-        );
-    }
-    println!(
-        "training: {seconds:.1} s ({:.0} samples/s)",
-        (EPOCHS * TRAIN) as f64 / seconds
-    );
-
-    let result = net.evaluate(test_x, test_y, &SparseCategoricalCrossEntropy::default())?;
-    println!("test loss: {:.4}", result.loss);
-    println!("test accuracy: {:.4}", result.accuracy.unwrap_or(0.0));
-    Ok(())
+    digit_classifier::train_and_test(&mut net, &digits, seed, EPOCHS, LOW_EPOCHS)
 }
