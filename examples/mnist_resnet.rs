@@ -16,15 +16,16 @@
 //! (`benches/peers/mnist_resnet_accuracy.py`, which trains it on the digits this example
 //! exports):
 //! - its convolutions have `kernel_regularizer=l2(1e-4)` and `kernel_initializer='he_normal'`,
-//!   which dl does not have yet: both are left out, so kernels start glorot-uniform (Keras's
-//!   default) and there is no weight decay;
+//!   which dl did not have when this comparison was made (it has both now, and
+//!   `tests/mlperf_tiny.rs` declares the reference model with them): both are left out here and
+//!   in the Keras model, so kernels start glorot-uniform (Keras's default) and there is no
+//!   weight decay;
 //! - BatchNormalization has momentum 0.9 (PyTorch's default) instead of Keras's 0.99, and Adam's
 //!   learning rate drops to 1e-4 for the last 3 epochs. Both are about the moving statistics
 //!   that inference uses: with 0.99 they average the last ~100 steps and lag weights that Adam
-//!   still moves at 1e-3, so the test accuracy swung with the last steps (0.9075 and 0.9600 for
-//!   seeds 1 and 2 at a constant 1e-3, whose training accuracy was 0.99); re-estimating only the
-//!   statistics of such a network lifted it from 0.919 to 0.971, in dl and in Keras alike.
-//!   BENCHMARKS.md has the figures.
+//!   still moves at 1e-3, so the test accuracy swung with the last steps although the training
+//!   accuracy was 0.99; re-estimating only the statistics of such a network lifted it, in dl and
+//!   in Keras alike. BENCHMARKS.md says more.
 //!
 //! `mnist_resnet [seed] [--export-digits DIR]`: the second form also writes the exact training
 //! and test arrays used here as raw little-endian files (`train_x.f32`, `train_y.u32`,
