@@ -5,7 +5,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::shared::needs_embedding;
+use super::shared::{last_axis_only, needs_embedding};
 use super::{Kind, KindSpec, Registered, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
@@ -71,18 +71,12 @@ fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut
         Shape::Tokens(_) => return needs_embedding(LAYER, span, errors),
         shape => shape,
     };
-    // Keras counts the batch axis: the last axis of an image batch is 3, of a vector batch 1.
-    let last = shape.dims().len() as i64;
-    if let Some((v, at)) = axis
-        && v != -1
-        && v != last
-    {
-        errors.push(
-            at,
-            format!(
-                "`{LAYER}` normalizes over the last axis only: `axis = -1` (or {last} for {shape}), found {v}"
-            ),
-        );
+    if !last_axis_only(
+        axis,
+        &shape,
+        &format!("`{LAYER}` normalizes over the last axis only"),
+        errors,
+    ) {
         return None;
     }
     let (momentum, epsilon) = (momentum?, epsilon?);

@@ -5,7 +5,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::shared::needs_embedding;
+use super::shared::{last_axis_only, needs_embedding};
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
@@ -61,19 +61,12 @@ fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut
         Shape::Tokens(_) => return needs_embedding(LAYER, span, errors),
         shape => shape,
     };
-    // Keras counts the batch axis: the last axis of a vector batch is 1, of an image batch 3.
-    let last = shape.dims().len() as i64;
-    if let Some((v, at)) = axis
-        && v != -1
-        && v != last
-    {
-        errors.push(
-            at,
-            format!(
-                "standardises each feature of the last axis only: `axis = -1` (or {last} for \
-                 {shape}), found {v}"
-            ),
-        );
+    if !last_axis_only(
+        axis,
+        &shape,
+        "standardises each feature of the last axis only",
+        errors,
+    ) {
         return None;
     }
     supported.then_some((Kind::Normalization(Normalization), shape))

@@ -56,6 +56,23 @@ pub fn needs_embedding<T>(layer: &str, span: Span, errors: &mut Errors) -> Optio
     None
 }
 
+/// Keras's `axis` argument of a layer that works on the last axis only: `-1` or the last
+/// axis counted with the batch axis (1 for a vector batch, 3 for an image batch). Anything else
+/// is an error on the argument, `what` saying what the layer does there; false then.
+pub fn last_axis_only(axis: Option<(i64, Span)>, shape: &Shape, what: &str, errors: &mut Errors) -> bool {
+    let last = shape.dims().len() as i64;
+    match axis {
+        Some((v, at)) if v != -1 && v != last => {
+            errors.push(
+                at,
+                format!("{what}: `axis = -1` (or {last} for {shape}), found {v}"),
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 pub fn use_bias(expr: Option<&syn::Expr>, errors: &mut Errors) -> Option<bool> {
     expr.map_or(Some(true), |e| spec::boolean(e, "use_bias", errors))
 }
