@@ -604,6 +604,49 @@ fn batch_normalization_of_images_and_vectors_in_training_mode() {
 }
 
 dl::network! {
+    /// Each normalization's only reader is a relu, which the normalization applies itself in
+    /// training (`network!` fuses them): its backward pass masks the relu's gradient.
+    struct BatchNormReluChain {
+        input: [6, 6, 2],
+        Conv2D(3, (3, 3)),
+        BatchNormalization(),
+        Activation(relu),
+        AveragePooling2D((2, 2)),
+        Flatten,
+        Dense(5),
+        BatchNormalization(momentum = 0.9, epsilon = 0.01),
+        Activation(relu),
+        Dense(3, softmax),
+    }
+}
+
+#[test]
+fn batch_normalization_applying_a_relu_in_training_mode() {
+    let (mut net, mut rng) = init(44, BatchNormReluChain::new);
+    // Away from the relu's kink, which a perturbation must not cross: every normalized value
+    // `x̂` lies within ±3 here, so `gamma·x̂ + beta` with gamma below 0.45 and beta ±1.5 keeps
+    // 0.15 from zero; alternate channels are cut and passed whole, so the mask matters.
+    net.for_each_param_mut(|_, tensor, v| match tensor {
+        "gamma" => v.iter_mut().for_each(|g| *g = rng.random_range(0.3..0.45)),
+        "beta" => v
+            .iter_mut()
+            .enumerate()
+            .for_each(|(c, b)| *b = if c % 2 == 0 { 1.5 } else { -1.5 }),
+        _ => {}
+    });
+    let x: Vec<SVector<f32, 72>> = (0..BATCH)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect();
+    let y = sparse_targets(&mut rng);
+    let loss = SparseCategoricalCrossEntropy::default();
+    let training_loss = |n: &BatchNormReluChain| {
+        let mut t = Trainer::<BatchNormReluChain, _, Sgd>::new(loss, Sgd::default(), None);
+        t.compute_gradients(n, &x, &y).unwrap().loss()
+    };
+    check("batch-norm relu chain", &mut net, &x, &y, loss, training_loss);
+}
+
+dl::network! {
     /// Keras's preprocessing layers between two Dense layers: the first Dense's gradient passes
     /// back through both.
     struct SmallPreprocessing {

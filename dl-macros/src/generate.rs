@@ -110,7 +110,9 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         .enumerate()
         .map(|(i, l)| layer_type(k, l, i))
         .collect();
-    let acts: Vec<_> = net.layers.iter().map(|l| activation(k, l.activation())).collect();
+    // Activation layers a layer before them applies: they run nothing and hold no buffer.
+    let fused = crate::fuse::fusions(net);
+    let acts: Vec<_> = fused.activation.iter().map(|&a| activation(k, a)).collect();
     let names: Vec<_> = net.layers.iter().map(|l| l.name.as_str()).collect();
     // The workspace is a struct with one field per layer: std implements `Default` for tuples
     // of at most 12, which capped networks at 12 layers when it was one.
@@ -139,11 +141,16 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
     let activations = lit(net.layers.iter().map(|l| l.output.len()).sum());
     // Each layer's own figure, under the conditions the generated passes run it in: its
     // activation, an input gradient for every layer but the first, and its mask.
-    let training_terms = net.layers.iter().enumerate().map(|(i, l)| {
-        let (ty, act, cols) = (&types[i], &acts[i], lit(columns_per_sample(l)));
-        let (dx, masked) = (l.inputs[0] != Source::Input, l.masked);
-        quote!(#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked))
-    });
+    let training_terms = net
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !fused.absorbed[i])
+        .map(|(i, l)| {
+            let (ty, act, cols) = (&types[i], &acts[i], lit(columns_per_sample(l)));
+            let (dx, masked) = (l.inputs[0] != Source::Input, l.masked);
+            quote!(#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked))
+        });
     let mut training_terms: Vec<TokenStream> = training_terms.collect();
     // The scratch a fan-out's gradients pass through: the largest tensor read more than once.
     let consumers = net.consumers();
@@ -217,11 +224,11 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
     let read = |src: Source| match src {
         Source::Input => quote!(x),
         Source::Node(p) => {
-            let p = &idx[p];
+            let p = &idx[fused.holder[p]];
             quote!(ws.#p.y.as_slice())
         }
     };
-    let forward_batch = (0..net.layers.len()).map(|i| {
+    let forward_batch = (0..net.layers.len()).filter(|&i| !fused.absorbed[i]).map(|i| {
         let layer = &net.layers[i];
         let (f, ty, a, ix) = (fields[i], &types[i], &acts[i], &idx[i]);
         let batch = batch_of(layer);
@@ -245,7 +252,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
     // each earlier one writes the workspace's scratch, which is then added in.
     let mut started = vec![false; net.layers.len()];
     let mut backward = Vec::new();
-    for i in (0..net.layers.len()).rev() {
+    for i in (0..net.layers.len()).rev().filter(|&i| !fused.absorbed[i]) {
         let layer = &net.layers[i];
         let (f, ty, ix) = (fields[i], &types[i], &idx[i]);
         let a = if i == last {
@@ -260,6 +267,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             let Source::Node(p) = layer.inputs[j] else {
                 return None;
             };
+            let p = fused.holder[p];
             let pi = &idx[p];
             if !started[p] {
                 started[p] = true;
@@ -390,7 +398,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             let moments = match layer.inputs[0] {
                 Source::Input => quote!(#k::layers::input_moments(x, #c)?),
                 Source::Node(p) => {
-                    let pi = &idx[p];
+                    let pi = &idx[fused.holder[p]];
                     quote!(#k::layers::layer_moments(&adapted, x, |ws: &#ws_ident, m: &mut #k::layers::Moments| m.add(&ws.#pi.y, #c))?)
                 }
             };
@@ -452,7 +460,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             /// which need only the output; max-pooling argmax indices; dropout masks; recurrent
             /// inputs, gates, states and cell states of every step, and their per-step
             /// gradients; the reversed copies of a `Bidirectional`); an `Embedding`'s list of
-            /// touched rows at its worst case, every token distinct.
+            /// touched rows at its worst case, every token distinct. An `Activation('relu')`
+            /// that a `BatchNormalization` applies itself (its only reader) holds nothing.
             ///
             /// Not counted, being the same for any batch: parameters, their gradients and the
             /// optimizer's state, transposed kernels, batch-normalization statistics, and a

@@ -11,6 +11,7 @@
 mod embed;
 mod errors;
 mod footprint;
+mod fuse;
 mod generate;
 mod graph;
 mod kinds;

@@ -44,12 +44,37 @@ impl Network {
         out
     }
 
+    /// The one layer reading layer `p`'s output, if exactly one does (and `p` is not the
+    /// network's output).
+    pub fn only_reader(&self, p: usize) -> Option<usize> {
+        if p + 1 == self.layers.len() {
+            return None;
+        }
+        let mut readers = self
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.inputs.contains(&Source::Node(p)));
+        let (r, _) = readers.next()?;
+        readers.next().is_none().then_some(r)
+    }
+
     /// The name of a tensor, as `summary()` shows it.
     pub fn source_name(&self, s: Source) -> &str {
         match s {
             Source::Input => "input",
             Source::Node(i) => &self.layers[i].name,
         }
+    }
+}
+
+/// The network a declaration builds, for the macro's unit tests.
+#[cfg(test)]
+pub fn built(tokens: proc_macro2::TokenStream) -> Network {
+    let syntax: crate::parse::Network = syn::parse2(tokens).expect("valid syntax");
+    match build(&syntax) {
+        Ok(net) => net,
+        Err(_) => panic!("the declaration has errors"),
     }
 }
 

@@ -218,11 +218,7 @@ mod tests {
     use crate::model;
 
     fn net(tokens: proc_macro2::TokenStream) -> Network {
-        let syntax: crate::parse::Network = syn::parse2(tokens).expect("valid syntax");
-        match model::build(&syntax) {
-            Ok(net) => net,
-            Err(_) => panic!("the declaration has errors"),
-        }
+        model::built(tokens)
     }
 
     /// At every step, the distinct places of the tensors still needed (and the step's scratch)

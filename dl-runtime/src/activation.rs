@@ -254,7 +254,7 @@ simd_fn! {
 }
 
 #[inline(always)]
-fn relu_slope(y: f32) -> f32 {
+pub(crate) fn relu_slope(y: f32) -> f32 {
     if y > 0.0 { 1.0 } else { 0.0 }
 }
 

@@ -19,20 +19,6 @@ pub struct Folds {
     pub activation: Vec<Option<Activation>>,
 }
 
-/// The one layer reading layer `p`'s output, if exactly one does (and it is not the output).
-fn only_reader(net: &Network, p: usize) -> Option<usize> {
-    if p + 1 == net.layers.len() {
-        return None;
-    }
-    let mut readers = net
-        .layers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.inputs.contains(&Source::Node(p)));
-    let (r, _) = readers.next()?;
-    readers.next().is_none().then_some(r)
-}
-
 pub fn folds(net: &Network) -> Folds {
     let n = net.layers.len();
     let mut f = Folds {
@@ -52,7 +38,7 @@ pub fn folds(net: &Network) -> Folds {
             continue;
         }
         let mut last = p;
-        if let Some(b) = only_reader(net, p)
+        if let Some(b) = net.only_reader(p)
             && let Kind::BatchNorm(bn) = &net.layers[b].kind
             && net.layers[b].inputs == [Source::Node(p)]
         {
@@ -60,7 +46,7 @@ pub fn folds(net: &Network) -> Folds {
             f.passes[b] = true;
             last = b;
         }
-        if let Some(a) = only_reader(net, last)
+        if let Some(a) = net.only_reader(last)
             && let Kind::Activation(_) = &net.layers[a].kind
             && net.layers[a].inputs == [Source::Node(last)]
             && net.layers[a].activation() != Activation::Softmax
@@ -79,11 +65,7 @@ mod tests {
     use super::*;
 
     fn folds_of(tokens: proc_macro2::TokenStream) -> Folds {
-        let syntax: crate::parse::Network = syn::parse2(tokens).expect("valid syntax");
-        match crate::model::build(&syntax) {
-            Ok(net) => folds(&net),
-            Err(_) => panic!("the declaration has errors"),
-        }
+        folds(&crate::model::built(tokens))
     }
 
     #[test]

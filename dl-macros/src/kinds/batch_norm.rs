@@ -12,6 +12,7 @@ use crate::model::{Layer, TensorShapes};
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec;
+use crate::spec::Activation;
 
 pub const KINDS: &[Registered] = &[Registered::one(
     "BatchNormalization",
@@ -106,6 +107,12 @@ impl KindSpec for BatchNorm {
 
     fn batch_statistics(&self) -> bool {
         true
+    }
+
+    /// A relu is applied as the normalized value is stored, its mask recomputed from the input
+    /// in the backward pass (`dl_runtime::layers::batch_norm`).
+    fn applies_in_training(&self, activation: Activation) -> bool {
+        activation == Activation::Relu
     }
 
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {

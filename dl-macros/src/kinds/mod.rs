@@ -75,6 +75,12 @@ pub trait KindSpec {
         Activation::Linear
     }
 
+    /// Whether the runtime layer, linear itself, applies the activation of an `Activation` layer
+    /// that is its only reader in its training passes (see `fuse`).
+    fn applies_in_training(&self, _activation: Activation) -> bool {
+        false
+    }
+
     /// The `*_initializer` and `*_regularizer` arguments given, by parameter tensor.
     fn param_options(&self) -> &[ParamOption] {
         &[]

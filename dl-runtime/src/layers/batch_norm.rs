@@ -19,7 +19,7 @@ use nalgebra::SVector;
 use rand::Rng;
 
 use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
-use crate::activation::Activation;
+use crate::activation::{Activation, relu_slope};
 use crate::aligned::Param;
 use crate::simd::simd_fn;
 
@@ -177,10 +177,11 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
         x: &[f32],
         batch: usize,
         buf: &mut Buffers<BatchNormCache>,
-        _activation: Activation,
+        activation: Activation,
         training: bool,
     ) {
         let () = Self::CHECK;
+        let relu = applies_relu(activation);
         let len = N * C * batch;
         fit_len(&mut buf.y, len);
         fit_len(&mut buf.dy, len);
@@ -206,6 +207,7 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
             &cache.inv_std,
             self.gamma.as_slice(),
             self.beta.as_slice(),
+            relu,
             &mut buf.y,
         );
     }
@@ -219,10 +221,11 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
         x: &[f32],
         batch: usize,
         buf: &mut Buffers<BatchNormCache>,
-        _activation: Activation,
+        activation: Activation,
         grads: &mut Self,
         dx: Option<&mut [f32]>,
     ) {
+        let relu = applies_relu(activation);
         let len = N * C * batch;
         let cache = &mut buf.extra;
         if cache.sums.len() != 2 * C {
@@ -236,7 +239,8 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
             cache.training,
             &cache.mean,
             &cache.inv_std,
-            self.gamma.as_slice(),
+            [self.gamma.as_slice(), self.beta.as_slice()],
+            relu,
             &mut cache.sums,
             &mut cache.coefficients,
             grads.gamma.as_mut_slice(),
@@ -349,20 +353,71 @@ fn inverse_std(variance: &[f32], epsilon: f32, inv_std: &mut [f32]) {
     }
 }
 
-simd_fn! {
-    /// `y = gamma · (x − mean) · inv_std + beta`, channel by channel.
-    fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], y: &mut [f32]) {
-        let c = mean.len();
-        for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-            normalize_row(y_row, x_row, mean, inv_std, gamma, beta);
+/// Whether the layer applies the activation the generated code passes it. `network!` passes
+/// `relu` when an `Activation('relu')` is the normalization's only reader, and `linear`
+/// otherwise: the relu is then applied as the normalized value is stored, and its gradient mask
+/// is recomputed from `x` in the backward pass, which saves the relu layer's two passes over the
+/// batch and its two buffers.
+fn applies_relu(activation: Activation) -> bool {
+    match activation {
+        Activation::Linear => false,
+        Activation::Relu => true,
+        other => panic!(
+            "BatchNormalization applies `linear` or `relu`, not `{}`",
+            other.name()
+        ),
+    }
+}
+
+/// Runs `$body` with the const `$relu` equal to the runtime flag `$flag`, so that each kernel
+/// is compiled once with and once without the relu and the choice is made once per call.
+macro_rules! with_relu {
+    ($flag:expr, |$relu:ident| $body:expr) => {
+        if $flag {
+            const $relu: bool = true;
+            $body
+        } else {
+            const $relu: bool = false;
+            $body
         }
+    };
+}
+
+simd_fn! {
+    /// `y = gamma · (x − mean) · inv_std + beta`, channel by channel, then `max(y, 0)` when
+    /// `relu`.
+    fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], relu: bool, y: &mut [f32]) {
+        let c = mean.len();
+        with_relu!(relu, |RELU| for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+            normalize_row::<RELU>(y_row, x_row, mean, inv_std, gamma, beta);
+        })
     }
 }
 
 #[inline(always)]
-fn normalize_row(y: &mut [f32], x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) {
+fn normalize_row<const RELU: bool>(
+    y: &mut [f32],
+    x: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+) {
     for (((((y, &x), &m), &s), &g), &b) in y.iter_mut().zip(x).zip(mean).zip(inv_std).zip(gamma).zip(beta) {
-        *y = (x - m) * s * g + b;
+        let z = (x - m) * s * g + b;
+        *y = if RELU { z.max(0.0) } else { z };
+    }
+}
+
+/// `dy` through the relu when `RELU`: `dy · relu'(z)` with `z` recomputed from `x` by the
+/// forward pass's own expression, so that the mask, and every bit after it, are those of a
+/// separate relu layer.
+#[inline(always)]
+fn through_relu<const RELU: bool>(dy: f32, x_hat: f32, gamma: f32, beta: f32) -> f32 {
+    if RELU {
+        dy * relu_slope(x_hat * gamma + beta)
+    } else {
+        dy
     }
 }
 
@@ -371,6 +426,8 @@ simd_fn! {
     /// `s = 1/√(σ² + ε)` and `m` rows: `∂L/∂beta = Σ dy`, `∂L/∂gamma = Σ dy·x̂`, and
     /// `∂L/∂x = gamma·s·(dy − ∂L/∂beta / m − x̂·∂L/∂gamma / m)` when `μ` and `σ²` are the batch's
     /// (they depend on every `x` of the channel), `gamma·s·dy` when they are the moving ones.
+    /// With `relu`, `dy` is the gradient of the relu's output, masked here (see
+    /// [`through_relu`]). `affine` is `[gamma, beta]`.
     fn backward(
         x: &[f32],
         dy: &[f32],
@@ -378,17 +435,20 @@ simd_fn! {
         batch_stats: bool,
         mean: &[f32],
         inv_std: &[f32],
-        gamma: &[f32],
+        affine: [&[f32]; 2],
+        relu: bool,
         sums: &mut [f64],
         coefficients: &mut [f32],
         grad_gamma: &mut [f32],
         grad_beta: &mut [f32],
         dx: Option<&mut [f32]>,
     ) {
+        let [gamma, beta] = affine;
         let (d_beta, d_gamma) = sums.split_at_mut(c);
         d_beta.fill(0.0);
         d_gamma.fill(0.0);
-        with_channels!(c, |C| add_gradient_sums::<C>(d_beta, d_gamma, x, dy, mean, inv_std));
+        let stats = Statistics { mean, inv_std, gamma, beta };
+        with_relu!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, &stats)));
         for (o, &v) in grad_beta.iter_mut().zip(d_beta.iter()) {
             *o = v as f32;
         }
@@ -397,9 +457,13 @@ simd_fn! {
         }
         let Some(dx) = dx else { return };
         if !batch_stats {
-            for (dx_row, dy_row) in dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)) {
-                scale_row(dx_row, dy_row, gamma, inv_std);
-            }
+            with_relu!(relu, |RELU| for ((dx_row, dy_row), x_row) in dx
+                .chunks_exact_mut(c)
+                .zip(dy.chunks_exact(c))
+                .zip(x.chunks_exact(c))
+            {
+                scale_row::<RELU>(dx_row, dy_row, x_row, &stats);
+            });
             return;
         }
         // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`:
@@ -414,89 +478,136 @@ simd_fn! {
             slope[ch] = k * inv_std[ch] * (d_gamma[ch] / rows) as f32;
         }
         let (scale, shift, slope) = (&*scale, &*shift, &*slope);
-        for ((dx_row, dy_row), x_row) in dx
+        with_relu!(relu, |RELU| for ((dx_row, dy_row), x_row) in dx
             .chunks_exact_mut(c)
             .zip(dy.chunks_exact(c))
             .zip(x.chunks_exact(c))
         {
-            input_gradient_row(dx_row, dy_row, x_row, mean, [scale, shift, slope]);
-        }
+            input_gradient_row::<RELU>(dx_row, dy_row, x_row, &stats, [scale, shift, slope]);
+        });
     }
+}
+
+/// The per-channel values the backward pass reads beside the batch.
+#[derive(Clone, Copy)]
+struct Statistics<'a> {
+    mean: &'a [f32],
+    inv_std: &'a [f32],
+    gamma: &'a [f32],
+    beta: &'a [f32],
 }
 
 /// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over the rows; `C` as in [`add_rows`].
 #[inline(always)]
-fn add_gradient_sums<const C: usize>(
+fn add_gradient_sums<const C: usize, const RELU: bool>(
     d_beta: &mut [f64],
     d_gamma: &mut [f64],
     x: &[f32],
     dy: &[f32],
-    mean: &[f32],
-    inv_std: &[f32],
+    stats: &Statistics<'_>,
 ) {
     if C == 0 {
         let c = d_beta.len();
         for (x_row, dy_row) in x.chunks_exact(c).zip(dy.chunks_exact(c)) {
-            add_gradient_row(d_beta, d_gamma, x_row, dy_row, mean, inv_std);
+            add_gradient_row::<RELU>(d_beta, d_gamma, x_row, dy_row, stats);
         }
         return;
     }
     let mut db: [f64; C] = d_beta[..C].try_into().expect("C sums");
     let mut dg: [f64; C] = d_gamma[..C].try_into().expect("C sums");
-    let mean: &[f32; C] = mean[..C].try_into().expect("C means");
-    let inv_std: &[f32; C] = inv_std[..C].try_into().expect("C scales");
+    let fixed = |v: &'_ [f32]| -> [f32; C] { v[..C].try_into().expect("C values") };
+    let (mean, inv_std, gamma, beta) = (
+        fixed(stats.mean),
+        fixed(stats.inv_std),
+        fixed(stats.gamma),
+        fixed(stats.beta),
+    );
+    let stats = Statistics {
+        mean: &mean,
+        inv_std: &inv_std,
+        gamma: &gamma,
+        beta: &beta,
+    };
     for (x_row, dy_row) in x.chunks_exact(C).zip(dy.chunks_exact(C)) {
-        add_gradient_row(&mut db, &mut dg, x_row, dy_row, mean, inv_std);
+        add_gradient_row::<RELU>(&mut db, &mut dg, x_row, dy_row, &stats);
     }
     d_beta[..C].copy_from_slice(&db);
     d_gamma[..C].copy_from_slice(&dg);
 }
 
 #[inline(always)]
-fn add_gradient_row(
+fn add_gradient_row<const RELU: bool>(
     d_beta: &mut [f64],
     d_gamma: &mut [f64],
     x: &[f32],
     dy: &[f32],
-    mean: &[f32],
-    inv_std: &[f32],
+    stats: &Statistics<'_>,
 ) {
-    for ((((db, dg), &x), &g), (&m, &s)) in d_beta
+    let Statistics {
+        mean,
+        inv_std,
+        gamma,
+        beta,
+    } = *stats;
+    for (((((db, dg), &x), &g), (&m, &s)), (&ga, &be)) in d_beta
         .iter_mut()
         .zip(d_gamma.iter_mut())
         .zip(x)
         .zip(dy)
         .zip(mean.iter().zip(inv_std))
+        .zip(gamma.iter().zip(beta))
     {
         let x_hat = (x - m) * s;
+        let g = through_relu::<RELU>(g, x_hat, ga, be);
         *db += f64::from(g);
         *dg += f64::from(g) * f64::from(x_hat);
     }
 }
 
 #[inline(always)]
-fn scale_row(dx: &mut [f32], dy: &[f32], gamma: &[f32], inv_std: &[f32]) {
-    for (((d, &g), &gm), &s) in dx.iter_mut().zip(dy).zip(gamma).zip(inv_std) {
+fn scale_row<const RELU: bool>(dx: &mut [f32], dy: &[f32], x: &[f32], stats: &Statistics<'_>) {
+    let Statistics {
+        mean,
+        inv_std,
+        gamma,
+        beta,
+    } = *stats;
+    for ((((d, &g), &x), (&m, &s)), (&gm, &be)) in dx
+        .iter_mut()
+        .zip(dy)
+        .zip(x)
+        .zip(mean.iter().zip(inv_std))
+        .zip(gamma.iter().zip(beta))
+    {
+        let g = through_relu::<RELU>(g, (x - m) * s, gm, be);
         *d = gm * s * g;
     }
 }
 
 #[inline(always)]
-fn input_gradient_row(
+fn input_gradient_row<const RELU: bool>(
     dx: &mut [f32],
     dy: &[f32],
     x: &[f32],
-    mean: &[f32],
+    stats: &Statistics<'_>,
     [scale, shift, slope]: [&[f32]; 3],
 ) {
-    for (((((d, &g), &x), &m), &k), (&sh, &sl)) in dx
+    let Statistics {
+        mean,
+        inv_std,
+        gamma,
+        beta,
+    } = *stats;
+    for ((((((d, &g), &x), &m), &k), (&sh, &sl)), (&s, (&ga, &be))) in dx
         .iter_mut()
         .zip(dy)
         .zip(x)
         .zip(mean)
         .zip(scale)
         .zip(shift.iter().zip(slope))
+        .zip(inv_std.iter().zip(gamma.iter().zip(beta)))
     {
+        let g = through_relu::<RELU>(g, (x - m) * s, ga, be);
         *d = k * (g - sh) - sl * (x - m);
     }
 }
@@ -537,15 +648,21 @@ mod tests {
         vec![mean, variance, y, d_beta, d_gamma, dx, dx_moving]
     }
 
+    /// Inputs and output gradients of `rows` rows of `c` channels, spread over a few units.
+    fn batch(c: usize, rows: usize) -> (Vec<f32>, Vec<f32>) {
+        let x = (0..c * rows)
+            .map(|i| ((i * 7919) % 101) as f32 * 0.37 - 11.0)
+            .collect();
+        let dy = (0..c * rows)
+            .map(|i| ((i * 104_729) % 89) as f32 * 0.05 - 2.0)
+            .collect();
+        (x, dy)
+    }
+
     #[test]
     fn dispatched_kernels_match_the_plain_loops_bit_for_bit() {
         for (c, rows) in [(1, 7), (3, 50), (16, 64), (17, 33), (32, 9), (64, 40)] {
-            let x: Vec<f32> = (0..c * rows)
-                .map(|i| ((i * 7919) % 101) as f32 * 0.37 - 11.0)
-                .collect();
-            let dy: Vec<f32> = (0..c * rows)
-                .map(|i| ((i * 104_729) % 89) as f32 * 0.05 - 2.0)
-                .collect();
+            let (x, dy) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 1.0).collect();
             let want = reference(&x, &dy, c, &gamma, &beta);
@@ -554,7 +671,7 @@ mod tests {
             batch_moments(&x, c, &mut sums, &mut mean, &mut variance);
             inverse_std(&variance, 1e-3, &mut inv_std);
             let mut y = vec![f32::NAN; x.len()];
-            normalize(&x, &mean, &inv_std, &gamma, &beta, &mut y);
+            normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut y);
             let (mut d_gamma, mut d_beta) = (vec![0.0; c], vec![0.0; c]);
             let (mut dx, mut dx_moving) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
             for (batch_stats, dx) in [(true, &mut dx), (false, &mut dx_moving)] {
@@ -565,7 +682,8 @@ mod tests {
                     batch_stats,
                     &mean,
                     &inv_std,
-                    &gamma,
+                    [&gamma, &beta],
+                    false,
                     &mut sums,
                     &mut coefficients,
                     &mut d_gamma,
@@ -580,6 +698,59 @@ mod tests {
             {
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(g), bits(w), "{name}, {c} channels × {rows}");
+            }
+        }
+    }
+
+    /// A relu applied by the normalization gives the bits of a separate relu layer: the same
+    /// output, and the same gradients from the relu's output gradient as the unfused
+    /// normalization gives from the masked one.
+    #[test]
+    fn the_fused_relu_gives_the_bits_of_a_separate_relu_layer() {
+        for (c, rows) in [(1, 7), (3, 50), (8, 40), (16, 64), (17, 33), (64, 40)] {
+            let (x, dy) = batch(c, rows);
+            let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
+            let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
+            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
+            let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance);
+            inverse_std(&variance, 1e-3, &mut inv_std);
+            let (mut z, mut y) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut z);
+            normalize(&x, &mean, &inv_std, &gamma, &beta, true, &mut y);
+            let mut separate = vec![0.0; x.len()];
+            Activation::Relu.apply(&z, &mut separate, c);
+            let mut masked = vec![0.0; x.len()];
+            Activation::Relu.backward_into(&z, &separate, &dy, &mut masked, c);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&separate), "y, {c} channels × {rows}");
+            assert!(y.contains(&0.0) && y.iter().any(|&v| v > 0.0), "the relu cuts");
+            for batch_stats in [true, false] {
+                let mut run = |dy: &[f32], relu: bool| {
+                    let (mut d_gamma, mut d_beta, mut dx) =
+                        (vec![0.0; c], vec![0.0; c], vec![f32::NAN; x.len()]);
+                    backward(
+                        &x,
+                        dy,
+                        c,
+                        batch_stats,
+                        &mean,
+                        &inv_std,
+                        [&gamma, &beta],
+                        relu,
+                        &mut sums,
+                        &mut coefficients,
+                        &mut d_gamma,
+                        &mut d_beta,
+                        Some(&mut dx),
+                    );
+                    [d_gamma, d_beta, dx].map(|v| bits(&v))
+                };
+                assert_eq!(
+                    run(&dy, true),
+                    run(&masked, false),
+                    "{c} channels × {rows}, batch statistics {batch_stats}"
+                );
             }
         }
     }

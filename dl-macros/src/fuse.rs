@@ -1,0 +1,98 @@
+//! What a trainable network's generated passes fuse: an `Activation` layer whose activation the
+//! layer before it applies as it stores its output (a `BatchNormalization` followed by
+//! `Activation('relu')`, as every block of ResNet, MobileNet and DS-CNN writes it). The fused
+//! activation layer then runs no pass of its own and holds no buffer: its readers read the
+//! absorbing layer's output and send their gradients to it, and the absorbing layer masks them
+//! in its backward pass. Its name, summary line and (empty) parameters stay as declared.
+//!
+//! The embedded expansion folds more (see `embed::fold`); training cannot fold a normalization
+//! into the convolution before it, whose output the normalization's statistics are taken from.
+
+use crate::model::{Kind, Network, Source};
+use crate::spec::Activation;
+
+/// Per layer of the network.
+pub struct Fusions {
+    /// The layer whose buffers hold this layer's output: itself, or the layer that absorbed it.
+    pub holder: Vec<usize>,
+    /// The activation the generated passes give the layer: its own, or the one it absorbed.
+    pub activation: Vec<Activation>,
+    /// Whether the layer was absorbed by the one before it (and so runs nothing).
+    pub absorbed: Vec<bool>,
+}
+
+pub fn fusions(net: &Network) -> Fusions {
+    let n = net.layers.len();
+    let mut f = Fusions {
+        holder: (0..n).collect(),
+        activation: net.layers.iter().map(|l| l.activation()).collect(),
+        absorbed: vec![false; n],
+    };
+    for (b, layer) in net.layers.iter().enumerate() {
+        // The last layer's activation is the loss's to fuse with.
+        let Some(a) = net.only_reader(b).filter(|&a| a + 1 < n) else {
+            continue;
+        };
+        let reader = &net.layers[a];
+        if matches!(reader.kind, Kind::Activation(_))
+            && reader.inputs == [Source::Node(b)]
+            && layer.activation() == Activation::Linear
+            && !layer.masked
+            && layer.kind.spec().applies_in_training(reader.activation())
+        {
+            f.activation[b] = reader.activation();
+            f.holder[a] = b;
+            f.absorbed[a] = true;
+        }
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn fusions_of(tokens: proc_macro2::TokenStream) -> Fusions {
+        fusions(&crate::model::built(tokens))
+    }
+
+    #[test]
+    fn a_relu_after_a_batch_normalization_is_applied_by_it() {
+        let f = fusions_of(quote!(struct N {
+            input: [6, 6, 2],
+            Conv2D(4, (3, 3)),
+            BatchNormalization(),
+            Activation(relu),
+            Flatten,
+            Dense(3),
+            Activation(softmax),
+        }));
+        assert_eq!(f.absorbed, [false, false, true, false, false, false]);
+        assert_eq!(f.holder, [0, 1, 1, 3, 4, 5]);
+        assert_eq!(f.activation[1], Activation::Relu);
+    }
+
+    #[test]
+    fn nothing_fuses_across_a_second_reader_another_activation_or_the_output() {
+        let f = fusions_of(quote!(struct N {
+            input: [6, 6, 2],
+            // `tanh` is the activation layer's own.
+            Conv2D(4, (3, 3)),
+            BatchNormalization(),
+            Activation(tanh),
+            // Read by the activation and by `Add`.
+            a: BatchNormalization(),
+            b: Activation(relu),
+            Add(a, b),
+            Flatten,
+            Dense(3),
+            // The loss's.
+            BatchNormalization(),
+            Activation(relu),
+        }));
+        assert!(f.absorbed.iter().all(|&a| !a));
+        assert_eq!(f.holder, (0..f.holder.len()).collect::<Vec<_>>());
+    }
+}
