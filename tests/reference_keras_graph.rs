@@ -130,6 +130,26 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Conv1D's `kernel_regularizer`. Keras:
+    ///
+    /// ```python
+    /// x = keras.Input((10, 3), name="input")
+    /// a = Conv1D(4, 3, activation="relu", padding="causal", kernel_regularizer=L2(0.01))(x)
+    /// b = Conv1D(4, 2, activation="tanh", padding="same", use_bias=False,
+    ///            kernel_regularizer=L1L2(l1=0.005, l2=0.02))(a)
+    /// out = Dense(3, activation="softmax", kernel_regularizer=L1(0.003))(Flatten()(Add()([a, b])))
+    /// ```
+    struct Conv1DRegularized {
+        input: [10, 3],
+        Conv1D(4, 3, relu, padding = causal, kernel_regularizer = l2(0.01)),
+        Conv1D(4, 2, tanh, padding = same, use_bias = false, kernel_regularizer = l1_l2(0.005, 0.02)),
+        Add(conv1d, conv1d_1),
+        Flatten,
+        Dense(3, softmax, kernel_regularizer = l1(0.003)),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_graph/", $name, ".json")))
@@ -171,4 +191,12 @@ fn identity_skip_and_an_average_of_two_softmax_heads() {
 #[test]
 fn weight_regularizers_add_their_penalty_to_the_loss() {
     check_sparse_fixture::<Regularized>("graph_regularized", fixture!("graph_regularized"));
+}
+
+#[test]
+fn conv1d_kernel_regularizers_add_their_penalty_to_the_loss() {
+    check_sparse_fixture::<Conv1DRegularized>(
+        "graph_conv1d_regularized",
+        fixture!("graph_conv1d_regularized"),
+    );
 }

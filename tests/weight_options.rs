@@ -219,6 +219,35 @@ fn convolution_kernels_use_keras_fans_and_their_own_option_names() {
     );
 }
 
+dl::network! {
+    struct Sequence {
+        input: [12, 4],
+        Conv1D(64, 3, kernel_initializer = he_uniform, kernel_regularizer = l2(0.03)),
+        Flatten,
+        Dense(1, sigmoid),
+    }
+}
+
+#[test]
+fn conv1d_kernel_uses_keras_fans_and_its_regularizer() {
+    let net = Sequence::new(&mut ChaCha8Rng::seed_from_u64(4));
+    let kernel = tensor(&net, "conv1d.kernel");
+    // A kernel of 3 steps over 4 channels: fan_in = 12.
+    check(
+        &kernel,
+        Expected::Uniform {
+            limit: (6.0f64 / 12.0).sqrt(),
+        },
+        "Conv1D he_uniform",
+    );
+    let keras: f64 = 0.03 * kernel.iter().map(|&w| (w as f64).powi(2)).sum::<f64>();
+    let penalty = net.regularize(None) as f64;
+    assert!(
+        (penalty / keras - 1.0).abs() < 1e-5,
+        "penalty {penalty}, Keras {keras}"
+    );
+}
+
 #[test]
 fn the_same_seed_gives_the_same_weights() {
     let a = Convolutions::new(&mut ChaCha8Rng::seed_from_u64(11));

@@ -13,6 +13,7 @@ mod errors;
 mod footprint;
 mod generate;
 mod graph;
+mod keras_args;
 mod kinds;
 mod mask;
 mod model;

@@ -50,6 +50,15 @@ dl::network! {
     }
 }
 
+dl::network! {
+    struct SequenceKernel {
+        input: [12, 4],
+        Conv1D(8, 3, kernel_initializer = he_norml, kernel_regularizer = l2(-1.0)),
+        Flatten,
+        Dense(1, sigmoid),
+    }
+}
+
 #[macro_use]
 #[path = "../caller.rs"]
 mod caller;
@@ -63,5 +72,6 @@ fn main() -> Result<(), dl::Error> {
     use_network!(NegativeFactor, SVector::<f32, 8>::zeros());
     use_network!(WrongFactorName, SVector::<f32, 8>::zeros());
     use_network!(DepthwiseKernelOption, SVector::<f32, 128>::zeros());
+    use_network!(SequenceKernel, SVector::<f32, 48>::zeros());
     Ok(())
 }
