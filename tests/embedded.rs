@@ -115,6 +115,13 @@ fn text_networks_agree_with_the_runtime() {
     agree!(Recurrent, RecurrentEmbedded, "../fixtures/embedded/recurrent.safetensors", tokens 20);
     agree!(GruLast, GruLastEmbedded, "../fixtures/embedded/gru_last.safetensors", tokens 25);
     agree!(BiText, BiTextEmbedded, "../fixtures/embedded/bidirectional.safetensors", tokens 25);
+    // LSTM, GRU (in a Bidirectional) and SimpleRNN with `use_bias = false`.
+    agree!(
+        RecurrentNoBias,
+        RecurrentNoBiasEmbedded,
+        "../fixtures/embedded/recurrent_no_bias.safetensors",
+        tokens 20
+    );
 }
 
 #[test]

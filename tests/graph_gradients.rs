@@ -161,6 +161,20 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Recurrent layers without biases, with kernel and recurrent regularizers (l2 only: l1's
+    /// kink at 0 would cross the finite differences' steps).
+    struct RecurrentNoBias {
+        input: [5, 3],
+        seq: LSTM(4, return_sequences = true, use_bias = false, recurrent_regularizer = l2(0.02)),
+        GRU(3, return_sequences = true, use_bias = false, kernel_regularizer = l2(0.01)),
+        last: SimpleRNN(3, use_bias = false, recurrent_regularizer = l2(0.03)),
+        both: Bidirectional(GRU(2, use_bias = false, recurrent_regularizer = l2(0.02)))(seq),
+        Concatenate(last, both),
+        Dense(3, softmax),
+    }
+}
+
 fn inputs<const N: usize>(rng: &mut impl Rng) -> Vec<SVector<f32, N>> {
     (0..BATCH)
         .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.5..1.5)))
@@ -355,4 +369,24 @@ fn single_sample_forward_matches_the_batch() {
             "{one} against {bi}"
         );
     }
+}
+
+#[test]
+fn recurrent_layers_without_biases_and_with_regularizers() {
+    // No bias tensors: kernels and recurrent kernels only (the Dense head keeps its bias).
+    assert_eq!(
+        RecurrentNoBias::PARAMS,
+        (3 * 16 + 4 * 16) + (4 * 9 + 3 * 9) + (3 * 3 + 3 * 3) + 2 * (4 * 6 + 2 * 6) + (7 * 3 + 3)
+    );
+    let (mut net, mut rng) = init(12, RecurrentNoBias::new);
+    let (x, y) = (inputs(&mut rng), classes(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    check(
+        "recurrent, no bias",
+        &mut net,
+        &x,
+        &y,
+        loss,
+        |n: &RecurrentNoBias| n.evaluate(&x, &y, &loss).unwrap().loss,
+    );
 }

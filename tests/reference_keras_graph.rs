@@ -150,6 +150,29 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Recurrent layers without biases, with kernel and recurrent regularizers. Keras:
+    ///
+    /// ```python
+    /// x = keras.Input((6, 3), name="input")
+    /// seq = LSTM(4, return_sequences=True, use_bias=False, kernel_regularizer=L2(0.01))(x)
+    /// g = GRU(3, return_sequences=True, use_bias=False,
+    ///         recurrent_regularizer=L1L2(l1=0.005, l2=0.01))(seq)
+    /// last = SimpleRNN(3, use_bias=False, recurrent_regularizer=L2(0.02))(g)
+    /// pooled = GlobalAveragePooling1D()(seq)
+    /// out = Dense(3, activation="softmax")(Concatenate()([last, pooled]))
+    /// ```
+    struct RecurrentNoBias {
+        input: [6, 3],
+        seq: LSTM(4, return_sequences = true, use_bias = false, kernel_regularizer = l2(0.01)),
+        GRU(3, return_sequences = true, use_bias = false, recurrent_regularizer = l1_l2(0.005, 0.01)),
+        last: SimpleRNN(3, use_bias = false, recurrent_regularizer = l2(0.02)),
+        pooled: GlobalAveragePooling1D()(seq),
+        Concatenate(last, pooled),
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_graph/", $name, ".json")))
@@ -199,4 +222,9 @@ fn conv1d_kernel_regularizers_add_their_penalty_to_the_loss() {
         "graph_conv1d_regularized",
         fixture!("graph_conv1d_regularized"),
     );
+}
+
+#[test]
+fn recurrent_layers_without_biases_with_kernel_and_recurrent_regularizers() {
+    check_sparse_fixture::<RecurrentNoBias>("graph_recurrent_no_bias", fixture!("graph_recurrent_no_bias"));
 }

@@ -248,6 +248,48 @@ fn conv1d_kernel_uses_keras_fans_and_its_regularizer() {
     );
 }
 
+dl::network! {
+    struct RecurrentOptions {
+        input: [10, 40],
+        LSTM(30, return_sequences = true, kernel_initializer = he_normal, recurrent_initializer = glorot_uniform),
+        GRU(20, kernel_initializer = orthogonal),
+        Dense(1, sigmoid),
+    }
+}
+
+#[test]
+fn recurrent_kernels_take_their_own_initializers() {
+    let net = RecurrentOptions::new(&mut ChaCha8Rng::seed_from_u64(8));
+    // Keras's `(40, 120)` kernel and `(30, 120)` recurrent kernel.
+    check(
+        &tensor(&net, "lstm.kernel"),
+        Expected::Normal {
+            stddev: (2.0f64 / 40.0).sqrt(),
+            truncated: true,
+        },
+        "LSTM kernel he_normal",
+    );
+    check(
+        &tensor(&net, "lstm.recurrent_kernel"),
+        Expected::Uniform {
+            limit: (6.0f64 / 150.0).sqrt(),
+        },
+        "LSTM recurrent_kernel glorot_uniform",
+    );
+    // An orthogonal `(30, 60)` kernel: orthonormal rows, stored row-major.
+    let (rows, cols) = (30, 60);
+    let k = tensor(&net, "gru.kernel");
+    for i in 0..rows {
+        for j in 0..rows {
+            let dot: f64 = (0..cols)
+                .map(|c| k[i * cols + c] as f64 * k[j * cols + c] as f64)
+                .sum();
+            let want = if i == j { 1.0 } else { 0.0 };
+            assert!((dot - want).abs() < 1e-5, "rows {i}, {j}: {dot}");
+        }
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_weights() {
     let a = Convolutions::new(&mut ChaCha8Rng::seed_from_u64(11));

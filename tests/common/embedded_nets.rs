@@ -286,5 +286,13 @@ macro_rules! with_embedded_nets {
             Normalization(axis = -1),
             Dense(3, softmax),
         });
+        $m!(RecurrentNoBias, RecurrentNoBiasEmbedded, "../fixtures/embedded/recurrent_no_bias.safetensors", {
+            input: tokens[8],
+            Embedding(20, 4),
+            LSTM(3, return_sequences = true, use_bias = false),
+            Bidirectional(GRU(3, return_sequences = true, use_bias = false)),
+            SimpleRNN(4, use_bias = false),
+            Dense(2, softmax),
+        });
     };
 }
