@@ -106,6 +106,14 @@ fn conv_networks_agree_with_the_runtime() {
         "../fixtures/embedded/normalized.safetensors",
         features
     );
+    // BatchNormalization without beta (folded into the Conv2D before it), without gamma, and
+    // without either.
+    agree!(
+        NormCenterScale,
+        NormCenterScaleEmbedded,
+        "../fixtures/embedded/batch_norm_center_scale.safetensors",
+        features
+    );
 }
 
 #[test]

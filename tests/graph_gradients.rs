@@ -175,6 +175,21 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Batch normalization without beta, without gamma, and without either.
+    struct BatchNormCenterScale {
+        input: [4, 4, 2],
+        Conv2D(3, (2, 2), tanh),
+        BatchNormalization(center = false),
+        Conv2D(3, (2, 2), elu),
+        BatchNormalization(scale = false),
+        Flatten,
+        Dense(4, tanh),
+        BatchNormalization(center = false, scale = false),
+        Dense(3, softmax),
+    }
+}
+
 fn inputs<const N: usize>(rng: &mut impl Rng) -> Vec<SVector<f32, N>> {
     (0..BATCH)
         .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.5..1.5)))
@@ -389,4 +404,29 @@ fn recurrent_layers_without_biases_and_with_regularizers() {
         loss,
         |n: &RecurrentNoBias| n.evaluate(&x, &y, &loss).unwrap().loss,
     );
+}
+
+#[test]
+fn batch_normalization_without_beta_or_gamma() {
+    // gamma only, beta only, nothing: 3 + 3 + 0 of Keras's 2·C per layer.
+    assert_eq!(
+        BatchNormCenterScale::PARAMS,
+        (2 * 2 * 2 * 3 + 3) + 3 + (2 * 2 * 3 * 3 + 3) + 3 + (12 * 4 + 4) + (4 * 3 + 3)
+    );
+    let (mut net, mut rng) = init(13, BatchNormCenterScale::new);
+    // Away from Keras's special point gamma = 1, beta = 0.
+    net.for_each_param_mut(|_, tensor, v| match tensor {
+        "gamma" => v.iter_mut().for_each(|g| *g = rng.random_range(0.5..1.5)),
+        "beta" => v.iter_mut().for_each(|b| *b = rng.random_range(-0.5..0.5)),
+        _ => {}
+    });
+    let (x, y) = (inputs(&mut rng), classes(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    // The training pass's loss (batch statistics), the function `compute_gradients`
+    // differentiates; `evaluate` would use the moving statistics.
+    let training_loss = |n: &BatchNormCenterScale| {
+        let mut t = Trainer::<BatchNormCenterScale, _, Sgd>::new(loss, Sgd::default(), None);
+        t.compute_gradients(n, &x, &y).unwrap().loss()
+    };
+    check("batch norm, center/scale", &mut net, &x, &y, loss, training_loss);
 }

@@ -173,6 +173,29 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Batch normalization without beta, without gamma, and without either. Keras:
+    ///
+    /// ```python
+    /// h = Conv2D(3, 3, activation="tanh", padding="same")(keras.Input((5, 5, 2), name="input"))
+    /// h = BatchNormalization(center=False)(h)
+    /// h = BatchNormalization(scale=False, momentum=0.9)(Conv2D(4, 2, activation="relu")(h))
+    /// h = BatchNormalization(center=False, scale=False)(Dense(5, activation="elu")(Flatten()(h)))
+    /// out = Dense(3, activation="softmax")(h)
+    /// ```
+    struct BatchNormCenterScale {
+        input: [5, 5, 2],
+        Conv2D(3, (3, 3), tanh, padding = same),
+        BatchNormalization(center = false),
+        Conv2D(4, (2, 2), relu),
+        BatchNormalization(scale = false, momentum = 0.9),
+        Flatten,
+        Dense(5, elu),
+        BatchNormalization(center = false, scale = false),
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_graph/", $name, ".json")))
@@ -227,4 +250,12 @@ fn conv1d_kernel_regularizers_add_their_penalty_to_the_loss() {
 #[test]
 fn recurrent_layers_without_biases_with_kernel_and_recurrent_regularizers() {
     check_sparse_fixture::<RecurrentNoBias>("graph_recurrent_no_bias", fixture!("graph_recurrent_no_bias"));
+}
+
+#[test]
+fn batch_normalization_without_beta_or_gamma() {
+    check_sparse_fixture::<BatchNormCenterScale>(
+        "graph_batch_norm_center_scale",
+        fixture!("graph_batch_norm_center_scale"),
+    );
 }

@@ -294,5 +294,17 @@ macro_rules! with_embedded_nets {
             SimpleRNN(4, use_bias = false),
             Dense(2, softmax),
         });
+        $m!(NormCenterScale, NormCenterScaleEmbedded, "../fixtures/embedded/batch_norm_center_scale.safetensors", {
+            input: [5, 5, 2],
+            Conv2D(3, (2, 2)),
+            BatchNormalization(center = false),
+            Activation(relu),
+            Conv2D(4, (2, 2), tanh),
+            BatchNormalization(scale = false),
+            Flatten,
+            Dense(5, elu),
+            BatchNormalization(center = false, scale = false),
+            Dense(3, softmax),
+        });
     };
 }
