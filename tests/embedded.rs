@@ -106,6 +106,14 @@ fn conv_networks_agree_with_the_runtime() {
         "../fixtures/embedded/normalized.safetensors",
         features
     );
+    // BatchNormalization without beta (folded into the Conv2D before it), without gamma, and
+    // without either.
+    agree!(
+        NormCenterScale,
+        NormCenterScaleEmbedded,
+        "../fixtures/embedded/batch_norm_center_scale.safetensors",
+        features
+    );
 }
 
 #[test]
@@ -115,6 +123,13 @@ fn text_networks_agree_with_the_runtime() {
     agree!(Recurrent, RecurrentEmbedded, "../fixtures/embedded/recurrent.safetensors", tokens 20);
     agree!(GruLast, GruLastEmbedded, "../fixtures/embedded/gru_last.safetensors", tokens 25);
     agree!(BiText, BiTextEmbedded, "../fixtures/embedded/bidirectional.safetensors", tokens 25);
+    // LSTM, GRU (in a Bidirectional) and SimpleRNN with `use_bias = false`.
+    agree!(
+        RecurrentNoBias,
+        RecurrentNoBiasEmbedded,
+        "../fixtures/embedded/recurrent_no_bias.safetensors",
+        tokens 20
+    );
 }
 
 #[test]

@@ -161,6 +161,35 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Recurrent layers without biases, with kernel and recurrent regularizers (l2 only: l1's
+    /// kink at 0 would cross the finite differences' steps).
+    struct RecurrentNoBias {
+        input: [5, 3],
+        seq: LSTM(4, return_sequences = true, use_bias = false, recurrent_regularizer = l2(0.02)),
+        GRU(3, return_sequences = true, use_bias = false, kernel_regularizer = l2(0.01)),
+        last: SimpleRNN(3, use_bias = false, recurrent_regularizer = l2(0.03)),
+        both: Bidirectional(GRU(2, use_bias = false, recurrent_regularizer = l2(0.02)))(seq),
+        Concatenate(last, both),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Batch normalization without beta, without gamma, and without either.
+    struct BatchNormCenterScale {
+        input: [4, 4, 2],
+        Conv2D(3, (2, 2), tanh),
+        BatchNormalization(center = false),
+        Conv2D(3, (2, 2), elu),
+        BatchNormalization(scale = false),
+        Flatten,
+        Dense(4, tanh),
+        BatchNormalization(center = false, scale = false),
+        Dense(3, softmax),
+    }
+}
+
 fn inputs<const N: usize>(rng: &mut impl Rng) -> Vec<SVector<f32, N>> {
     (0..BATCH)
         .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.5..1.5)))
@@ -355,4 +384,49 @@ fn single_sample_forward_matches_the_batch() {
             "{one} against {bi}"
         );
     }
+}
+
+#[test]
+fn recurrent_layers_without_biases_and_with_regularizers() {
+    // No bias tensors: kernels and recurrent kernels only (the Dense head keeps its bias).
+    assert_eq!(
+        RecurrentNoBias::PARAMS,
+        (3 * 16 + 4 * 16) + (4 * 9 + 3 * 9) + (3 * 3 + 3 * 3) + 2 * (4 * 6 + 2 * 6) + (7 * 3 + 3)
+    );
+    let (mut net, mut rng) = init(12, RecurrentNoBias::new);
+    let (x, y) = (inputs(&mut rng), classes(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    check(
+        "recurrent, no bias",
+        &mut net,
+        &x,
+        &y,
+        loss,
+        |n: &RecurrentNoBias| n.evaluate(&x, &y, &loss).unwrap().loss,
+    );
+}
+
+#[test]
+fn batch_normalization_without_beta_or_gamma() {
+    // gamma only, beta only, nothing: 3 + 3 + 0 of Keras's 2·C per layer.
+    assert_eq!(
+        BatchNormCenterScale::PARAMS,
+        (2 * 2 * 2 * 3 + 3) + 3 + (2 * 2 * 3 * 3 + 3) + 3 + (12 * 4 + 4) + (4 * 3 + 3)
+    );
+    let (mut net, mut rng) = init(13, BatchNormCenterScale::new);
+    // Away from Keras's special point gamma = 1, beta = 0.
+    net.for_each_param_mut(|_, tensor, v| match tensor {
+        "gamma" => v.iter_mut().for_each(|g| *g = rng.random_range(0.5..1.5)),
+        "beta" => v.iter_mut().for_each(|b| *b = rng.random_range(-0.5..0.5)),
+        _ => {}
+    });
+    let (x, y) = (inputs(&mut rng), classes(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    // The training pass's loss (batch statistics), the function `compute_gradients`
+    // differentiates; `evaluate` would use the moving statistics.
+    let training_loss = |n: &BatchNormCenterScale| {
+        let mut t = Trainer::<BatchNormCenterScale, _, Sgd>::new(loss, Sgd::default(), None);
+        t.compute_gradients(n, &x, &y).unwrap().loss()
+    };
+    check("batch norm, center/scale", &mut net, &x, &y, loss, training_loss);
 }

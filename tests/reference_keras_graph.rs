@@ -130,6 +130,72 @@ dl::network! {
     }
 }
 
+dl::network! {
+    /// Conv1D's `kernel_regularizer`. Keras:
+    ///
+    /// ```python
+    /// x = keras.Input((10, 3), name="input")
+    /// a = Conv1D(4, 3, activation="relu", padding="causal", kernel_regularizer=L2(0.01))(x)
+    /// b = Conv1D(4, 2, activation="tanh", padding="same", use_bias=False,
+    ///            kernel_regularizer=L1L2(l1=0.005, l2=0.02))(a)
+    /// out = Dense(3, activation="softmax", kernel_regularizer=L1(0.003))(Flatten()(Add()([a, b])))
+    /// ```
+    struct Conv1DRegularized {
+        input: [10, 3],
+        Conv1D(4, 3, relu, padding = causal, kernel_regularizer = l2(0.01)),
+        Conv1D(4, 2, tanh, padding = same, use_bias = false, kernel_regularizer = l1_l2(0.005, 0.02)),
+        Add(conv1d, conv1d_1),
+        Flatten,
+        Dense(3, softmax, kernel_regularizer = l1(0.003)),
+    }
+}
+
+dl::network! {
+    /// Recurrent layers without biases, with kernel and recurrent regularizers. Keras:
+    ///
+    /// ```python
+    /// x = keras.Input((6, 3), name="input")
+    /// seq = LSTM(4, return_sequences=True, use_bias=False, kernel_regularizer=L2(0.01))(x)
+    /// g = GRU(3, return_sequences=True, use_bias=False,
+    ///         recurrent_regularizer=L1L2(l1=0.005, l2=0.01))(seq)
+    /// last = SimpleRNN(3, use_bias=False, recurrent_regularizer=L2(0.02))(g)
+    /// pooled = GlobalAveragePooling1D()(seq)
+    /// out = Dense(3, activation="softmax")(Concatenate()([last, pooled]))
+    /// ```
+    struct RecurrentNoBias {
+        input: [6, 3],
+        seq: LSTM(4, return_sequences = true, use_bias = false, kernel_regularizer = l2(0.01)),
+        GRU(3, return_sequences = true, use_bias = false, recurrent_regularizer = l1_l2(0.005, 0.01)),
+        last: SimpleRNN(3, use_bias = false, recurrent_regularizer = l2(0.02)),
+        pooled: GlobalAveragePooling1D()(seq),
+        Concatenate(last, pooled),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
+    /// Batch normalization without beta, without gamma, and without either. Keras:
+    ///
+    /// ```python
+    /// h = Conv2D(3, 3, activation="tanh", padding="same")(keras.Input((5, 5, 2), name="input"))
+    /// h = BatchNormalization(center=False)(h)
+    /// h = BatchNormalization(scale=False, momentum=0.9)(Conv2D(4, 2, activation="relu")(h))
+    /// h = BatchNormalization(center=False, scale=False)(Dense(5, activation="elu")(Flatten()(h)))
+    /// out = Dense(3, activation="softmax")(h)
+    /// ```
+    struct BatchNormCenterScale {
+        input: [5, 5, 2],
+        Conv2D(3, (3, 3), tanh, padding = same),
+        BatchNormalization(center = false),
+        Conv2D(4, (2, 2), relu),
+        BatchNormalization(scale = false, momentum = 0.9),
+        Flatten,
+        Dense(5, elu),
+        BatchNormalization(center = false, scale = false),
+        Dense(3, softmax),
+    }
+}
+
 macro_rules! fixture {
     ($name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!("fixtures/keras_graph/", $name, ".json")))
@@ -171,4 +237,25 @@ fn identity_skip_and_an_average_of_two_softmax_heads() {
 #[test]
 fn weight_regularizers_add_their_penalty_to_the_loss() {
     check_sparse_fixture::<Regularized>("graph_regularized", fixture!("graph_regularized"));
+}
+
+#[test]
+fn conv1d_kernel_regularizers_add_their_penalty_to_the_loss() {
+    check_sparse_fixture::<Conv1DRegularized>(
+        "graph_conv1d_regularized",
+        fixture!("graph_conv1d_regularized"),
+    );
+}
+
+#[test]
+fn recurrent_layers_without_biases_with_kernel_and_recurrent_regularizers() {
+    check_sparse_fixture::<RecurrentNoBias>("graph_recurrent_no_bias", fixture!("graph_recurrent_no_bias"));
+}
+
+#[test]
+fn batch_normalization_without_beta_or_gamma() {
+    check_sparse_fixture::<BatchNormCenterScale>(
+        "graph_batch_norm_center_scale",
+        fixture!("graph_batch_norm_center_scale"),
+    );
 }

@@ -219,6 +219,77 @@ fn convolution_kernels_use_keras_fans_and_their_own_option_names() {
     );
 }
 
+dl::network! {
+    struct Sequence {
+        input: [12, 4],
+        Conv1D(64, 3, kernel_initializer = he_uniform, kernel_regularizer = l2(0.03)),
+        Flatten,
+        Dense(1, sigmoid),
+    }
+}
+
+#[test]
+fn conv1d_kernel_uses_keras_fans_and_its_regularizer() {
+    let net = Sequence::new(&mut ChaCha8Rng::seed_from_u64(4));
+    let kernel = tensor(&net, "conv1d.kernel");
+    // A kernel of 3 steps over 4 channels: fan_in = 12.
+    check(
+        &kernel,
+        Expected::Uniform {
+            limit: (6.0f64 / 12.0).sqrt(),
+        },
+        "Conv1D he_uniform",
+    );
+    let keras: f64 = 0.03 * kernel.iter().map(|&w| (w as f64).powi(2)).sum::<f64>();
+    let penalty = net.regularize(None) as f64;
+    assert!(
+        (penalty / keras - 1.0).abs() < 1e-5,
+        "penalty {penalty}, Keras {keras}"
+    );
+}
+
+dl::network! {
+    struct RecurrentOptions {
+        input: [10, 40],
+        LSTM(30, return_sequences = true, kernel_initializer = he_normal, recurrent_initializer = glorot_uniform),
+        GRU(20, kernel_initializer = orthogonal),
+        Dense(1, sigmoid),
+    }
+}
+
+#[test]
+fn recurrent_kernels_take_their_own_initializers() {
+    let net = RecurrentOptions::new(&mut ChaCha8Rng::seed_from_u64(8));
+    // Keras's `(40, 120)` kernel and `(30, 120)` recurrent kernel.
+    check(
+        &tensor(&net, "lstm.kernel"),
+        Expected::Normal {
+            stddev: (2.0f64 / 40.0).sqrt(),
+            truncated: true,
+        },
+        "LSTM kernel he_normal",
+    );
+    check(
+        &tensor(&net, "lstm.recurrent_kernel"),
+        Expected::Uniform {
+            limit: (6.0f64 / 150.0).sqrt(),
+        },
+        "LSTM recurrent_kernel glorot_uniform",
+    );
+    // An orthogonal `(30, 60)` kernel: orthonormal rows, stored row-major.
+    let (rows, cols) = (30, 60);
+    let k = tensor(&net, "gru.kernel");
+    for i in 0..rows {
+        for j in 0..rows {
+            let dot: f64 = (0..cols)
+                .map(|c| k[i * cols + c] as f64 * k[j * cols + c] as f64)
+                .sum();
+            let want = if i == j { 1.0 } else { 0.0 };
+            assert!((dot - want).abs() < 1e-5, "rows {i}, {j}: {dot}");
+        }
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_weights() {
     let a = Convolutions::new(&mut ChaCha8Rng::seed_from_u64(11));

@@ -49,7 +49,8 @@ pub struct Recurrent<const DG: usize, const UG: usize, const B: usize> {
     pub kernel: [f32; DG],
     /// `[U, G·U]`, row-major.
     pub recurrent_kernel: [f32; UG],
-    /// `[G·U]` (LSTM, SimpleRNN) or `[2, 3U]` (GRU).
+    /// `[G·U]` (LSTM, SimpleRNN) or `[2, 3U]` (GRU); empty without a bias (`use_bias =
+    /// False`).
     pub bias: [f32; B],
 }
 

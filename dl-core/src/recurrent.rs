@@ -38,10 +38,15 @@ impl Cell {
     }
 }
 
-/// `out = bias + x · kernel` for one row `x` and a row-major `kernel` `[x.len(), out.len()]`.
+/// `out = bias + x · kernel` for one row `x` and a row-major `kernel` `[x.len(), out.len()]`; an
+/// empty `bias` (a layer with `use_bias = False`) is zero.
 #[inline]
 fn project(x: &[f32], kernel: &[f32], bias: &[f32], out: &mut [f32]) {
-    out.copy_from_slice(bias);
+    if bias.is_empty() {
+        out.fill(0.0);
+    } else {
+        out.copy_from_slice(bias);
+    }
     accumulate(x, kernel, out);
 }
 
@@ -61,7 +66,8 @@ fn accumulate(x: &[f32], kernel: &[f32], out: &mut [f32]) {
 /// [`Cell::scratch`] floats.
 ///
 /// With `mask` (the sample's token ids under an `Embedding(mask_zero = true)`), a step whose id
-/// is 0 is padding: as in Keras, the state is carried over unchanged and so is the output.
+/// is 0 is padding: as in Keras, the state is carried over unchanged and so is the output. An
+/// empty `bias` is a layer without one (`use_bias = False`).
 #[allow(clippy::too_many_arguments)]
 pub fn recurrent(
     cell: Cell,
@@ -174,8 +180,10 @@ fn run(
             Cell::Gru => {
                 let (xp, rest) = rest.split_at_mut(g);
                 let rp = &mut rest[..g];
-                project(xt, kernel, &bias[..g], xp);
-                project(h, recurrent_kernel, &bias[g..2 * g], rp);
+                // Without a bias both halves are empty.
+                let (input_bias, recurrent_bias) = bias.split_at(bias.len() / 2);
+                project(xt, kernel, input_bias, xp);
+                project(h, recurrent_kernel, recurrent_bias, rp);
                 for k in 0..u {
                     let z = sigmoid(xp[k] + rp[k]);
                     let r = sigmoid(xp[u + k] + rp[u + k]);

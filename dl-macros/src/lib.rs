@@ -14,6 +14,7 @@ mod footprint;
 mod fuse;
 mod generate;
 mod graph;
+mod keras_args;
 mod kinds;
 mod mask;
 mod model;

@@ -27,6 +27,7 @@ const INITIALIZERS: &[(&str, &str, &str)] = &[
     ("truncated_normal", "TruncatedNormal", "TruncatedNormal"),
     ("zeros", "Zeros", "Zeros"),
     ("ones", "Ones", "Ones"),
+    ("orthogonal", "Orthogonal", "Orthogonal"),
 ];
 
 /// An initializer: the runtime's `Initializer` variant.
@@ -193,19 +194,6 @@ fn takes(name: &str, params: &[&str]) -> String {
     }
 }
 
-/// Keras's fans of a tensor of shape `shape` (`compute_fans`).
-pub fn fans(shape: &[usize]) -> (usize, usize) {
-    match shape {
-        [] => (1, 1),
-        [n] => (*n, *n),
-        [i, o] => (*i, *o),
-        [receptive @ .., i, o] => {
-            let r: usize = receptive.iter().product();
-            (r * i, r * o)
-        }
-    }
-}
-
 /// Each option of `layer` with the index of its tensor in the runtime's order and the tensor's
 /// Keras shape. A kind names its options' tensors as its `param_shapes` does; an option whose
 /// tensor is not among them would be silently ignored, so it is a bug in the kind.
@@ -238,9 +226,8 @@ pub fn initialized_tensors(k: &TokenStream, layer: &Layer) -> Vec<TokenStream> {
         .into_iter()
         .filter_map(|(index, shape, o)| {
             let init = o.initializer?.tokens(k);
-            let (fan_in, fan_out) = fans(&shape);
-            let (index, fan_in, fan_out) = (lit(index), lit(fan_in), lit(fan_out));
-            Some(quote!(#index => #init.fill(&mut *rng, #fan_in, #fan_out, values),))
+            let (index, shape) = (lit(index), shape.into_iter().map(lit));
+            Some(quote!(#index => #init.fill_shaped(&mut *rng, &[#(#shape),*], values),))
         })
         .collect()
 }

@@ -137,6 +137,16 @@ pub fn bind_with<'a>(
                 let key = name.to_string();
                 match params.iter().position(|p| *p == key) {
                     Some(i) => Some((i, name.span())),
+                    None if crate::keras_args::not_yet(&kind, &key) => {
+                        errors.push(
+                            name.span(),
+                            format!(
+                                "Keras's `{kind}` argument `{key}` is not supported yet; dl's `{kind}` takes: {}",
+                                params.join(", ")
+                            ),
+                        );
+                        None
+                    }
                     None => {
                         let problem = format!("`{kind}` has no argument `{key}`");
                         errors.push(name.span(), suggest::with_candidates(problem, &key, params));

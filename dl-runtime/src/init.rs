@@ -119,6 +119,9 @@ pub enum Initializer {
     Zeros,
     /// `ones`.
     Ones,
+    /// `orthogonal` (gain 1), Keras's default for recurrent kernels: see [`orthogonal`]. Its
+    /// shape is not its fans; fill it with [`Initializer::fill_shaped`].
+    Orthogonal,
 }
 
 /// The standard deviation of a standard normal truncated to [−2, 2], by which Keras's
@@ -126,10 +129,41 @@ pub enum Initializer {
 const TRUNCATED_STDDEV: f64 = 0.879_625_661_034_239_8;
 
 impl Initializer {
+    /// Fills `out`, a tensor of Keras shape `shape` (row-major, as the layers store it), with
+    /// Keras's fans (`compute_fans`): for `(…receptive field, in, out)`, `fan_in = receptive ·
+    /// in` and `fan_out = receptive · out`. `orthogonal` reads the shape as Keras does, as the
+    /// matrix `(product of all but the last, last)`.
+    ///
+    /// # Panics
+    /// If `out` does not hold the shape's product of floats.
+    pub fn fill_shaped<R: Rng + ?Sized>(self, rng: &mut R, shape: &[usize], out: &mut [f32]) {
+        assert_eq!(
+            out.len(),
+            shape.iter().product::<usize>(),
+            "initializer: output has the wrong length"
+        );
+        let (fan_in, fan_out) = match shape {
+            [] => (1, 1),
+            [n] => (*n, *n),
+            [receptive @ .., i, o] => {
+                let r: usize = receptive.iter().product();
+                (r * i, r * o)
+            }
+        };
+        match (self, shape.split_last()) {
+            (Initializer::Orthogonal, Some((&cols, rows))) => {
+                orthogonal(rng, rows.iter().product(), cols, out)
+            }
+            _ => self.fill(rng, fan_in, fan_out, out),
+        }
+    }
+
     /// Fills `out` (a tensor whose Keras fans are `fan_in`, `fan_out`) in storage order, so the
-    /// same generator state gives bit-identical weights.
+    /// same generator state gives bit-identical weights. `orthogonal` takes the fans as the
+    /// matrix's rows and columns, which they are for a 2-D tensor only.
     pub fn fill<R: Rng + ?Sized>(self, rng: &mut R, fan_in: usize, fan_out: usize, out: &mut [f32]) {
-        let (fan_in, fan_avg) = (fan_in.max(1) as f64, ((fan_in + fan_out) as f64 / 2.0).max(1.0));
+        let rows = fan_in.max(1);
+        let (fan_in, fan_avg) = (rows as f64, ((fan_in + fan_out) as f64 / 2.0).max(1.0));
         match self {
             Initializer::GlorotUniform => uniform(rng, (3.0 / fan_avg).sqrt() as f32, out),
             Initializer::GlorotNormal => {
@@ -148,6 +182,7 @@ impl Initializer {
             Initializer::TruncatedNormal => truncated_normal(rng, 0.05, out),
             Initializer::Zeros => out.fill(0.0),
             Initializer::Ones => out.fill(1.0),
+            Initializer::Orthogonal => orthogonal(rng, rows, out.len() / rows, out),
         }
     }
 }

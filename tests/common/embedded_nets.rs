@@ -286,5 +286,25 @@ macro_rules! with_embedded_nets {
             Normalization(axis = -1),
             Dense(3, softmax),
         });
+        $m!(RecurrentNoBias, RecurrentNoBiasEmbedded, "../fixtures/embedded/recurrent_no_bias.safetensors", {
+            input: tokens[8],
+            Embedding(20, 4),
+            LSTM(3, return_sequences = true, use_bias = false),
+            Bidirectional(GRU(3, return_sequences = true, use_bias = false)),
+            SimpleRNN(4, use_bias = false),
+            Dense(2, softmax),
+        });
+        $m!(NormCenterScale, NormCenterScaleEmbedded, "../fixtures/embedded/batch_norm_center_scale.safetensors", {
+            input: [5, 5, 2],
+            Conv2D(3, (2, 2)),
+            BatchNormalization(center = false),
+            Activation(relu),
+            Conv2D(4, (2, 2), tanh),
+            BatchNormalization(scale = false),
+            Flatten,
+            Dense(5, elu),
+            BatchNormalization(center = false, scale = false),
+            Dense(3, softmax),
+        });
     };
 }

@@ -23,6 +23,12 @@ pub const KINDS: &[Registered] = &[Registered::one(
 pub struct BatchNorm {
     pub momentum: f64,
     pub epsilon: f64,
+    /// `center`: without it there is no `beta`.
+    pub center: bool,
+    /// `scale`: without it there is no `gamma`.
+    pub scale: bool,
+    /// Channels (the last axis), for the embedded stand-in of an absent tensor.
+    pub channels: usize,
 }
 
 fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut Errors) -> Resolved {
@@ -36,23 +42,12 @@ fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut
         spec::positive_number(e, "epsilon", LAYER, errors)
     });
     let mut supported = true;
-    for (i, what) in [(3, "center"), (4, "scale")] {
-        if let Some(e) = bound.get(i) {
-            match spec::boolean(e, what, errors) {
-                Some(true) => {}
-                Some(false) => {
-                    errors.push(
-                        e.span(),
-                        format!(
-                            "`{what} = false` is not supported yet; `{LAYER}` always has `gamma` and `beta`"
-                        ),
-                    );
-                    supported = false;
-                }
-                None => supported = false,
-            }
-        }
-    }
+    let flag = |i: usize, what: &str, errors: &mut Errors| {
+        bound
+            .get(i)
+            .map_or(Some(true), |e| spec::boolean(e, what, errors))
+    };
+    let (center, scale) = (flag(3, "center", errors), flag(4, "scale", errors));
     let axis = match bound.get(0) {
         Some(e) => match spec::signed_int(e) {
             Some(v) => Some((v, e.span())),
@@ -80,8 +75,18 @@ fn resolve(call: &LayerCall, input: Option<Shape>, _previous: &str, errors: &mut
     ) {
         return None;
     }
-    let (momentum, epsilon) = (momentum?, epsilon?);
-    supported.then_some((Kind::BatchNorm(BatchNorm { momentum, epsilon }), shape))
+    let (momentum, epsilon, center, scale) = (momentum?, epsilon?, center?, scale?);
+    let channels = shape.dims().last().copied().unwrap_or(1);
+    supported.then_some((
+        Kind::BatchNorm(BatchNorm {
+            momentum,
+            epsilon,
+            center,
+            scale,
+            channels,
+        }),
+        shape,
+    ))
 }
 
 impl KindSpec for BatchNorm {
@@ -89,12 +94,17 @@ impl KindSpec for BatchNorm {
         "BatchNormalization"
     }
 
-    /// gamma and beta per channel (the last axis).
+    /// `gamma` then `beta` per channel (the last axis), as Keras builds them.
     fn param_shapes(&self, layer: &Layer) -> TensorShapes {
-        vec![
-            ("gamma", vec![layer.channels()]),
-            ("beta", vec![layer.channels()]),
-        ]
+        let c = layer.channels();
+        let mut shapes = Vec::new();
+        if self.scale {
+            shapes.push(("gamma", vec![c]));
+        }
+        if self.center {
+            shapes.push(("beta", vec![c]));
+        }
+        shapes
     }
 
     /// The moving mean and variance.
@@ -120,7 +130,8 @@ impl KindSpec for BatchNorm {
         let (n, c) = (lit(layer.input.len() / c), lit(c));
         let m = Literal::u64_unsuffixed(self.momentum.to_bits());
         let e = Literal::u32_unsuffixed((self.epsilon as f32).to_bits());
-        quote!(#k::layers::BatchNormalization<#c, #n, #m, #e>)
+        let (center, scale) = (self.center, self.scale);
+        quote!(#k::layers::BatchNormalization<#c, #n, #m, #e, #center, #scale>)
     }
 
     fn params_struct(&self, core: &TokenStream) -> Option<TokenStream> {
@@ -130,6 +141,19 @@ impl KindSpec for BatchNorm {
     fn params_type(&self, core: &TokenStream, layer: &Layer, _sizes: &[Literal]) -> TokenStream {
         let c = lit(layer.channels());
         quote!(#core::params::BatchNormalization<#c>)
+    }
+
+    /// An absent tensor is its neutral value in the struct (`gamma` 1, `beta` 0), so that the
+    /// kernel and the folding into a layer before are those of a full layer.
+    fn params_init(&self, core: &TokenStream, mut decoded: Vec<TokenStream>) -> TokenStream {
+        let c = lit(self.channels);
+        if !self.scale {
+            decoded.push(quote!(gamma: [1.0; #c]));
+        }
+        if !self.center {
+            decoded.push(quote!(beta: [0.0; #c]));
+        }
+        quote!(#core::params::BatchNormalization { #(#decoded,)* })
     }
 
     fn embedded_step(&self, cx: &Step<'_>) -> Option<TokenStream> {

@@ -1,6 +1,6 @@
 //! `Conv1D(filters, kernel_size, strides = 1, padding = valid, dilation_rate = 1, activation =
-//! None, use_bias = true)` over a `[steps, channels]` sequence; `padding` is `valid`, `same` or
-//! `causal`.
+//! None, use_bias = true, kernel_initializer = glorot_uniform, kernel_regularizer = None)` over a
+//! `[steps, channels]` sequence; `padding` is `valid`, `same` or `causal`.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::quote;
@@ -8,11 +8,13 @@ use syn::Expr;
 use syn::spanned::Spanned;
 
 use super::shared::{
-    params_init_with_bias, params_type_with_bias, required, sequence_input, use_bias, width_mismatch,
+    KERNEL_OPTIONS, param_options, params_init_with_bias, params_type_with_bias, required, sequence_input,
+    use_bias, width_mismatch,
 };
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
+use crate::param_options::ParamOption;
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec::{self, Activation};
@@ -42,6 +44,8 @@ pub struct Conv1D {
     pub window: SequenceWindow,
     pub activation: Activation,
     pub use_bias: bool,
+    /// `kernel_initializer`, `kernel_regularizer`.
+    pub options: Vec<ParamOption>,
 }
 
 /// A positive size written `n` or as Keras's one-element tuple `(n,)`.
@@ -136,7 +140,7 @@ pub fn too_long(
 fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut Errors) -> Resolved {
     const LAYER: &str = "Conv1D";
     let span = call.kind.span();
-    let bound = spec::bind(
+    let bound = spec::bind_with(
         call,
         &[
             "filters",
@@ -147,6 +151,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
             "activation",
             "use_bias",
         ],
+        KERNEL_OPTIONS,
         errors,
     );
     let example = "e.g. `Conv1D(32, 3, relu)`";
@@ -175,6 +180,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         .get(5)
         .map_or(Some(Activation::Linear), |e| spec::activation(e, errors));
     let bias = use_bias(bound.get(6), errors);
+    let options = param_options(&bound, 7, ("kernel", "kernel"), LAYER, errors);
     if let (Some(s), Some(d)) = (stride, dilation)
         && s > 1
         && d > 1
@@ -188,6 +194,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         return None;
     }
     let (t, _) = sequence_input(LAYER, input?, previous, span, errors)?;
+    let options = options.ok()?;
     let (filters, size, stride, padding, dilation, activation, use_bias) =
         (filters?, size?, stride?, padding?, dilation?, activation?, bias?);
     let Some((ot, pad)) = sequence_window(t, (size, stride, dilation), padding) else {
@@ -213,6 +220,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
             },
             activation,
             use_bias,
+            options: options.into_iter().collect(),
         }),
         Shape::Sequence(ot, filters),
     ))
@@ -249,6 +257,10 @@ impl KindSpec for Conv1D {
 
     fn activation(&self) -> Activation {
         self.activation
+    }
+
+    fn param_options(&self) -> &[ParamOption] {
+        &self.options
     }
 
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {

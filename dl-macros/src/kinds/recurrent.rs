@@ -1,14 +1,20 @@
-//! Recurrent layers over a sequence: `LSTM(units, return_sequences = false)`, `GRU(…)`,
-//! `SimpleRNN(…)`, and `Bidirectional(layer, merge_mode = "concat")` around one of them.
+//! Recurrent layers over a sequence: `LSTM(units, return_sequences = false, use_bias = true,
+//! kernel_initializer = glorot_uniform, recurrent_initializer = orthogonal, kernel_regularizer =
+//! None, recurrent_regularizer = None)`, `GRU(…)`, `SimpleRNN(…)`, and `Bidirectional(layer,
+//! merge_mode = "concat")` around one of them.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::shared::{required, sequence_dims, sequence_input, width_mismatch};
+use super::shared::{
+    param_options, params_init_with_bias, params_type_with_bias, required, sequence_dims, sequence_input,
+    use_bias, width_mismatch,
+};
 use super::{Kind, KindSpec, Mask, Registered, Resolved, Step, WrongShape, lit};
 use crate::errors::Errors;
 use crate::model::{Layer, TensorShapes};
+use crate::param_options::ParamOption;
 use crate::parse::{Arg, LayerCall};
 use crate::shape::Shape;
 use crate::spec;
@@ -26,7 +32,21 @@ pub struct Recurrent {
     pub sequences: bool,
     /// Wrapped in `Bidirectional`: a forward and a backward copy, outputs concatenated.
     pub bidirectional: bool,
+    /// `use_bias`: without it the layer has no `bias` tensor, as in Keras.
+    pub use_bias: bool,
+    /// `kernel_…` and `recurrent_…` initializers and regularizers, by tensor (for a
+    /// `Bidirectional`, each copy's).
+    pub options: Vec<ParamOption>,
 }
+
+/// Keyword-only arguments of a recurrent layer after `use_bias`: its kernels' options.
+const OPTIONS: &[&str] = &[
+    "use_bias",
+    "kernel_initializer",
+    "kernel_regularizer",
+    "recurrent_initializer",
+    "recurrent_regularizer",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Cell {
@@ -107,7 +127,7 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         "GRU" => Cell::Gru,
         _ => Cell::Simple,
     };
-    let bound = spec::bind(call, &["units", "return_sequences"], errors);
+    let bound = spec::bind_with(call, &["units", "return_sequences"], OPTIONS, errors);
     let units = required(
         bound.get(0),
         (span, &format!("`{kind}` is missing `units`, e.g. `{kind}(64)`")),
@@ -117,8 +137,12 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
     let sequences = bound
         .get(1)
         .map_or(Some(false), |e| spec::boolean(e, "return_sequences", errors));
+    let bias = use_bias(bound.get(2), errors);
+    let kernel = param_options(&bound, 3, ("kernel", "kernel"), &kind, errors);
+    let recurrent = param_options(&bound, 5, ("recurrent_kernel", "recurrent"), &kind, errors);
     let (t, _) = sequence_input(&kind, input?, previous, span, errors)?;
-    let (units, sequences) = (units?, sequences?);
+    let (units, sequences, use_bias) = (units?, sequences?, bias?);
+    let options = [kernel.ok()?, recurrent.ok()?].into_iter().flatten().collect();
     let output = if sequences {
         Shape::Sequence(t, units)
     } else {
@@ -130,6 +154,8 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
             units,
             sequences,
             bidirectional: false,
+            use_bias,
+            options,
         }),
         output,
     ))
@@ -208,9 +234,21 @@ fn bidirectional(call: &LayerCall, input: Option<Shape>, previous: &str, errors:
         Shape::Sequence(t, u) => Shape::Sequence(t, 2 * u),
         other => Shape::Flat(2 * other.len()),
     };
+    // Each option is the wrapped layer's, so each copy's tensor of its name.
+    let [forward, backward] = inner.cell.bidirectional_names();
+    let copy = |names: [&'static str; 3], o: &ParamOption| ParamOption {
+        tensor: names[usize::from(o.tensor != "kernel")],
+        ..*o
+    };
+    let options = inner
+        .options
+        .iter()
+        .flat_map(|o| [copy(forward, o), copy(backward, o)])
+        .collect();
     supported.then_some((
         Kind::Recurrent(Recurrent {
             bidirectional: true,
+            options,
             ..inner
         }),
         output,
@@ -252,13 +290,17 @@ impl KindSpec for Recurrent {
         let g = cell.gates() * units;
         // GRU (reset_after) keeps separate input and recurrent biases.
         let bias = if cell == Cell::Gru { vec![2, g] } else { vec![g] };
-        let shapes = [vec![layer.input.features(), g], vec![units, g], bias];
+        let mut shapes = vec![vec![layer.input.features(), g], vec![units, g], bias];
+        // Without a bias its name pairs with nothing and is dropped.
+        if !self.use_bias {
+            shapes.pop();
+        }
         if self.bidirectional {
             let [forward, backward] = cell.bidirectional_names();
             forward
                 .into_iter()
-                .chain(backward)
-                .zip(shapes.iter().chain(&shapes).cloned())
+                .zip(shapes.clone())
+                .chain(backward.into_iter().zip(shapes))
                 .collect()
         } else {
             ["kernel", "recurrent_kernel", "bias"]
@@ -268,14 +310,19 @@ impl KindSpec for Recurrent {
         }
     }
 
+    fn param_options(&self) -> &[ParamOption] {
+        &self.options
+    }
+
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
         let (t, d) = sequence_dims(layer.input);
         let (u, g) = (lit(self.units), lit(self.cell.gates() * self.units));
         let sequences = self.sequences;
+        let bias = (!self.use_bias).then(|| quote!(, false));
         let inner = match self.cell {
-            Cell::Lstm => quote!(#k::layers::LSTM<#t, #d, #u, #sequences, #g>),
-            Cell::Gru => quote!(#k::layers::GRU<#t, #d, #u, #sequences, #g>),
-            Cell::Simple => quote!(#k::layers::SimpleRNN<#t, #d, #u, #sequences>),
+            Cell::Lstm => quote!(#k::layers::LSTM<#t, #d, #u, #sequences, #g #bias>),
+            Cell::Gru => quote!(#k::layers::GRU<#t, #d, #u, #sequences, #g #bias>),
+            Cell::Simple => quote!(#k::layers::SimpleRNN<#t, #d, #u, #sequences #bias>),
         };
         if self.bidirectional {
             quote!(#k::layers::Bidirectional<#inner>)
@@ -299,25 +346,27 @@ impl KindSpec for Recurrent {
         Some(quote!(#core::params::Recurrent))
     }
 
+    /// Without a bias, a zero-length one in its place.
     fn params_type(&self, core: &TokenStream, _layer: &Layer, sizes: &[Literal]) -> TokenStream {
         if self.bidirectional {
-            let n = &sizes[..3];
-            quote!(#core::params::Bidirectional<#(#n),*>)
+            // Each copy has the same sizes; the first copy's are the first half.
+            let one = &sizes[..sizes.len() / 2];
+            params_type_with_bias(quote!(#core::params::Bidirectional), self.use_bias, one)
         } else {
-            quote!(#core::params::Recurrent<#(#sizes),*>)
+            params_type_with_bias(quote!(#core::params::Recurrent), self.use_bias, sizes)
         }
     }
 
+    /// Without a bias, an empty one in its place.
     fn params_init(&self, core: &TokenStream, decoded: Vec<TokenStream>) -> TokenStream {
         let recurrent = quote!(#core::params::Recurrent);
         if self.bidirectional {
-            let (forward, backward) = (&decoded[..3], &decoded[3..]);
-            quote!(#core::params::Bidirectional {
-                forward: #recurrent { #(#forward,)* },
-                backward: #recurrent { #(#backward,)* },
-            })
+            let (forward, backward) = decoded.split_at(decoded.len() / 2);
+            let forward = params_init_with_bias(recurrent.clone(), self.use_bias, forward.to_vec());
+            let backward = params_init_with_bias(recurrent, self.use_bias, backward.to_vec());
+            quote!(#core::params::Bidirectional { forward: #forward, backward: #backward })
         } else {
-            quote!(#recurrent { #(#decoded,)* })
+            params_init_with_bias(recurrent, self.use_bias, decoded)
         }
     }
 

@@ -25,12 +25,17 @@ use crate::simd::simd_fn;
 
 /// Batch normalization of `N` positions × `C` channels per sample (`N` is `H·W` for an image,
 /// the number of steps for a sequence, 1 for a vector), with momentum
-/// `f64::from_bits(MOMENTUM_BITS)` and epsilon `f32::from_bits(EPSILON_BITS)`.
+/// `f64::from_bits(MOMENTUM_BITS)` and epsilon `f32::from_bits(EPSILON_BITS)`. Without `CENTER`
+/// (`center = False`) there is no `beta`, without `SCALE` (`scale = False`) no `gamma`: neither
+/// is visited, saved or trained, and the one kept stays at its neutral value (0 or 1), so the
+/// kernels are the same.
 pub struct BatchNormalization<
     const C: usize,
     const N: usize,
     const MOMENTUM_BITS: u64,
     const EPSILON_BITS: u32,
+    const CENTER: bool = true,
+    const SCALE: bool = true,
 > {
     /// The scale, one per channel (trainable; 1 at first).
     pub gamma: Param<SVector<f32, C>>,
@@ -42,8 +47,14 @@ pub struct BatchNormalization<
     pub moving_variance: Param<SVector<f32, C>>,
 }
 
-impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32>
-    BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+impl<
+    const C: usize,
+    const N: usize,
+    const MOMENTUM_BITS: u64,
+    const EPSILON_BITS: u32,
+    const CENTER: bool,
+    const SCALE: bool,
+> BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS, CENTER, SCALE>
 {
     /// How much of the moving statistics a training step keeps.
     pub const MOMENTUM: f32 = f64::from_bits(MOMENTUM_BITS) as f32;
@@ -67,8 +78,14 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
     }
 }
 
-impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32> Clone
-    for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+impl<
+    const C: usize,
+    const N: usize,
+    const MOMENTUM_BITS: u64,
+    const EPSILON_BITS: u32,
+    const CENTER: bool,
+    const SCALE: bool,
+> Clone for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS, CENTER, SCALE>
 {
     fn clone(&self) -> Self {
         let mut copy = Self::zeros();
@@ -80,8 +97,14 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
     }
 }
 
-impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32> core::fmt::Debug
-    for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+impl<
+    const C: usize,
+    const N: usize,
+    const MOMENTUM_BITS: u64,
+    const EPSILON_BITS: u32,
+    const CENTER: bool,
+    const SCALE: bool,
+> core::fmt::Debug for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS, CENTER, SCALE>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
@@ -110,10 +133,16 @@ pub struct BatchNormCache {
     coefficients: Vec<f32>,
 }
 
-impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BITS: u32> Layer
-    for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS>
+impl<
+    const C: usize,
+    const N: usize,
+    const MOMENTUM_BITS: u64,
+    const EPSILON_BITS: u32,
+    const CENTER: bool,
+    const SCALE: bool,
+> Layer for BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS, CENTER, SCALE>
 {
-    const PARAMS: usize = 2 * C;
+    const PARAMS: usize = if CENTER { C } else { 0 } + if SCALE { C } else { 0 };
     const INPUTS: usize = N * C;
     const OUTPUTS: usize = N * C;
     type In = f32;
@@ -124,27 +153,44 @@ impl<const C: usize, const N: usize, const MOMENTUM_BITS: u64, const EPSILON_BIT
 
     fn zeros() -> Self {
         let () = Self::CHECK;
-        BatchNormalization {
+        let mut layer: Self = BatchNormalization {
             gamma: Param::zeroed(),
             beta: Param::zeroed(),
             moving_mean: Param::zeroed(),
             moving_variance: Param::zeroed(),
+        };
+        // An absent `gamma` is the neutral scale, also in a network built by `zeros`.
+        if !SCALE {
+            layer.gamma.fill(1.0);
         }
+        layer
     }
 
     fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
-        f("gamma", self.gamma.as_slice());
-        f("beta", self.beta.as_slice());
+        if SCALE {
+            f("gamma", self.gamma.as_slice());
+        }
+        if CENTER {
+            f("beta", self.beta.as_slice());
+        }
     }
 
     fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
-        f("gamma", self.gamma.as_mut_slice());
-        f("beta", self.beta.as_mut_slice());
+        if SCALE {
+            f("gamma", self.gamma.as_mut_slice());
+        }
+        if CENTER {
+            f("beta", self.beta.as_mut_slice());
+        }
     }
 
     fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
-        f(self.gamma.as_mut_slice(), other.gamma.as_slice());
-        f(self.beta.as_mut_slice(), other.beta.as_slice());
+        if SCALE {
+            f(self.gamma.as_mut_slice(), other.gamma.as_slice());
+        }
+        if CENTER {
+            f(self.beta.as_mut_slice(), other.beta.as_slice());
+        }
     }
 
     fn for_each_state<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {

@@ -5,7 +5,7 @@ dl::network! {
         BatchNormalization(momentum = -0.5, epsilon = 0),
         BatchNormalization(epsilon = -0.001),
         BatchNormalization(momentum = "high", epsilon = small),
-        BatchNormalization(axis = 3, center = false, scale = false),
+        BatchNormalization(axis = 3, center = 0, scale = no),
         BatchNormalization(0.99),
         Flatten,
         Dense(1, sigmoid),

@@ -50,6 +50,33 @@ dl::network! {
     }
 }
 
+dl::network! {
+    struct SequenceKernel {
+        input: [12, 4],
+        Conv1D(8, 3, kernel_initializer = he_norml, kernel_regularizer = l2(-1.0)),
+        Flatten,
+        Dense(1, sigmoid),
+    }
+}
+
+dl::network! {
+    struct RecurrentKernels {
+        input: [12, 4],
+        LSTM(8, return_sequences = true, use_bias = maybe),
+        GRU(8, return_sequences = true, recurrent_initializer = orthgonal),
+        SimpleRNN(8, recurrent_regularizer = l3(0.1)),
+        Dense(1, sigmoid),
+    }
+}
+
+dl::network! {
+    struct WrappedKernels {
+        input: [12, 4],
+        Bidirectional(LSTM(8, kernel_regularizer = l2(-1.0))),
+        Dense(1, sigmoid),
+    }
+}
+
 #[macro_use]
 #[path = "../caller.rs"]
 mod caller;
@@ -63,5 +90,8 @@ fn main() -> Result<(), dl::Error> {
     use_network!(NegativeFactor, SVector::<f32, 8>::zeros());
     use_network!(WrongFactorName, SVector::<f32, 8>::zeros());
     use_network!(DepthwiseKernelOption, SVector::<f32, 128>::zeros());
+    use_network!(SequenceKernel, SVector::<f32, 48>::zeros());
+    use_network!(RecurrentKernels, SVector::<f32, 48>::zeros());
+    use_network!(WrappedKernels, SVector::<f32, 48>::zeros());
     Ok(())
 }

@@ -65,9 +65,9 @@ macro_rules! recurrent_kind {
     };
 }
 
-recurrent_kind!(LSTM [T: usize, D: usize, U: usize, SEQ: bool, G: usize] "lstm");
-recurrent_kind!(GRU [T: usize, D: usize, U: usize, SEQ: bool, G: usize] "gru");
-recurrent_kind!(SimpleRNN [T: usize, D: usize, U: usize, SEQ: bool] "simple_rnn");
+recurrent_kind!(LSTM [T: usize, D: usize, U: usize, SEQ: bool, G: usize, BIAS: bool] "lstm");
+recurrent_kind!(GRU [T: usize, D: usize, U: usize, SEQ: bool, G: usize, BIAS: bool] "gru");
+recurrent_kind!(SimpleRNN [T: usize, D: usize, U: usize, SEQ: bool, BIAS: bool] "simple_rnn");
 
 /// Keras's `Bidirectional(layer)` (`merge_mode = "concat"`) over the recurrent layer `L`:
 /// `2·U` output features (per step with `return_sequences`), forward copy first.

@@ -72,12 +72,20 @@ use kernels::{recurrent_backward, recurrent_forward};
 /// `c_t = f·c_{t−1} + i·c̃`, `h_t = o·tanh(c_t)`. Keras's defaults: glorot-uniform `kernel`,
 /// orthogonal `recurrent_kernel`, `unit_forget_bias` (the forget gate's bias 1, the others 0).
 #[allow(clippy::upper_case_acronyms)]
-pub struct LSTM<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> {
+pub struct LSTM<
+    const T: usize,
+    const D: usize,
+    const U: usize,
+    const SEQ: bool,
+    const G: usize,
+    const BIAS: bool = true,
+> {
     /// Input weights, `G × D` (Keras's `(D, 4U)` row-major), gates `i, f, c, o`.
     pub kernel: Param<SMatrix<f32, G, D>>,
     /// Recurrent weights, `G × U` (Keras's `(U, 4U)` row-major).
     pub recurrent_kernel: Param<SMatrix<f32, G, U>>,
-    /// The bias, `G` floats.
+    /// The bias, `G` floats; without `BIAS` (`use_bias = False`) zero, and neither visited,
+    /// saved nor trained.
     pub bias: Param<SVector<f32, G>>,
 }
 
@@ -89,25 +97,34 @@ pub struct LSTM<const T: usize, const D: usize, const U: usize, const SEQ: bool,
 /// input bias (`bias` column 0) and `b'` the recurrent bias (column 1). Keras's defaults:
 /// glorot-uniform `kernel`, orthogonal `recurrent_kernel`, zero `bias`.
 #[allow(clippy::upper_case_acronyms)]
-pub struct GRU<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> {
+pub struct GRU<
+    const T: usize,
+    const D: usize,
+    const U: usize,
+    const SEQ: bool,
+    const G: usize,
+    const BIAS: bool = true,
+> {
     /// Input weights, `G × D` (Keras's `(D, 3U)` row-major), gates `z, r, h`.
     pub kernel: Param<SMatrix<f32, G, D>>,
     /// Recurrent weights, `G × U` (Keras's `(U, 3U)` row-major).
     pub recurrent_kernel: Param<SMatrix<f32, G, U>>,
     /// The biases, `G × 2` (Keras's `(2, 3U)` row-major): the input bias, then the recurrent
-    /// bias.
+    /// bias; without `BIAS` (`use_bias = False`) zero, and neither visited, saved nor trained.
     pub bias: Param<SMatrix<f32, G, 2>>,
 }
 
 /// Keras's `SimpleRNN(units, return_sequences)` over `T` steps of `D` features with `U` units:
 /// `h_t = tanh(x·W + h_{t−1}·R + b)`. Keras's defaults: glorot-uniform `kernel`, orthogonal
 /// `recurrent_kernel`, zero `bias`.
-pub struct SimpleRNN<const T: usize, const D: usize, const U: usize, const SEQ: bool> {
+pub struct SimpleRNN<const T: usize, const D: usize, const U: usize, const SEQ: bool, const BIAS: bool = true>
+{
     /// Input weights, `U × D` (Keras's `(D, U)` row-major).
     pub kernel: Param<SMatrix<f32, U, D>>,
     /// Recurrent weights, `U × U` (Keras's `(U, U)` row-major).
     pub recurrent_kernel: Param<SMatrix<f32, U, U>>,
-    /// The bias, `U` floats.
+    /// The bias, `U` floats; without `BIAS` (`use_bias = False`) zero, and neither visited,
+    /// saved nor trained.
     pub bias: Param<SVector<f32, U>>,
 }
 
@@ -238,13 +255,17 @@ macro_rules! recurrent_common {
         fn for_each_param<'a>(&'a self, f: &mut impl FnMut(&'static str, &'a [f32])) {
             f("kernel", self.kernel.as_slice());
             f("recurrent_kernel", self.recurrent_kernel.as_slice());
-            f("bias", self.bias.as_slice());
+            if BIAS {
+                f("bias", self.bias.as_slice());
+            }
         }
 
         fn for_each_param_mut(&mut self, f: &mut impl FnMut(&'static str, &mut [f32])) {
             f("kernel", self.kernel.as_mut_slice());
             f("recurrent_kernel", self.recurrent_kernel.as_mut_slice());
-            f("bias", self.bias.as_mut_slice());
+            if BIAS {
+                f("bias", self.bias.as_mut_slice());
+            }
         }
 
         fn zip_params_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
@@ -253,7 +274,9 @@ macro_rules! recurrent_common {
                 self.recurrent_kernel.as_mut_slice(),
                 other.recurrent_kernel.as_slice(),
             );
-            f(self.bias.as_mut_slice(), other.bias.as_slice());
+            if BIAS {
+                f(self.bias.as_mut_slice(), other.bias.as_slice());
+            }
         }
 
         fn zeros() -> Self {
@@ -396,9 +419,9 @@ macro_rules! recurrent_masked {
     };
 }
 
-recurrent_masked!(LSTM [T: usize, D: usize, U: usize, SEQ: bool, G: usize]);
-recurrent_masked!(GRU [T: usize, D: usize, U: usize, SEQ: bool, G: usize]);
-recurrent_masked!(SimpleRNN [T: usize, D: usize, U: usize, SEQ: bool]);
+recurrent_masked!(LSTM [T: usize, D: usize, U: usize, SEQ: bool, G: usize, BIAS: bool]);
+recurrent_masked!(GRU [T: usize, D: usize, U: usize, SEQ: bool, G: usize, BIAS: bool]);
+recurrent_masked!(SimpleRNN [T: usize, D: usize, U: usize, SEQ: bool, BIAS: bool]);
 
 /// `Clone` through `zeros` (field-wise `Box::clone` would build the matrices on the stack) and
 /// a short `Debug`.
@@ -422,14 +445,16 @@ macro_rules! recurrent_clone_debug {
     };
 }
 
-recurrent_clone_debug!(LSTM [T: usize, D: usize, U: usize, SEQ: bool, G: usize]
-    "LSTM<{T} steps × {D} → {U} units, return_sequences {SEQ}>");
-recurrent_clone_debug!(GRU [T: usize, D: usize, U: usize, SEQ: bool, G: usize]
-    "GRU<{T} steps × {D} → {U} units, return_sequences {SEQ}>");
-recurrent_clone_debug!(SimpleRNN [T: usize, D: usize, U: usize, SEQ: bool]
-    "SimpleRNN<{T} steps × {D} → {U} units, return_sequences {SEQ}>");
+recurrent_clone_debug!(LSTM [T: usize, D: usize, U: usize, SEQ: bool, G: usize, BIAS: bool]
+    "LSTM<{T} steps × {D} → {U} units, return_sequences {SEQ}, use_bias {BIAS}>");
+recurrent_clone_debug!(GRU [T: usize, D: usize, U: usize, SEQ: bool, G: usize, BIAS: bool]
+    "GRU<{T} steps × {D} → {U} units, return_sequences {SEQ}, use_bias {BIAS}>");
+recurrent_clone_debug!(SimpleRNN [T: usize, D: usize, U: usize, SEQ: bool, BIAS: bool]
+    "SimpleRNN<{T} steps × {D} → {U} units, return_sequences {SEQ}, use_bias {BIAS}>");
 
-impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> LSTM<T, D, U, SEQ, G> {
+impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize, const BIAS: bool>
+    LSTM<T, D, U, SEQ, G, BIAS>
+{
     /// Post-monomorphisation check of the sizes.
     const CHECK: () = {
         assert!(
@@ -448,12 +473,15 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: u
     };
 
     /// Keras's defaults: glorot-uniform kernel (`fan_in = D`, `fan_out = 4U`), orthogonal
-    /// recurrent kernel, `unit_forget_bias` (1 for the forget gate, 0 elsewhere).
+    /// recurrent kernel, `unit_forget_bias` (1 for the forget gate, 0 elsewhere) unless there
+    /// is no bias.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
         let mut layer = <Self as Layer>::zeros();
         init::glorot_uniform(rng, D, G, layer.kernel.as_mut_slice());
         init::orthogonal(rng, U, G, layer.recurrent_kernel.as_mut_slice());
-        layer.bias.as_mut_slice()[U..2 * U].fill(1.0);
+        if BIAS {
+            layer.bias.as_mut_slice()[U..2 * U].fill(1.0);
+        }
         layer
     }
 
@@ -461,14 +489,16 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: u
     const INPUT_BIAS: usize = Self::DIMS.g();
 }
 
-impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> Layer
-    for LSTM<T, D, U, SEQ, G>
+impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize, const BIAS: bool> Layer
+    for LSTM<T, D, U, SEQ, G, BIAS>
 {
-    const PARAMS: usize = G * D + G * U + G;
+    const PARAMS: usize = G * D + G * U + if BIAS { G } else { 0 };
     recurrent_common!();
 }
 
-impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> GRU<T, D, U, SEQ, G> {
+impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize, const BIAS: bool>
+    GRU<T, D, U, SEQ, G, BIAS>
+{
     /// Post-monomorphisation check of the sizes.
     const CHECK: () = {
         assert!(
@@ -499,14 +529,16 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: u
     const INPUT_BIAS: usize = G;
 }
 
-impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize> Layer
-    for GRU<T, D, U, SEQ, G>
+impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const G: usize, const BIAS: bool> Layer
+    for GRU<T, D, U, SEQ, G, BIAS>
 {
-    const PARAMS: usize = G * D + G * U + 2 * G;
+    const PARAMS: usize = G * D + G * U + if BIAS { 2 * G } else { 0 };
     recurrent_common!();
 }
 
-impl<const T: usize, const D: usize, const U: usize, const SEQ: bool> SimpleRNN<T, D, U, SEQ> {
+impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const BIAS: bool>
+    SimpleRNN<T, D, U, SEQ, BIAS>
+{
     /// Post-monomorphisation check of the sizes.
     const CHECK: () = assert!(
         T > 0 && D > 0 && U > 0,
@@ -534,7 +566,9 @@ impl<const T: usize, const D: usize, const U: usize, const SEQ: bool> SimpleRNN<
     const INPUT_BIAS: usize = Self::DIMS.g();
 }
 
-impl<const T: usize, const D: usize, const U: usize, const SEQ: bool> Layer for SimpleRNN<T, D, U, SEQ> {
-    const PARAMS: usize = U * D + U * U + U;
+impl<const T: usize, const D: usize, const U: usize, const SEQ: bool, const BIAS: bool> Layer
+    for SimpleRNN<T, D, U, SEQ, BIAS>
+{
+    const PARAMS: usize = U * D + U * U + if BIAS { U } else { 0 };
     recurrent_common!();
 }
