@@ -602,3 +602,38 @@ fn a_custom_loop_resumes_bit_for_bit_with_set_steps() {
         "the masks do not follow the step"
     );
 }
+
+// Keras's `reset_after = True` (GRU) and `unit_forget_bias = True` (LSTM) are what dl's cells
+// do; writing them out changes nothing.
+dl::network! {
+    struct SwitchesWritten {
+        input: tokens[5],
+        Embedding(30, 4),
+        GRU(4, return_sequences = true, reset_after = true),
+        LSTM(3, unit_forget_bias = true),
+        Dense(2, softmax),
+    }
+}
+
+dl::network! {
+    struct SwitchesLeftOut {
+        input: tokens[5],
+        Embedding(30, 4),
+        GRU(4, return_sequences = true),
+        LSTM(3),
+        Dense(2, softmax),
+    }
+}
+
+#[test]
+fn keras_default_switches_written_out_change_nothing() {
+    fn params<M: Model>(net: &M) -> Vec<(String, Vec<u32>)> {
+        let mut out = Vec::new();
+        net.for_each_param(|l, t, v| out.push((format!("{l}.{t}"), v.iter().map(|x| x.to_bits()).collect())));
+        out
+    }
+    assert_eq!(
+        params(&SwitchesWritten::seeded(4)),
+        params(&SwitchesLeftOut::seeded(4))
+    );
+}

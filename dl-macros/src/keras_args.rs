@@ -33,8 +33,7 @@ fn missing(kind: &str) -> &'static [&'static [&'static str]] {
         "Dense" => &[WEIGHTED, &["lora_rank", "lora_alpha"]],
         "Conv1D" => &[WEIGHTED, &["groups", "data_format"]],
         "Conv2D" => &[WEIGHTED, &["groups", "data_format", "dilation_rate"]],
-        "LSTM" => &[WEIGHTED, RECURRENT, &["unit_forget_bias"]],
-        "GRU" => &[WEIGHTED, RECURRENT, &["reset_after"]],
+        "LSTM" | "GRU" => &[WEIGHTED, RECURRENT],
         "SimpleRNN" => &[WEIGHTED, RECURRENT],
         "BatchNormalization" => &[&[
             "beta_initializer",
@@ -63,7 +62,7 @@ mod tests {
     #[test]
     fn keras_arguments_dl_lacks_are_known_by_layer() {
         assert!(not_yet("LSTM", "recurrent_dropout"));
-        assert!(not_yet("GRU", "reset_after"));
+        assert!(not_yet("GRU", "recurrent_dropout"));
         assert!(!not_yet("SimpleRNN", "reset_after"));
         assert!(not_yet("BatchNormalization", "gamma_initializer"));
         assert!(!not_yet("Dense", "activaton"));

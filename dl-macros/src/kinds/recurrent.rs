@@ -1,7 +1,7 @@
 //! Recurrent layers over a sequence: `LSTM(units, return_sequences = false, use_bias = true,
 //! kernel_initializer = glorot_uniform, recurrent_initializer = orthogonal, kernel_regularizer =
-//! None, recurrent_regularizer = None)`, `GRU(…)`, `SimpleRNN(…)`, and `Bidirectional(layer,
-//! merge_mode = "concat")` around one of them.
+//! None, recurrent_regularizer = None, unit_forget_bias = true)`, `GRU(…, reset_after = true)`,
+//! `SimpleRNN(…)`, and `Bidirectional(layer, merge_mode = "concat")` around one of them.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -39,13 +39,14 @@ pub struct Recurrent {
     pub options: Vec<ParamOption>,
 }
 
-/// Keyword-only arguments of a recurrent layer after `use_bias`: its kernels' options.
-const OPTIONS: &[&str] = &[
+/// Keyword-only arguments of a recurrent layer, then its cell's switch (see [`Cell::switch`]).
+const OPTIONS: [&str; 6] = [
     "use_bias",
     "kernel_initializer",
     "kernel_regularizer",
     "recurrent_initializer",
     "recurrent_regularizer",
+    "",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,17 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// Keras's switch of the cell that dl's cell has on, as Keras's default does
+    /// (`reset_after`, `unit_forget_bias`): written `true`, it is accepted; `false` is not
+    /// supported yet.
+    fn switch(self) -> Option<&'static str> {
+        match self {
+            Cell::Lstm => Some("unit_forget_bias"),
+            Cell::Gru => Some("reset_after"),
+            Cell::Simple => None,
+        }
+    }
+
     /// Gate blocks stacked in the kernels (Keras: LSTM i, f, c, o; GRU z, r, h).
     pub fn gates(self) -> usize {
         match self {
@@ -127,7 +139,15 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
         "GRU" => Cell::Gru,
         _ => Cell::Simple,
     };
-    let bound = spec::bind_with(call, &["units", "return_sequences"], OPTIONS, errors);
+    let mut options = OPTIONS;
+    let keyword_only = match cell.switch() {
+        Some(name) => {
+            options[5] = name;
+            &options[..]
+        }
+        None => &options[..5],
+    };
+    let bound = spec::bind_with(call, &["units", "return_sequences"], keyword_only, errors);
     let units = required(
         bound.get(0),
         (span, &format!("`{kind}` is missing `units`, e.g. `{kind}(64)`")),
@@ -140,8 +160,23 @@ fn resolve(call: &LayerCall, input: Option<Shape>, previous: &str, errors: &mut 
     let bias = use_bias(bound.get(2), errors);
     let kernel = param_options(&bound, 3, ("kernel", "kernel"), &kind, errors);
     let recurrent = param_options(&bound, 5, ("recurrent_kernel", "recurrent"), &kind, errors);
+    let switch = match cell.switch().and_then(|name| Some((name, bound.get(7)?))) {
+        Some((name, e)) => match spec::boolean(e, name, errors) {
+            Some(true) => Some(()),
+            Some(false) => {
+                errors.push(
+                    e.span(),
+                    format!("`{name} = false` is not supported yet: dl's `{kind}` is Keras's default, `{name} = true`"),
+                );
+                None
+            }
+            None => None,
+        },
+        None => Some(()),
+    };
     let (t, _) = sequence_input(&kind, input?, previous, span, errors)?;
     let (units, sequences, use_bias) = (units?, sequences?, bias?);
+    switch?;
     let options = [kernel.ok()?, recurrent.ok()?].into_iter().flatten().collect();
     let output = if sequences {
         Shape::Sequence(t, units)

@@ -11,7 +11,8 @@ dl::network! {
 dl::network! {
     struct Gated {
         input: [12, 4],
-        GRU(4, reset_after = false),
+        GRU(4, reset_after = false, return_sequences = true),
+        SimpleRNN(4, unit_forget_bias = true),
         Dense(1, sigmoid),
     }
 }
