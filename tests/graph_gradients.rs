@@ -69,6 +69,18 @@ dl::network! {
 }
 
 dl::network! {
+    /// A residual block ending in a relu, as ResNet's do: the `Add` applies it in training
+    /// (`network!` fuses them) and masks the gradient both inputs receive.
+    struct ResidualRelu {
+        input: [5],
+        Dense(4, tanh),
+        Residual([Dense(4, elu), Dense(4)]),
+        Activation(relu),
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
     /// Two branches of the input, joined along the features.
     struct TwoBranches {
         input: [5],
@@ -296,6 +308,24 @@ fn concatenate_of_image_channels() {
     let (x, y) = (inputs(&mut rng), targets::<2>(&mut rng));
     let loss = MeanSquaredError;
     check("image concat", &mut net, &x, &y, loss, |n: &ImageConcat| {
+        n.evaluate(&x, &y, &loss).unwrap().loss
+    });
+}
+
+#[test]
+fn residual_block_ending_in_a_relu() {
+    let (mut net, mut rng) = init(14, ResidualRelu::new);
+    // The block's last layer holds each sum ≥ 1.5 away from the relu's kink (the stem's tanh is
+    // within ±1, the scaled branch within ±0.5 of its bias), which no finite-difference step
+    // crosses; alternate units are cut, so the mask matters.
+    net.for_each_param_mut(|layer, tensor, v| match (layer, tensor) {
+        ("dense_2", "bias") => v.copy_from_slice(&[3.0, -3.0, 3.0, -3.0]),
+        ("dense_2", "kernel") => v.iter_mut().for_each(|w| *w *= 0.1),
+        _ => {}
+    });
+    let (x, y) = (inputs(&mut rng), classes(&mut rng));
+    let loss = SparseCategoricalCrossEntropy::default();
+    check("residual relu", &mut net, &x, &y, loss, |n: &ResidualRelu| {
         n.evaluate(&x, &y, &loss).unwrap().loss
     });
 }

@@ -1,6 +1,7 @@
 //! What a trainable network's generated passes fuse: an `Activation` layer whose activation the
-//! layer before it applies as it stores its output (a `BatchNormalization` followed by
-//! `Activation('relu')`, as every block of ResNet, MobileNet and DS-CNN writes it). The fused
+//! layer before it applies as it stores its output (`Activation('relu')` after a
+//! `BatchNormalization`, as every block of ResNet, MobileNet and DS-CNN writes it, and after the
+//! `Add` that ends a ResNet block; the kinds say which via `KindSpec::applies_in_training`). The fused
 //! activation layer then runs no pass of its own and holds no buffer: its readers read the
 //! absorbing layer's output and send their gradients to it, and the absorbing layer masks them
 //! in its backward pass. Its name, summary line and (empty) parameters stay as declared.
@@ -72,6 +73,20 @@ mod tests {
         assert_eq!(f.absorbed, [false, false, true, false, false, false]);
         assert_eq!(f.holder, [0, 1, 1, 3, 4, 5]);
         assert_eq!(f.activation[1], Activation::Relu);
+    }
+
+    #[test]
+    fn a_relu_after_an_add_is_applied_by_it() {
+        let f = fusions_of(quote!(struct N {
+            input: [4],
+            stem: Dense(4),
+            Residual([Dense(4), Dense(4)]),
+            Activation(relu),
+            Dense(2),
+        }));
+        assert_eq!(f.absorbed, [false, false, false, false, true, false]);
+        assert_eq!(f.holder[4], 3);
+        assert_eq!(f.activation[3], Activation::Relu);
     }
 
     #[test]

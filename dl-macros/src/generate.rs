@@ -234,7 +234,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         let batch = batch_of(layer);
         let ins: Vec<TokenStream> = layer.inputs.iter().map(|&s| read(s)).collect();
         match &layer.kind {
-            Kind::Merge(merge) => merge.forward_batch(k, layer, (f, ix), &ins),
+            Kind::Merge(merge) => merge.forward_batch(k, layer, (f, ix, a), &ins),
             // The padding mask is the network's input: its token ids.
             _ if layer.masked => {
                 let input = &ins[0];
@@ -283,7 +283,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             Kind::Merge(merge) => {
                 for j in 0..layer.inputs.len() {
                     let Some((to, then)) = dest(j) else { continue };
-                    let call = merge.backward_batch(k, layer, (f, ix), &ins, (j, &to));
+                    let call = merge.backward_batch(k, layer, (f, ix, &a), &ins, (j, &to));
                     backward.push(quote!(#call #then));
                 }
             }

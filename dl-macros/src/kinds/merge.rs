@@ -12,6 +12,7 @@ use crate::model::Layer;
 use crate::parse::LayerCall;
 use crate::shape::Shape;
 use crate::spec;
+use crate::spec::Activation;
 
 /// Each merge, by its Keras name.
 macro_rules! merges {
@@ -191,7 +192,7 @@ impl Merge {
         &self,
         k: &TokenStream,
         layer: &Layer,
-        (f, ix): (&syn::Ident, &syn::Ident),
+        (f, ix, a): (&syn::Ident, &syn::Ident, &TokenStream),
         ins: &[TokenStream],
     ) -> TokenStream {
         if self.op == MergeOp::Concatenate {
@@ -199,7 +200,7 @@ impl Merge {
             quote!(self.#f.forward_concat(&[#(#ins),*], &[#(#channels),*], batch, &mut ws.#ix);)
         } else {
             let op = Self::runtime_op(self.op);
-            quote!(self.#f.forward_merge(#k::layers::MergeOp::#op, &[#(#ins),*], batch, &mut ws.#ix);)
+            quote!(self.#f.forward_merge(#k::layers::MergeOp::#op, &[#(#ins),*], batch, &mut ws.#ix, #a);)
         }
     }
 
@@ -208,7 +209,7 @@ impl Merge {
         &self,
         k: &TokenStream,
         layer: &Layer,
-        (f, ix): (&syn::Ident, &syn::Ident),
+        (f, ix, a): (&syn::Ident, &syn::Ident, &TokenStream),
         ins: &[TokenStream],
         (j, to): (usize, &TokenStream),
     ) -> TokenStream {
@@ -217,7 +218,7 @@ impl Merge {
             quote!(self.#f.backward_concat(&[#(#channels),*], batch, &ws.#ix, #j, #to);)
         } else {
             let op = Self::runtime_op(self.op);
-            quote!(self.#f.backward_merge(#k::layers::MergeOp::#op, &[#(#ins),*], batch, &ws.#ix, #j, #to);)
+            quote!(self.#f.backward_merge(#k::layers::MergeOp::#op, &[#(#ins),*], batch, &ws.#ix, #j, #to, #a);)
         }
     }
 }
@@ -225,6 +226,12 @@ impl Merge {
 impl KindSpec for Merge {
     fn keras_name(&self) -> &'static str {
         self.op.name()
+    }
+
+    /// A relu after an `Add` (a residual block's end) is applied as the sum is stored, its mask
+    /// read from the output in the backward pass (`dl_runtime::layers::merge`).
+    fn applies_in_training(&self, activation: Activation) -> bool {
+        self.op == MergeOp::Add && activation == Activation::Relu
     }
 
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {

@@ -9,7 +9,8 @@
 //! the generated code can send it where that input's other consumers add theirs.
 
 use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
-use crate::activation::Activation;
+use crate::activation::{Activation, relu_slope};
+use crate::simd::simd_fn;
 
 /// The element-wise operation of a [`Merge`], with Keras's semantics: sums and products in input
 /// order, `Average` the sum divided by the number of inputs, and the gradient of `Maximum` and
@@ -27,14 +28,35 @@ pub struct Merge<const N: usize>;
 pub struct Concatenate<const N: usize>;
 
 impl<const N: usize> Merge<N> {
-    /// `buf.y = op(inputs…)`, each input `N × batch`, and sizes `buf.dy`.
-    pub fn forward_merge(&self, op: MergeOp, inputs: &[&[f32]], batch: usize, buf: &mut Buffers<()>) {
-        fit_len(&mut buf.y, N * batch);
-        fit_len(&mut buf.dy, N * batch);
-        dl_core::merge::merge(op, inputs, &mut buf.y);
+    /// `buf.y = activation(op(inputs…))`, each input `N × batch`, and sizes `buf.dy`.
+    /// `activation` is `linear`, or `relu` after an `Add`: `network!` passes the relu of an
+    /// `Activation('relu')` that is the sum's only reader (as ResNet's blocks end), applied as
+    /// the sum is stored, and masks its gradient in [`backward_merge`](Self::backward_merge).
+    pub fn forward_merge(
+        &self,
+        op: MergeOp,
+        inputs: &[&[f32]],
+        batch: usize,
+        buf: &mut Buffers<()>,
+        activation: Activation,
+    ) {
+        let len = N * batch;
+        fit_len(&mut buf.y, len);
+        fit_len(&mut buf.dy, len);
+        match (applies_relu(op, activation), inputs) {
+            (true, [a, b]) => add_relu(&a[..len], &b[..len], &mut buf.y),
+            (relu, _) => {
+                dl_core::merge::merge(op, inputs, &mut buf.y);
+                if relu {
+                    Activation::Relu.apply_in_place(&mut buf.y, N);
+                }
+            }
+        }
     }
 
-    /// `∂L/∂inputs[which]` from `buf.dy` into `dx` (overwritten).
+    /// `∂L/∂inputs[which]` from `buf.dy` into `dx` (overwritten), through the relu
+    /// [`forward_merge`](Self::forward_merge) applied with `activation`.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward_merge(
         &self,
         op: MergeOp,
@@ -43,9 +65,45 @@ impl<const N: usize> Merge<N> {
         buf: &Buffers<()>,
         which: usize,
         dx: &mut [f32],
+        activation: Activation,
     ) {
         let len = N * batch;
-        merge_backward(op, inputs, &buf.dy[..len], which, &mut dx[..len]);
+        if applies_relu(op, activation) {
+            // The sum's gradient is the relu's, masked: every input of an `Add` receives it.
+            relu_mask(&buf.y[..len], &buf.dy[..len], &mut dx[..len]);
+        } else {
+            merge_backward(op, inputs, &buf.dy[..len], which, &mut dx[..len]);
+        }
+    }
+}
+
+/// Whether a merge applies a relu: `network!` passes one to `Add` only.
+fn applies_relu(op: MergeOp, activation: Activation) -> bool {
+    match (op, activation) {
+        (_, Activation::Linear) => false,
+        (MergeOp::Add, Activation::Relu) => true,
+        (op, other) => panic!(
+            "a merge applies `linear`, or `relu` after `Add`; not `{}` after {op:?}",
+            other.name()
+        ),
+    }
+}
+
+simd_fn! {
+    /// `y = max(a + b, 0)`: the bits of the sum, then a relu layer.
+    fn add_relu(a: &[f32], b: &[f32], y: &mut [f32]) {
+        for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+            *y = (a + b).max(0.0);
+        }
+    }
+}
+
+simd_fn! {
+    /// `dx = dy · relu'(z)`, the mask read from the relu's output `y` as a relu layer reads it.
+    fn relu_mask(y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
+            *dx = dy * relu_slope(y);
+        }
     }
 }
 
@@ -209,8 +267,34 @@ mod tests {
                 &[&a, &b, &c]
             };
             let mut buf = buffers();
-            Merge::<3>.forward_merge(op, inputs, 1, &mut buf);
+            Merge::<3>.forward_merge(op, inputs, 1, &mut buf, Activation::Linear);
             assert_eq!(buf.y, want, "{op:?}");
+        }
+    }
+
+    /// An `Add` applying a relu, of two inputs (one fused pass) and of three: the sum's relu,
+    /// and the relu's gradient, masked by the output, to every input.
+    #[test]
+    fn an_add_applying_a_relu_masks_every_input_s_gradient() {
+        let (a, b, c) = ([1.0f32, -2.0, 0.5], [0.5f32, 1.0, -3.0], [-2.0f32, 0.5, 3.0]);
+        for (inputs, want) in [
+            (&[&a[..], &b[..]][..], [1.5, 0.0, 0.0]),
+            (&[&a[..], &b[..], &c[..]][..], [0.0, 0.0, 0.5]),
+        ] {
+            let mut buf = buffers();
+            Merge::<3>.forward_merge(MergeOp::Add, inputs, 1, &mut buf, Activation::Relu);
+            assert_eq!(buf.y, want);
+            buf.dy = vec![10.0, 20.0, 30.0];
+            for which in 0..inputs.len() {
+                let mut dx = [f32::NAN; 3];
+                Merge::<3>.backward_merge(MergeOp::Add, inputs, 1, &buf, which, &mut dx, Activation::Relu);
+                let masked: Vec<f32> = want
+                    .iter()
+                    .zip(&buf.dy)
+                    .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
+                    .collect();
+                assert_eq!(dx[..], masked[..]);
+            }
         }
     }
 
@@ -218,12 +302,28 @@ mod tests {
     fn ties_send_the_gradient_to_the_first_input() {
         let (a, b) = ([1.0f32, 2.0], [1.0f32, 3.0]);
         let mut buf = buffers();
-        Merge::<2>.forward_merge(MergeOp::Maximum, &[&a, &b], 1, &mut buf);
+        Merge::<2>.forward_merge(MergeOp::Maximum, &[&a, &b], 1, &mut buf, Activation::Linear);
         buf.dy = vec![10.0, 20.0];
         let mut dx = [0.0; 2];
-        Merge::<2>.backward_merge(MergeOp::Maximum, &[&a, &b], 1, &buf, 0, &mut dx);
+        Merge::<2>.backward_merge(
+            MergeOp::Maximum,
+            &[&a, &b],
+            1,
+            &buf,
+            0,
+            &mut dx,
+            Activation::Linear,
+        );
         assert_eq!(dx, [10.0, 0.0]);
-        Merge::<2>.backward_merge(MergeOp::Maximum, &[&a, &b], 1, &buf, 1, &mut dx);
+        Merge::<2>.backward_merge(
+            MergeOp::Maximum,
+            &[&a, &b],
+            1,
+            &buf,
+            1,
+            &mut dx,
+            Activation::Linear,
+        );
         assert_eq!(dx, [0.0, 20.0]);
     }
 
