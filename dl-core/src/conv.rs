@@ -2,7 +2,7 @@
 //! im2col matrix the training runtime builds would cost more to write than the convolution.
 
 use crate::activation::Activation;
-use crate::block::{self, Dot, Elementwise, PIXELS, Product};
+use crate::block::{self, Dot, Elementwise, Product};
 
 /// Where a window (convolution kernel or pooling window) goes over an `h × w × c` image: its
 /// size, strides, the padding the macro computed (top and left; the rest is at the bottom and
@@ -53,13 +53,34 @@ impl Window {
     }
 }
 
-/// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]): where
-/// the whole window is inside the image (the interior) `PIXELS` pixels share each weight load;
-/// at the edges one pixel at a time, over the taps inside the image only. `per_tap` is the
-/// number of kernel floats of one `(ky, kx)` tap, `stride` as [`block::Product`] reads it.
+/// [`slide_by`] with as many pixels to a block as [`block::pixels_per_block`] gives `F`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn slide<M: Product, const F: usize>(
+    win: &Window,
+    x: &[f32],
+    kernel: &[f32],
+    per_tap: usize,
+    stride: usize,
+    bias: &[f32],
+    y: &mut [f32],
+    activation: Activation,
+) {
+    if block::pixels_per_block(F) == 8 {
+        slide_by::<M, F, 8>(win, x, kernel, per_tap, stride, bias, y, activation);
+    } else {
+        slide_by::<M, F, 4>(win, x, kernel, per_tap, stride, bias, y, activation);
+    }
+}
+
+/// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]): where
+/// the whole window is inside the image (the interior) `P` pixels share each weight load (four
+/// where fewer than `P` interior pixels are left); at the edges one pixel at a time, over the
+/// taps inside the image only. `per_tap` is the number of kernel floats of one `(ky, kx)` tap,
+/// `stride` as [`block::Product`] reads it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn slide_by<M: Product, const F: usize, const P: usize>(
     win: &Window,
     x: &[f32],
     kernel: &[f32],
@@ -92,19 +113,28 @@ fn slide<M: Product, const F: usize>(
         let ky1 = (h as isize - top).clamp(ky0 as isize, kh as isize) as usize;
         let mut ox = 0;
         while ox < ow {
-            if ox + PIXELS <= ow && inside(ox) && inside(ox + PIXELS - 1) {
-                let lefts: [usize; PIXELS] = core::array::from_fn(|p| left(ox + p) as usize);
-                let taps = move || {
-                    (ky0..ky1).map(move |ky| {
-                        let row = (top + ky as isize) as usize * w;
-                        let xs = lefts.map(|l| &x[(row + l) * c..][..kw * c]);
-                        (xs, &kernel[ky * kw * per_tap..])
-                    })
-                };
-                let mut outs = yrow[ox * F..(ox + PIXELS) * F].chunks_exact_mut(F);
-                let ys = core::array::from_fn(|_| outs.next().expect("a pixel of the block"));
-                block::pixels::<M, PIXELS, F, _>(stride, bias, taps, ys, activation);
-                ox += PIXELS;
+            let fits = |n: usize| ox + n <= ow && inside(ox) && inside(ox + n - 1);
+            // `n` pixels from `ox`, all in the interior.
+            macro_rules! interior {
+                ($n:tt) => {{
+                    let lefts: [usize; $n] = core::array::from_fn(|p| left(ox + p) as usize);
+                    let taps = move || {
+                        (ky0..ky1).map(move |ky| {
+                            let row = (top + ky as isize) as usize * w;
+                            let xs = lefts.map(|l| &x[(row + l) * c..][..kw * c]);
+                            (xs, &kernel[ky * kw * per_tap..])
+                        })
+                    };
+                    let mut outs = yrow[ox * F..(ox + $n) * F].chunks_exact_mut(F);
+                    let ys = core::array::from_fn(|_| outs.next().expect("a pixel of the block"));
+                    block::pixels::<M, $n, F, _>(stride, bias, taps, ys, activation);
+                    ox += $n;
+                }};
+            }
+            if fits(P) {
+                interior!(P);
+            } else if P > 4 && fits(4) {
+                interior!(4);
             } else {
                 let l = left(ox);
                 let kx0 = (-l).clamp(0, kw as isize) as usize;
@@ -134,6 +164,20 @@ pub fn conv2d<const F: usize>(
     y: &mut [f32],
     activation: Activation,
 ) {
+    // A 1×1 convolution with unit strides and no padding is one row of `h·w` pixels: no row
+    // ends that leave fewer pixels than a block.
+    let pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1;
+    let win = if pointwise && (win.pt, win.pl, win.oh, win.ow) == (0, 0, win.h, win.w) {
+        &Window {
+            h: 1,
+            w: win.h * win.w,
+            oh: 1,
+            ow: win.h * win.w,
+            ..*win
+        }
+    } else {
+        win
+    };
     slide::<Dot, F>(win, x, kernel, win.c * F, F, bias, y, activation);
 }
 
