@@ -73,11 +73,17 @@ fn slide<M: Product, const F: usize>(
     }
 }
 
-/// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]): where
-/// the whole window is inside the image (the interior) `P` pixels share each weight load (four
-/// where fewer than `P` interior pixels are left); at the edges one pixel at a time, over the
-/// taps inside the image only. `per_tap` is the number of kernel floats of one `(ky, kx)` tap,
-/// `stride` as [`block::Product`] reads it.
+/// Zeros that stand for the input under a block's taps outside the image (padding), for inputs
+/// of up to this many channels.
+static ZEROS: [f32; 256] = [0.0; 256];
+
+/// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]), `P`
+/// pixels sharing each weight load (four where fewer than `P` are left on the row). Where the
+/// whole window is inside the image for every pixel of the block (the interior) the taps come a
+/// kernel row at a time; at the edges one `(ky, kx)` tap at a time, with [`ZEROS`] for the
+/// pixels it falls outside of (one pixel at a time over the taps inside the image for inputs of
+/// more channels than that, and for a row's last pixels). `per_tap` is the number of kernel
+/// floats of one `(ky, kx)` tap, `stride` as [`block::Product`] reads it.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn slide_by<M: Product, const F: usize, const P: usize>(
@@ -113,28 +119,45 @@ fn slide_by<M: Product, const F: usize, const P: usize>(
         let ky1 = (h as isize - top).clamp(ky0 as isize, kh as isize) as usize;
         let mut ox = 0;
         while ox < ow {
-            let fits = |n: usize| ox + n <= ow && inside(ox) && inside(ox + n - 1);
-            // `n` pixels from `ox`, all in the interior.
-            macro_rules! interior {
+            // `n` pixels from `ox`, in the interior or, with `ZEROS`, at the edges.
+            macro_rules! pixels {
                 ($n:tt) => {{
-                    let lefts: [usize; $n] = core::array::from_fn(|p| left(ox + p) as usize);
-                    let taps = move || {
-                        (ky0..ky1).map(move |ky| {
-                            let row = (top + ky as isize) as usize * w;
-                            let xs = lefts.map(|l| &x[(row + l) * c..][..kw * c]);
-                            (xs, &kernel[ky * kw * per_tap..])
-                        })
-                    };
                     let mut outs = yrow[ox * F..(ox + $n) * F].chunks_exact_mut(F);
                     let ys = core::array::from_fn(|_| outs.next().expect("a pixel of the block"));
-                    block::pixels::<M, $n, F, _>(stride, bias, taps, ys, activation);
+                    if inside(ox) && inside(ox + $n - 1) {
+                        let lefts: [usize; $n] = core::array::from_fn(|p| left(ox + p) as usize);
+                        let taps = move || {
+                            (ky0..ky1).map(move |ky| {
+                                let row = (top + ky as isize) as usize * w;
+                                let xs = lefts.map(|l| &x[(row + l) * c..][..kw * c]);
+                                (xs, &kernel[ky * kw * per_tap..])
+                            })
+                        };
+                        block::pixels::<M, $n, F, _>(stride, bias, taps, ys, activation);
+                    } else {
+                        let lefts: [isize; $n] = core::array::from_fn(|p| left(ox + p));
+                        let taps = move || {
+                            (ky0..ky1).flat_map(move |ky| {
+                                let row = (top + ky as isize) as usize * w;
+                                (0..kw).map(move |kx| {
+                                    let xs = lefts.map(|l| match usize::try_from(l + kx as isize) {
+                                        Ok(ix) if ix < w => &x[(row + ix) * c..][..c],
+                                        _ => &ZEROS[..c],
+                                    });
+                                    (xs, &kernel[(ky * kw + kx) * per_tap..])
+                                })
+                            })
+                        };
+                        block::pixels::<M, $n, F, _>(stride, bias, taps, ys, activation);
+                    }
                     ox += $n;
                 }};
             }
+            let fits = |n: usize| ox + n <= ow && (c <= ZEROS.len() || inside(ox) && inside(ox + n - 1));
             if fits(P) {
-                interior!(P);
+                pixels!(P);
             } else if P > 4 && fits(4) {
-                interior!(4);
+                pixels!(4);
             } else {
                 let l = left(ox);
                 let kx0 = (-l).clamp(0, kw as isize) as usize;
