@@ -2,7 +2,9 @@
 //! im2col matrix the training runtime builds would cost more to write than the convolution.
 
 use crate::activation::Activation;
-use crate::block::{self, Dot, Elementwise, Product};
+use core::ops::Range;
+
+use crate::block::{self, CHUNK, Dot, Elementwise, Product};
 
 /// Where a window (convolution kernel or pooling window) goes over an `h × w × c` image: its
 /// size, strides, the padding the macro computed (top and left; the rest is at the bottom and
@@ -53,7 +55,8 @@ impl Window {
     }
 }
 
-/// [`slide_by`] with as many pixels to a block as [`block::pixels_per_block`] gives `F`.
+/// [`slide_by`] with as many pixels to a block as [`block::pixels_per_block`] gives `F`, a
+/// [`CHUNK`] of output channels at a time.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn slide<M: Product, const F: usize>(
@@ -66,10 +69,18 @@ fn slide<M: Product, const F: usize>(
     y: &mut [f32],
     activation: Activation,
 ) {
-    if block::pixels_per_block(F) == 8 {
-        slide_by::<M, F, 8>(win, x, kernel, per_tap, stride, bias, y, activation);
+    let chunks = if F > CHUNK && F.is_multiple_of(CHUNK) {
+        CHUNK
     } else {
-        slide_by::<M, F, 4>(win, x, kernel, per_tap, stride, bias, y, activation);
+        F
+    };
+    for f0 in (0..F).step_by(chunks) {
+        let channels = f0..f0 + chunks;
+        if block::pixels_per_block(F) == 8 {
+            slide_by::<M, F, 8>(win, x, kernel, per_tap, stride, bias, y, activation, channels);
+        } else {
+            slide_by::<M, F, 4>(win, x, kernel, per_tap, stride, bias, y, activation, channels);
+        }
     }
 }
 
@@ -95,6 +106,7 @@ fn slide_by<M: Product, const F: usize, const P: usize>(
     bias: &[f32],
     y: &mut [f32],
     activation: Activation,
+    channels: Range<usize>,
 ) {
     let Window {
         h,
@@ -133,7 +145,7 @@ fn slide_by<M: Product, const F: usize, const P: usize>(
                                 (xs, &kernel[ky * kw * per_tap..])
                             })
                         };
-                        block::pixels::<M, $n, F, _>(stride, bias, taps, ys, activation);
+                        block::pixels::<M, $n, F, _>(channels.clone(), stride, bias, taps, ys, activation);
                     } else {
                         let lefts: [isize; $n] = core::array::from_fn(|p| left(ox + p));
                         let taps = move || {
@@ -148,7 +160,7 @@ fn slide_by<M: Product, const F: usize, const P: usize>(
                                 })
                             })
                         };
-                        block::pixels::<M, $n, F, _>(stride, bias, taps, ys, activation);
+                        block::pixels::<M, $n, F, _>(channels.clone(), stride, bias, taps, ys, activation);
                     }
                     ox += $n;
                 }};
@@ -169,7 +181,14 @@ fn slide_by<M: Product, const F: usize, const P: usize>(
                         (xs, &kernel[(ky * kw + kx0) * per_tap..])
                     })
                 };
-                block::pixels::<M, 1, F, _>(stride, bias, taps, [&mut yrow[ox * F..][..F]], activation);
+                block::pixels::<M, 1, F, _>(
+                    channels.clone(),
+                    stride,
+                    bias,
+                    taps,
+                    [&mut yrow[ox * F..][..F]],
+                    activation,
+                );
                 ox += 1;
             }
         }
