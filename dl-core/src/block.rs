@@ -33,6 +33,8 @@ pub(crate) trait Lanes: Copy {
     unsafe fn load_unchecked(s: &[f32], at: usize) -> Self;
     /// `self · a + b`, fused where the target has FMA.
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `self + a`.
+    fn add(self, a: Self) -> Self;
     /// `max(v, 0)` in every lane, `0` for NaN as `f32::max` gives.
     fn relu(self) -> Self;
     /// Writes the `N` lanes to `out` (`N` floats).
@@ -69,6 +71,11 @@ macro_rules! lanes {
             }
 
             #[inline(always)]
+            fn add(self, a: Self) -> Self {
+                self + a
+            }
+
+            #[inline(always)]
             fn relu(self) -> Self {
                 self.max(<$t>::ZERO)
             }
@@ -87,10 +94,10 @@ lanes!(f32x16, 16);
 
 /// The widest vector of the target.
 #[cfg(target_feature = "avx512f")]
-type Wide = f32x16;
+pub(crate) type Wide = f32x16;
 /// The widest vector of the target (`f32x8` is two SSE vectors where there is no AVX).
 #[cfg(not(target_feature = "avx512f"))]
-type Wide = f32x8;
+pub(crate) type Wide = f32x8;
 
 /// Most vectors of channels per pixel in a block: four pixels × four vectors are 16
 /// accumulators, which fit AVX-512's 32 vector registers; targets with 16 take half as many.
@@ -98,7 +105,7 @@ const MAX_VECTORS: usize = if cfg!(target_feature = "avx512f") { 4 } else { 2 };
 
 /// Accumulators a block aims at: enough independent sums to keep both FMA units busy through
 /// their latency, and few enough to leave registers for the weights and the broadcast input.
-const ACCUMULATORS: usize = if cfg!(target_feature = "avx512f") { 16 } else { 8 };
+const ACCUMULATORS: usize = if cfg!(target_feature = "avx512f") { 24 } else { 8 };
 
 /// Output channels a convolution computes over the whole image before it turns to the next
 /// ones, where it has more: the weights of these channels stay in the L1 cache across the

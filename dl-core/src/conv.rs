@@ -5,6 +5,7 @@ use crate::activation::Activation;
 use core::ops::Range;
 
 use crate::block::{self, CHUNK, Dot, Elementwise, Product};
+use crate::depthwise3;
 
 /// Where a window (convolution kernel or pooling window) goes over an `h × w × c` image: its
 /// size, strides, the padding the macro computed (top and left; the rest is at the bottom and
@@ -76,10 +77,10 @@ fn slide<M: Product, const F: usize>(
     };
     for f0 in (0..F).step_by(chunks) {
         let channels = f0..f0 + chunks;
-        if block::pixels_per_block(F) == 8 {
-            slide_by::<M, F, 8>(win, x, kernel, per_tap, stride, bias, y, activation, channels);
-        } else {
-            slide_by::<M, F, 4>(win, x, kernel, per_tap, stride, bias, y, activation, channels);
+        match block::pixels_per_block(F) {
+            8 => slide_by::<M, F, 8>(win, x, kernel, per_tap, stride, bias, y, activation, channels),
+            6 => slide_by::<M, F, 6>(win, x, kernel, per_tap, stride, bias, y, activation, channels),
+            _ => slide_by::<M, F, 4>(win, x, kernel, per_tap, stride, bias, y, activation, channels),
         }
     }
 }
@@ -89,7 +90,7 @@ fn slide<M: Product, const F: usize>(
 static ZEROS: [f32; 256] = [0.0; 256];
 
 /// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]), `P`
-/// pixels sharing each weight load (four where fewer than `P` are left on the row). Where the
+/// pixels sharing each weight load (four or two where fewer than `P` are left on the row). Where the
 /// whole window is inside the image for every pixel of the block (the interior) the taps come a
 /// kernel row at a time; at the edges one `(ky, kx)` tap at a time, with [`ZEROS`] for the
 /// pixels it falls outside of (one pixel at a time over the taps inside the image for inputs of
@@ -170,6 +171,8 @@ fn slide_by<M: Product, const F: usize, const P: usize>(
                 pixels!(P);
             } else if P > 4 && fits(4) {
                 pixels!(4);
+            } else if fits(2) {
+                pixels!(2);
             } else {
                 let l = left(ox);
                 let kx0 = (-l).clamp(0, kw as isize) as usize;
@@ -238,6 +241,9 @@ pub fn depthwise_conv2d<const CM: usize>(
     activation: Activation,
 ) {
     if m == 1 {
+        if depthwise3::depthwise3x3(win, x, kernel, bias, y, activation) {
+            return;
+        }
         // Each output channel reads its own input channel: vectorized over the channels.
         return slide::<Elementwise, CM>(win, x, kernel, win.c, win.c, bias, y, activation);
     }

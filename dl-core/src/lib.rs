@@ -16,6 +16,7 @@ pub mod conv;
 pub mod conv1d;
 pub mod decode;
 pub mod dense;
+mod depthwise3;
 pub mod merge;
 pub mod norm;
 pub mod params;
