@@ -14,6 +14,8 @@ pub mod activation;
 mod block;
 pub mod conv;
 pub mod conv1d;
+#[cfg(test)]
+mod conv_tests;
 pub mod decode;
 pub mod dense;
 mod depthwise3;
