@@ -2,7 +2,10 @@
 //! im2col matrix the training runtime builds would cost more to write than the convolution.
 
 use crate::activation::Activation;
-use crate::block::{self, Dot, Elementwise, PIXELS, Product};
+use core::ops::Range;
+
+use crate::block::{self, CHUNK, Dot, Elementwise, Product};
+use crate::depthwise3;
 
 /// Where a window (convolution kernel or pooling window) goes over an `h × w × c` image: its
 /// size, strides, the padding the macro computed (top and left; the rest is at the bottom and
@@ -53,10 +56,8 @@ impl Window {
     }
 }
 
-/// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]): where
-/// the whole window is inside the image (the interior) `PIXELS` pixels share each weight load;
-/// at the edges one pixel at a time, over the taps inside the image only. `per_tap` is the
-/// number of kernel floats of one `(ky, kx)` tap, `stride` as [`block::Product`] reads it.
+/// [`slide_by`] with as many pixels to a block as [`block::pixels_per_block`] gives `F`, a
+/// [`CHUNK`] of output channels at a time.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn slide<M: Product, const F: usize>(
@@ -68,6 +69,45 @@ fn slide<M: Product, const F: usize>(
     bias: &[f32],
     y: &mut [f32],
     activation: Activation,
+) {
+    let chunks = if F > CHUNK && F.is_multiple_of(CHUNK) {
+        CHUNK
+    } else {
+        F
+    };
+    for f0 in (0..F).step_by(chunks) {
+        let channels = f0..f0 + chunks;
+        match block::pixels_per_block(F) {
+            8 => slide_by::<M, F, 8>(win, x, kernel, per_tap, stride, bias, y, activation, channels),
+            6 => slide_by::<M, F, 6>(win, x, kernel, per_tap, stride, bias, y, activation, channels),
+            _ => slide_by::<M, F, 4>(win, x, kernel, per_tap, stride, bias, y, activation, channels),
+        }
+    }
+}
+
+/// Zeros that stand for the input under a block's taps outside the image (padding), for inputs
+/// of up to this many channels.
+static ZEROS: [f32; 256] = [0.0; 256];
+
+/// Slides the window over `x` a block of output pixels at a time ([`block::pixels`]), `P`
+/// pixels sharing each weight load (four or two where fewer than `P` are left on the row). Where the
+/// whole window is inside the image for every pixel of the block (the interior) the taps come a
+/// kernel row at a time; at the edges one `(ky, kx)` tap at a time, with [`ZEROS`] for the
+/// pixels it falls outside of (one pixel at a time over the taps inside the image for inputs of
+/// more channels than that, and for a row's last pixels). `per_tap` is the number of kernel
+/// floats of one `(ky, kx)` tap, `stride` as [`block::Product`] reads it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn slide_by<M: Product, const F: usize, const P: usize>(
+    win: &Window,
+    x: &[f32],
+    kernel: &[f32],
+    per_tap: usize,
+    stride: usize,
+    bias: &[f32],
+    y: &mut [f32],
+    activation: Activation,
+    channels: Range<usize>,
 ) {
     let Window {
         h,
@@ -92,19 +132,47 @@ fn slide<M: Product, const F: usize>(
         let ky1 = (h as isize - top).clamp(ky0 as isize, kh as isize) as usize;
         let mut ox = 0;
         while ox < ow {
-            if ox + PIXELS <= ow && inside(ox) && inside(ox + PIXELS - 1) {
-                let lefts: [usize; PIXELS] = core::array::from_fn(|p| left(ox + p) as usize);
-                let taps = move || {
-                    (ky0..ky1).map(move |ky| {
-                        let row = (top + ky as isize) as usize * w;
-                        let xs = lefts.map(|l| &x[(row + l) * c..][..kw * c]);
-                        (xs, &kernel[ky * kw * per_tap..])
-                    })
-                };
-                let mut outs = yrow[ox * F..(ox + PIXELS) * F].chunks_exact_mut(F);
-                let ys = core::array::from_fn(|_| outs.next().expect("a pixel of the block"));
-                block::pixels::<M, PIXELS, F, _>(stride, bias, taps, ys, activation);
-                ox += PIXELS;
+            // `n` pixels from `ox`, in the interior or, with `ZEROS`, at the edges.
+            macro_rules! pixels {
+                ($n:tt) => {{
+                    let mut outs = yrow[ox * F..(ox + $n) * F].chunks_exact_mut(F);
+                    let ys = core::array::from_fn(|_| outs.next().expect("a pixel of the block"));
+                    if inside(ox) && inside(ox + $n - 1) {
+                        let lefts: [usize; $n] = core::array::from_fn(|p| left(ox + p) as usize);
+                        let taps = move || {
+                            (ky0..ky1).map(move |ky| {
+                                let row = (top + ky as isize) as usize * w;
+                                let xs = lefts.map(|l| &x[(row + l) * c..][..kw * c]);
+                                (xs, &kernel[ky * kw * per_tap..])
+                            })
+                        };
+                        block::pixels::<M, $n, F, _>(channels.clone(), stride, bias, taps, ys, activation);
+                    } else {
+                        let lefts: [isize; $n] = core::array::from_fn(|p| left(ox + p));
+                        let taps = move || {
+                            (ky0..ky1).flat_map(move |ky| {
+                                let row = (top + ky as isize) as usize * w;
+                                (0..kw).map(move |kx| {
+                                    let xs = lefts.map(|l| match usize::try_from(l + kx as isize) {
+                                        Ok(ix) if ix < w => &x[(row + ix) * c..][..c],
+                                        _ => &ZEROS[..c],
+                                    });
+                                    (xs, &kernel[(ky * kw + kx) * per_tap..])
+                                })
+                            })
+                        };
+                        block::pixels::<M, $n, F, _>(channels.clone(), stride, bias, taps, ys, activation);
+                    }
+                    ox += $n;
+                }};
+            }
+            let fits = |n: usize| ox + n <= ow && (c <= ZEROS.len() || inside(ox) && inside(ox + n - 1));
+            if fits(P) {
+                pixels!(P);
+            } else if P > 4 && fits(4) {
+                pixels!(4);
+            } else if fits(2) {
+                pixels!(2);
             } else {
                 let l = left(ox);
                 let kx0 = (-l).clamp(0, kw as isize) as usize;
@@ -116,7 +184,14 @@ fn slide<M: Product, const F: usize>(
                         (xs, &kernel[(ky * kw + kx0) * per_tap..])
                     })
                 };
-                block::pixels::<M, 1, F, _>(stride, bias, taps, [&mut yrow[ox * F..][..F]], activation);
+                block::pixels::<M, 1, F, _>(
+                    channels.clone(),
+                    stride,
+                    bias,
+                    taps,
+                    [&mut yrow[ox * F..][..F]],
+                    activation,
+                );
                 ox += 1;
             }
         }
@@ -134,6 +209,20 @@ pub fn conv2d<const F: usize>(
     y: &mut [f32],
     activation: Activation,
 ) {
+    // A 1×1 convolution with unit strides and no padding is one row of `h·w` pixels: no row
+    // ends that leave fewer pixels than a block.
+    let pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1;
+    let win = if pointwise && (win.pt, win.pl, win.oh, win.ow) == (0, 0, win.h, win.w) {
+        &Window {
+            h: 1,
+            w: win.h * win.w,
+            oh: 1,
+            ow: win.h * win.w,
+            ..*win
+        }
+    } else {
+        win
+    };
     slide::<Dot, F>(win, x, kernel, win.c * F, F, bias, y, activation);
 }
 
@@ -152,6 +241,9 @@ pub fn depthwise_conv2d<const CM: usize>(
     activation: Activation,
 ) {
     if m == 1 {
+        if depthwise3::depthwise3x3(win, x, kernel, bias, y, activation) {
+            return;
+        }
         // Each output channel reads its own input channel: vectorized over the channels.
         return slide::<Elementwise, CM>(win, x, kernel, win.c, win.c, bias, y, activation);
     }

@@ -14,8 +14,11 @@ pub mod activation;
 mod block;
 pub mod conv;
 pub mod conv1d;
+#[cfg(test)]
+mod conv_tests;
 pub mod decode;
 pub mod dense;
+mod depthwise3;
 pub mod merge;
 pub mod norm;
 pub mod params;
