@@ -328,6 +328,10 @@ simd_fn! {
 macro_rules! with_channels {
     ($channels:expr, |$c:ident| $body:expr) => {
         match $channels {
+            8 => {
+                const $c: usize = 8;
+                $body
+            }
             16 => {
                 const $c: usize = 16;
                 $body
@@ -707,7 +711,7 @@ mod tests {
 
     #[test]
     fn dispatched_kernels_match_the_plain_loops_bit_for_bit() {
-        for (c, rows) in [(1, 7), (3, 50), (16, 64), (17, 33), (32, 9), (64, 40)] {
+        for (c, rows) in [(1, 7), (3, 50), (8, 40), (16, 64), (17, 33), (32, 9), (64, 40)] {
             let (x, dy) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 1.0).collect();
