@@ -8,11 +8,12 @@
 //! whole batch would for its samples. The mask of a batch is kept in the training cache for the
 //! backward pass.
 
-use rand::{Rng, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, output_and_gradient};
 use crate::activation::Activation;
+use crate::simd::simd_fn;
 
 /// Dropout over `N` values per sample at rate `f32::from_bits(RATE_BITS)`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -97,17 +98,11 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N,
         let mut rng = ChaCha8Rng::seed_from_u64(SEED);
         rng.set_stream(cache.key >> 32);
         rng.set_word_pos(u128::from(cache.key & 0xffff_ffff) * N as u128);
-        let scale = 1.0 / (1.0 - Self::RATE);
-        for m in cache.mask.iter_mut() {
-            *m = if rng.random::<f32>() >= Self::RATE {
-                scale
-            } else {
-                0.0
-            };
-        }
-        for ((y, &x), &m) in buf.y.iter_mut().zip(x).zip(&cache.mask) {
-            *y = x * m;
-        }
+        // The stream's words, drawn in bulk into the mask's memory: `fill_bytes` hands out the
+        // words `next_u32` would, in order (little-endian bytes), so each becomes the `f32`
+        // that `rng.random::<f32>()` makes of it, without a call and a bounds check per value.
+        rng.fill_bytes(bytemuck::cast_slice_mut(&mut cache.mask[..]));
+        mask_and_scale(&mut cache.mask, &x[..len], &mut buf.y, Self::RATE);
     }
 
     fn pre_activation<'a>(_extra: &'a DropoutCache, y: &'a [f32]) -> &'a [f32] {
@@ -139,11 +134,56 @@ impl<const N: usize, const RATE_BITS: u32, const SEED: u64> Layer for Dropout<N,
     }
 }
 
+simd_fn! {
+    /// Turns each random word of `mask` (its bits) into `1 / (1 − rate)` where the uniform value
+    /// `rng.random::<f32>()` makes of it (the word's top 24 bits times 2⁻²⁴) is at least `rate`,
+    /// 0 where it is below, and writes `y = x · mask`.
+    fn mask_and_scale(mask: &mut [f32], x: &[f32], y: &mut [f32], rate: f32) {
+        let scale = 1.0 / (1.0 - rate);
+        for ((m, &x), y) in mask.iter_mut().zip(x).zip(y.iter_mut()) {
+            let uniform = (u32::from_le(m.to_bits()) >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
+            *m = if uniform >= rate { scale } else { 0.0 };
+            *y = x * *m;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use rand::Rng;
+
     use super::*;
 
     type Half = Dropout<4, 0x3f00_0000, 7>; // rate 0.5
+
+    /// The masks drawn in bulk are those of one `rng.random::<f32>()` per value, at any rate
+    /// and key: the bits of every run that trained with dropout stay the same.
+    #[test]
+    fn bulk_masks_are_the_per_value_draws() {
+        type Fifth = Dropout<7, 0x3e4c_cccd, 11>; // rate 0.2
+        let x: Vec<f32> = (0..7 * 33).map(|i| i as f32 * 0.5 - 3.0).collect();
+        for key in [0, 5, (3u64 << 32) | 9] {
+            let mut buf = Buffers::<DropoutCache>::default();
+            Fifth::set_stream(&mut buf.extra, key);
+            Fifth::zeros().forward_batch(&x, 33, &mut buf, Activation::Linear, true);
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            rng.set_stream(key >> 32);
+            rng.set_word_pos(u128::from(key & 0xffff_ffff) * 7);
+            let scale = 1.0 / (1.0 - Fifth::RATE);
+            let want: Vec<f32> = x
+                .iter()
+                .map(|&v| {
+                    v * if rng.random::<f32>() >= Fifth::RATE {
+                        scale
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&buf.y), bits(&want), "key {key}");
+        }
+    }
 
     #[test]
     fn inverted_dropout_in_training_identity_in_inference() {
