@@ -114,15 +114,23 @@ pub(crate) fn depthwise_sample(
     with_channels!(win, m, sample(win: &Window, m: usize, kernel: &[f32], bias: Option<&[f32]>, x: &[f32], out: &mut [f32]));
 }
 
+/// The gradients [`depthwise_sample_backward`] adds to: the kernel's and, with a bias, the
+/// bias's.
+pub(crate) struct Grads<'a> {
+    pub kernel: &'a mut [f32],
+    pub bias: Option<&'a mut [f32]>,
+}
+
 /// The backward pass of [`depthwise_sample`] for one image, given `dz` (`OH·OW·C·M`): adds the
-/// kernel's gradient to `grad_kernel` and, when given, writes `∂L/∂x` into `dx`.
+/// kernel's gradient (and the bias's, `dz` summed over the pixels, in pixel order) to `grads`
+/// and, when given, writes `∂L/∂x` into `dx`.
 pub(crate) fn depthwise_sample_backward(
     win: &Window,
     m: usize,
     kernel: &[f32],
     x: &[f32],
     dz: &[f32],
-    grad_kernel: &mut [f32],
+    grads: Grads<'_>,
     dx: Option<&mut [f32]>,
 ) {
     with_channels!(
@@ -134,7 +142,7 @@ pub(crate) fn depthwise_sample_backward(
             kernel: &[f32],
             x: &[f32],
             dz: &[f32],
-            grad_kernel: &mut [f32],
+            grads: Grads<'_>,
             dx: Option<&mut [f32]>,
         )
     );
@@ -191,11 +199,15 @@ fn sample_backward<const C: usize>(
     kernel: &[f32],
     x: &[f32],
     dz: &[f32],
-    grad_kernel: &mut [f32],
+    grads: Grads<'_>,
     mut dx: Option<&mut [f32]>,
 ) {
     let (c, m) = if C == 0 { (win.c, m) } else { (C, 1) };
     let cm = c * m;
+    let Grads {
+        kernel: grad_kernel,
+        mut bias,
+    } = grads;
     if let Some(dx) = dx.as_deref_mut() {
         dx.fill(0.0);
     }
@@ -204,6 +216,11 @@ fn sample_backward<const C: usize>(
         for ox in 0..win.ow {
             let (ix0, kx0, nx) = span(ox, win.sw, win.pl, win.kw, win.w);
             let d = &dz[(oy * win.ow + ox) * cm..][..cm];
+            if let Some(b) = bias.as_deref_mut() {
+                for (b, &d) in b[..cm].iter_mut().zip(d) {
+                    *b += d;
+                }
+            }
             for dy in 0..ny {
                 let row = (iy0 + dy) * win.w;
                 let krow = (ky0 + dy) * win.kw;
@@ -511,15 +528,12 @@ impl<
             .zip(buf.dy.chunks_exact(outputs))
             .enumerate()
         {
-            if BIAS {
-                for px in dz.chunks_exact(CM) {
-                    for (g, &d) in gb.iter_mut().zip(px) {
-                        *g += d;
-                    }
-                }
-            }
             let dxs = dx.as_deref_mut().map(|dx| &mut dx[s * inputs..(s + 1) * inputs]);
-            depthwise_sample_backward(&Self::WINDOW, M, self.kernel.as_slice(), xs, dz, gk, dxs);
+            let grads = Grads {
+                kernel: &mut *gk,
+                bias: BIAS.then_some(&mut *gb),
+            };
+            depthwise_sample_backward(&Self::WINDOW, M, self.kernel.as_slice(), xs, dz, grads, dxs);
         }
     }
 }
@@ -837,7 +851,11 @@ impl<
             .enumerate()
         {
             let dxs = dx.as_deref_mut().map(|dx| &mut dx[s * inputs..(s + 1) * inputs]);
-            depthwise_sample_backward(&Self::WINDOW, M, kernel, xs, dm, gk, dxs);
+            let grads = Grads {
+                kernel: &mut *gk,
+                bias: None,
+            };
+            depthwise_sample_backward(&Self::WINDOW, M, kernel, xs, dm, grads, dxs);
         }
     }
 }
