@@ -115,6 +115,12 @@ fn convolutions_match_plain_loops() {
     check_conv::<16>(window(32, 32, 3, (3, 3), 1, true));
     check_conv::<32>(window(9, 7, 16, (3, 3), 2, true));
     check_conv::<8>(window(11, 10, 3, (3, 3), 2, true));
+    // Three channels into eight (`rgb3x3` with AVX-512): MobileNetV1's first layer, padding
+    // on the right and bottom only; on both sides with stride 1 and rows of two blocks, a pair
+    // and a single pixel; `valid`.
+    check_conv::<8>(window(96, 96, 3, (3, 3), 2, true));
+    check_conv::<8>(window(9, 19, 3, (3, 3), 1, true));
+    check_conv::<8>(window(12, 21, 3, (3, 3), 2, false));
     check_conv::<24>(window(7, 13, 5, (3, 3), 1, true));
     check_conv::<5>(window(6, 9, 2, (2, 3), 1, false));
     // 1 × 1: one row of pixels, 128 channels in chunks; 9 pixels leave a tail after a block.

@@ -24,6 +24,8 @@ pub mod norm;
 pub mod params;
 pub mod pool;
 pub mod recurrent;
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+mod rgb3x3;
 pub mod text;
 mod unknown;
 
