@@ -449,3 +449,25 @@ fn scratch_can_live_in_a_static_and_forward_in_reuses_it() {
     let b = CnnEmbedded::EMBEDDED.forward(&x);
     assert_eq!(a, b);
 }
+
+/// Every embedded network's `PARAM_BYTES` is the size of what it holds, whatever its layers
+/// (also where a layer stores a tensor its trainable twin lacks, such as a
+/// `BatchNormalization(center = false)`'s beta of zeros, which the embedded kernel reads).
+#[test]
+fn every_embedded_network_holds_param_bytes() {
+    macro_rules! holds {
+        ($train:ident, $embedded:ident, $file:tt, { $($body:tt)* }) => {
+            assert_eq!(
+                $embedded::PARAM_BYTES,
+                core::mem::size_of::<$embedded>(),
+                stringify!($embedded)
+            );
+            assert_eq!(
+                $train::PARAM_BYTES,
+                $embedded::PARAM_BYTES,
+                stringify!($train)
+            );
+        };
+    }
+    with_embedded_nets!(holds);
+}

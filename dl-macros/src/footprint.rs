@@ -14,7 +14,7 @@ const F32: usize = core::mem::size_of::<f32>();
 pub fn param_bytes(net: &Network) -> usize {
     net.layers
         .iter()
-        .map(|l| l.params() + l.non_trainable())
+        .map(|l| l.kind.spec().embedded_floats(l))
         .sum::<usize>()
         * F32
 }

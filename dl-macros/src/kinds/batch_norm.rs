@@ -119,6 +119,12 @@ impl KindSpec for BatchNorm {
         true
     }
 
+    /// `dl_core::params::BatchNormalization` keeps gamma and beta without `scale` or `center`
+    /// too (at 1 and 0), so the embedded kernel is the same.
+    fn embedded_floats(&self, layer: &Layer) -> usize {
+        4 * layer.channels()
+    }
+
     /// A relu is applied as the normalized value is stored, its mask recomputed from the input
     /// in the backward pass (`dl_runtime::layers::batch_norm`).
     fn applies_in_training(&self, activation: Activation) -> bool {

@@ -75,6 +75,12 @@ pub trait KindSpec {
         Activation::Linear
     }
 
+    /// Floats the embedded parameter struct of the layer holds (`PARAM_BYTES` counts them): its
+    /// parameters and state, unless the struct keeps more.
+    fn embedded_floats(&self, layer: &Layer) -> usize {
+        layer.params() + layer.non_trainable()
+    }
+
     /// Whether the runtime layer, linear itself, applies the activation of an `Activation` layer
     /// that is its only reader in its training passes (see `fuse`).
     fn applies_in_training(&self, _activation: Activation) -> bool {
