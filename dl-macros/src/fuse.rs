@@ -9,7 +9,7 @@
 //! The embedded expansion folds more (see `embed::fold`); training cannot fold a normalization
 //! into the convolution before it, whose output the normalization's statistics are taken from.
 
-use crate::model::{Kind, Network, Source};
+use crate::model::Network;
 use crate::spec::Activation;
 
 /// Per layer of the network.
@@ -31,13 +31,11 @@ pub fn fusions(net: &Network) -> Fusions {
     };
     for (b, layer) in net.layers.iter().enumerate() {
         // The last layer's activation is the loss's to fuse with.
-        let Some(a) = net.only_reader(b).filter(|&a| a + 1 < n) else {
+        let Some(a) = net.activation_after(b).filter(|&a| a + 1 < n) else {
             continue;
         };
         let reader = &net.layers[a];
-        if matches!(reader.kind, Kind::Activation(_))
-            && reader.inputs == [Source::Node(b)]
-            && layer.activation() == Activation::Linear
+        if layer.activation() == Activation::Linear
             && !layer.masked
             && layer.kind.spec().applies_in_training(reader.activation())
         {

@@ -59,6 +59,15 @@ impl Network {
         readers.next().is_none().then_some(r)
     }
 
+    /// The `Activation` layer that is the only reader of layer `p`'s output and reads nothing
+    /// else, if there is one: the layer both the embedded expansion (`embed::fold`) and the
+    /// training passes (`fuse`) can apply in `p`'s step.
+    pub fn activation_after(&self, p: usize) -> Option<usize> {
+        let a = self.only_reader(p)?;
+        let layer = &self.layers[a];
+        (matches!(layer.kind, Kind::Activation(_)) && layer.inputs == [Source::Node(p)]).then_some(a)
+    }
+
     /// The name of a tensor, as `summary()` shows it.
     pub fn source_name(&self, s: Source) -> &str {
         match s {

@@ -46,9 +46,7 @@ pub fn folds(net: &Network) -> Folds {
             f.passes[b] = true;
             last = b;
         }
-        if let Some(a) = net.only_reader(last)
-            && let Kind::Activation(_) = &net.layers[a].kind
-            && net.layers[a].inputs == [Source::Node(last)]
+        if let Some(a) = net.activation_after(last)
             && net.layers[a].activation() != Activation::Softmax
         {
             f.activation[p] = Some(net.layers[a].activation());
