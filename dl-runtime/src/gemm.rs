@@ -212,6 +212,58 @@ pub fn gemm_gathered_bias(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], re
     gathered_portable(m, a, b, bias, relu, c);
 }
 
+/// `c += a · bᵀ` with `a` gathered (`k × p`, `k = runs · len`, `p = offsets.len()`), `b`
+/// `n × p` and `c` `k × n`, column-major: a convolution's kernel gradient (transposed),
+/// `Σ_pixels patch · ∂L/∂zᵀ`, with the patches read from the image in place of an im2col copy.
+/// Rows are the patch's floats, so a register tile is 16 consecutive floats of one run, loaded
+/// whole, against broadcast `∂L/∂z` values; the other orientation (`∂L/∂z · patchesᵀ`) would
+/// broadcast a patch float per filter column and wait on the loads. Each element is the sum over
+/// `p` in order, added to `c`: the bits of `gemm(n, k, p, 1.0, b, N, patches, T, 1.0, cᵀ)`
+/// wherever that product's columns come in tiles of four or more (`k` a multiple of 4; a
+/// single column splits its sum four ways).
+///
+/// # Panics
+/// If a buffer is shorter than its shape requires, or a column reaches past `a.data`.
+pub fn gemm_gathered_nt_add(a: Gathered<'_>, n: usize, b: &[f32], c: &mut [f32]) {
+    let (k, p) = (a.runs * a.len, a.offsets.len());
+    let reach = if a.runs == 0 || a.len == 0 {
+        0
+    } else {
+        (a.runs - 1) * a.stride + a.len
+    };
+    assert!(
+        b.len() >= n * p && c.len() >= k * n && a.offsets.iter().all(|&o| o + reach <= a.data.len()),
+        "gemm buffer too short"
+    );
+    let c = &mut c[..k * n];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is present; `b` holds n·p floats, `c` k·n, and every column's runs
+            // lie inside `a.data` (all asserted above).
+            unsafe { avx512::gathered_nt(a, n, b.as_ptr(), c.as_mut_ptr()) };
+            return;
+        }
+    }
+    gathered_nt_portable(a, n, b, c);
+}
+
+/// The plain loop behind [`gemm_gathered_nt_add`] on CPUs without AVX-512.
+fn gathered_nt_portable(a: Gathered<'_>, n: usize, b: &[f32], c: &mut [f32]) {
+    let k = a.runs * a.len;
+    for f in 0..n {
+        for s in 0..a.runs {
+            for r in 0..a.len {
+                let mut sum = 0.0f32;
+                for (q, &o) in a.offsets.iter().enumerate() {
+                    sum = b[f + q * n].mul_add(a.data[o + s * a.stride + r], sum);
+                }
+                c[s * a.len + r + f * k] += sum;
+            }
+        }
+    }
+}
+
 /// The plain loop behind [`gemm_gathered_bias`] on CPUs without AVX-512.
 fn gathered_portable(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: bool, c: &mut [f32]) {
     for (j, &o) in b.offsets.iter().enumerate() {
@@ -808,6 +860,101 @@ mod avx512 {
         }
     }
 
+    /// [`super::gemm_gathered_nt_add`]'s kernel. The rows (`k`) are cut into blocks of 16
+    /// within a run (the last of each run masked), taken three at a time against 8 columns of
+    /// `c`: 24 accumulators fed by three loads of the image and eight broadcasts per pixel.
+    ///
+    /// # Safety
+    /// AVX-512F; `b` holds n·p floats, `c` k·n, and every column's runs lie inside `a.data`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gathered_nt(a: super::Gathered<'_>, n: usize, b: *const f32, c: *mut f32) {
+        let per_run = a.len.div_ceil(16);
+        let blocks = a.runs * per_run;
+        // Block t: its first float's place in a column, its first row of `c`, its lanes.
+        let block = |t: usize| {
+            let (s, q) = (t / per_run, t % per_run);
+            (s * a.stride + 16 * q, s * a.len + 16 * q, mask(a.len - 16 * q))
+        };
+        let mut t = 0;
+        while t < blocks {
+            let taken = (blocks - t).min(3);
+            let tile: [(usize, usize, __mmask16); 3] =
+                core::array::from_fn(|u| if u < taken { block(t + u) } else { (0, 0, 0) });
+            // SAFETY (all calls): columns below n, lanes masked to their run, per the contract.
+            unsafe {
+                match taken {
+                    3 => gathered_nt_columns::<3>(&a, n, b, c, &tile),
+                    2 => gathered_nt_columns::<2>(&a, n, b, c, &tile),
+                    _ => gathered_nt_columns::<1>(&a, n, b, c, &tile),
+                }
+            }
+            t += taken;
+        }
+    }
+
+    /// `BL` row blocks of every column of `c`, eight columns at a time.
+    #[inline(always)]
+    unsafe fn gathered_nt_columns<const BL: usize>(
+        a: &super::Gathered<'_>,
+        n: usize,
+        b: *const f32,
+        c: *mut f32,
+        tile: &[(usize, usize, __mmask16); 3],
+    ) {
+        let mut f = 0;
+        // SAFETY (all calls): as for `gathered_nt`.
+        while f + 8 <= n {
+            unsafe { gathered_nt_tile::<8, BL>(a, n, b, c, f, tile) };
+            f += 8;
+        }
+        if f + 4 <= n {
+            unsafe { gathered_nt_tile::<4, BL>(a, n, b, c, f, tile) };
+            f += 4;
+        }
+        while f < n {
+            unsafe { gathered_nt_tile::<1, BL>(a, n, b, c, f, tile) };
+            f += 1;
+        }
+    }
+
+    /// The first `BL` row blocks of `tile` for columns `f..f + NR`.
+    #[inline(always)]
+    unsafe fn gathered_nt_tile<const NR: usize, const BL: usize>(
+        a: &super::Gathered<'_>,
+        n: usize,
+        b: *const f32,
+        c: *mut f32,
+        f: usize,
+        tile: &[(usize, usize, __mmask16); 3],
+    ) {
+        let k = a.runs * a.len;
+        let data = a.data.as_ptr();
+        // SAFETY: loads are masked to each block's lanes, which lie inside every column's runs;
+        // `b` and `c` are read and written below n·p and k·n.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); BL]; NR];
+            let mut bp = b.add(f);
+            for &o in a.offsets {
+                let col = data.add(o);
+                let av: [__m512; BL] =
+                    core::array::from_fn(|u| _mm512_maskz_loadu_ps(tile[u].2, col.add(tile[u].0)));
+                for (jj, acc) in acc.iter_mut().enumerate() {
+                    let bv = _mm512_set1_ps(*bp.add(jj));
+                    for (acc, &av) in acc.iter_mut().zip(&av) {
+                        *acc = _mm512_fmadd_ps(bv, av, *acc);
+                    }
+                }
+                bp = bp.wrapping_add(n);
+            }
+            for (jj, acc) in acc.iter().enumerate() {
+                for (&v, &(_, row, m)) in acc.iter().zip(tile) {
+                    let out = c.add(row + (f + jj) * k);
+                    _mm512_mask_storeu_ps(out, m, _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out)));
+                }
+            }
+        }
+    }
+
     #[inline(always)]
     fn mask(rows: usize) -> __mmask16 {
         if rows >= 16 {
@@ -1254,6 +1401,59 @@ mod tests {
                     "{m}×{n}×{k}, ldb {ldb}, portable"
                 );
             }
+        }
+    }
+
+    /// The gathered kernel gradient against the product it replaces, `b · patchesᵀ` added to
+    /// `cᵀ`, bit for bit (`k` a multiple of 4, see [`gemm_gathered_nt_add`]): runs shorter than, equal to and longer than a register (masked
+    /// tails), odd block counts, and column counts around the 8/4/1 tiles.
+    #[test]
+    fn gathered_nt_matches_the_transposed_product_bit_for_bit() {
+        let data: Vec<f32> = (0..900).map(|v| ((v * 31) % 17) as f32 * 0.37 - 2.9).collect();
+        for (runs, len, stride, n, p) in [
+            (3, 48, 60, 16, 37),
+            (3, 12, 20, 8, 50),
+            (1, 4, 4, 16, 30),
+            (1, 16, 16, 13, 9),
+            (2, 20, 33, 5, 64),
+            (3, 96, 120, 3, 11),
+            (1, 32, 32, 64, 7),
+        ] {
+            let k = runs * len;
+            let reach = (runs - 1) * stride + len;
+            let offsets: Vec<usize> = (0..p).map(|q| (q * 7) % (data.len() - reach)).collect();
+            let mut patches = vec![0.0; k * p];
+            for (q, &o) in offsets.iter().enumerate() {
+                for s in 0..runs {
+                    for r in 0..len {
+                        patches[s * len + r + q * k] = data[o + s * stride + r];
+                    }
+                }
+            }
+            let b: Vec<f32> = (0..n * p).map(|v| 1.3 - ((v * 13) % 9) as f32 * 0.29).collect();
+            let start: Vec<f32> = (0..k * n).map(|v| ((v * 5) % 7) as f32 * 0.11).collect();
+            let mut expect_t = vec![0.0; n * k];
+            transpose(k, n, &start, &mut expect_t);
+            gemm(n, k, p, 1.0, &b, Op::N, &patches, Op::T, 1.0, &mut expect_t);
+            let mut expect = vec![0.0; k * n];
+            transpose(n, k, &expect_t, &mut expect);
+            let a = Gathered {
+                data: &data,
+                offsets: &offsets,
+                runs,
+                len,
+                stride,
+            };
+            let (mut fast, mut portable) = (start.clone(), start.clone());
+            gemm_gathered_nt_add(a, n, &b, &mut fast);
+            gathered_nt_portable(a, n, &b, &mut portable);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&fast),
+                bits(&expect),
+                "{runs}×{len} runs, {n} columns, {p} pixels"
+            );
+            assert_eq!(bits(&portable), bits(&expect), "{runs}×{len} portable");
         }
     }
 

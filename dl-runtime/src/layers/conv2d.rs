@@ -22,7 +22,10 @@ use crate::init;
 
 mod gathered;
 
-use gathered::{TransposedScratch, flip_kernel, gathered_forward, input_gradient, transposed_applies};
+use gathered::{
+    TransposedScratch, flip_kernel, gathered_forward, gathered_gradient_applies, input_gradient,
+    kernel_gradient, transposed_applies,
+};
 
 /// A 2-D convolution from `H × W × C` to `OH × OW × F` (channels last).
 ///
@@ -244,6 +247,9 @@ pub struct Conv2DCache {
     pub padded: Vec<f32>,
     /// The input gradient's scratch where it is a convolution (unit strides).
     pub(crate) transposed: TransposedScratch,
+    /// The kernel gradient transposed (`K × F`), where it is summed from the image in place
+    /// (see `kernel_gradient`).
+    pub kernel_gradient: Vec<f32>,
 }
 
 impl<
@@ -481,6 +487,11 @@ fn conv_backward(
     }
     grad_bias.fill(0.0);
     grad_kernel.fill(0.0);
+    let gathered_gradient = gathered_gradient_applies(win);
+    if gathered_gradient {
+        fit_len(&mut cache.kernel_gradient, k * filters);
+        cache.kernel_gradient.fill(0.0);
+    }
 
     // A chunk of samples at a time: its patches are rebuilt (cheaper than keeping the whole
     // batch's, several times the size of the input, and reading them back from L3) and its
@@ -508,25 +519,29 @@ fn conv_backward(
         // ∂L/∂kernel += ∂L/∂z · patchesᵀ.
         let inputs = s0 * in_len..(s0 + n) * in_len;
         let x_chunk = &x[inputs.clone()];
-        let patches: &[f32] = if pointwise {
-            x_chunk
+        if gathered_gradient {
+            kernel_gradient(win, filters, x_chunk, dzc, n, cache);
         } else {
-            let p = &mut cache.patches[..n * k * cols];
-            im2col(win, x_chunk, n, p);
-            p
-        };
-        gemm(
-            filters,
-            k,
-            n * cols,
-            1.0,
-            dzc,
-            Op::N,
-            patches,
-            Op::T,
-            1.0,
-            grad_kernel,
-        );
+            let patches: &[f32] = if pointwise {
+                x_chunk
+            } else {
+                let p = &mut cache.patches[..n * k * cols];
+                im2col(win, x_chunk, n, p);
+                p
+            };
+            gemm(
+                filters,
+                k,
+                n * cols,
+                1.0,
+                dzc,
+                Op::N,
+                patches,
+                Op::T,
+                1.0,
+                grad_kernel,
+            );
+        }
 
         // ∂L/∂x = col2im(kernelᵀ · ∂L/∂z), the patch gradients written over the patches.
         if let Some(dx) = dx.as_deref_mut() {
@@ -542,6 +557,9 @@ fn conv_backward(
             }
         }
         s0 += n;
+    }
+    if gathered_gradient {
+        transpose(k, filters, &cache.kernel_gradient, grad_kernel);
     }
 }
 

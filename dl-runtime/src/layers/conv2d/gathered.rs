@@ -5,7 +5,7 @@
 
 use super::{Window, interior};
 use crate::activation::Activation;
-use crate::gemm::{Gathered, gathered_is_fast, gemm_gathered_bias};
+use crate::gemm::{Gathered, gathered_is_fast, gemm_gathered_bias, gemm_gathered_nt_add};
 use crate::layers::{fit_len, keeps_pre_activation};
 
 use super::Conv2DCache;
@@ -79,6 +79,52 @@ pub(super) fn gathered_forward(
                 activation.apply_in_place(&mut y[out], filters);
             }
         }
+    }
+}
+
+/// Whether [`kernel_gradient`] sums this layer's kernel gradient: a fast gathered product, a
+/// window that is not the identity (a 1×1 unit-stride kernel reads its input as the patch
+/// matrix already), and runs (`KW·C` floats) of at least a register, which the product loads
+/// whole (the 3-channel first layer, runs of 9, keeps im2col).
+pub(super) fn gathered_gradient_applies(win: &Window) -> bool {
+    gathered_is_fast() && win.kw * win.c >= 16 && !win.pointwise()
+}
+
+/// Adds the kernel gradient of `n` samples, transposed (`K × F`), to `cache.kernel_gradient`:
+/// `Σ_pixels patch · ∂L/∂zᵀ` with each patch read from the sample (or its zero-bordered copy)
+/// where it lies, as the forward pass reads it, so the patch matrix is never written. The
+/// offsets are the forward pass's, which ran on the same batch.
+pub(super) fn kernel_gradient(
+    win: &Window,
+    filters: usize,
+    x: &[f32],
+    dz: &[f32],
+    n: usize,
+    cache: &mut Conv2DCache,
+) {
+    let padded = padded_window(win);
+    let row = padded.unwrap_or(*win).w * win.c;
+    let (in_len, out_len) = (win.in_len(), win.cols() * filters);
+    debug_assert_eq!(
+        cache.offsets.len(),
+        win.cols(),
+        "the forward pass builds the offsets"
+    );
+    for (sample, dzs) in x.chunks_exact(in_len).zip(dz.chunks_exact(out_len)).take(n) {
+        let data = if padded.is_some() {
+            pad_into(win, sample, &mut cache.padded);
+            &cache.padded[..]
+        } else {
+            sample
+        };
+        let a = Gathered {
+            data,
+            offsets: &cache.offsets,
+            runs: win.kh,
+            len: win.kw * win.c,
+            stride: row,
+        };
+        gemm_gathered_nt_add(a, filters, dzs, &mut cache.kernel_gradient);
     }
 }
 
