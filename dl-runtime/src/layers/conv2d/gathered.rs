@@ -55,19 +55,7 @@ pub(super) fn gathered_forward(
     let keep_z = keeps_pre_activation(activation);
     for s in 0..batch {
         let sample = &x[s * in_len..(s + 1) * in_len];
-        let data = if padded.is_some() {
-            pad_into(win, sample, &mut cache.padded);
-            &cache.padded[..]
-        } else {
-            sample
-        };
-        let b = Gathered {
-            data,
-            offsets: &cache.offsets,
-            runs: win.kh,
-            len: win.kw * win.c,
-            stride: row,
-        };
+        let b = sample_patches(win, sample, &mut cache.padded, &cache.offsets);
         let out = s * filters * cols..(s + 1) * filters * cols;
         if keep_z {
             let zc = &mut cache.z[out.clone()];
@@ -102,8 +90,6 @@ pub(super) fn kernel_gradient(
     n: usize,
     cache: &mut Conv2DCache,
 ) {
-    let padded = padded_window(win);
-    let row = padded.unwrap_or(*win).w * win.c;
     let (in_len, out_len) = (win.in_len(), win.cols() * filters);
     debug_assert_eq!(
         cache.offsets.len(),
@@ -111,20 +97,32 @@ pub(super) fn kernel_gradient(
         "the forward pass builds the offsets"
     );
     for (sample, dzs) in x.chunks_exact(in_len).zip(dz.chunks_exact(out_len)).take(n) {
-        let data = if padded.is_some() {
-            pad_into(win, sample, &mut cache.padded);
-            &cache.padded[..]
-        } else {
-            sample
-        };
-        let a = Gathered {
-            data,
-            offsets: &cache.offsets,
-            runs: win.kh,
-            len: win.kw * win.c,
-            stride: row,
-        };
+        let a = sample_patches(win, sample, &mut cache.padded, &cache.offsets);
         gemm_gathered_nt_add(a, filters, dzs, &mut cache.kernel_gradient);
+    }
+}
+
+/// One sample's patch matrix as the gathered products read it: from the sample itself, or,
+/// when windows reach into the padding, from its zero-bordered copy written into `padded`.
+fn sample_patches<'a>(
+    win: &Window,
+    sample: &'a [f32],
+    padded: &'a mut [f32],
+    offsets: &'a [usize],
+) -> Gathered<'a> {
+    let bordered = padded_window(win);
+    let data = if bordered.is_some() {
+        pad_into(win, sample, padded);
+        &*padded
+    } else {
+        sample
+    };
+    Gathered {
+        data,
+        offsets,
+        runs: win.kh,
+        len: win.kw * win.c,
+        stride: bordered.unwrap_or(*win).w * win.c,
     }
 }
 
