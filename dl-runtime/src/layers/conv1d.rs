@@ -11,7 +11,10 @@
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
-use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
+use super::{
+    Buffers, Layer, TrainingBytes, add_column_sums, bytes_of, fit_len, keeps_pre_activation,
+    output_and_gradient,
+};
 use crate::activation::Activation;
 use crate::aligned::{AlignedVec, Param};
 use crate::gemm::{Op, gemm, gemm_bias, transpose};
@@ -398,9 +401,7 @@ fn conv1d_backward(
         };
         activation.backward(z, &y[out], dzc, filters);
         let dzc = &*dzc;
-        for col in dzc.chunks_exact(filters) {
-            grad_bias.iter_mut().zip(col).for_each(|(g, &d)| *g += d);
-        }
+        add_column_sums(dzc, grad_bias);
         let inputs = s0 * in_len..(s0 + n) * in_len;
         let patches = &mut cache.patches[..n * k * cols];
         im2col(win, &x[inputs.clone()], patches);

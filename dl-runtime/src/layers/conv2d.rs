@@ -14,7 +14,10 @@
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
-use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
+use super::{
+    Buffers, Layer, TrainingBytes, add_column_sums, bytes_of, fit_len, keeps_pre_activation,
+    output_and_gradient,
+};
 use crate::activation::Activation;
 use crate::aligned::{AlignedVec, Param};
 use crate::gemm::{Op, gathered_is_fast, gemm, gemm_bias, transpose};
@@ -510,11 +513,7 @@ fn conv_backward(
         let dzc = &*dzc;
 
         // ∂L/∂b = Σ_pixels ∂L/∂z.
-        for col in dzc.chunks_exact(filters) {
-            for (g, &d) in grad_bias.iter_mut().zip(col) {
-                *g += d;
-            }
-        }
+        add_column_sums(dzc, grad_bias);
 
         // ∂L/∂kernel += ∂L/∂z · patchesᵀ.
         let inputs = s0 * in_len..(s0 + n) * in_len;
