@@ -782,6 +782,39 @@ mod avx512 {
         }
     }
 
+    /// Where a tile's columns start: each through its own pointer, or, for pixels of one
+    /// output row, one pointer and a constant distance `D` between neighbours, so that the
+    /// tile's loop advances a single pointer and reaches every column by a fixed displacement
+    /// instead of keeping sixteen pointers (more than the general registers hold: LLVM
+    /// reloaded six from the stack at every step).
+    trait Columns<const NR: usize>: Copy {
+        /// Column `jj`'s element at `at` floats past its start.
+        ///
+        /// # Safety
+        /// The element must lie inside the column's runs.
+        unsafe fn get(self, jj: usize, at: usize) -> f32;
+    }
+
+    impl<const NR: usize> Columns<NR> for [*const f32; NR] {
+        #[inline(always)]
+        unsafe fn get(self, jj: usize, at: usize) -> f32 {
+            // SAFETY: per the contract.
+            unsafe { *self[jj].add(at) }
+        }
+    }
+
+    /// `NR` columns `D` floats apart from the first.
+    #[derive(Clone, Copy)]
+    struct Uniform<const D: usize>(*const f32);
+
+    impl<const NR: usize, const D: usize> Columns<NR> for Uniform<D> {
+        #[inline(always)]
+        unsafe fn get(self, jj: usize, at: usize) -> f32 {
+            // SAFETY: per the contract.
+            unsafe { *self.0.add(at + jj * D) }
+        }
+    }
+
     #[inline(always)]
     unsafe fn gathered_columns<const NR: usize>(
         m: usize,
@@ -792,7 +825,39 @@ mod avx512 {
         epi: Epilogue,
     ) {
         let base = b.data.as_ptr();
-        let cols: [*const f32; NR] = core::array::from_fn(|jj| base.wrapping_add(b.offsets[j + jj]));
+        let first = b.offsets[j];
+        let step = if NR > 1 {
+            b.offsets[j + 1].wrapping_sub(first)
+        } else {
+            0
+        };
+        let uniform = (2..NR).all(|jj| b.offsets[j + jj] == first + jj * step);
+        let start = base.wrapping_add(first);
+        // SAFETY (all calls): as below; a uniform tile's columns are the same pointers.
+        unsafe {
+            match (uniform, step) {
+                (true, 16) => gathered_rows::<NR, _>(m, a, &b, Uniform::<16>(start), c, j, epi),
+                (true, 32) => gathered_rows::<NR, _>(m, a, &b, Uniform::<32>(start), c, j, epi),
+                (true, 64) => gathered_rows::<NR, _>(m, a, &b, Uniform::<64>(start), c, j, epi),
+                _ => {
+                    let cols: [*const f32; NR] =
+                        core::array::from_fn(|jj| base.wrapping_add(b.offsets[j + jj]));
+                    gathered_rows::<NR, _>(m, a, &b, cols, c, j, epi)
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn gathered_rows<const NR: usize, L: Columns<NR>>(
+        m: usize,
+        a: *const f32,
+        b: &super::Gathered<'_>,
+        cols: L,
+        c: *mut f32,
+        j: usize,
+        epi: Epilogue,
+    ) {
         let mut i = 0;
         while i < m {
             let rows = m - i;
@@ -801,10 +866,10 @@ mod avx512 {
             unsafe {
                 // Sixteen columns take all the accumulators: their tiles stay 16 rows tall.
                 if NR <= 8 && rows > 16 {
-                    gathered_tile::<NR, true>(m, a, &b, &cols, c, i, j, mask(rows - 16), epi);
+                    gathered_tile::<NR, true, L>(m, a, b, cols, c, i, j, mask(rows - 16), epi);
                     i += 32;
                 } else {
-                    gathered_tile::<NR, false>(m, a, &b, &cols, c, i, j, mask(rows), epi);
+                    gathered_tile::<NR, false, L>(m, a, b, cols, c, i, j, mask(rows), epi);
                     i += 16;
                 }
             }
@@ -813,11 +878,11 @@ mod avx512 {
 
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn gathered_tile<const NR: usize, const TWO: bool>(
+    unsafe fn gathered_tile<const NR: usize, const TWO: bool, L: Columns<NR>>(
         m: usize,
         a: *const f32,
         b: &super::Gathered<'_>,
-        cols: &[*const f32; NR],
+        cols: L,
         c: *mut f32,
         i: usize,
         j: usize,
@@ -840,7 +905,7 @@ mod avx512 {
                         _mm512_setzero_ps()
                     };
                     for jj in 0..NR {
-                        let bv = _mm512_set1_ps(*cols[jj].add(run + r));
+                        let bv = _mm512_set1_ps(cols.get(jj, run + r));
                         lo[jj] = _mm512_fmadd_ps(a0, bv, lo[jj]);
                         if TWO {
                             hi[jj] = _mm512_fmadd_ps(a1, bv, hi[jj]);
@@ -1457,13 +1522,24 @@ mod tests {
         }
     }
 
+    /// Columns at scattered offsets, and pixels of output rows (offsets a constant 16, 32 or
+    /// 64 floats apart within a row of 20, so that some tiles lie in one row and take the
+    /// one-pointer path and others straddle two).
     #[test]
     fn gathered_product_matches_the_materialised_matrix() {
         let (runs, len, stride) = (3, 5, 11);
-        let data: Vec<f32> = (0..200).map(|v| ((v * 31) % 17) as f32 * 0.25 - 2.0).collect();
-        for (m, n) in [(5, 13), (16, 8), (32, 9), (40, 4), (64, 21), (16, 45), (9, 35)] {
+        let data: Vec<f32> = (0..1400).map(|v| ((v * 31) % 17) as f32 * 0.25 - 2.0).collect();
+        let layouts = [None, Some(16), Some(32), Some(64)];
+        let shapes = [(5, 13), (16, 8), (32, 9), (40, 4), (64, 21), (16, 45), (9, 35)];
+        for (m, n, step) in layouts
+            .iter()
+            .flat_map(|&d| shapes.iter().map(move |&(m, n)| (m, n, d)))
+        {
             let k = runs * len;
-            let offsets: Vec<usize> = (0..n).map(|j| (j * 7) % 150).collect();
+            let offsets: Vec<usize> = match step {
+                None => (0..n).map(|j| (j * 7) % 150).collect(),
+                Some(d) => (0..n).map(|j| (j % 20) * d + (j / 20) * 3).collect(),
+            };
             let mut dense = vec![0.0; k * n];
             for (j, &o) in offsets.iter().enumerate() {
                 for s in 0..runs {
@@ -1488,7 +1564,10 @@ mod tests {
                 gemm_gathered_bias(m, &a, b, &bias, relu, &mut fast);
                 gathered_portable(m, &a, b, &bias, relu, &mut portable);
                 for ((x, p), y) in fast.iter().zip(&portable).zip(&expect) {
-                    assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} relu {relu}");
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{m}×{n} relu {relu} {step:?}"
+                    );
                     assert!((p - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} portable");
                 }
             }
