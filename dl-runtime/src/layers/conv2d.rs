@@ -519,6 +519,8 @@ fn conv_backward(
         let inputs = s0 * in_len..(s0 + n) * in_len;
         let x_chunk = &x[inputs.clone()];
         if gathered_gradient {
+            // One sample's sum at a time: where a chunk holds several samples (small patches),
+            // the im2col product summed their pixels together first, so the rounding differs.
             kernel_gradient(win, filters, x_chunk, dzc, n, cache);
         } else {
             let patches: &[f32] = if pointwise {
