@@ -26,8 +26,9 @@ use crate::init;
 mod gathered;
 
 use gathered::{
-    TransposedScratch, flip_kernel, gathered_forward, gathered_gradient_applies, input_gradient,
-    kernel_gradient, transposed_applies,
+    StridedScratch, TransposedScratch, flip_kernel, gathered_forward, gathered_gradient_applies,
+    input_gradient, kernel_gradient, prepare_strided, strided_applies, strided_input_gradient,
+    transposed_applies,
 };
 
 /// A 2-D convolution from `H × W × C` to `OH × OW × F` (channels last).
@@ -250,6 +251,8 @@ pub struct Conv2DCache {
     pub padded: Vec<f32>,
     /// The input gradient's scratch where it is a convolution (unit strides).
     pub(crate) transposed: TransposedScratch,
+    /// The input gradient's scratch where it is taken by sub-pixel classes (strides above 1).
+    pub(crate) strided: StridedScratch,
     /// The kernel gradient transposed (`K × F`), where it is summed from the image in place
     /// (see `kernel_gradient`).
     pub kernel_gradient: Vec<f32>,
@@ -470,6 +473,7 @@ fn conv_backward(
         "Conv2D::backward_batch needs the forward pass of the same batch"
     );
     let transposed = transposed_applies(win);
+    let strided = strided_applies(win);
     if let Some(dx) = &dx {
         assert_eq!(
             dx.len(),
@@ -478,6 +482,8 @@ fn conv_backward(
         );
         if transposed {
             flip_kernel(win, filters, kernel, &mut cache.transposed);
+        } else if strided {
+            prepare_strided(win, filters, kernel, &mut cache.strided);
         } else {
             cache.kernel_t.fit_len(k * filters);
             transpose(filters, k, kernel, &mut cache.kernel_t);
@@ -549,6 +555,8 @@ fn conv_backward(
             let (kt, dxc) = (&cache.kernel_t[..], &mut dx[inputs]);
             if transposed {
                 input_gradient(win, filters, dzc, n, &mut cache.transposed, dxc);
+            } else if strided {
+                strided_input_gradient(win, filters, dzc, n, &mut cache.strided, dxc);
             } else if pointwise {
                 gemm(k, n * cols, filters, 1.0, kt, Op::N, dzc, Op::N, 0.0, dxc);
             } else {
@@ -813,9 +821,10 @@ mod tests {
     /// counts around the 16-lane width.
     fn windows() -> Vec<Window> {
         let mut out = Vec::new();
-        for (h, w, c) in [(7, 6, 1), (5, 9, 3), (6, 5, 17), (4, 4, 32)] {
+        for (h, w, c) in [(7, 6, 1), (5, 9, 3), (6, 5, 17), (4, 4, 32), (8, 6, 16)] {
             for (kh, kw, sh, sw) in [
                 (3, 3, 1, 1),
+                (3, 3, 2, 2),
                 (2, 3, 2, 1),
                 (4, 2, 1, 2),
                 (1, 1, 2, 2),
@@ -916,6 +925,37 @@ mod tests {
         assert!(checked >= 50, "only {checked} geometries checked");
     }
 
+    /// A kernel, a batch of 2 samples' `∂L/∂z`, and the input gradient col2im folds from
+    /// `kernelᵀ · ∂L/∂z`: what the convolution-shaped input gradients must match.
+    fn col2im_input_gradient(win: &Window, filters: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let batch = 2;
+        let (k, cols, in_len) = (win.kh * win.kw * win.c, win.cols(), win.in_len());
+        let kernel: Vec<f32> = (0..filters * k)
+            .map(|i| ((i * 11) % 7) as f32 * 0.25 - 0.75)
+            .collect();
+        let dz: Vec<f32> = (0..filters * cols * batch)
+            .map(|i| ((i * 37) % 29) as f32 * 0.125 - 1.75)
+            .collect();
+        let mut kt = vec![0.0; k * filters];
+        transpose(filters, k, &kernel, &mut kt);
+        let mut dcols = vec![0.0; k * cols * batch];
+        gemm(
+            k,
+            cols * batch,
+            filters,
+            1.0,
+            &kt,
+            Op::N,
+            &dz,
+            Op::N,
+            0.0,
+            &mut dcols,
+        );
+        let mut expect = vec![f32::NAN; in_len * batch];
+        col2im(win, &dcols, batch, &mut expect);
+        (kernel, dz, expect)
+    }
+
     /// The input gradient as a convolution of the bordered `∂L/∂z` with the flipped kernel
     /// matches col2im of `kernelᵀ · ∂L/∂z`, for every unit-stride geometry it is used for.
     #[test]
@@ -923,35 +963,11 @@ mod tests {
         let mut checked = 0;
         for win in windows().into_iter().filter(transposed_applies) {
             for filters in [5, 33] {
-                let batch = 2;
-                let (k, cols, in_len) = (win.kh * win.kw * win.c, win.cols(), win.in_len());
-                let kernel: Vec<f32> = (0..filters * k)
-                    .map(|i| ((i * 11) % 7) as f32 * 0.25 - 0.75)
-                    .collect();
-                let dz: Vec<f32> = (0..filters * cols * batch)
-                    .map(|i| ((i * 37) % 29) as f32 * 0.125 - 1.75)
-                    .collect();
-                let mut kt = vec![0.0; k * filters];
-                transpose(filters, k, &kernel, &mut kt);
-                let mut dcols = vec![0.0; k * cols * batch];
-                gemm(
-                    k,
-                    cols * batch,
-                    filters,
-                    1.0,
-                    &kt,
-                    Op::N,
-                    &dz,
-                    Op::N,
-                    0.0,
-                    &mut dcols,
-                );
-                let mut expect = vec![f32::NAN; in_len * batch];
-                col2im(&win, &dcols, batch, &mut expect);
+                let (kernel, dz, expect) = col2im_input_gradient(&win, filters);
                 let mut scratch = TransposedScratch::default();
                 flip_kernel(&win, filters, &kernel, &mut scratch);
-                let mut got = vec![f32::NAN; in_len * batch];
-                input_gradient(&win, filters, &dz, batch, &mut scratch, &mut got);
+                let mut got = vec![f32::NAN; expect.len()];
+                input_gradient(&win, filters, &dz, 2, &mut scratch, &mut got);
                 for (a, e) in got.iter().zip(&expect) {
                     assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "{win:?} {filters}");
                 }
@@ -959,6 +975,33 @@ mod tests {
             }
         }
         assert!(checked >= 20, "only {checked} geometries checked");
+    }
+
+    /// The input gradient by sub-pixel classes matches col2im of `kernelᵀ · ∂L/∂z` for every
+    /// strided geometry (valid and same, kernels smaller and larger than the stride).
+    #[test]
+    fn strided_input_gradient_matches_col2im() {
+        let mut checked = 0;
+        for win in windows().into_iter().filter(strided_applies) {
+            for filters in [5, 16, 33] {
+                let (kernel, dz, expect) = col2im_input_gradient(&win, filters);
+                let mut scratch = StridedScratch::default();
+                // Twice through one scratch: the second pass reuses the first's columns.
+                for _ in 0..2 {
+                    prepare_strided(&win, filters, &kernel, &mut scratch);
+                    let mut got = vec![f32::NAN; expect.len()];
+                    strided_input_gradient(&win, filters, &dz, 2, &mut scratch, &mut got);
+                    for (a, e) in got.iter().zip(&expect) {
+                        assert!(
+                            (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                            "{win:?} {filters}: {a} {e}"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} geometries checked");
     }
 
     #[test]

@@ -254,3 +254,174 @@ pub(super) fn flip_kernel(win: &Window, filters: usize, kernel: &[f32], scratch:
         }
     }
 }
+
+/// Whether [`strided_input_gradient`] computes this layer's `∂L/∂x`: a stride above 1 (unit
+/// strides take [`input_gradient`], and a 1×1 unit-stride kernel one product), and a fast
+/// gathered product.
+pub(super) fn strided_applies(win: &Window) -> bool {
+    (win.sh > 1 || win.sw > 1) && gathered_is_fast()
+}
+
+/// Scratch of [`strided_input_gradient`], kept in the layer's cache: built for the window on
+/// the first pass (the classes' columns), refilled for the kernel on every pass.
+#[derive(Debug, Default)]
+pub struct StridedScratch {
+    classes: Vec<Class>,
+    /// One sample's `∂L/∂z` with a zero border.
+    padded: Vec<f32>,
+    /// One class's `∂L/∂x` columns before they are spread over the image.
+    out: Vec<f32>,
+    zeros: Vec<f32>,
+}
+
+/// The input pixels whose row and column are `(rh, rw)` past a multiple of the strides
+/// (counted in padded coordinates): each receives the same `taps_h × taps_w` kernel taps, from
+/// neighbouring outputs, so their gradient is one correlation of the bordered `∂L/∂z` with that
+/// sub-kernel, flipped.
+#[derive(Debug, Default)]
+struct Class {
+    taps: (usize, usize),
+    /// The first kernel row and column of the class (`rh`, `rw`).
+    first: (usize, usize),
+    /// The sub-kernel, flipped, filters and channels swapped (`C × taps_h·taps_w·F`).
+    kernel: Vec<f32>,
+    /// Where each of the class's pixels' windows starts in the bordered `∂L/∂z`.
+    offsets: Vec<usize>,
+    /// Each of the class's pixels' place in the image (`h·W + w`).
+    pixels: Vec<usize>,
+}
+
+/// The bordered `∂L/∂z` of [`strided_input_gradient`]: `(rows, columns)` of the border on the
+/// top and left (a class reaches up to `⌈K/S⌉ − 1` outputs before its own), and the whole
+/// height and width (down to the last output any pixel's class reaches).
+fn strided_border(win: &Window) -> ((usize, usize), (usize, usize)) {
+    let (bt, bl) = (win.kh.div_ceil(win.sh) - 1, win.kw.div_ceil(win.sw) - 1);
+    let last_h = (win.h - 1 + win.pt) / win.sh;
+    let last_w = (win.w - 1 + win.pl) / win.sw;
+    (
+        (bt, bl),
+        (bt + win.oh.max(last_h + 1), bl + win.ow.max(last_w + 1)),
+    )
+}
+
+/// Builds the classes' columns (on the first pass) and their flipped sub-kernels (every pass).
+pub(super) fn prepare_strided(win: &Window, filters: usize, kernel: &[f32], scratch: &mut StridedScratch) {
+    let ((bt, bl), (_, width)) = strided_border(win);
+    let row = width * filters;
+    let taps = |k: usize, s: usize, r: usize| if r < k { (k - r).div_ceil(s) } else { 0 };
+    if scratch.classes.is_empty() {
+        for rh in 0..win.sh {
+            for rw in 0..win.sw {
+                let t = (taps(win.kh, win.sh, rh), taps(win.kw, win.sw, rw));
+                let mut class = Class {
+                    taps: t,
+                    first: (rh, rw),
+                    ..Class::default()
+                };
+                for h in (0..win.h).filter(|h| (h + win.pt) % win.sh == rh) {
+                    for w in (0..win.w).filter(|w| (w + win.pl) % win.sw == rw) {
+                        class.pixels.push(h * win.w + w);
+                        if t.0 > 0 && t.1 > 0 {
+                            // The class's window ends at output (q_h, q_w), the one its first
+                            // tap reaches; it starts taps − 1 outputs before.
+                            let (qh, qw) = ((h + win.pt - rh) / win.sh, (w + win.pl - rw) / win.sw);
+                            class
+                                .offsets
+                                .push((qh + bt + 1 - t.0) * row + (qw + bl + 1 - t.1) * filters);
+                        }
+                    }
+                }
+                scratch.classes.push(class);
+            }
+        }
+    }
+    let c = win.c;
+    for class in &mut scratch.classes {
+        let ((th, tw), (rh, rw)) = (class.taps, class.first);
+        fit_len(&mut class.kernel, c * th * tw * filters);
+        // kernel[c, (u·T_w + v)·F + f] = kernel[f, (kh·KW + kw)·C + c] with the window's row u
+        // reaching kernel row kh = rh + (T_h − 1 − u)·S_h (its last row, the first tap).
+        for u in 0..th {
+            for v in 0..tw {
+                let (kh, kw) = (rh + (th - 1 - u) * win.sh, rw + (tw - 1 - v) * win.sw);
+                let q = kh * win.kw + kw;
+                for ch in 0..c {
+                    for f in 0..filters {
+                        class.kernel[ch + ((u * tw + v) * filters + f) * c] =
+                            kernel[f + (q * c + ch) * filters];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `∂L/∂x` of the `n` samples whose `∂L/∂z` is `dz`, for a strided convolution, by sub-pixel
+/// classes: input pixel `(h, w)` received kernel tap `(kh, kw)` from output
+/// `((h + PT − kh)/S_h, (w + PL − kw)/S_w)` where those divide, so the pixels of one residue
+/// class all receive the same taps and their gradients are one gathered product over the
+/// bordered `∂L/∂z` — no `K`-row patch gradient written and folded back by col2im, and every
+/// pixel of `dx` written once (those no tap reaches, zero). [`prepare_strided`] must have
+/// prepared `scratch` for this kernel.
+pub(super) fn strided_input_gradient(
+    win: &Window,
+    filters: usize,
+    dz: &[f32],
+    n: usize,
+    scratch: &mut StridedScratch,
+    dx: &mut [f32],
+) {
+    let ((bt, bl), (height, width)) = strided_border(win);
+    let row = width * filters;
+    let c = win.c;
+    // Only the interior is ever written, so the border stays zero.
+    fit_len(&mut scratch.padded, height * row);
+    fit_len(&mut scratch.zeros, c);
+    let (out_len, in_len) = (win.cols() * filters, win.in_len());
+    for (dzs, dxs) in dz.chunks_exact(out_len).zip(dx.chunks_exact_mut(in_len)).take(n) {
+        copy_rows(
+            dzs,
+            win.ow * filters,
+            &mut scratch.padded,
+            bt * row + bl * filters,
+            row,
+        );
+        for class in &scratch.classes {
+            if class.offsets.is_empty() {
+                for &px in &class.pixels {
+                    dxs[px * c..(px + 1) * c].fill(0.0);
+                }
+                continue;
+            }
+            let b = Gathered {
+                data: &scratch.padded,
+                offsets: &class.offsets,
+                runs: class.taps.0,
+                len: class.taps.1 * filters,
+                stride: row,
+            };
+            let cols = class.pixels.len();
+            fit_len(&mut scratch.out, c * cols);
+            gemm_gathered_bias(c, &class.kernel, b, &scratch.zeros, false, &mut scratch.out);
+            match c {
+                16 => spread::<16>(&class.pixels, &scratch.out, dxs),
+                32 => spread::<32>(&class.pixels, &scratch.out, dxs),
+                64 => spread::<64>(&class.pixels, &scratch.out, dxs),
+                _ => {
+                    for (&px, col) in class.pixels.iter().zip(scratch.out.chunks_exact(c)) {
+                        dxs[px * c..(px + 1) * c].copy_from_slice(col);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies column `j` of `out` (`C` floats) to pixel `pixels[j]` of `dx`: with `C` known the
+/// copies are a few vector moves, where a run-time length made each a call to `memcpy`.
+fn spread<const C: usize>(pixels: &[usize], out: &[f32], dx: &mut [f32]) {
+    for (&px, col) in pixels.iter().zip(out.chunks_exact(C)) {
+        let to: &mut [f32; C] = (&mut dx[px * C..(px + 1) * C]).try_into().expect("C floats");
+        *to = col.try_into().expect("C floats");
+    }
+}
