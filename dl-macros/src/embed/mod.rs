@@ -216,7 +216,8 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         impl #ident {
             /// Parameters (trainable and not).
             pub const PARAMS: usize = #params;
-            /// Bytes of the parameters: the size of this struct.
+            /// Bytes of the parameters: the size of this struct, whose kernels start on 64-byte
+            /// cache lines (their layers' structs padded to whole lines).
             pub const PARAM_BYTES: usize = #param_bytes;
             /// Bytes of the activations and state a single-sample forward needs: the size of the
             /// scratch struct.
