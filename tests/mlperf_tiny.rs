@@ -255,7 +255,7 @@ fn embedded_twins_agree_with_the_runtime() {
 }
 
 /// The kernels the embedded hot loops read as vectors start on a 64-byte cache line, in a
-/// `static` as on a device: misaligned, every 16-float load touched two lines, and the
+/// `static` as on a device, and so does the scratch: misaligned, every 16-float load touched two lines, and the
 /// autoencoder's products streamed their weights from L2 at two thirds of the speed.
 #[test]
 fn embedded_kernels_start_on_cache_lines() {
@@ -287,4 +287,7 @@ fn embedded_kernels_start_on_cache_lines() {
     for (name, kernel) in kernels {
         assert_eq!(kernel.as_ptr() as usize % 64, 0, "{name}.kernel");
     }
+    // The outputs the layers store, whole vectors into the arena, start on lines too.
+    assert_eq!(core::mem::align_of::<DsCnnEmbeddedScratch>(), 64);
+    assert_eq!(core::mem::align_of::<AutoEncoderEmbeddedScratch>(), 64);
 }

@@ -48,7 +48,14 @@ pub fn param_bytes(net: &Network) -> usize {
 /// share memory. That arena is an embedded network's scratch struct, and at least the peak of
 /// the live tensors (equal to it for the usual residual, concatenating and long-skip blocks).
 pub fn activation_bytes(net: &Network) -> usize {
-    crate::plan::plan(net).floats * F32
+    scratch_bytes(crate::plan::plan(net).floats)
+}
+
+/// Bytes of an embedded network's scratch struct around an arena of `floats`: it starts on a
+/// cache line (`repr(C, align(64))`), so that the layers' outputs, at offsets of whole vectors
+/// in it, are stored and read a line at a time, and its size is padded to whole lines.
+pub fn scratch_bytes(floats: usize) -> usize {
+    (floats * F32).next_multiple_of(LINE)
 }
 
 fn human(bytes: usize) -> String {
