@@ -138,9 +138,17 @@ fn depthwise_convolutions_match_plain_loops() {
     check_depthwise::<8>(window(20, 20, 8, (3, 3), 1, true));
     check_depthwise::<32>(window(17, 23, 32, (3, 3), 1, true));
     check_depthwise::<16>(window(9, 19, 16, (3, 3), 1, false));
-    // The general product: strides, narrow images, other kernels, odd widths.
-    check_depthwise::<64>(window(12, 12, 64, (3, 3), 2, true));
+    // Whole rows (`same`, stride 1, narrow): DS-CNN's 25 × 5 × 64, MobileNet's 6 × 6 × 128 and
+    // 3 × 3 × 256, rows of two and eight, half vectors (24 channels with AVX-512).
     check_depthwise::<64>(window(25, 5, 64, (3, 3), 1, true));
+    check_depthwise::<128>(window(6, 6, 128, (3, 3), 1, true));
+    check_depthwise::<256>(window(3, 3, 256, (3, 3), 1, true));
+    check_depthwise::<16>(window(4, 2, 16, (3, 3), 1, true));
+    check_depthwise::<16>(window(5, 8, 16, (3, 3), 1, true));
+    check_depthwise::<24>(window(7, 3, 24, (3, 3), 1, true));
+    // The general product: strides, narrow images without padding, other kernels, odd widths.
+    check_depthwise::<64>(window(12, 12, 64, (3, 3), 2, true));
+    check_depthwise::<16>(window(6, 4, 16, (3, 3), 1, false));
     check_depthwise::<24>(window(7, 6, 24, (5, 3), 1, true));
     check_depthwise::<3>(window(6, 7, 3, (3, 3), 1, true));
 }
