@@ -109,8 +109,13 @@ fn check_depthwise<const C: usize>(win: Window) {
 
 #[test]
 fn convolutions_match_plain_loops() {
-    // DS-CNN's first layer: a 10 × 4 kernel, stride 2, rows of five.
+    // DS-CNN's first layer: a 10 × 4 kernel, stride 2, rows of five (`one_channel` with
+    // AVX-512); 128 channels, rows of one, two and six, `valid`.
     check_conv::<64>(window(49, 10, 1, (10, 4), 2, true));
+    check_conv::<128>(window(9, 2, 1, (3, 3), 2, true));
+    check_conv::<64>(window(7, 4, 1, (3, 2), 1, false));
+    check_conv::<64>(window(8, 6, 1, (5, 5), 1, true));
+    check_conv::<64>(window(10, 13, 1, (4, 3), 2, true));
     // ResNet-8's: 16 channels over 32-pixel rows, padding at both ends.
     check_conv::<16>(window(32, 32, 3, (3, 3), 1, true));
     check_conv::<32>(window(9, 7, 16, (3, 3), 2, true));
