@@ -1,8 +1,8 @@
 //! `Conv2D` over one input channel into 64 or more, on rows of at most six output pixels, with
 //! AVX-512: DS-CNN's first layer (10 × 4, stride 2, over 49 × 10 MFCCs into 25 × 5 × 64). The
 //! general blocks meet the padding in every block of such rows and then take their taps one at
-//! a time, one input each; here each input row is copied once between zero columns, so that a
-//! whole output row (`W` pixels × 64 channels, `4·W` sums in registers) takes every tap of a
+//! a time, one input each; here the input is copied once with zero columns around each row
+//! (on the stack, at most 4 KiB), so that a whole output row (`W` pixels × 64 channels, `4·W` sums in registers) takes every tap of a
 //! kernel row with one load of its weights and no test for the padding.
 
 use crate::activation::Activation;
@@ -16,8 +16,8 @@ const CHANNELS: usize = 16 * V;
 /// Widest output rows: six pixels × four vectors are 24 sums, which leave AVX-512's 32
 /// registers room for a tap's four weight vectors and the broadcast input.
 const MAX_W: usize = 6;
-/// Floats of a padded input row.
-const MAX_SPAN: usize = 64;
+/// Floats of the padded copy of the input (4 KiB of stack): DS-CNN's is 49 rows of 12.
+const MAX_COPY: usize = 1024;
 
 /// Computes the layer if it is one this kernel covers (one input channel, `F` a multiple of 64,
 /// rows of at most six output pixels, AVX-512) and says whether it did.
@@ -34,7 +34,7 @@ pub(crate) fn conv_one_channel<const F: usize>(
         && win.c == 1
         && F.is_multiple_of(CHANNELS)
         && win.ow <= MAX_W
-        && (win.ow.max(1) - 1) * win.sw + win.kw <= MAX_SPAN;
+        && win.h * ((win.ow.max(1) - 1) * win.sw + win.kw) <= MAX_COPY;
     if !covered {
         return false;
     }
@@ -78,7 +78,17 @@ fn rows<const W: usize>(
     let y = &mut y[..oh * W * f];
     // The input columns a row of outputs reads, from `−pl`.
     let span = (W - 1) * sw + kw;
-    assert!(span <= MAX_SPAN, "the padded row");
+    assert!(h * span <= MAX_COPY, "the padded copy");
+    // Each input row once between its zero columns, rather than for every output row that
+    // reads it (five of them in DS-CNN).
+    let mut padded = [0.0f32; MAX_COPY];
+    for (row, out) in x.chunks_exact(w).zip(padded.chunks_exact_mut(span)) {
+        for (q, v) in out.iter_mut().enumerate() {
+            if let Some(&xv) = q.checked_sub(pl).and_then(|ix| row.get(ix)) {
+                *v = xv;
+            }
+        }
+    }
     let relu = activation == Activation::Relu;
     for f0 in (0..f).step_by(CHANNELS) {
         let mut start = [<Wide as Lanes>::ZERO; V];
@@ -94,13 +104,7 @@ fn rows<const W: usize>(
                 if iy < 0 || iy as usize >= h {
                     continue;
                 }
-                let row = &x[iy as usize * w..][..w];
-                let mut padded = [0.0f32; MAX_SPAN];
-                for (q, v) in padded[..span].iter_mut().enumerate() {
-                    if let Some(&xv) = q.checked_sub(pl).and_then(|ix| row.get(ix)) {
-                        *v = xv;
-                    }
-                }
+                let row = &padded[iy as usize * span..][..span];
                 let taps = &kernel[ky * kw * f..][..kw * f];
                 // One check for the kernel row's weights, so that none is left in the loads.
                 assert!((kw - 1) * f + f0 + CHANNELS <= taps.len(), "the kernel row");
@@ -109,8 +113,8 @@ fn rows<const W: usize>(
                     let wv: [Wide; V] =
                         core::array::from_fn(|k| unsafe { Wide::load_unchecked(taps, kx * f + f0 + 16 * k) });
                     for (p, acc) in acc.iter_mut().enumerate() {
-                        // SAFETY: `p·sw + kx ≤ (W − 1)·sw + kw − 1 < span ≤ MAX_SPAN`.
-                        let v = Wide::splat(unsafe { *padded.get_unchecked(p * sw + kx) });
+                        // SAFETY: `p·sw + kx ≤ (W − 1)·sw + kw − 1 < span = row.len()`.
+                        let v = Wide::splat(unsafe { *row.get_unchecked(p * sw + kx) });
                         for (a, wk) in acc.iter_mut().zip(&wv) {
                             *a = v.mul_add(*wk, *a);
                         }
