@@ -2,8 +2,9 @@
 //! AVX-512: DS-CNN's first layer (10 × 4, stride 2, over 49 × 10 MFCCs into 25 × 5 × 64). The
 //! general blocks meet the padding in every block of such rows and then take their taps one at
 //! a time, one input each; here the input is copied once with zero columns around each row
-//! (on the stack, at most 4 KiB), so that a whole output row (`W` pixels × 64 channels, `4·W` sums in registers) takes every tap of a
-//! kernel row with one load of its weights and no test for the padding.
+//! (on the stack, at most 4 KiB), so that a whole output row (`W` pixels × 64 channels, `4·W`
+//! sums in registers) takes every tap of a kernel row with one load of its weights and no test
+//! for the padding.
 
 use crate::activation::Activation;
 use crate::block::{Lanes, Wide};
