@@ -325,7 +325,9 @@ fn token_ids_outside_the_vocabulary_are_an_error_with_the_position() {
 #[test]
 fn footprint_constants_are_the_real_sizes() {
     assert_eq!(MlpEmbedded::PARAM_BYTES, core::mem::size_of::<MlpEmbedded>());
-    assert_eq!(MlpEmbedded::PARAM_BYTES, 4 * Mlp::PARAMS);
+    // Each Dense struct is padded to whole 64-byte lines: 704 and 4,160 floats fill theirs,
+    // `Dense(1)`'s 65 floats take 80.
+    assert_eq!(MlpEmbedded::PARAM_BYTES, 4 * (Mlp::PARAMS + 15));
     assert_eq!(
         MlpEmbedded::ACTIVATION_BYTES,
         core::mem::size_of::<MlpEmbeddedScratch>()
@@ -347,7 +349,9 @@ fn footprint_constants_are_the_real_sizes() {
         BiMaskedEmbedded::PARAM_BYTES,
         core::mem::size_of::<BiMaskedEmbedded>()
     );
-    assert_eq!(BiMaskedEmbedded::PARAM_BYTES, 4 * BiMasked::PARAMS);
+    // `Dense(3)`'s 27 floats take a whole line (32), and the struct, aligned by it, ends on
+    // one: 4 more after the other layers' 556.
+    assert_eq!(BiMaskedEmbedded::PARAM_BYTES, 4 * (BiMasked::PARAMS + 5 + 4));
     assert_eq!(
         BiMaskedEmbedded::ACTIVATION_BYTES,
         core::mem::size_of::<BiMaskedEmbeddedScratch>()
@@ -358,8 +362,8 @@ fn footprint_constants_are_the_real_sizes() {
 }
 
 /// A branching network's scratch is one arena laid out by liveness: its size is
-/// `ACTIVATION_BYTES`, which is the peak of the tensors alive at once (worked out by hand here),
-/// not a buffer per layer.
+/// `ACTIVATION_BYTES`, which is the peak of the tensors alive at once (worked out by hand here;
+/// padded to a whole number of 64-byte lines), not a buffer per layer.
 #[test]
 fn branching_footprints_are_the_peak_of_live_tensors_and_the_real_sizes() {
     macro_rules! check {
@@ -369,16 +373,19 @@ fn branching_footprints_are_the_peak_of_live_tensors_and_the_real_sizes() {
                 core::mem::size_of::<$scratch>(),
                 stringify!($embedded)
             );
+            // The scratch struct starts on a 64-byte line and ends on one.
             assert_eq!(
                 $embedded::ACTIVATION_BYTES,
-                4 * $peak_floats,
+                (4 * $peak_floats as usize).next_multiple_of(64),
                 stringify!($embedded)
             );
             // Folded layers (a BatchNormalization or Activation after a convolution) write
             // nothing in the embedded network, so its arena can only be smaller.
             assert!($train::ACTIVATION_BYTES >= $embedded::ACTIVATION_BYTES);
             assert_eq!($embedded::PARAM_BYTES, core::mem::size_of::<$embedded>());
-            assert_eq!($embedded::PARAM_BYTES, 4 * $embedded::PARAMS);
+            // The parameters, and the padding of each aligned struct to its cache line.
+            assert!($embedded::PARAM_BYTES >= 4 * $embedded::PARAMS);
+            assert!($embedded::PARAM_BYTES < 4 * $embedded::PARAMS + 64 * 16);
         };
     }
     // At `Add`: `start`, `branch` and the sum, 6×6×4 each.

@@ -213,6 +213,9 @@ pub fn conv2d<const F: usize>(
     if F == 8 && crate::rgb3x3::conv3x3_rgb8(win, x, kernel, bias, y, activation) {
         return;
     }
+    if crate::one_channel::conv_one_channel::<F>(win, x, kernel, bias, y, activation) {
+        return;
+    }
     // A 1×1 convolution with unit strides and no padding is one row of `h·w` pixels: no row
     // ends that leave fewer pixels than a block.
     let pointwise = win.kh == 1 && win.kw == 1 && win.sh == 1 && win.sw == 1;

@@ -109,8 +109,13 @@ fn check_depthwise<const C: usize>(win: Window) {
 
 #[test]
 fn convolutions_match_plain_loops() {
-    // DS-CNN's first layer: a 10 × 4 kernel, stride 2, rows of five.
+    // DS-CNN's first layer: a 10 × 4 kernel, stride 2, rows of five (`one_channel` with
+    // AVX-512); 128 channels, rows of one, two and six, `valid`.
     check_conv::<64>(window(49, 10, 1, (10, 4), 2, true));
+    check_conv::<128>(window(9, 2, 1, (3, 3), 2, true));
+    check_conv::<64>(window(7, 4, 1, (3, 2), 1, false));
+    check_conv::<64>(window(8, 6, 1, (5, 5), 1, true));
+    check_conv::<64>(window(10, 13, 1, (4, 3), 2, true));
     // ResNet-8's: 16 channels over 32-pixel rows, padding at both ends.
     check_conv::<16>(window(32, 32, 3, (3, 3), 1, true));
     check_conv::<32>(window(9, 7, 16, (3, 3), 2, true));
@@ -138,9 +143,17 @@ fn depthwise_convolutions_match_plain_loops() {
     check_depthwise::<8>(window(20, 20, 8, (3, 3), 1, true));
     check_depthwise::<32>(window(17, 23, 32, (3, 3), 1, true));
     check_depthwise::<16>(window(9, 19, 16, (3, 3), 1, false));
-    // The general product: strides, narrow images, other kernels, odd widths.
-    check_depthwise::<64>(window(12, 12, 64, (3, 3), 2, true));
+    // Whole rows (`same`, stride 1, narrow): DS-CNN's 25 × 5 × 64, MobileNet's 6 × 6 × 128 and
+    // 3 × 3 × 256, rows of two and eight, half vectors (24 channels with AVX-512).
     check_depthwise::<64>(window(25, 5, 64, (3, 3), 1, true));
+    check_depthwise::<128>(window(6, 6, 128, (3, 3), 1, true));
+    check_depthwise::<256>(window(3, 3, 256, (3, 3), 1, true));
+    check_depthwise::<16>(window(4, 2, 16, (3, 3), 1, true));
+    check_depthwise::<16>(window(5, 8, 16, (3, 3), 1, true));
+    check_depthwise::<24>(window(7, 3, 24, (3, 3), 1, true));
+    // The general product: strides, narrow images without padding, other kernels, odd widths.
+    check_depthwise::<64>(window(12, 12, 64, (3, 3), 2, true));
+    check_depthwise::<16>(window(6, 4, 16, (3, 3), 1, false));
     check_depthwise::<24>(window(7, 6, 24, (5, 3), 1, true));
     check_depthwise::<3>(window(6, 7, 3, (3, 3), 1, true));
 }

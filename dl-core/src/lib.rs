@@ -21,6 +21,7 @@ pub mod dense;
 mod depthwise3;
 pub mod merge;
 pub mod norm;
+mod one_channel;
 pub mod params;
 pub mod pool;
 pub mod recurrent;

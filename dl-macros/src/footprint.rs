@@ -11,12 +11,33 @@ use crate::options::{Budgeted, Limit, Options};
 
 const F32: usize = core::mem::size_of::<f32>();
 
+/// The cache line `dl_core::params`' aligned structs start on (`repr(C, align(64))`).
+const LINE: usize = 64;
+
+/// Bytes of an embedded network's struct: every layer's parameter struct, those aligned to a
+/// cache line padded to whole lines. Rust puts the most aligned fields first, so there is no
+/// padding between them, and the struct's size is a whole number of lines when it holds one.
 pub fn param_bytes(net: &Network) -> usize {
-    net.layers
+    let mut aligned = false;
+    let bytes: usize = net
+        .layers
         .iter()
-        .map(|l| l.kind.spec().embedded_floats(l))
-        .sum::<usize>()
-        * F32
+        .map(|l| {
+            let spec = l.kind.spec();
+            let bytes = spec.embedded_floats(l) * F32;
+            if spec.embedded_line_aligned() && bytes > 0 {
+                aligned = true;
+                bytes.next_multiple_of(LINE)
+            } else {
+                bytes
+            }
+        })
+        .sum();
+    if aligned {
+        bytes.next_multiple_of(LINE)
+    } else {
+        bytes
+    }
 }
 
 /// Bytes of the activations a single-sample forward holds. For a stack, every layer's output and
@@ -27,7 +48,14 @@ pub fn param_bytes(net: &Network) -> usize {
 /// share memory. That arena is an embedded network's scratch struct, and at least the peak of
 /// the live tensors (equal to it for the usual residual, concatenating and long-skip blocks).
 pub fn activation_bytes(net: &Network) -> usize {
-    crate::plan::plan(net).floats * F32
+    scratch_bytes(crate::plan::plan(net).floats)
+}
+
+/// Bytes of an embedded network's scratch struct around an arena of `floats`: it starts on a
+/// cache line (`repr(C, align(64))`), so that the layers' outputs, at offsets of whole vectors
+/// in it, are stored and read a line at a time, and its size is padded to whole lines.
+pub fn scratch_bytes(floats: usize) -> usize {
+    (floats * F32).next_multiple_of(LINE)
 }
 
 fn human(bytes: usize) -> String {

@@ -446,7 +446,8 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         impl #ident {
             #[doc = #doc_params]
             pub const PARAMS: usize = #params_lit;
-            /// Bytes of the parameters as an embedded network (`#[weights]`) holds them.
+            /// Bytes of the parameters as an embedded network (`#[weights]`) holds them: its
+            /// struct's size, kernels starting on 64-byte cache lines.
             pub const PARAM_BYTES: usize = #param_bytes;
             /// Bytes of the activations and recurrent state a single-sample forward of the
             /// embedded network needs (its scratch struct).

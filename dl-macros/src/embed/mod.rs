@@ -183,10 +183,11 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         .then(|| quote!(let ids: &[u32] = x;));
     let params = lit(net.layers.iter().map(|l| l.params() + l.non_trainable()).sum());
     let param_bytes = lit(footprint::param_bytes(net));
-    let activation_bytes = lit(plan.floats * core::mem::size_of::<f32>());
+    let activation_bytes = lit(footprint::scratch_bytes(plan.floats));
     let scratch_doc = format!(
         "Buffers of a single-sample forward: one arena of {} floats, shared by the layers' outputs \
-         and recurrent state that are not alive at once (at most {} floats are at any layer).",
+         and recurrent state that are not alive at once (at most {} floats are at any layer), \
+         starting on a 64-byte cache line.",
         plan.floats, plan.peak
     );
     let forward_doc = format!("One sample through the network, on the stack.{doc_err}");
@@ -204,6 +205,7 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         }
 
         #[doc = #scratch_doc]
+        #[repr(C, align(64))]
         #vis struct #scratch_ident {
             #(#scratch_fields,)*
         }
@@ -216,7 +218,8 @@ pub fn generate(k: &TokenStream, net: &Network, located: &file::Located) -> Toke
         impl #ident {
             /// Parameters (trainable and not).
             pub const PARAMS: usize = #params;
-            /// Bytes of the parameters: the size of this struct.
+            /// Bytes of the parameters: the size of this struct, whose kernels start on 64-byte
+            /// cache lines (their layers' structs padded to whole lines).
             pub const PARAM_BYTES: usize = #param_bytes;
             /// Bytes of the activations and state a single-sample forward needs: the size of the
             /// scratch struct.

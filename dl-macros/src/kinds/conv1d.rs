@@ -286,6 +286,10 @@ impl KindSpec for Conv1D {
         Mask::Refuses("Conv1D")
     }
 
+    fn embedded_line_aligned(&self) -> bool {
+        true
+    }
+
     fn params_struct(&self, core: &TokenStream) -> Option<TokenStream> {
         Some(quote!(#core::params::Conv1D))
     }

@@ -150,6 +150,10 @@ impl KindSpec for Conv2D {
         Mask::Refuses("Conv2D")
     }
 
+    fn embedded_line_aligned(&self) -> bool {
+        true
+    }
+
     fn params_struct(&self, core: &TokenStream) -> Option<TokenStream> {
         Some(quote!(#core::params::Conv2D))
     }

@@ -139,6 +139,10 @@ impl KindSpec for Dense {
         Mask::Passes
     }
 
+    fn embedded_line_aligned(&self) -> bool {
+        true
+    }
+
     fn params_struct(&self, core: &TokenStream) -> Option<TokenStream> {
         Some(quote!(#core::params::Dense))
     }

@@ -248,6 +248,10 @@ impl KindSpec for Depthwise {
         self.mid
     }
 
+    fn embedded_line_aligned(&self) -> bool {
+        true
+    }
+
     fn params_struct(&self, core: &TokenStream) -> Option<TokenStream> {
         Some(if self.filters.is_some() {
             quote!(#core::params::SeparableConv2D)

@@ -81,6 +81,13 @@ pub trait KindSpec {
         layer.params() + layer.non_trainable()
     }
 
+    /// Whether the embedded parameter struct is aligned to a cache line (`dl_core::params`'
+    /// `repr(C, align(64))` structs, whose kernel the hot loops read as vectors), so that its
+    /// size is padded to whole lines (`PARAM_BYTES` counts the padding).
+    fn embedded_line_aligned(&self) -> bool {
+        false
+    }
+
     /// Whether the runtime layer, linear itself, applies the activation of an `Activation` layer
     /// that is its only reader in its training passes (see `fuse`).
     fn applies_in_training(&self, _activation: Activation) -> bool {
