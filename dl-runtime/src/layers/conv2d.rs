@@ -491,12 +491,15 @@ fn conv_backward(
     }
     let pointwise = win.pointwise();
     let chunk = chunk_samples(k * cols);
-    if !pointwise {
+    let gathered_gradient = gathered_gradient_applies(win);
+    // The patch matrix, for the products that read it: im2col's kernel gradient, and the
+    // input gradient that col2im folds back.
+    let patched_input_gradient = dx.is_some() && !transposed && !strided;
+    if !pointwise && (!gathered_gradient || patched_input_gradient) {
         fit_len(&mut cache.patches, k * cols * chunk.min(batch));
     }
     grad_bias.fill(0.0);
     grad_kernel.fill(0.0);
-    let gathered_gradient = gathered_gradient_applies(win);
     if gathered_gradient {
         fit_len(&mut cache.kernel_gradient, k * filters);
         cache.kernel_gradient.fill(0.0);
