@@ -9,7 +9,10 @@
 //! output of the batch. Within a patch column each kernel row `kh` is one contiguous run of
 //! `KW·C` input floats (shorter at a padded edge, the rest zero), so im2col and its adjoint,
 //! col2im, move whole runs. The patch matrix is built and consumed a chunk of samples at a
-//! time (rebuilt in the backward pass rather than kept), so it stays in cache.
+//! time (rebuilt in the backward pass rather than kept), so it stays in cache. Where the CPU
+//! has AVX-512, the products read the patches from the image in place instead (the forward
+//! pass, the kernel gradient and the input gradient: `gathered`), and im2col is left to the
+//! kernel gradient of layers whose kernel rows are shorter than a register and to other CPUs.
 
 use nalgebra::{SMatrix, SVector};
 use rand::Rng;

@@ -1,7 +1,8 @@
 //! The convolution's products that read images in place rather than through im2col's patch
-//! matrix: the forward pass over the image (or a zero-bordered copy of it), and, for unit
-//! strides, the input gradient as a convolution of the bordered output gradient. Used where the
-//! gathered product has its fast kernel (AVX-512).
+//! matrix: the forward pass over the image (or a zero-bordered copy of it), the kernel gradient
+//! from the same patches, and the input gradient as a convolution of the bordered output
+//! gradient (for unit strides) or one such convolution per sub-pixel class (for larger ones).
+//! Used where the gathered product has its fast kernel (AVX-512).
 
 use super::{Window, interior};
 use crate::activation::Activation;
