@@ -18,7 +18,7 @@
 use nalgebra::SVector;
 use rand::Rng;
 
-use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
+use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient, with_channels};
 use crate::activation::{Activation, relu_slope};
 use crate::aligned::Param;
 use crate::simd::simd_fn;
@@ -320,38 +320,6 @@ simd_fn! {
 // The loops below take every buffer as its own argument: inlined, they keep LLVM's no-alias
 // scopes and vectorise across the channels. Each channel's sum still runs over the rows in
 // order, so the bits are those of the plain loops.
-
-/// Runs `$body` with the const `$c` equal to `$channels` where that is one of the common channel
-/// counts, else `0`, which the kernels read as "as many as the slices hold". With a known count
-/// the per-channel sums stay in registers across the rows instead of going through memory
-/// (a store-to-load chain per row).
-macro_rules! with_channels {
-    ($channels:expr, |$c:ident| $body:expr) => {
-        match $channels {
-            8 => {
-                const $c: usize = 8;
-                $body
-            }
-            16 => {
-                const $c: usize = 16;
-                $body
-            }
-            32 => {
-                const $c: usize = 32;
-                $body
-            }
-            64 => {
-                const $c: usize = 64;
-                $body
-            }
-            _ => {
-                const $c: usize = 0;
-                $body
-            }
-        }
-    };
-}
-use with_channels;
 
 /// `sums[ch] += x[row, ch]` over the rows, for `C` channels (or `sums.len()` when `C` is 0).
 #[inline(always)]

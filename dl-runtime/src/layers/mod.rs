@@ -169,19 +169,45 @@ pub(crate) fn fit_len(v: &mut Vec<f32>, len: usize) {
     }
 }
 
+/// Runs `$body` with the const `$c` equal to `$channels` where that is one of the common channel
+/// counts, else `0`, which the kernels read as "as many as the slices hold". With a known count
+/// the per-channel sums stay in registers across the rows instead of going through memory
+/// (a store-to-load chain per row).
+macro_rules! with_channels {
+    ($channels:expr, |$c:ident| $body:expr) => {
+        match $channels {
+            8 => {
+                const $c: usize = 8;
+                $body
+            }
+            16 => {
+                const $c: usize = 16;
+                $body
+            }
+            32 => {
+                const $c: usize = 32;
+                $body
+            }
+            64 => {
+                const $c: usize = 64;
+                $body
+            }
+            _ => {
+                const $c: usize = 0;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_channels;
+
 simd_fn! {
     /// `sums[i] += Σ_columns columns[i, col]` over the columns (`sums.len()` values each, laid
     /// end to end), each row summed over the columns in order: a bias's gradient from its
     /// layer's `∂L/∂z`. With 8 to 64 rows the sums stay in registers across the columns; summed
     /// through memory they wait on a store and a reload per column.
     pub(crate) fn add_column_sums(columns: &[f32], sums: &mut [f32]) {
-        match sums.len() {
-            8 => add_columns::<8>(columns, sums),
-            16 => add_columns::<16>(columns, sums),
-            32 => add_columns::<32>(columns, sums),
-            64 => add_columns::<64>(columns, sums),
-            _ => add_columns::<0>(columns, sums),
-        }
+        with_channels!(sums.len(), |R| add_columns::<R>(columns, sums))
     }
 }
 
