@@ -6,10 +6,16 @@
 //! absorbing layer's output and send their gradients to it, and the absorbing layer masks them
 //! in its backward pass. Its name, summary line and (empty) parameters stay as declared.
 //!
+//! A `BatchNormalization` that is the only reader of a linear `Conv2D` hands its input gradient
+//! to the convolution a chunk of samples at a time (`KindSpec::hands_over_input_gradient` and
+//! `pulls_output_gradient`): the normalization's backward pass takes its per-channel sums only,
+//! and the convolution computes each chunk of its `∂L/∂z` as its backward pass reaches it, so
+//! the tensor is never stored whole and each chunk is in cache for the products that read it.
+//!
 //! The embedded expansion folds more (see `embed::fold`); training cannot fold a normalization
 //! into the convolution before it, whose output the normalization's statistics are taken from.
 
-use crate::model::Network;
+use crate::model::{Network, Source};
 use crate::spec::Activation;
 
 /// Per layer of the network.
@@ -20,6 +26,10 @@ pub struct Fusions {
     pub activation: Vec<Activation>,
     /// Whether the layer was absorbed by the one before it (and so runs nothing).
     pub absorbed: Vec<bool>,
+    /// The layer that hands this layer its output's gradient chunk by chunk, if one does.
+    pub pulls_from: Vec<Option<usize>>,
+    /// The layer this layer hands its input gradient to chunk by chunk, if it does.
+    pub hands_to: Vec<Option<usize>>,
 }
 
 pub fn fusions(net: &Network) -> Fusions {
@@ -28,6 +38,8 @@ pub fn fusions(net: &Network) -> Fusions {
         holder: (0..n).collect(),
         activation: net.layers.iter().map(|l| l.activation()).collect(),
         absorbed: vec![false; n],
+        pulls_from: vec![None; n],
+        hands_to: vec![None; n],
     };
     for (b, layer) in net.layers.iter().enumerate() {
         // The last layer's activation is the loss's to fuse with.
@@ -42,6 +54,24 @@ pub fn fusions(net: &Network) -> Fusions {
             f.activation[b] = reader.activation();
             f.holder[a] = b;
             f.absorbed[a] = true;
+        }
+    }
+    for (b, layer) in net.layers.iter().enumerate() {
+        // The last layer's backward pass takes the loss's activation, decided at run time.
+        let [Source::Node(p)] = layer.inputs[..] else {
+            continue;
+        };
+        let producer = &net.layers[p];
+        if b + 1 < n
+            && !layer.masked
+            && !producer.masked
+            && layer.kind.spec().hands_over_input_gradient()
+            && producer.kind.spec().pulls_output_gradient()
+            && f.activation[p] == Activation::Linear
+            && net.only_reader(p) == Some(b)
+        {
+            f.pulls_from[p] = Some(b);
+            f.hands_to[b] = Some(p);
         }
     }
     f
@@ -71,6 +101,28 @@ mod tests {
         assert_eq!(f.absorbed, [false, false, true, false, false, false]);
         assert_eq!(f.holder, [0, 1, 1, 3, 4, 5]);
         assert_eq!(f.activation[1], Activation::Relu);
+        // The convolution takes the normalization's input gradient chunk by chunk.
+        assert_eq!((f.pulls_from[0], f.hands_to[1]), (Some(1), Some(0)));
+        assert_eq!(f.pulls_from.iter().flatten().count(), 1);
+    }
+
+    #[test]
+    fn a_normalization_hands_its_gradient_only_to_a_linear_convolution_it_alone_reads() {
+        let f = fusions_of(quote!(struct N {
+            input: [6, 6, 2],
+            // Applies its own relu.
+            Conv2D(4, (3, 3), activation = relu),
+            BatchNormalization(),
+            // Read by the normalization and by `Add`.
+            c: Conv2D(4, (3, 3), padding = same),
+            n: BatchNormalization(),
+            Add(c, n),
+            // Not a convolution.
+            Flatten,
+            BatchNormalization(),
+            Dense(3),
+        }));
+        assert!(f.pulls_from.iter().chain(&f.hands_to).all(Option::is_none));
     }
 
     #[test]

@@ -152,11 +152,15 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             quote!(#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked))
         });
     let mut training_terms: Vec<TokenStream> = training_terms.collect();
-    // The scratch a fan-out's gradients pass through: the largest tensor read more than once.
-    let consumers = net.consumers();
+    // The scratch a fan-out's gradients pass through where a reader cannot add its part as it
+    // stores it: the largest such tensor.
+    let destinations = gradient_destinations(net, &fused);
     let fanout = (0..net.layers.len())
-        .filter(|&p| consumers[p].len() > 1)
-        .map(|p| net.layers[p].output.len())
+        .filter(|&i| !matches!(net.layers[i].kind, Kind::Merge(_)))
+        .filter(|&i| net.layers[i].masked || !net.layers[i].kind.spec().adds_input_gradient_in_place())
+        .flat_map(|i| destinations[i].iter().flatten())
+        .filter(|&&(_, adding)| adding)
+        .map(|&(p, _)| net.layers[p].output.len())
         .max();
     if let Some(n) = fanout {
         let bytes = lit(4 * n);
@@ -249,8 +253,7 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
 
     // Backward in reverse declaration order. A tensor read by several layers gets the sum of
     // their gradients: the last reader (the first to run backward) writes the tensor's `dy`,
-    // each earlier one writes the workspace's scratch, which is then added in.
-    let mut started = vec![false; net.layers.len()];
+    // each earlier one adds its part to it.
     let mut backward = Vec::new();
     for i in (0..net.layers.len()).rev().filter(|&i| !fused.absorbed[i]) {
         let layer = &net.layers[i];
@@ -262,43 +265,88 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         };
         let batch = batch_of(layer);
         let ins: Vec<TokenStream> = layer.inputs.iter().map(|&s| read(s)).collect();
-        // Where the gradient of input `j` goes, and what adds it in afterwards.
-        let mut dest = |j: usize| -> Option<(TokenStream, TokenStream)> {
-            let Source::Node(p) = layer.inputs[j] else {
-                return None;
-            };
-            let p = fused.holder[p];
-            let pi = &idx[p];
-            if !started[p] {
-                started[p] = true;
-                return Some((quote!(&mut ws.#pi.dy), quote!()));
-            }
-            let len = lit(net.layers[p].output.len());
-            Some((
-                quote!(#k::layers::gradient_scratch(&mut ws.scratch, #len * batch)),
-                quote!(#k::layers::add_gradient(&mut ws.#pi.dy, &ws.scratch);),
-            ))
-        };
+        let dest = |j: usize| destinations[i][j];
         match &layer.kind {
             Kind::Merge(merge) => {
-                for j in 0..layer.inputs.len() {
-                    let Some((to, then)) = dest(j) else { continue };
-                    let call = merge.backward_batch(k, layer, (f, ix, &a), &ins, (j, &to));
-                    backward.push(quote!(#call #then));
+                let to: Vec<(usize, usize, bool)> = (0..layer.inputs.len())
+                    .filter_map(|j| dest(j).map(|(p, adding)| (j, p, adding)))
+                    .collect();
+                let gradient_to = |&(j, p, adding): &(usize, usize, bool)| {
+                    let (pi, len) = (&idx[p], lit(net.layers[p].output.len()));
+                    quote!(#k::layers::GradientTo { which: #j, dx: &mut ws.#pi.dy[..#len * batch], adding: #adding })
+                };
+                // One call for all the inputs where each reads its own tensor (their gradients
+                // are distinct fields); one per input where a tensor is read twice.
+                let distinct = to
+                    .iter()
+                    .enumerate()
+                    .all(|(n, t)| to[..n].iter().all(|u| u.1 != t.1));
+                if distinct {
+                    let all: Vec<TokenStream> = to.iter().map(gradient_to).collect();
+                    backward.push(merge.backward_batch(k, layer, (f, ix, &a), &ins, &all));
+                } else {
+                    for t in &to {
+                        let one = [gradient_to(t)];
+                        backward.push(merge.backward_batch(k, layer, (f, ix, &a), &ins, &one));
+                    }
                 }
+            }
+            // The normalization's per-channel sums: the convolution before it takes its input
+            // gradient from it chunk by chunk.
+            _ if fused.hands_to[i].is_some() => {
+                let input = &ins[0];
+                dest(0);
+                backward.push(quote!(<#ty>::backward_statistics(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f);));
+            }
+            _ if fused.pulls_from[i].is_some() => {
+                let input = &ins[0];
+                let b = fused.pulls_from[i].expect("checked");
+                let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
+                let upstream = quote!(&<#tb>::input_gradient(&self.#fb, &ws.#ib, #ab));
+                let (dx, adding) = match dest(0) {
+                    None => (quote!(#k::__private::core::option::Option::None), false),
+                    Some((p, adding)) => {
+                        let (pi, len) = (&idx[p], lit(net.layers[p].output.len()));
+                        (
+                            quote!(#k::__private::core::option::Option::Some(&mut ws.#pi.dy[..#len * batch])),
+                            adding,
+                        )
+                    }
+                };
+                backward.push(quote!(<#ty>::backward_batch_pulling(&self.#f, #input, #batch, &mut ws.#ix, &mut grads.#f, #dx, #adding, #upstream);));
             }
             _ => {
                 let input = &ins[0];
-                let (dx, then) = match dest(0) {
-                    Some((to, then)) => (quote!(#k::__private::core::option::Option::Some(#to)), then),
-                    None => (quote!(#k::__private::core::option::Option::None), quote!()),
+                let call = match dest(0) {
+                    None if layer.masked => {
+                        quote!(<#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #k::__private::core::option::Option::None, x);)
+                    }
+                    None => {
+                        quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #k::__private::core::option::Option::None);)
+                    }
+                    Some((p, false)) => {
+                        let pi = &idx[p];
+                        let dx = quote!(#k::__private::core::option::Option::Some(&mut ws.#pi.dy));
+                        if layer.masked {
+                            quote!(<#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, x);)
+                        } else {
+                            quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
+                        }
+                    }
+                    Some((p, true)) => {
+                        let (pi, len) = (&idx[p], lit(net.layers[p].output.len()));
+                        if layer.masked {
+                            let part = quote!(#k::layers::gradient_scratch(&mut ws.scratch, #len * batch));
+                            quote! {
+                                <#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #k::__private::core::option::Option::Some(#part), x);
+                                #k::layers::add_gradient(&mut ws.#pi.dy, &ws.scratch);
+                            }
+                        } else {
+                            quote!(<#ty as #layer_trait>::backward_batch_adding(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, &mut ws.#pi.dy[..#len * batch], &mut ws.scratch);)
+                        }
+                    }
                 };
-                let call = if layer.masked {
-                    quote!(<#ty as #k::layers::MaskedLayer>::backward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, x);)
-                } else {
-                    quote!(<#ty as #layer_trait>::backward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx);)
-                };
-                backward.push(quote!(#call #then));
+                backward.push(call);
             }
         }
     }
@@ -801,4 +849,25 @@ pub fn fallback(k: &TokenStream, fb: &Fallback) -> TokenStream {
             pub fn summary(&self) -> #k::summary::Summary { #unreachable }
         }
     }
+}
+
+/// Where each layer's backward pass sends the gradient of each of its inputs: the layer holding
+/// the tensor (`None` for the network's input), and whether the gradient is added to another
+/// reader's already there. Backward runs in reverse declaration order, so a tensor's last
+/// reader writes its gradient and each earlier one adds its part.
+fn gradient_destinations(net: &Network, fused: &crate::fuse::Fusions) -> Vec<Vec<Option<(usize, bool)>>> {
+    let mut started = vec![false; net.layers.len()];
+    let mut out = vec![Vec::new(); net.layers.len()];
+    for i in (0..net.layers.len()).rev().filter(|&i| !fused.absorbed[i]) {
+        out[i] = net.layers[i]
+            .inputs
+            .iter()
+            .map(|&s| {
+                let Source::Node(p) = s else { return None };
+                let p = fused.holder[p];
+                Some((p, std::mem::replace(&mut started[p], true)))
+            })
+            .collect();
+    }
+    out
 }

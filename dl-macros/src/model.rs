@@ -32,6 +32,7 @@ impl Network {
     }
 
     /// The layers that read each layer's output, in declaration order.
+    #[cfg(test)]
     pub fn consumers(&self) -> Vec<Vec<usize>> {
         let mut out = vec![Vec::new(); self.layers.len()];
         for (i, l) in self.layers.iter().enumerate() {

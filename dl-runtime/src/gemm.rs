@@ -182,6 +182,21 @@ pub fn gathered_is_fast() -> bool {
 /// # Panics
 /// If a buffer is shorter than its shape requires, or a column reaches past `b.data`.
 pub fn gemm_gathered_bias(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: bool, c: &mut [f32]) {
+    assert!(bias.len() >= m, "gemm buffer too short");
+    gathered_product(m, a, b, Init::Bias(&bias[..m]), relu, c);
+}
+
+/// `c += a · b` with `b` gathered, shaped as in [`gemm_gathered_bias`]: each element's product is
+/// summed first and then added to what `c` holds, so the bits are those of the product written
+/// elsewhere and added in (a convolution's input gradient added to a tensor's other readers').
+///
+/// # Panics
+/// If a buffer is shorter than its shape requires, or a column reaches past `b.data`.
+pub fn gemm_gathered_add(m: usize, a: &[f32], b: Gathered<'_>, c: &mut [f32]) {
+    gathered_product(m, a, b, Init::Add, false, c);
+}
+
+fn gathered_product(m: usize, a: &[f32], b: Gathered<'_>, init: Init<'_>, relu: bool, c: &mut [f32]) {
     let (k, n) = (b.runs * b.len, b.offsets.len());
     let reach = if b.runs == 0 || b.len == 0 {
         0
@@ -189,27 +204,21 @@ pub fn gemm_gathered_bias(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], re
         (b.runs - 1) * b.stride + b.len
     };
     assert!(
-        a.len() >= m * k
-            && c.len() >= m * n
-            && bias.len() >= m
-            && b.offsets.iter().all(|&o| o + reach <= b.data.len()),
+        a.len() >= m * k && c.len() >= m * n && b.offsets.iter().all(|&o| o + reach <= b.data.len()),
         "gemm buffer too short"
     );
     let c = &mut c[..m * n];
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            let epi = avx512::Epilogue::of(Store {
-                init: Init::Bias(&bias[..m]),
-                relu,
-            });
-            // SAFETY: AVX-512F is present; `a` holds m·k floats, `c` m·n, the bias m, and every
-            // column's runs lie inside `b.data` (all asserted above).
+            let epi = avx512::Epilogue::of(Store { init, relu });
+            // SAFETY: AVX-512F is present; `a` holds m·k floats, `c` m·n, a bias m (the callers
+            // check), and every column's runs lie inside `b.data` (all asserted above).
             unsafe { avx512::gathered(m, a.as_ptr(), b, c.as_mut_ptr(), epi) };
             return;
         }
     }
-    gathered_portable(m, a, b, bias, relu, c);
+    gathered_portable(m, a, b, init, relu, c);
 }
 
 /// `c += a · bᵀ` with `a` gathered (`k × p`, `k = runs · len`, `p = offsets.len()`), `b`
@@ -265,7 +274,7 @@ fn gathered_nt_portable(a: Gathered<'_>, n: usize, b: &[f32], c: &mut [f32]) {
 }
 
 /// The plain loop behind [`gemm_gathered_bias`] on CPUs without AVX-512.
-fn gathered_portable(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: bool, c: &mut [f32]) {
+fn gathered_portable(m: usize, a: &[f32], b: Gathered<'_>, init: Init<'_>, relu: bool, c: &mut [f32]) {
     for (j, &o) in b.offsets.iter().enumerate() {
         for i in 0..m {
             let mut sum = 0.0;
@@ -274,7 +283,11 @@ fn gathered_portable(m: usize, a: &[f32], b: Gathered<'_>, bias: &[f32], relu: b
                     sum += a[i + (s * b.len + r) * m] * b.data[o + s * b.stride + r];
                 }
             }
-            let v = sum + bias[i];
+            let v = match init {
+                Init::Zero => sum,
+                Init::Add => sum + c[i + j * m],
+                Init::Bias(bias) => sum + bias[i],
+            };
             c[i + j * m] = if relu { v.max(0.0) } else { v };
         }
     }
@@ -1562,7 +1575,7 @@ mod tests {
                 gemm_bias(m, n, k, &a, &dense, &bias, relu, &mut expect);
                 let (mut fast, mut portable) = (vec![f32::NAN; m * n], vec![f32::NAN; m * n]);
                 gemm_gathered_bias(m, &a, b, &bias, relu, &mut fast);
-                gathered_portable(m, &a, b, &bias, relu, &mut portable);
+                gathered_portable(m, &a, b, Init::Bias(&bias), relu, &mut portable);
                 for ((x, p), y) in fast.iter().zip(&portable).zip(&expect) {
                     assert!(
                         (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
@@ -1570,6 +1583,20 @@ mod tests {
                     );
                     assert!((p - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} portable");
                 }
+            }
+            // Adding: the product summed first, then added to what `c` held, bit for bit.
+            let old: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32 * 0.25 - 0.5).collect();
+            let zeros = vec![0.0; m];
+            let mut product = vec![f32::NAN; m * n];
+            gemm_gathered_bias(m, &a, b, &zeros, false, &mut product);
+            let (mut fast, mut portable) = (old.clone(), old.clone());
+            gemm_gathered_add(m, &a, b, &mut fast);
+            gathered_portable(m, &a, b, Init::Add, false, &mut portable);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            let sum: Vec<f32> = old.iter().zip(&product).map(|(o, p)| o + p).collect();
+            assert_eq!(bits(&fast), bits(&sum), "{m}×{n} adding {step:?}");
+            for (p, y) in portable.iter().zip(&sum) {
+                assert!((p - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}×{n} portable adding");
             }
         }
     }

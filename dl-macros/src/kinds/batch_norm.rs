@@ -131,6 +131,11 @@ impl KindSpec for BatchNorm {
         activation == Activation::Relu
     }
 
+    /// Its input gradient depends on each value's own row once the per-channel sums are taken.
+    fn hands_over_input_gradient(&self) -> bool {
+        true
+    }
+
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
         let c = layer.channels();
         let (n, c) = (lit(layer.input.len() / c), lit(c));

@@ -123,6 +123,16 @@ impl KindSpec for Conv2D {
         self.activation
     }
 
+    /// Every input-gradient product of `Conv2D` adds as it stores.
+    fn adds_input_gradient_in_place(&self) -> bool {
+        true
+    }
+
+    /// `Conv2D::backward_batch_pulling`: its backward pass works a chunk of samples at a time.
+    fn pulls_output_gradient(&self) -> bool {
+        true
+    }
+
     fn param_options(&self) -> &[ParamOption] {
         &self.options
     }

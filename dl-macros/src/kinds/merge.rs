@@ -204,21 +204,25 @@ impl Merge {
         }
     }
 
-    /// The backward of input `j`, its gradient written `to`.
+    /// The backward pass into the inputs' gradients `to` (`GradientTo` values): one call for
+    /// all of them, or one per input for `Concatenate`.
     pub fn backward_batch(
         &self,
         k: &TokenStream,
         layer: &Layer,
         (f, ix, a): (&syn::Ident, &syn::Ident, &TokenStream),
         ins: &[TokenStream],
-        (j, to): (usize, &TokenStream),
+        to: &[TokenStream],
     ) -> TokenStream {
         if self.op == MergeOp::Concatenate {
-            let channels = channels(layer);
-            quote!(self.#f.backward_concat(&[#(#channels),*], batch, &ws.#ix, #j, #to);)
+            let channels: Vec<_> = channels(layer).collect();
+            let calls = to
+                .iter()
+                .map(|to| quote!(self.#f.backward_concat(&[#(#channels),*], batch, &ws.#ix, #to);));
+            quote!(#(#calls)*)
         } else {
             let op = Self::runtime_op(self.op);
-            quote!(self.#f.backward_merge(#k::layers::MergeOp::#op, &[#(#ins),*], batch, &ws.#ix, #j, #to, #a);)
+            quote!(self.#f.backward_merge(#k::layers::MergeOp::#op, &[#(#ins),*], batch, &ws.#ix, #a, &mut [#(#to),*]);)
         }
     }
 }

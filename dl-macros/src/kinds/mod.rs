@@ -94,6 +94,26 @@ pub trait KindSpec {
         false
     }
 
+    /// Whether the runtime layer overrides `Layer::backward_batch_adding` to add its input
+    /// gradient as it stores it; the others add it through the workspace's scratch, which
+    /// `TRAINING_BYTES_PER_SAMPLE` then counts.
+    fn adds_input_gradient_in_place(&self) -> bool {
+        false
+    }
+
+    /// Whether the runtime layer, linear, can take its output's gradient a chunk of samples at
+    /// a time from the layer reading it instead of reading it whole
+    /// (`backward_batch_pulling`; see `fuse`).
+    fn pulls_output_gradient(&self) -> bool {
+        false
+    }
+
+    /// Whether the runtime layer can hand its input gradient to the layer before it a chunk of
+    /// samples at a time (`backward_statistics`, then `input_gradient`; see `fuse`).
+    fn hands_over_input_gradient(&self) -> bool {
+        false
+    }
+
     /// The `*_initializer` and `*_regularizer` arguments given, by parameter tensor.
     fn param_options(&self) -> &[ParamOption] {
         &[]

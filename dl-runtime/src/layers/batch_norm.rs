@@ -18,7 +18,9 @@
 use nalgebra::SVector;
 use rand::Rng;
 
-use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient, with_channels};
+use super::{
+    Buffers, Layer, OutputGradient, TrainingBytes, fit_len, output_and_gradient, with_channels, with_flag,
+};
 use crate::activation::{Activation, relu_slope};
 use crate::aligned::Param;
 use crate::simd::simd_fn;
@@ -271,6 +273,37 @@ impl<
         grads: &mut Self,
         dx: Option<&mut [f32]>,
     ) {
+        self.backward_statistics(x, batch, buf, activation, grads);
+        if let Some(dx) = dx {
+            let len = N * C * batch;
+            self.input_gradient(buf, activation)
+                .chunk(0, &x[..len], &mut dx[..len]);
+        }
+    }
+}
+
+impl<
+    const C: usize,
+    const N: usize,
+    const MOMENTUM_BITS: u64,
+    const EPSILON_BITS: u32,
+    const CENTER: bool,
+    const SCALE: bool,
+> BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS, CENTER, SCALE>
+{
+    /// The first pass of [`Layer::backward_batch`]: the gradients of `gamma` and `beta` into
+    /// `grads`, and the coefficients of `∂L/∂x` into the cache, for
+    /// [`input_gradient`](Self::input_gradient) to apply. `network!` calls it alone where the
+    /// convolution before the normalization takes its gradient a chunk at a time from
+    /// `input_gradient` instead of reading it whole (see [`OutputGradient`]).
+    pub fn backward_statistics(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<BatchNormCache>,
+        activation: Activation,
+        grads: &mut Self,
+    ) {
         let relu = applies_relu(activation);
         let len = N * C * batch;
         let cache = &mut buf.extra;
@@ -278,20 +311,69 @@ impl<
             cache.sums.resize(2 * C, 0.0);
         }
         fit_len(&mut cache.coefficients, 3 * C);
-        backward(
+        let stats = Statistics {
+            mean: &cache.mean,
+            inv_std: &cache.inv_std,
+            gamma: self.gamma.as_slice(),
+            beta: self.beta.as_slice(),
+        };
+        gradient_sums(
             &x[..len],
             &buf.dy[..len],
-            C,
-            cache.training,
-            &cache.mean,
-            &cache.inv_std,
-            [self.gamma.as_slice(), self.beta.as_slice()],
+            &stats,
             relu,
             &mut cache.sums,
             &mut cache.coefficients,
             grads.gamma.as_mut_slice(),
             grads.beta.as_mut_slice(),
-            dx.map(|d| &mut d[..len]),
+        );
+    }
+
+    /// `∂L/∂x` after [`backward_statistics`](Self::backward_statistics), for any chunk of
+    /// whole samples.
+    pub fn input_gradient<'a>(
+        &'a self,
+        buf: &'a Buffers<BatchNormCache>,
+        activation: Activation,
+    ) -> BatchNormInputGradient<'a> {
+        let cache = &buf.extra;
+        BatchNormInputGradient {
+            dy: &buf.dy,
+            stats: Statistics {
+                mean: &cache.mean,
+                inv_std: &cache.inv_std,
+                gamma: self.gamma.as_slice(),
+                beta: self.beta.as_slice(),
+            },
+            batch_stats: cache.training,
+            relu: applies_relu(activation),
+            coefficients: &cache.coefficients,
+        }
+    }
+}
+
+/// A batch normalization's input gradient, ready to be taken a chunk at a time: the gradient
+/// of its output and the per-channel values of the backward pass.
+#[derive(Clone, Copy)]
+pub struct BatchNormInputGradient<'a> {
+    dy: &'a [f32],
+    stats: Statistics<'a>,
+    batch_stats: bool,
+    relu: bool,
+    coefficients: &'a [f32],
+}
+
+impl OutputGradient for BatchNormInputGradient<'_> {
+    fn chunk(&self, at: usize, x: &[f32], dx: &mut [f32]) {
+        let dy = &self.dy[at..at + x.len()];
+        input_gradient(
+            x,
+            dy,
+            &self.stats,
+            self.batch_stats,
+            self.relu,
+            self.coefficients,
+            dx,
         );
     }
 }
@@ -387,26 +469,12 @@ fn applies_relu(activation: Activation) -> bool {
     }
 }
 
-/// Runs `$body` with the const `$relu` equal to the runtime flag `$flag`, so that each kernel
-/// is compiled once with and once without the relu and the choice is made once per call.
-macro_rules! with_relu {
-    ($flag:expr, |$relu:ident| $body:expr) => {
-        if $flag {
-            const $relu: bool = true;
-            $body
-        } else {
-            const $relu: bool = false;
-            $body
-        }
-    };
-}
-
 simd_fn! {
     /// `y = gamma · (x − mean) · inv_std + beta`, channel by channel, then `max(y, 0)` when
     /// `relu`.
     fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], relu: bool, y: &mut [f32]) {
         let c = mean.len();
-        with_relu!(relu, |RELU| for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+        with_flag!(relu, |RELU| for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
             normalize_row::<RELU>(y_row, x_row, mean, inv_std, gamma, beta);
         })
     }
@@ -440,49 +508,30 @@ fn through_relu<const RELU: bool>(dy: f32, x_hat: f32, gamma: f32, beta: f32) ->
 }
 
 simd_fn! {
-    /// Gradients of `gamma` and `beta` and, when asked, `∂L/∂x`. With `x̂ = (x − μ)·s`,
-    /// `s = 1/√(σ² + ε)` and `m` rows: `∂L/∂beta = Σ dy`, `∂L/∂gamma = Σ dy·x̂`, and
-    /// `∂L/∂x = gamma·s·(dy − ∂L/∂beta / m − x̂·∂L/∂gamma / m)` when `μ` and `σ²` are the batch's
-    /// (they depend on every `x` of the channel), `gamma·s·dy` when they are the moving ones.
-    /// With `relu`, `dy` is the gradient of the relu's output, masked here (see
-    /// [`through_relu`]). `affine` is `[gamma, beta]`.
-    fn backward(
+    /// Gradients of `gamma` and `beta`, and the per-channel coefficients of `∂L/∂x` that
+    /// [`input_gradient`] applies. With `x̂ = (x − μ)·s`, `s = 1/√(σ² + ε)` and `m` rows:
+    /// `∂L/∂beta = Σ dy`, `∂L/∂gamma = Σ dy·x̂`. With `relu`, `dy` is the gradient of the
+    /// relu's output, masked here (see [`through_relu`]).
+    fn gradient_sums(
         x: &[f32],
         dy: &[f32],
-        c: usize,
-        batch_stats: bool,
-        mean: &[f32],
-        inv_std: &[f32],
-        affine: [&[f32]; 2],
+        stats: &Statistics<'_>,
         relu: bool,
         sums: &mut [f64],
         coefficients: &mut [f32],
         grad_gamma: &mut [f32],
         grad_beta: &mut [f32],
-        dx: Option<&mut [f32]>,
     ) {
-        let [gamma, beta] = affine;
+        let c = stats.mean.len();
         let (d_beta, d_gamma) = sums.split_at_mut(c);
         d_beta.fill(0.0);
         d_gamma.fill(0.0);
-        let stats = Statistics { mean, inv_std, gamma, beta };
-        with_relu!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, &stats)));
+        with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats)));
         for (o, &v) in grad_beta.iter_mut().zip(d_beta.iter()) {
             *o = v as f32;
         }
         for (o, &v) in grad_gamma.iter_mut().zip(d_gamma.iter()) {
             *o = v as f32;
-        }
-        let Some(dx) = dx else { return };
-        if !batch_stats {
-            with_relu!(relu, |RELU| for ((dx_row, dy_row), x_row) in dx
-                .chunks_exact_mut(c)
-                .zip(dy.chunks_exact(c))
-                .zip(x.chunks_exact(c))
-            {
-                scale_row::<RELU>(dx_row, dy_row, x_row, &stats);
-            });
-            return;
         }
         // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`:
         // three f32 coefficients, so that the pass over the batch is plain f32 arithmetic.
@@ -490,19 +539,79 @@ simd_fn! {
         let (scale, rest) = coefficients.split_at_mut(c);
         let (shift, slope) = rest.split_at_mut(c);
         for ch in 0..c {
-            let k = gamma[ch] * inv_std[ch];
+            let k = stats.gamma[ch] * stats.inv_std[ch];
             scale[ch] = k;
             shift[ch] = (d_beta[ch] / rows) as f32;
-            slope[ch] = k * inv_std[ch] * (d_gamma[ch] / rows) as f32;
+            slope[ch] = k * stats.inv_std[ch] * (d_gamma[ch] / rows) as f32;
         }
-        let (scale, shift, slope) = (&*scale, &*shift, &*slope);
-        with_relu!(relu, |RELU| for ((dx_row, dy_row), x_row) in dx
+    }
+}
+
+simd_fn! {
+    /// `∂L/∂x` of whole rows: `gamma·s·(dy − ∂L/∂beta / m − x̂·∂L/∂gamma / m)` when `μ` and `σ²`
+    /// are the batch's (they depend on every `x` of the channel; `coefficients` from
+    /// [`gradient_sums`]), `gamma·s·dy` when they are the moving ones. Each value depends on its
+    /// own row only, so a batch gives the same bits whole or a chunk at a time.
+    fn input_gradient(
+        x: &[f32],
+        dy: &[f32],
+        stats: &Statistics<'_>,
+        batch_stats: bool,
+        relu: bool,
+        coefficients: &[f32],
+        dx: &mut [f32],
+    ) {
+        let c = stats.mean.len();
+        if !batch_stats {
+            with_flag!(relu, |RELU| for ((dx_row, dy_row), x_row) in dx
+                .chunks_exact_mut(c)
+                .zip(dy.chunks_exact(c))
+                .zip(x.chunks_exact(c))
+            {
+                scale_row::<RELU>(dx_row, dy_row, x_row, stats);
+            });
+            return;
+        }
+        let (scale, rest) = coefficients.split_at(c);
+        let (shift, slope) = rest.split_at(c);
+        with_flag!(relu, |RELU| for ((dx_row, dy_row), x_row) in dx
             .chunks_exact_mut(c)
             .zip(dy.chunks_exact(c))
             .zip(x.chunks_exact(c))
         {
-            input_gradient_row::<RELU>(dx_row, dy_row, x_row, &stats, [scale, shift, slope]);
+            input_gradient_row::<RELU>(dx_row, dy_row, x_row, stats, [scale, shift, slope]);
         });
+    }
+}
+
+/// Both backward passes over a whole batch, the order [`Layer::backward_batch`] runs them in.
+#[cfg(test)]
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    x: &[f32],
+    dy: &[f32],
+    c: usize,
+    batch_stats: bool,
+    mean: &[f32],
+    inv_std: &[f32],
+    [gamma, beta]: [&[f32]; 2],
+    relu: bool,
+    sums: &mut [f64],
+    coefficients: &mut [f32],
+    grad_gamma: &mut [f32],
+    grad_beta: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    assert_eq!(mean.len(), c);
+    let stats = Statistics {
+        mean,
+        inv_std,
+        gamma,
+        beta,
+    };
+    gradient_sums(x, dy, &stats, relu, sums, coefficients, grad_gamma, grad_beta);
+    if let Some(dx) = dx {
+        input_gradient(x, dy, &stats, batch_stats, relu, coefficients, dx);
     }
 }
 
@@ -716,6 +825,55 @@ mod tests {
             {
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(g), bits(w), "{name}, {c} channels × {rows}");
+            }
+        }
+    }
+
+    /// The input gradient taken a chunk of rows at a time, as a convolution pulls it, gives the
+    /// bits of the whole batch's, with and without the relu and the batch's statistics.
+    #[test]
+    fn the_input_gradient_by_chunks_is_the_whole_batch_s() {
+        for (c, rows) in [(3, 50), (8, 41), (16, 64), (17, 33), (64, 40)] {
+            let (x, dy) = batch(c, rows);
+            let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
+            let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
+            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
+            let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance);
+            inverse_std(&variance, 1e-3, &mut inv_std);
+            let stats = Statistics {
+                mean: &mean,
+                inv_std: &inv_std,
+                gamma: &gamma,
+                beta: &beta,
+            };
+            for (relu, batch_stats) in [(false, true), (true, true), (true, false)] {
+                let (mut d_gamma, mut d_beta) = (vec![0.0; c], vec![0.0; c]);
+                gradient_sums(
+                    &x,
+                    &dy,
+                    &stats,
+                    relu,
+                    &mut sums,
+                    &mut coefficients,
+                    &mut d_gamma,
+                    &mut d_beta,
+                );
+                let mut whole = vec![f32::NAN; x.len()];
+                input_gradient(&x, &dy, &stats, batch_stats, relu, &coefficients, &mut whole);
+                let mut chunked = vec![f32::NAN; x.len()];
+                let pulled = BatchNormInputGradient {
+                    dy: &dy,
+                    stats,
+                    batch_stats,
+                    relu,
+                    coefficients: &coefficients,
+                };
+                for (n, (dx, x)) in chunked.chunks_mut(7 * c).zip(x.chunks(7 * c)).enumerate() {
+                    pulled.chunk(n * 7 * c, x, dx);
+                }
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&chunked), bits(&whole), "{c} × {rows}, relu {relu}");
             }
         }
     }

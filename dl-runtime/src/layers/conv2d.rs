@@ -18,8 +18,8 @@ use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
 use super::{
-    Buffers, Layer, TrainingBytes, add_column_sums, bytes_of, fit_len, keeps_pre_activation,
-    output_and_gradient,
+    Buffers, Layer, OutputGradient, TrainingBytes, add_column_sums, add_gradient, bytes_of, fit_len,
+    keeps_pre_activation, output_and_gradient,
 };
 use crate::activation::Activation;
 use crate::aligned::{AlignedVec, Param};
@@ -259,6 +259,12 @@ pub struct Conv2DCache {
     /// The kernel gradient transposed (`K × F`), where it is summed from the image in place
     /// (see `kernel_gradient`).
     pub kernel_gradient: Vec<f32>,
+    /// The input gradient of a chunk folded by col2im, where it is added to `dx` rather than
+    /// written (the other paths add as they store).
+    pub added: Vec<f32>,
+    /// A chunk of `∂L/∂z` handed over by the layer reading the output (see
+    /// [`Conv2D::backward_batch_pulling`]).
+    pub pulled: Vec<f32>,
 }
 
 impl<
@@ -360,6 +366,82 @@ impl<
         grads: &mut Self,
         dx: Option<&mut [f32]>,
     ) {
+        self.backward(x, batch, buf, activation, grads, dx, false, None);
+    }
+
+    /// Every input-gradient product adds as it stores (col2im's through the cache).
+    fn backward_batch_adding(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: &mut [f32],
+        _scratch: &mut Vec<f32>,
+    ) {
+        self.backward(x, batch, buf, activation, grads, Some(dx), true, None);
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const BIAS: bool,
+> Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K, BIAS>
+{
+    /// [`Layer::backward_batch`] (or, `adding`, [`Layer::backward_batch_adding`]) of a
+    /// convolution without activation whose output's gradient the layer reading it hands over
+    /// a chunk of samples at a time (a batch normalization's input gradient): the gradient is
+    /// never stored whole, and each chunk is in cache for the products that read it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_batch_pulling(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+        adding: bool,
+        upstream: &dyn OutputGradient,
+    ) {
+        self.backward(
+            x,
+            batch,
+            buf,
+            Activation::Linear,
+            grads,
+            dx,
+            adding,
+            Some(upstream),
+        );
+    }
+
+    /// The backward passes: `∂L/∂x` written into `dx`, or added to it when `adding`; `∂L/∂z`
+    /// from `buf.dy` and the activation, or chunk by chunk from `upstream`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+        adding: bool,
+        upstream: Option<&dyn OutputGradient>,
+    ) {
         const { Self::CHECK };
         fit_len(&mut buf.dy, Self::OUTPUTS * batch);
         conv_backward(
@@ -375,6 +457,8 @@ impl<
             grads.kernel.as_mut_slice(),
             grads.bias.as_mut_slice(),
             dx,
+            adding,
+            upstream,
         );
     }
 }
@@ -465,6 +549,8 @@ fn conv_backward(
     grad_kernel: &mut [f32],
     grad_bias: &mut [f32],
     mut dx: Option<&mut [f32]>,
+    adding: bool,
+    upstream: Option<&dyn OutputGradient>,
 ) {
     let k = win.kh * win.kw * win.c;
     let (cols, in_len) = (win.cols(), win.in_len());
@@ -511,18 +597,30 @@ fn conv_backward(
     // A chunk of samples at a time: its patches are rebuilt (cheaper than keeping the whole
     // batch's, several times the size of the input, and reading them back from L3) and its
     // ∂L/∂z stays in cache from the activation's backward pass to the last product.
+    // A gradient handed over by the layer reading the output goes through a chunk's scratch,
+    // taken out of the cache for the loop (the products borrow the cache).
+    let mut pulled = core::mem::take(&mut cache.pulled);
+    if upstream.is_some() {
+        fit_len(&mut pulled, filters * cols * chunk.min(batch));
+    }
     let mut s0 = 0;
     while s0 < batch {
         let n = chunk.min(batch - s0);
         let out = s0 * filters * cols..(s0 + n) * filters * cols;
-        let dzc = &mut dy[out.clone()];
-        let z = if kept_z {
-            &cache.z[out.clone()]
+        let dzc: &[f32] = if let Some(upstream) = upstream {
+            let dzc = &mut pulled[..out.len()];
+            upstream.chunk(out.start, &y[out.clone()], dzc);
+            dzc
         } else {
-            &y[out.clone()]
+            let dzc = &mut dy[out.clone()];
+            let z = if kept_z {
+                &cache.z[out.clone()]
+            } else {
+                &y[out.clone()]
+            };
+            activation.backward(z, &y[out], dzc, filters);
+            dzc
         };
-        activation.backward(z, &y[out], dzc, filters);
-        let dzc = &*dzc;
 
         // ∂L/∂b = Σ_pixels ∂L/∂z.
         add_column_sums(dzc, grad_bias);
@@ -556,23 +654,35 @@ fn conv_backward(
             );
         }
 
-        // ∂L/∂x = col2im(kernelᵀ · ∂L/∂z), the patch gradients written over the patches.
+        // ∂L/∂x = col2im(kernelᵀ · ∂L/∂z), the patch gradients written over the patches, or
+        // added to what `dx` holds: each product sums first and adds as it stores, as the
+        // gradient written elsewhere and added in would.
         if let Some(dx) = dx.as_deref_mut() {
             let (kt, dxc) = (&cache.kernel_t[..], &mut dx[inputs]);
             if transposed {
-                input_gradient(win, filters, dzc, n, &mut cache.transposed, dxc);
+                input_gradient(win, filters, dzc, n, &mut cache.transposed, dxc, adding);
             } else if strided {
-                strided_input_gradient(win, filters, dzc, n, &mut cache.strided, dxc);
+                strided_input_gradient(win, filters, dzc, n, &mut cache.strided, dxc, adding);
             } else if pointwise {
-                gemm(k, n * cols, filters, 1.0, kt, Op::N, dzc, Op::N, 0.0, dxc);
+                let beta = if adding { 1.0 } else { 0.0 };
+                gemm(k, n * cols, filters, 1.0, kt, Op::N, dzc, Op::N, beta, dxc);
             } else {
                 let dcols = &mut cache.patches[..n * k * cols];
                 gemm(k, n * cols, filters, 1.0, kt, Op::N, dzc, Op::N, 0.0, dcols);
-                col2im(win, dcols, n, dxc);
+                if adding {
+                    // col2im sums each pixel's patch gradients over the zeroed pixel.
+                    let part = &mut cache.added;
+                    fit_len(part, dxc.len());
+                    col2im(win, dcols, n, part);
+                    add_gradient(dxc, part);
+                } else {
+                    col2im(win, dcols, n, dxc);
+                }
             }
         }
         s0 += n;
     }
+    cache.pulled = pulled;
     if gathered_gradient {
         transpose(k, filters, &cache.kernel_gradient, grad_kernel);
     }
@@ -973,7 +1083,7 @@ mod tests {
                 let mut scratch = TransposedScratch::default();
                 flip_kernel(&win, filters, &kernel, &mut scratch);
                 let mut got = vec![f32::NAN; expect.len()];
-                input_gradient(&win, filters, &dz, 2, &mut scratch, &mut got);
+                input_gradient(&win, filters, &dz, 2, &mut scratch, &mut got, false);
                 for (a, e) in got.iter().zip(&expect) {
                     assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "{win:?} {filters}");
                 }
@@ -996,7 +1106,7 @@ mod tests {
                 for _ in 0..2 {
                     prepare_strided(&win, filters, &kernel, &mut scratch);
                     let mut got = vec![f32::NAN; expect.len()];
-                    strided_input_gradient(&win, filters, &dz, 2, &mut scratch, &mut got);
+                    strided_input_gradient(&win, filters, &dz, 2, &mut scratch, &mut got, false);
                     for (a, e) in got.iter().zip(&expect) {
                         assert!(
                             (a - e).abs() <= 1e-4 * (1.0 + e.abs()),
@@ -1008,6 +1118,179 @@ mod tests {
             }
         }
         assert!(checked >= 10, "only {checked} geometries checked");
+    }
+
+    /// A linear convolution's forward pass over a batch, for its backward pass to be run in
+    /// several ways and compared bit for bit.
+    struct Backward {
+        win: Window,
+        filters: usize,
+        batch: usize,
+        x: Vec<f32>,
+        kernel: Vec<f32>,
+    }
+
+    impl Backward {
+        fn new(win: Window, filters: usize, batch: usize) -> Self {
+            let k = win.kh * win.kw * win.c;
+            let x = (0..win.in_len() * batch)
+                .map(|i| ((i * 37) % 29) as f32 * 0.125 - 1.75)
+                .collect();
+            let kernel = (0..filters * k)
+                .map(|i| ((i * 11) % 7) as f32 * 0.25 - 0.75)
+                .collect();
+            Backward {
+                win,
+                filters,
+                batch,
+                x,
+                kernel,
+            }
+        }
+
+        /// A gradient of the output.
+        fn dy(&self) -> Vec<f32> {
+            (0..self.filters * self.win.cols() * self.batch)
+                .map(|i| ((i * 13) % 23) as f32 * 0.25 - 2.5)
+                .collect()
+        }
+
+        /// The bits of the kernel's, the bias's and the input's gradients, `∂L/∂z` given by
+        /// `dz` from the output (or by `upstream`, chunk by chunk) and `∂L/∂x` written or added
+        /// into `dx`.
+        fn run(
+            &self,
+            dz: impl FnOnce(&[f32]) -> Vec<f32>,
+            upstream: Option<&dyn OutputGradient>,
+            mut dx: Vec<f32>,
+            adding: bool,
+        ) -> [Vec<u32>; 3] {
+            let (win, filters, batch) = (&self.win, self.filters, self.batch);
+            let mut cache = Conv2DCache::default();
+            let mut y = vec![0.0; filters * win.cols() * batch];
+            let bias = vec![0.5; filters];
+            conv_forward(
+                win,
+                filters,
+                &self.kernel,
+                &bias,
+                &self.x,
+                batch,
+                &mut cache,
+                &mut y,
+                Activation::Linear,
+            );
+            let (mut gk, mut gb) = (vec![f32::NAN; self.kernel.len()], vec![f32::NAN; filters]);
+            let mut dz = dz(&y);
+            conv_backward(
+                win,
+                filters,
+                &self.kernel,
+                &self.x,
+                batch,
+                &mut cache,
+                &y,
+                &mut dz,
+                Activation::Linear,
+                &mut gk,
+                &mut gb,
+                Some(&mut dx),
+                adding,
+                upstream,
+            );
+            [gk, gb, dx].map(|v| v.iter().map(|f| f.to_bits()).collect())
+        }
+    }
+
+    /// A backward pass adding `∂L/∂x` to a tensor's other gradient gives, bit for bit, the
+    /// gradient it writes plus that other gradient, and the same parameter gradients: for every
+    /// geometry, so for every input-gradient path (im2col and col2im, pointwise, the unit-stride
+    /// convolution, the sub-pixel classes), with channel counts the classes spread by a constant
+    /// and by a run-time count.
+    #[test]
+    fn adding_the_input_gradient_matches_writing_it_then_adding() {
+        let mut paths = [0; 4];
+        let pointwise = Window {
+            h: 5,
+            w: 4,
+            c: 16,
+            kh: 1,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            oh: 5,
+            ow: 4,
+            pt: 0,
+            pl: 0,
+        };
+        for win in windows().into_iter().chain([pointwise]) {
+            for filters in [5, 16] {
+                let case = Backward::new(win, filters, 3);
+                let other: Vec<f32> = (0..case.x.len()).map(|i| (i % 5) as f32 * 0.375 - 0.7).collect();
+                let [gk, gb, written] = case.run(|_| case.dy(), None, vec![f32::NAN; other.len()], false);
+                let [ak, ab, added] = case.run(|_| case.dy(), None, other.clone(), true);
+                let sum: Vec<u32> = other
+                    .iter()
+                    .zip(&written)
+                    .map(|(o, &w)| (o + f32::from_bits(w)).to_bits())
+                    .collect();
+                assert_eq!(added, sum, "{win:?} {filters}");
+                assert_eq!((ak, ab), (gk, gb), "{win:?} {filters}");
+                let path = if transposed_applies(&win) {
+                    0
+                } else if strided_applies(&win) {
+                    1
+                } else if win.pointwise() {
+                    2
+                } else {
+                    3
+                };
+                paths[path] += 1;
+            }
+        }
+        // Without AVX-512, col2im takes the unit-stride and the strided gradients.
+        let taken = if gathered_is_fast() {
+            &paths[..3]
+        } else {
+            &paths[2..]
+        };
+        assert!(taken.iter().all(|&n| n > 0), "every path checked: {paths:?}");
+    }
+
+    /// A gradient handed over a chunk at a time gives the bits of the same gradient stored
+    /// whole, for every geometry (chunks of one sample and of several), written and added.
+    #[test]
+    fn a_gradient_handed_over_by_chunks_matches_the_gradient_stored_whole() {
+        /// `dz = g · y + 0.5`: depends on the chunk's place and on the output it is given.
+        struct Scaled(Vec<f32>);
+        impl OutputGradient for Scaled {
+            fn chunk(&self, at: usize, y: &[f32], dz: &mut [f32]) {
+                for ((d, &g), &y) in dz.iter_mut().zip(&self.0[at..at + y.len()]).zip(y) {
+                    *d = g * y + 0.5;
+                }
+            }
+        }
+        let mut chunked = false;
+        for win in windows() {
+            let case = Backward::new(win, 16, 5);
+            chunked |= chunk_samples(win.kh * win.kw * win.c * win.cols()) > 1;
+            let upstream = Scaled(case.dy());
+            let whole = |y: &[f32]| {
+                let mut dz = vec![0.0; y.len()];
+                upstream.chunk(0, y, &mut dz);
+                dz
+            };
+            for adding in [false, true] {
+                let dx = vec![0.25; case.x.len()];
+                let pulled = case.run(|y| vec![f32::NAN; y.len()], Some(&upstream), dx.clone(), adding);
+                assert_eq!(
+                    pulled,
+                    case.run(whole, None, dx, adding),
+                    "{win:?} adding {adding}"
+                );
+            }
+        }
+        assert!(chunked, "a chunk of several samples checked");
     }
 
     #[test]

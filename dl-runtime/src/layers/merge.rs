@@ -8,7 +8,7 @@
 //! single input, are the identity. The backward pass writes one input's gradient at a time, so
 //! the generated code can send it where that input's other consumers add theirs.
 
-use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient};
+use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient, with_flag};
 use crate::activation::{Activation, relu_slope};
 use crate::simd::simd_fn;
 
@@ -26,6 +26,25 @@ pub struct Merge<const N: usize>;
 /// A concatenation along the last axis giving `N` features per sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Concatenate<const N: usize>;
+
+/// Where a merge's backward pass sends the gradient of one of its inputs: the input's place
+/// among the merge's inputs, that tensor's gradient, and whether another reader's gradient is
+/// already there to be added to (a tensor read several times gets the sum), or not yet.
+#[derive(Debug)]
+pub struct GradientTo<'a> {
+    /// The input's place among the merge's inputs.
+    pub which: usize,
+    /// The gradient of the tensor that input reads.
+    pub dx: &'a mut [f32],
+    /// Add to `dx` rather than overwrite it.
+    pub adding: bool,
+}
+
+/// `*d = v`, or `*d += v` when `ADD`: one stored gradient, whole, added after it is computed.
+#[inline(always)]
+fn put<const ADD: bool>(d: &mut f32, v: f32) {
+    *d = if ADD { *d + v } else { v };
+}
 
 impl<const N: usize> Merge<N> {
     /// `buf.y = activation(op(inputs…))`, each input `N × batch`, and sizes `buf.dy`.
@@ -54,25 +73,40 @@ impl<const N: usize> Merge<N> {
         }
     }
 
-    /// `∂L/∂inputs[which]` from `buf.dy` into `dx` (overwritten), through the relu
-    /// [`forward_merge`](Self::forward_merge) applied with `activation`.
-    #[allow(clippy::too_many_arguments)]
+    /// Each input's gradient from `buf.dy`, through the relu
+    /// [`forward_merge`](Self::forward_merge) applied with `activation`, into its place in
+    /// `to`. A relu'd `Add` gives every input the same masked gradient: it is computed once and
+    /// stored to all of them in one pass.
     pub fn backward_merge(
         &self,
         op: MergeOp,
         inputs: &[&[f32]],
         batch: usize,
         buf: &Buffers<()>,
-        which: usize,
-        dx: &mut [f32],
         activation: Activation,
+        to: &mut [GradientTo<'_>],
     ) {
         let len = N * batch;
-        if applies_relu(op, activation) {
-            // The sum's gradient is the relu's, masked: every input of an `Add` receives it.
-            relu_mask(&buf.y[..len], &buf.dy[..len], &mut dx[..len]);
-        } else {
-            merge_backward(op, inputs, &buf.dy[..len], which, &mut dx[..len]);
+        let (y, dy) = (&buf.y[..len], &buf.dy[..len]);
+        if !applies_relu(op, activation) {
+            for t in to.iter_mut() {
+                with_flag!(t.adding, |ADD| merge_backward::<ADD>(
+                    op,
+                    inputs,
+                    dy,
+                    t.which,
+                    &mut t.dx[..len]
+                ));
+            }
+            return;
+        }
+        match to {
+            [a, b] => relu_mask_two(y, dy, [&mut a.dx[..len], &mut b.dx[..len]], [a.adding, b.adding]),
+            _ => {
+                for t in to.iter_mut() {
+                    relu_mask(y, dy, &mut t.dx[..len], t.adding);
+                }
+            }
         }
     }
 }
@@ -99,28 +133,49 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// `dx = dy · relu'(z)`, the mask read from the relu's output `y` as a relu layer reads it.
-    fn relu_mask(y: &[f32], dy: &[f32], dx: &mut [f32]) {
-        for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
-            *dx = dy * relu_slope(y);
-        }
+    /// `dx = dy · relu'(z)` (or `dx +=` it, `adding`), the mask read from the relu's output `y`
+    /// as a relu layer reads it.
+    fn relu_mask(y: &[f32], dy: &[f32], dx: &mut [f32], adding: bool) {
+        with_flag!(adding, |ADD| for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
+            put::<ADD>(dx, dy * relu_slope(y));
+        })
     }
 }
 
-fn merge_backward(op: MergeOp, inputs: &[&[f32]], dy: &[f32], which: usize, dx: &mut [f32]) {
+simd_fn! {
+    /// [`relu_mask`] into two gradients at once, each written or added: `y` and `dy` are read
+    /// once for both inputs of a residual block's `Add`.
+    fn relu_mask_two(y: &[f32], dy: &[f32], dx: [&mut [f32]; 2], adding: [bool; 2]) {
+        let [a, b] = dx;
+        with_flag!(adding[0], |ADD_A| with_flag!(adding[1], |ADD_B| {
+            for (((a, b), &dy), &y) in a.iter_mut().zip(b.iter_mut()).zip(dy).zip(y) {
+                let g = dy * relu_slope(y);
+                put::<ADD_A>(a, g);
+                put::<ADD_B>(b, g);
+            }
+        }))
+    }
+}
+
+fn merge_backward<const ADD: bool>(op: MergeOp, inputs: &[&[f32]], dy: &[f32], which: usize, dx: &mut [f32]) {
     let len = dy.len();
     match op {
-        MergeOp::Add => dx.copy_from_slice(dy),
-        MergeOp::Subtract if which == 0 => dx.copy_from_slice(dy),
-        MergeOp::Subtract => dx.iter_mut().zip(dy).for_each(|(d, g)| *d = -g),
+        MergeOp::Add => dx.iter_mut().zip(dy).for_each(|(d, &g)| put::<ADD>(d, g)),
+        MergeOp::Subtract if which == 0 => dx.iter_mut().zip(dy).for_each(|(d, &g)| put::<ADD>(d, g)),
+        MergeOp::Subtract => dx.iter_mut().zip(dy).for_each(|(d, &g)| put::<ADD>(d, -g)),
         MergeOp::Average => {
             let n = inputs.len() as f32;
-            dx.iter_mut().zip(dy).for_each(|(d, g)| *d = g / n);
+            dx.iter_mut().zip(dy).for_each(|(d, &g)| put::<ADD>(d, g / n));
         }
         MergeOp::Multiply => {
-            dx.copy_from_slice(dy);
-            for (_, x) in inputs.iter().enumerate().filter(|&(k, _)| k != which) {
-                dx.iter_mut().zip(&x[..len]).for_each(|(d, x)| *d *= x);
+            // The product of `dy` and the other inputs, in input order, per element.
+            for (i, (d, &g)) in dx.iter_mut().zip(dy).enumerate() {
+                let v = inputs
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| k != which)
+                    .fold(g, |v, (_, x)| v * x[..len][i]);
+                put::<ADD>(d, v);
             }
         }
         MergeOp::Maximum | MergeOp::Minimum => {
@@ -140,7 +195,7 @@ fn merge_backward(op: MergeOp, inputs: &[&[f32]], dy: &[f32], which: usize, dx: 
                         at = k;
                     }
                 }
-                *d = if at == which { *g } else { 0.0 };
+                put::<ADD>(d, if at == which { *g } else { 0.0 });
             }
         }
     }
@@ -156,20 +211,20 @@ impl<const N: usize> Concatenate<N> {
         dl_core::merge::concatenate(inputs, channels, &mut buf.y);
     }
 
-    /// `∂L/∂inputs[which]` (the slice of `buf.dy` it filled) into `dx` (overwritten).
-    pub fn backward_concat(
-        &self,
-        channels: &[usize],
-        batch: usize,
-        buf: &Buffers<()>,
-        which: usize,
-        dx: &mut [f32],
-    ) {
+    /// The gradient of input `to.which` (the slice of `buf.dy` it filled) into `to.dx`.
+    pub fn backward_concat(&self, channels: &[usize], batch: usize, buf: &Buffers<()>, to: GradientTo<'_>) {
         let total: usize = channels.iter().sum();
-        let offset: usize = channels[..which].iter().sum();
-        let c = channels[which];
+        let offset: usize = channels[..to.which].iter().sum();
+        let c = channels[to.which];
         for r in 0..batch * (N / total) {
-            dx[r * c..r * c + c].copy_from_slice(&buf.dy[r * total + offset..r * total + offset + c]);
+            let (d, g) = (
+                &mut to.dx[r * c..r * c + c],
+                &buf.dy[r * total + offset..r * total + offset + c],
+            );
+            with_flag!(to.adding, |ADD| d
+                .iter_mut()
+                .zip(g)
+                .for_each(|(d, &g)| put::<ADD>(d, g)));
         }
     }
 }
@@ -285,15 +340,40 @@ mod tests {
             Merge::<3>.forward_merge(MergeOp::Add, inputs, 1, &mut buf, Activation::Relu);
             assert_eq!(buf.y, want);
             buf.dy = vec![10.0, 20.0, 30.0];
+            let masked: Vec<f32> = want
+                .iter()
+                .zip(&buf.dy)
+                .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
+                .collect();
+            // Every input alone, written and added, then all inputs in one pass.
             for which in 0..inputs.len() {
-                let mut dx = [f32::NAN; 3];
-                Merge::<3>.backward_merge(MergeOp::Add, inputs, 1, &buf, which, &mut dx, Activation::Relu);
-                let masked: Vec<f32> = want
-                    .iter()
-                    .zip(&buf.dy)
-                    .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
-                    .collect();
-                assert_eq!(dx[..], masked[..]);
+                for adding in [false, true] {
+                    let mut dx = [1.5; 3];
+                    let to = GradientTo {
+                        which,
+                        dx: &mut dx,
+                        adding,
+                    };
+                    Merge::<3>.backward_merge(MergeOp::Add, inputs, 1, &buf, Activation::Relu, &mut [to]);
+                    let base = if adding { 1.5 } else { 0.0 };
+                    assert_eq!(dx.map(|d| d - base)[..], masked[..]);
+                }
+            }
+            let mut dxs = vec![[0.25f32; 3]; inputs.len()];
+            let mut to: Vec<GradientTo<'_>> = dxs
+                .iter_mut()
+                .enumerate()
+                .map(|(which, dx)| GradientTo {
+                    which,
+                    dx,
+                    adding: which == 1,
+                })
+                .collect();
+            Merge::<3>.backward_merge(MergeOp::Add, inputs, 1, &buf, Activation::Relu, &mut to);
+            for (which, dx) in dxs.iter().enumerate() {
+                let base = if which == 1 { 0.25 } else { 0.0 };
+                let expect: Vec<f32> = masked.iter().map(|m| base + m).collect();
+                assert_eq!(dx[..], expect[..], "input {which}");
             }
         }
     }
@@ -304,27 +384,23 @@ mod tests {
         let mut buf = buffers();
         Merge::<2>.forward_merge(MergeOp::Maximum, &[&a, &b], 1, &mut buf, Activation::Linear);
         buf.dy = vec![10.0, 20.0];
-        let mut dx = [0.0; 2];
-        Merge::<2>.backward_merge(
-            MergeOp::Maximum,
-            &[&a, &b],
-            1,
-            &buf,
-            0,
-            &mut dx,
-            Activation::Linear,
-        );
-        assert_eq!(dx, [10.0, 0.0]);
-        Merge::<2>.backward_merge(
-            MergeOp::Maximum,
-            &[&a, &b],
-            1,
-            &buf,
-            1,
-            &mut dx,
-            Activation::Linear,
-        );
-        assert_eq!(dx, [0.0, 20.0]);
+        for (which, want) in [(0, [10.0, 0.0]), (1, [0.0, 20.0])] {
+            let mut dx = [f32::NAN; 2];
+            let to = GradientTo {
+                which,
+                dx: &mut dx,
+                adding: false,
+            };
+            Merge::<2>.backward_merge(
+                MergeOp::Maximum,
+                &[&a, &b],
+                1,
+                &buf,
+                Activation::Linear,
+                &mut [to],
+            );
+            assert_eq!(dx, want);
+        }
     }
 
     #[test]
@@ -339,9 +415,68 @@ mod tests {
             [1.0, 10.0, 11.0, 2.0, 20.0, 21.0, 3.0, 30.0, 31.0, 4.0, 40.0, 41.0]
         );
         buf.dy = buf.y.clone();
-        let (mut da, mut db) = ([0.0; 4], [0.0; 8]);
-        Concatenate::<6>.backward_concat(&[1, 2], 2, &buf, 0, &mut da);
-        Concatenate::<6>.backward_concat(&[1, 2], 2, &buf, 1, &mut db);
-        assert_eq!((da, db), (a, b));
+        let (mut da, mut db) = ([f32::NAN; 4], [0.5; 8]);
+        let to = GradientTo {
+            which: 0,
+            dx: &mut da,
+            adding: false,
+        };
+        Concatenate::<6>.backward_concat(&[1, 2], 2, &buf, to);
+        let to = GradientTo {
+            which: 1,
+            dx: &mut db,
+            adding: true,
+        };
+        Concatenate::<6>.backward_concat(&[1, 2], 2, &buf, to);
+        assert_eq!((da, db), (a, b.map(|v| v + 0.5)));
+    }
+
+    /// Every element-wise merge, for every input, adds to a gradient already there exactly
+    /// what it would write, bit for bit: the generated code adds a tensor's gradients this way
+    /// when several layers read it.
+    #[test]
+    fn every_merge_adds_exactly_what_it_writes() {
+        let inputs: [Vec<f32>; 3] = core::array::from_fn(|k| {
+            (0..40)
+                .map(|i| ((i * (k + 3) * 7) % 13) as f32 * 0.3 - 1.9)
+                .collect()
+        });
+        let other: Vec<f32> = (0..40).map(|i| (i % 9) as f32 * 0.7 - 2.3).collect();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let ops = [
+            MergeOp::Add,
+            MergeOp::Subtract,
+            MergeOp::Multiply,
+            MergeOp::Average,
+            MergeOp::Maximum,
+            MergeOp::Minimum,
+        ];
+        for op in ops {
+            let n = if op == MergeOp::Subtract { 2 } else { 3 };
+            let ins: Vec<&[f32]> = inputs[..n].iter().map(Vec::as_slice).collect();
+            let relus: &[Activation] = if op == MergeOp::Add {
+                &[Activation::Linear, Activation::Relu]
+            } else {
+                &[Activation::Linear]
+            };
+            for &activation in relus {
+                let mut buf = buffers();
+                Merge::<20>.forward_merge(op, &ins, 2, &mut buf, activation);
+                buf.dy = (0..40).map(|i| ((i * 5) % 11) as f32 * 0.45 - 2.0).collect();
+                for which in 0..n {
+                    let (mut written, mut added) = (vec![f32::NAN; 40], other.clone());
+                    for (dx, adding) in [(&mut written, false), (&mut added, true)] {
+                        let to = GradientTo { which, dx, adding };
+                        Merge::<20>.backward_merge(op, &ins, 2, &buf, activation, &mut [to]);
+                    }
+                    let sum: Vec<f32> = other.iter().zip(&written).map(|(o, w)| o + w).collect();
+                    assert_eq!(bits(&added), bits(&sum), "{op:?} {activation:?} input {which}");
+                    assert!(
+                        written.iter().any(|&w| w != 0.0),
+                        "{op:?} input {which}: a gradient"
+                    );
+                }
+            }
+        }
     }
 }

@@ -28,7 +28,7 @@ mod zero_padding;
 
 pub use crate::aligned::Param;
 pub use activation_layer::{ActivationCache, ActivationLayer};
-pub use batch_norm::{BatchNormCache, BatchNormalization};
+pub use batch_norm::{BatchNormCache, BatchNormInputGradient, BatchNormalization};
 pub use conv1d::{Conv1D, Conv1DCache};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
@@ -40,7 +40,7 @@ pub use flatten::Flatten;
 pub use layer_norm::{LayerNormCache, LayerNormalization};
 pub use merge::{Concatenate, Merge, MergeOp};
 #[doc(hidden)]
-pub use merge::{add_gradient, gradient_scratch};
+pub use merge::{GradientTo, add_gradient, gradient_scratch};
 pub use normalization::{Moments, Normalization};
 #[doc(hidden)]
 pub use normalization::{input_moments, layer_moments};
@@ -201,6 +201,22 @@ macro_rules! with_channels {
 }
 pub(crate) use with_channels;
 
+/// Runs `$body` with the const `$name` equal to the run-time flag `$flag`, so that a kernel is
+/// compiled once for each value (with a relu and without, writing and adding) and the choice is
+/// made once per call rather than per value.
+macro_rules! with_flag {
+    ($flag:expr, |$name:ident| $body:expr) => {
+        if $flag {
+            const $name: bool = true;
+            $body
+        } else {
+            const $name: bool = false;
+            $body
+        }
+    };
+}
+pub(crate) use with_flag;
+
 simd_fn! {
     /// `sums[i] += Σ_columns columns[i, col]` over the columns (`sums.len()` values each, laid
     /// end to end), each row summed over the columns in order: a bias's gradient from its
@@ -299,6 +315,38 @@ pub trait Layer: Sized {
         grads: &mut Self,
         dx: Option<&mut [f32]>,
     );
+
+    /// [`backward_batch`](Self::backward_batch) with `∂L/∂x` added to what `dx` holds rather
+    /// than written over it: how `network!` sums the gradients of a tensor several layers read.
+    /// By default the gradient is written into `scratch` (grown to `dx`'s length once) and added
+    /// in; a layer whose products can add as they store overrides this, sparing the scratch and
+    /// a pass over it. Either way each value is the layer's gradient, summed first, then added,
+    /// so the bits are the same.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_batch_adding(
+        &self,
+        x: &[Self::In],
+        batch: usize,
+        buf: &mut Buffers<Self::Extra>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
+        let part = gradient_scratch(scratch, dx.len());
+        self.backward_batch(x, batch, buf, activation, grads, Some(&mut *part));
+        add_gradient(dx, part);
+    }
+}
+
+/// The gradient of a layer's output handed over a chunk of samples at a time by the layer
+/// reading it, rather than stored whole: a batch normalization's input gradient, applied as the
+/// convolution before it works through its backward pass, so that the tensor is never written
+/// to memory and each chunk is still in cache for the products that read it.
+pub trait OutputGradient {
+    /// Writes into `dy` the gradient of the chunk of output `y` that starts `at` floats into
+    /// the batch (whole samples).
+    fn chunk(&self, at: usize, y: &[f32], dy: &mut [f32]);
 }
 
 /// A layer that honours Keras's padding mask (`Embedding(mask_zero = true)` upstream): the

@@ -6,7 +6,7 @@
 
 use super::{Window, interior};
 use crate::activation::Activation;
-use crate::gemm::{Gathered, gathered_is_fast, gemm_gathered_bias, gemm_gathered_nt_add};
+use crate::gemm::{Gathered, gathered_is_fast, gemm_gathered_add, gemm_gathered_bias, gemm_gathered_nt_add};
 use crate::layers::{fit_len, keeps_pre_activation};
 
 use super::Conv2DCache;
@@ -211,6 +211,7 @@ pub(super) fn input_gradient(
     n: usize,
     scratch: &mut TransposedScratch,
     dx: &mut [f32],
+    adding: bool,
 ) {
     let t = transposed_window(win, filters);
     let c = win.c;
@@ -234,7 +235,11 @@ pub(super) fn input_gradient(
             len: t.kw * filters,
             stride: row,
         };
-        gemm_gathered_bias(c, &scratch.flipped, b, &scratch.zeros, false, dxs);
+        if adding {
+            gemm_gathered_add(c, &scratch.flipped, b, dxs);
+        } else {
+            gemm_gathered_bias(c, &scratch.flipped, b, &scratch.zeros, false, dxs);
+        }
     }
 }
 
@@ -371,6 +376,7 @@ pub(super) fn strided_input_gradient(
     n: usize,
     scratch: &mut StridedScratch,
     dx: &mut [f32],
+    adding: bool,
 ) {
     let ((bt, bl), (height, width)) = strided_border(win);
     let row = width * filters;
@@ -389,8 +395,11 @@ pub(super) fn strided_input_gradient(
         );
         for class in &scratch.classes {
             if class.offsets.is_empty() {
-                for &px in &class.pixels {
-                    dxs[px * c..(px + 1) * c].fill(0.0);
+                // No tap reaches these pixels: their gradient is zero (and adding it is nothing).
+                if !adding {
+                    for &px in &class.pixels {
+                        dxs[px * c..(px + 1) * c].fill(0.0);
+                    }
                 }
                 continue;
             }
@@ -404,13 +413,22 @@ pub(super) fn strided_input_gradient(
             let cols = class.pixels.len();
             fit_len(&mut scratch.out, c * cols);
             gemm_gathered_bias(c, &class.kernel, b, &scratch.zeros, false, &mut scratch.out);
-            match c {
-                16 => spread::<16>(&class.pixels, &scratch.out, dxs),
-                32 => spread::<32>(&class.pixels, &scratch.out, dxs),
-                64 => spread::<64>(&class.pixels, &scratch.out, dxs),
+            let (pixels, out) = (&class.pixels[..], &scratch.out[..]);
+            match (c, adding) {
+                (16, false) => spread::<16, false>(pixels, out, dxs),
+                (16, true) => spread::<16, true>(pixels, out, dxs),
+                (32, false) => spread::<32, false>(pixels, out, dxs),
+                (32, true) => spread::<32, true>(pixels, out, dxs),
+                (64, false) => spread::<64, false>(pixels, out, dxs),
+                (64, true) => spread::<64, true>(pixels, out, dxs),
                 _ => {
-                    for (&px, col) in class.pixels.iter().zip(scratch.out.chunks_exact(c)) {
-                        dxs[px * c..(px + 1) * c].copy_from_slice(col);
+                    for (&px, col) in pixels.iter().zip(out.chunks_exact(c)) {
+                        let to = &mut dxs[px * c..(px + 1) * c];
+                        if adding {
+                            to.iter_mut().zip(col).for_each(|(d, v)| *d += v);
+                        } else {
+                            to.copy_from_slice(col);
+                        }
                     }
                 }
             }
@@ -418,11 +436,17 @@ pub(super) fn strided_input_gradient(
     }
 }
 
-/// Copies column `j` of `out` (`C` floats) to pixel `pixels[j]` of `dx`: with `C` known the
-/// copies are a few vector moves, where a run-time length made each a call to `memcpy`.
-fn spread<const C: usize>(pixels: &[usize], out: &[f32], dx: &mut [f32]) {
+/// Copies (or, with `ADD`, adds) column `j` of `out` (`C` floats) to pixel `pixels[j]` of `dx`:
+/// with `C` known the copies are a few vector moves, where a run-time length made each a call
+/// to `memcpy`. Each pixel belongs to one class, so an added value is the whole gradient.
+fn spread<const C: usize, const ADD: bool>(pixels: &[usize], out: &[f32], dx: &mut [f32]) {
     for (&px, col) in pixels.iter().zip(out.chunks_exact(C)) {
         let to: &mut [f32; C] = (&mut dx[px * C..(px + 1) * C]).try_into().expect("C floats");
-        *to = col.try_into().expect("C floats");
+        let col: &[f32; C] = col.try_into().expect("C floats");
+        if ADD {
+            to.iter_mut().zip(col).for_each(|(d, v)| *d += v);
+        } else {
+            *to = *col;
+        }
     }
 }
