@@ -6,11 +6,15 @@
 //! absorbing layer's output and send their gradients to it, and the absorbing layer masks them
 //! in its backward pass. Its name, summary line and (empty) parameters stay as declared.
 //!
-//! A `BatchNormalization` that is the only reader of a linear `Conv2D` hands its input gradient
-//! to the convolution a chunk of samples at a time (`KindSpec::hands_over_input_gradient` and
-//! `pulls_output_gradient`): the normalization's backward pass takes its per-channel sums only,
-//! and the convolution computes each chunk of its `∂L/∂z` as its backward pass reaches it, so
-//! the tensor is never stored whole and each chunk is in cache for the products that read it.
+//! A `BatchNormalization` and a `Conv2D` next to each other share passes
+//! (`KindSpec::normalizes_by_chunks`, `fuses_with_normalization`). Where the normalization is
+//! the only reader of a linear convolution, the convolution shows it each chunk of samples of
+//! its output as it stores it (the normalization sums the rows while they are in cache instead of
+//! reading the batch back), and in the backward pass takes the normalization's input gradient a
+//! chunk at a time (the tensor is never stored whole; each chunk is in cache for the products
+//! that read it). Where a convolution is the only reader of a normalization's output, it shows
+//! the normalization each chunk of the gradient it writes, for the sums of its backward pass.
+//! Every sum still runs over the rows in order, so the bits are those of the separate passes.
 //!
 //! The embedded expansion folds more (see `embed::fold`); training cannot fold a normalization
 //! into the convolution before it, whose output the normalization's statistics are taken from.
@@ -26,10 +30,14 @@ pub struct Fusions {
     pub activation: Vec<Activation>,
     /// Whether the layer was absorbed by the one before it (and so runs nothing).
     pub absorbed: Vec<bool>,
-    /// The layer that hands this layer its output's gradient chunk by chunk, if one does.
-    pub pulls_from: Vec<Option<usize>>,
-    /// The layer this layer hands its input gradient to chunk by chunk, if it does.
-    pub hands_to: Vec<Option<usize>>,
+    /// For a convolution, the normalization reading its output alone.
+    pub normalized_by: Vec<Option<usize>>,
+    /// For a normalization, the convolution whose output it alone reads.
+    pub normalizes: Vec<Option<usize>>,
+    /// For a convolution, the normalization whose output it alone reads.
+    pub reads_normalized: Vec<Option<usize>>,
+    /// For a normalization, the convolution reading its output alone.
+    pub read_by: Vec<Option<usize>>,
 }
 
 pub fn fusions(net: &Network) -> Fusions {
@@ -38,8 +46,10 @@ pub fn fusions(net: &Network) -> Fusions {
         holder: (0..n).collect(),
         activation: net.layers.iter().map(|l| l.activation()).collect(),
         absorbed: vec![false; n],
-        pulls_from: vec![None; n],
-        hands_to: vec![None; n],
+        normalized_by: vec![None; n],
+        normalizes: vec![None; n],
+        reads_normalized: vec![None; n],
+        read_by: vec![None; n],
     };
     for (b, layer) in net.layers.iter().enumerate() {
         // The last layer's activation is the loss's to fuse with.
@@ -56,22 +66,36 @@ pub fn fusions(net: &Network) -> Fusions {
             f.absorbed[a] = true;
         }
     }
+    let fuses = |l: usize| !net.layers[l].masked && net.layers[l].kind.spec().fuses_with_normalization();
     for (b, layer) in net.layers.iter().enumerate() {
         // The last layer's backward pass takes the loss's activation, decided at run time.
         let [Source::Node(p)] = layer.inputs[..] else {
             continue;
         };
-        let producer = &net.layers[p];
-        if b + 1 < n
-            && !layer.masked
-            && !producer.masked
-            && layer.kind.spec().hands_over_input_gradient()
-            && producer.kind.spec().pulls_output_gradient()
-            && f.activation[p] == Activation::Linear
+        if b + 1 == n || layer.masked || !layer.kind.spec().normalizes_by_chunks() || f.absorbed[b] {
+            continue;
+        }
+        if fuses(p) && f.activation[p] == Activation::Linear && net.only_reader(p) == Some(b) {
+            f.normalized_by[p] = Some(b);
+            f.normalizes[b] = Some(p);
+        }
+        // The reader of the normalization's output (through the relu it absorbed, if any), if it
+        // is the only one and the normalization's own input has no other reader: the
+        // normalization then writes its input's gradient, and the convolution its own.
+        let mut readers = Vec::new();
+        for (r, reader) in net.layers.iter().enumerate().filter(|&(r, _)| !f.absorbed[r]) {
+            for &s in &reader.inputs {
+                if matches!(s, Source::Node(l) if f.holder[l] == b) {
+                    readers.push(r);
+                }
+            }
+        }
+        if let [q] = readers[..]
+            && fuses(q)
             && net.only_reader(p) == Some(b)
         {
-            f.pulls_from[p] = Some(b);
-            f.hands_to[b] = Some(p);
+            f.reads_normalized[q] = Some(b);
+            f.read_by[b] = Some(q);
         }
     }
     f
@@ -101,18 +125,22 @@ mod tests {
         assert_eq!(f.absorbed, [false, false, true, false, false, false]);
         assert_eq!(f.holder, [0, 1, 1, 3, 4, 5]);
         assert_eq!(f.activation[1], Activation::Relu);
-        // The convolution takes the normalization's input gradient chunk by chunk.
-        assert_eq!((f.pulls_from[0], f.hands_to[1]), (Some(1), Some(0)));
-        assert_eq!(f.pulls_from.iter().flatten().count(), 1);
+        // The convolution and the normalization it alone feeds share their passes; the dense
+        // layer reading the normalization does not.
+        assert_eq!((f.normalized_by[0], f.normalizes[1]), (Some(1), Some(0)));
+        assert_eq!(f.normalized_by.iter().flatten().count(), 1);
+        assert!(f.read_by.iter().chain(&f.reads_normalized).all(Option::is_none));
     }
 
     #[test]
-    fn a_normalization_hands_its_gradient_only_to_a_linear_convolution_it_alone_reads() {
+    fn a_normalization_shares_passes_only_with_convolutions_it_alone_reads_or_feeds() {
         let f = fusions_of(quote!(struct N {
             input: [6, 6, 2],
-            // Applies its own relu.
+            // Applies its own relu: not normalized in its passes.
             Conv2D(4, (3, 3), activation = relu),
+            // Read by the convolution alone, through the relu it applies.
             BatchNormalization(),
+            Activation(relu),
             // Read by the normalization and by `Add`.
             c: Conv2D(4, (3, 3), padding = same),
             n: BatchNormalization(),
@@ -122,21 +150,10 @@ mod tests {
             BatchNormalization(),
             Dense(3),
         }));
-        assert!(f.pulls_from.iter().chain(&f.hands_to).all(Option::is_none));
-    }
-
-    #[test]
-    fn a_relu_after_an_add_is_applied_by_it() {
-        let f = fusions_of(quote!(struct N {
-            input: [4],
-            stem: Dense(4),
-            Residual([Dense(4), Dense(4)]),
-            Activation(relu),
-            Dense(2),
-        }));
-        assert_eq!(f.absorbed, [false, false, false, false, true, false]);
-        assert_eq!(f.holder[4], 3);
-        assert_eq!(f.activation[3], Activation::Relu);
+        assert!(f.normalized_by.iter().chain(&f.normalizes).all(Option::is_none));
+        let expect = |at: usize, of: usize| (0..f.read_by.len()).map(move |i| (i == at).then_some(of));
+        assert!(f.read_by.iter().copied().eq(expect(1, 3)));
+        assert!(f.reads_normalized.iter().copied().eq(expect(3, 1)));
     }
 
     #[test]

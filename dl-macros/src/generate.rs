@@ -244,6 +244,18 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 let input = &ins[0];
                 quote!(<#ty as #k::layers::MaskedLayer>::forward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, training, x);)
             }
+            // A convolution shows its output, chunk by chunk, to the normalization reading it,
+            // which sums the rows as they are stored.
+            _ if fused.normalized_by[i].is_some() => {
+                let input = &ins[0];
+                let b = fused.normalized_by[i].expect("checked");
+                let (tb, ib) = (&types[b], &idx[b]);
+                quote!(<#ty>::forward_batch_showing(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut <#tb>::row_sums(&mut ws.#ib));)
+            }
+            _ if fused.normalizes[i].is_some() => {
+                let input = &ins[0];
+                quote!(<#ty>::forward(&self.#f, #input, #batch, &mut ws.#ix, #a, training, true);)
+            }
             _ => {
                 let input = &ins[0];
                 quote!(<#ty as #layer_trait>::forward_batch(&self.#f, #input, #batch, &mut ws.#ix, #a, training);)
@@ -291,29 +303,48 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                     }
                 }
             }
-            // The normalization's per-channel sums: the convolution before it takes its input
-            // gradient from it chunk by chunk.
-            _ if fused.hands_to[i].is_some() => {
+            // A normalization sharing passes with the convolutions around it: its sums only
+            // where the convolution before it takes the input gradient chunk by chunk; those
+            // sums already taken where the convolution after it showed the gradient it wrote.
+            _ if fused.normalizes[i].is_some() || fused.read_by[i].is_some() => {
                 let input = &ins[0];
-                dest(0);
-                backward.push(quote!(<#ty>::backward_statistics(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f);));
+                let summed = fused.read_by[i].is_some();
+                if fused.normalizes[i].is_some() {
+                    let _ = dest(0);
+                    backward.push(quote!(<#ty>::backward_statistics(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #summed);));
+                } else {
+                    let dx = match dest(0) {
+                        None => quote!(#k::__private::core::option::Option::None),
+                        Some((p, adding)) => {
+                            assert!(!adding, "a normalization read alone writes its input's gradient");
+                            let pi = &idx[p];
+                            quote!(#k::__private::core::option::Option::Some(&mut ws.#pi.dy))
+                        }
+                    };
+                    backward.push(quote!(<#ty>::backward_batch_summed(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, true);));
+                }
             }
-            _ if fused.pulls_from[i].is_some() => {
+            _ if fused.normalized_by[i].is_some() || fused.reads_normalized[i].is_some() => {
                 let input = &ins[0];
-                let b = fused.pulls_from[i].expect("checked");
-                let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
-                let upstream = quote!(&<#tb>::input_gradient(&self.#fb, &ws.#ib, #ab));
+                let none = quote!(#k::__private::core::option::Option::None);
+                let some = |v: TokenStream| quote!(#k::__private::core::option::Option::Some(#v));
+                let upstream = fused.normalized_by[i].map_or(none.clone(), |b| {
+                    let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
+                    some(quote!(&<#tb>::input_gradient(&self.#fb, &ws.#ib, #ab)))
+                });
+                let shown = fused.reads_normalized[i].map_or(none.clone(), |b| {
+                    let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
+                    let x_b = read(net.layers[b].inputs[0]);
+                    some(quote!(&mut <#tb>::gradient_row_sums(&self.#fb, #x_b, &mut ws.#ib.extra, #ab)))
+                });
                 let (dx, adding) = match dest(0) {
-                    None => (quote!(#k::__private::core::option::Option::None), false),
+                    None => (none, false),
                     Some((p, adding)) => {
                         let (pi, len) = (&idx[p], lit(net.layers[p].output.len()));
-                        (
-                            quote!(#k::__private::core::option::Option::Some(&mut ws.#pi.dy[..#len * batch])),
-                            adding,
-                        )
+                        (some(quote!(&mut ws.#pi.dy[..#len * batch])), adding)
                     }
                 };
-                backward.push(quote!(<#ty>::backward_batch_pulling(&self.#f, #input, #batch, &mut ws.#ix, &mut grads.#f, #dx, #adding, #upstream);));
+                backward.push(quote!(<#ty>::backward_batch_fused(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, #adding, #upstream, #shown);));
             }
             _ => {
                 let input = &ins[0];

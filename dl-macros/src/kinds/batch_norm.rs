@@ -131,8 +131,9 @@ impl KindSpec for BatchNorm {
         activation == Activation::Relu
     }
 
-    /// Its input gradient depends on each value's own row once the per-channel sums are taken.
-    fn hands_over_input_gradient(&self) -> bool {
+    /// Its sums run over the rows in order, and its input gradient depends on each value's own
+    /// row once they are taken.
+    fn normalizes_by_chunks(&self) -> bool {
         true
     }
 

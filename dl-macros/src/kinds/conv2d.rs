@@ -128,8 +128,9 @@ impl KindSpec for Conv2D {
         true
     }
 
-    /// `Conv2D::backward_batch_pulling`: its backward pass works a chunk of samples at a time.
-    fn pulls_output_gradient(&self) -> bool {
+    /// `Conv2D::forward_batch_showing` and `backward_batch_fused`: its passes work a chunk of
+    /// samples at a time.
+    fn fuses_with_normalization(&self) -> bool {
         true
     }
 

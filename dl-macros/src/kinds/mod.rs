@@ -101,16 +101,18 @@ pub trait KindSpec {
         false
     }
 
-    /// Whether the runtime layer, linear, can take its output's gradient a chunk of samples at
-    /// a time from the layer reading it instead of reading it whole
-    /// (`backward_batch_pulling`; see `fuse`).
-    fn pulls_output_gradient(&self) -> bool {
+    /// Whether the runtime layer's passes fuse with a `BatchNormalization`'s where one reads the
+    /// other alone (see `fuse`): a convolution shows each chunk of its output to the
+    /// normalization reading it, takes the normalization's input gradient chunk by chunk, and
+    /// shows each chunk of the input gradient it writes to the normalization it reads.
+    fn fuses_with_normalization(&self) -> bool {
         false
     }
 
-    /// Whether the runtime layer can hand its input gradient to the layer before it a chunk of
-    /// samples at a time (`backward_statistics`, then `input_gradient`; see `fuse`).
-    fn hands_over_input_gradient(&self) -> bool {
+    /// Whether the runtime layer is the normalization those passes fuse with: it takes its
+    /// per-channel sums from the chunks shown to it and hands its input gradient over chunk by
+    /// chunk.
+    fn normalizes_by_chunks(&self) -> bool {
         false
     }
 

@@ -19,7 +19,8 @@ use nalgebra::SVector;
 use rand::Rng;
 
 use super::{
-    Buffers, Layer, OutputGradient, TrainingBytes, fit_len, output_and_gradient, with_channels, with_flag,
+    Buffers, ChunkObserver, Layer, OutputGradient, TrainingBytes, fit_len, output_and_gradient,
+    with_channels, with_flag,
 };
 use crate::activation::{Activation, relu_slope};
 use crate::aligned::Param;
@@ -228,6 +229,46 @@ impl<
         activation: Activation,
         training: bool,
     ) {
+        self.forward(x, batch, buf, activation, training, false);
+    }
+
+    fn pre_activation<'a>(_extra: &'a BatchNormCache, y: &'a [f32]) -> &'a [f32] {
+        y
+    }
+
+    fn backward_batch(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<BatchNormCache>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: Option<&mut [f32]>,
+    ) {
+        self.backward_batch_summed(x, batch, buf, activation, grads, dx, false);
+    }
+}
+
+impl<
+    const C: usize,
+    const N: usize,
+    const MOMENTUM_BITS: u64,
+    const EPSILON_BITS: u32,
+    const CENTER: bool,
+    const SCALE: bool,
+> BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS, CENTER, SCALE>
+{
+    /// [`Layer::forward_batch`]; with `summed`, the rows' sums were taken by the layer writing
+    /// `x`, as it stored each chunk (see [`row_sums`](Self::row_sums)).
+    pub fn forward(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<BatchNormCache>,
+        activation: Activation,
+        training: bool,
+        summed: bool,
+    ) {
         let () = Self::CHECK;
         let relu = applies_relu(activation);
         let len = N * C * batch;
@@ -243,7 +284,14 @@ impl<
         cache.training = training;
         let x = &x[..len];
         if training {
-            batch_moments(x, C, &mut cache.sums, &mut cache.mean, &mut cache.variance);
+            batch_moments(
+                x,
+                C,
+                &mut cache.sums,
+                &mut cache.mean,
+                &mut cache.variance,
+                summed,
+            );
             inverse_std(&cache.variance, Self::EPSILON, &mut cache.inv_std);
         } else {
             cache.mean.copy_from_slice(self.moving_mean.as_slice());
@@ -260,11 +308,11 @@ impl<
         );
     }
 
-    fn pre_activation<'a>(_extra: &'a BatchNormCache, y: &'a [f32]) -> &'a [f32] {
-        y
-    }
-
-    fn backward_batch(
+    /// [`Layer::backward_batch`]; with `summed`, the sums of its first pass were taken by the
+    /// layer reading the output as it wrote their gradient (see
+    /// [`gradient_row_sums`](Self::gradient_row_sums)).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_batch_summed(
         &self,
         x: &[f32],
         batch: usize,
@@ -272,25 +320,16 @@ impl<
         activation: Activation,
         grads: &mut Self,
         dx: Option<&mut [f32]>,
+        summed: bool,
     ) {
-        self.backward_statistics(x, batch, buf, activation, grads);
+        self.backward_statistics(x, batch, buf, activation, grads, summed);
         if let Some(dx) = dx {
             let len = N * C * batch;
             self.input_gradient(buf, activation)
                 .chunk(0, &x[..len], &mut dx[..len]);
         }
     }
-}
 
-impl<
-    const C: usize,
-    const N: usize,
-    const MOMENTUM_BITS: u64,
-    const EPSILON_BITS: u32,
-    const CENTER: bool,
-    const SCALE: bool,
-> BatchNormalization<C, N, MOMENTUM_BITS, EPSILON_BITS, CENTER, SCALE>
-{
     /// The first pass of [`Layer::backward_batch`]: the gradients of `gamma` and `beta` into
     /// `grads`, and the coefficients of `∂L/∂x` into the cache, for
     /// [`input_gradient`](Self::input_gradient) to apply. `network!` calls it alone where the
@@ -303,6 +342,7 @@ impl<
         buf: &mut Buffers<BatchNormCache>,
         activation: Activation,
         grads: &mut Self,
+        summed: bool,
     ) {
         let relu = applies_relu(activation);
         let len = N * C * batch;
@@ -326,7 +366,50 @@ impl<
             &mut cache.coefficients,
             grads.gamma.as_mut_slice(),
             grads.beta.as_mut_slice(),
+            summed,
         );
+    }
+
+    /// Takes the sums of the rows of the normalization's input a chunk at a time, as the layer
+    /// writing it stores each chunk (still in cache), for [`forward`](Self::forward) with
+    /// `summed`: the first of its passes over the batch, in the same order, so the same bits.
+    pub fn row_sums(buf: &mut Buffers<BatchNormCache>) -> RowSums<'_> {
+        let sums = &mut buf.extra.sums;
+        if sums.len() != 2 * C {
+            sums.resize(2 * C, 0.0);
+        }
+        sums[..C].fill(0.0);
+        RowSums(&mut sums[..C])
+    }
+
+    /// Takes the sums `∂L/∂beta` and `∂L/∂gamma` a chunk at a time, as the layer reading the
+    /// output writes its gradient (still in cache), for
+    /// [`backward_statistics`](Self::backward_statistics) with `summed`: that pass over the
+    /// batch, in the same order, so the same bits. `x` is the normalization's input.
+    pub fn gradient_row_sums<'a>(
+        &'a self,
+        x: &'a [f32],
+        cache: &'a mut BatchNormCache,
+        activation: Activation,
+    ) -> GradientRowSums<'a> {
+        let BatchNormCache {
+            mean, inv_std, sums, ..
+        } = cache;
+        if sums.len() != 2 * C {
+            sums.resize(2 * C, 0.0);
+        }
+        sums.fill(0.0);
+        GradientRowSums {
+            x,
+            stats: Statistics {
+                mean,
+                inv_std,
+                gamma: self.gamma.as_slice(),
+                beta: self.beta.as_slice(),
+            },
+            relu: applies_relu(activation),
+            sums,
+        }
     }
 
     /// `∂L/∂x` after [`backward_statistics`](Self::backward_statistics), for any chunk of
@@ -363,6 +446,48 @@ pub struct BatchNormInputGradient<'a> {
     coefficients: &'a [f32],
 }
 
+/// The sums of the rows of a normalization's input, taken chunk by chunk (see
+/// [`BatchNormalization::row_sums`]).
+pub struct RowSums<'a>(&'a mut [f64]);
+
+impl ChunkObserver for RowSums<'_> {
+    fn chunk(&mut self, _at: usize, x: &[f32]) {
+        add_row_sums(self.0, x);
+    }
+}
+
+simd_fn! {
+    /// `sums[ch] += x[row, ch]` over whole rows of `sums.len()` channels.
+    fn add_row_sums(sums: &mut [f64], x: &[f32]) {
+        with_channels!(sums.len(), |C| add_rows::<C>(sums, x));
+    }
+}
+
+/// `∂L/∂beta` and `∂L/∂gamma` of a normalization, taken chunk by chunk (see
+/// [`BatchNormalization::gradient_row_sums`]).
+pub struct GradientRowSums<'a> {
+    x: &'a [f32],
+    stats: Statistics<'a>,
+    relu: bool,
+    sums: &'a mut [f64],
+}
+
+impl ChunkObserver for GradientRowSums<'_> {
+    fn chunk(&mut self, at: usize, dy: &[f32]) {
+        let x = &self.x[at..at + dy.len()];
+        add_gradient_row_sums(x, dy, &self.stats, self.relu, self.sums);
+    }
+}
+
+simd_fn! {
+    /// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over whole rows; `sums` is `[d_beta, d_gamma]`.
+    fn add_gradient_row_sums(x: &[f32], dy: &[f32], stats: &Statistics<'_>, relu: bool, sums: &mut [f64]) {
+        let c = stats.mean.len();
+        let (d_beta, d_gamma) = sums.split_at_mut(c);
+        with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats)));
+    }
+}
+
 impl OutputGradient for BatchNormInputGradient<'_> {
     fn chunk(&self, at: usize, x: &[f32], dx: &mut [f32]) {
         let dy = &self.dy[at..at + x.len()];
@@ -380,13 +505,16 @@ impl OutputGradient for BatchNormInputGradient<'_> {
 
 simd_fn! {
     /// The mean and biased variance of each channel of `x` (rows of `c` channels), two-pass;
-    /// `sums` is `2c` scratch.
-    fn batch_moments(x: &[f32], c: usize, sums: &mut [f64], mean: &mut [f32], variance: &mut [f32]) {
+    /// `sums` is `2c` scratch. With `summed`, the first `c` hold the sums of the rows already,
+    /// taken a chunk at a time as `x` was written (see [`RowSums`]).
+    fn batch_moments(x: &[f32], c: usize, sums: &mut [f64], mean: &mut [f32], variance: &mut [f32], summed: bool) {
         let rows = (x.len() / c).max(1) as f64;
         let (means, squares) = sums.split_at_mut(c);
-        means.fill(0.0);
+        if !summed {
+            means.fill(0.0);
+            with_channels!(c, |C| add_rows::<C>(means, x));
+        }
         squares.fill(0.0);
-        with_channels!(c, |C| add_rows::<C>(means, x));
         for (m, s) in mean.iter_mut().zip(means.iter_mut()) {
             *s /= rows;
             *m = *s as f32;
@@ -511,7 +639,8 @@ simd_fn! {
     /// Gradients of `gamma` and `beta`, and the per-channel coefficients of `∂L/∂x` that
     /// [`input_gradient`] applies. With `x̂ = (x − μ)·s`, `s = 1/√(σ² + ε)` and `m` rows:
     /// `∂L/∂beta = Σ dy`, `∂L/∂gamma = Σ dy·x̂`. With `relu`, `dy` is the gradient of the
-    /// relu's output, masked here (see [`through_relu`]).
+    /// relu's output, masked here (see [`through_relu`]). With `summed`, the two sums are in
+    /// `sums` already, taken a chunk at a time as `dy` was written (see [`GradientRowSums`]).
     fn gradient_sums(
         x: &[f32],
         dy: &[f32],
@@ -521,12 +650,15 @@ simd_fn! {
         coefficients: &mut [f32],
         grad_gamma: &mut [f32],
         grad_beta: &mut [f32],
+        summed: bool,
     ) {
         let c = stats.mean.len();
         let (d_beta, d_gamma) = sums.split_at_mut(c);
-        d_beta.fill(0.0);
-        d_gamma.fill(0.0);
-        with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats)));
+        if !summed {
+            d_beta.fill(0.0);
+            d_gamma.fill(0.0);
+            with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats)));
+        }
         for (o, &v) in grad_beta.iter_mut().zip(d_beta.iter()) {
             *o = v as f32;
         }
@@ -609,7 +741,17 @@ fn backward(
         gamma,
         beta,
     };
-    gradient_sums(x, dy, &stats, relu, sums, coefficients, grad_gamma, grad_beta);
+    gradient_sums(
+        x,
+        dy,
+        &stats,
+        relu,
+        sums,
+        coefficients,
+        grad_gamma,
+        grad_beta,
+        false,
+    );
     if let Some(dx) = dx {
         input_gradient(x, dy, &stats, batch_stats, relu, coefficients, dx);
     }
@@ -795,7 +937,7 @@ mod tests {
             let want = reference(&x, &dy, c, &gamma, &beta);
             let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut sums, &mut mean, &mut variance);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
             inverse_std(&variance, 1e-3, &mut inv_std);
             let mut y = vec![f32::NAN; x.len()];
             normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut y);
@@ -839,7 +981,19 @@ mod tests {
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
             let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut sums, &mut mean, &mut variance);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
+            // The rows' sums taken chunk by chunk, as the layer writing `x` shows them.
+            let mut shown = vec![0.0; 2 * c];
+            for x in x.chunks(5 * c) {
+                RowSums(&mut shown[..c]).chunk(0, x);
+            }
+            let (mut m2, mut v2) = (vec![0.0; c], vec![0.0; c]);
+            batch_moments(&x, c, &mut shown, &mut m2, &mut v2, true);
+            assert_eq!(
+                (&m2, &v2),
+                (&mean, &variance),
+                "{c} × {rows}: moments from shown sums"
+            );
             inverse_std(&variance, 1e-3, &mut inv_std);
             let stats = Statistics {
                 mean: &mean,
@@ -858,6 +1012,26 @@ mod tests {
                     &mut coefficients,
                     &mut d_gamma,
                     &mut d_beta,
+                    false,
+                );
+                // The same sums taken chunk by chunk, as the layer writing `dy` shows them.
+                let mut shown = vec![0.0; 2 * c];
+                let mut by_rows = GradientRowSums {
+                    x: &x,
+                    stats,
+                    relu,
+                    sums: &mut shown,
+                };
+                for (n, dy) in dy.chunks(7 * c).enumerate() {
+                    by_rows.chunk(n * 7 * c, dy);
+                }
+                let (mut g2, mut b2, mut k2) = (vec![0.0; c], vec![0.0; c], vec![0.0; 3 * c]);
+                gradient_sums(&x, &[], &stats, relu, &mut shown, &mut k2, &mut g2, &mut b2, true);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    [bits(&g2), bits(&b2), bits(&k2)],
+                    [bits(&d_gamma), bits(&d_beta), bits(&coefficients)],
+                    "{c} × {rows}, relu {relu}: sums shown by chunks"
                 );
                 let mut whole = vec![f32::NAN; x.len()];
                 input_gradient(&x, &dy, &stats, batch_stats, relu, &coefficients, &mut whole);
@@ -889,7 +1063,7 @@ mod tests {
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
             let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut sums, &mut mean, &mut variance);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
             inverse_std(&variance, 1e-3, &mut inv_std);
             let (mut z, mut y) = (vec![0.0; x.len()], vec![0.0; x.len()]);
             normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut z);

@@ -18,8 +18,8 @@ use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
 use super::{
-    Buffers, Layer, OutputGradient, TrainingBytes, add_column_sums, add_gradient, bytes_of, fit_len,
-    keeps_pre_activation, output_and_gradient,
+    Buffers, ChunkObserver, Layer, OutputGradient, TrainingBytes, add_column_sums, add_gradient, bytes_of,
+    fit_len, keeps_pre_activation, output_and_gradient,
 };
 use crate::activation::Activation;
 use crate::aligned::{AlignedVec, Param};
@@ -334,21 +334,7 @@ impl<
         activation: Activation,
         _training: bool,
     ) {
-        const { Self::CHECK };
-        let out = Self::OUTPUTS * batch;
-        fit_len(&mut buf.y, out);
-        fit_len(&mut buf.dy, out);
-        conv_forward(
-            &Self::WINDOW,
-            F,
-            self.kernel.as_slice(),
-            self.bias.as_slice(),
-            x,
-            batch,
-            &mut buf.extra,
-            &mut buf.y,
-            activation,
-        );
+        self.forward(x, batch, buf, activation, None);
     }
 
     fn pre_activation<'a>(extra: &'a Conv2DCache, y: &'a [f32]) -> &'a [f32] {
@@ -366,7 +352,7 @@ impl<
         grads: &mut Self,
         dx: Option<&mut [f32]>,
     ) {
-        self.backward(x, batch, buf, activation, grads, dx, false, None);
+        self.backward(x, batch, buf, activation, grads, dx, false, None, None);
     }
 
     /// Every input-gradient product adds as it stores (col2im's through the cache).
@@ -380,7 +366,7 @@ impl<
         dx: &mut [f32],
         _scratch: &mut Vec<f32>,
     ) {
-        self.backward(x, batch, buf, activation, grads, Some(dx), true, None);
+        self.backward(x, batch, buf, activation, grads, Some(dx), true, None, None);
     }
 }
 
@@ -401,31 +387,69 @@ impl<
     const BIAS: bool,
 > Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K, BIAS>
 {
-    /// [`Layer::backward_batch`] (or, `adding`, [`Layer::backward_batch_adding`]) of a
-    /// convolution without activation whose output's gradient the layer reading it hands over
-    /// a chunk of samples at a time (a batch normalization's input gradient): the gradient is
-    /// never stored whole, and each chunk is in cache for the products that read it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn backward_batch_pulling(
+    /// [`Layer::forward_batch`] showing each chunk of the output, as it is stored, to `shown`
+    /// (the batch normalization reading it takes its sums; see [`ChunkObserver`]).
+    pub fn forward_batch_showing(
         &self,
         x: &[f32],
         batch: usize,
         buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
+        shown: &mut dyn ChunkObserver,
+    ) {
+        self.forward(x, batch, buf, activation, Some(shown));
+    }
+
+    fn forward(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
+        shown: Option<&mut dyn ChunkObserver>,
+    ) {
+        const { Self::CHECK };
+        let out = Self::OUTPUTS * batch;
+        fit_len(&mut buf.y, out);
+        fit_len(&mut buf.dy, out);
+        conv_forward(
+            &Self::WINDOW,
+            F,
+            self.kernel.as_slice(),
+            self.bias.as_slice(),
+            x,
+            batch,
+            &mut buf.extra,
+            &mut buf.y,
+            activation,
+            shown,
+        );
+    }
+
+    /// [`Layer::backward_batch`] (or, `adding`, [`Layer::backward_batch_adding`]) with the
+    /// layers around it fused in: the gradient of a linear convolution's output handed over a
+    /// chunk of samples at a time by the layer reading it (`upstream`, a batch normalization's
+    /// input gradient: never stored whole, each chunk in cache for the products that read it),
+    /// and each chunk of the written input gradient shown to the layer that wrote the input
+    /// (`shown`, a batch normalization taking its sums).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_batch_fused(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
         grads: &mut Self,
         dx: Option<&mut [f32]>,
         adding: bool,
-        upstream: &dyn OutputGradient,
+        upstream: Option<&dyn OutputGradient>,
+        shown: Option<&mut dyn ChunkObserver>,
     ) {
-        self.backward(
-            x,
-            batch,
-            buf,
-            Activation::Linear,
-            grads,
-            dx,
-            adding,
-            Some(upstream),
+        assert!(
+            upstream.is_none() || activation == Activation::Linear,
+            "a pulled gradient is of z"
         );
+        self.backward(x, batch, buf, activation, grads, dx, adding, upstream, shown);
     }
 
     /// The backward passes: `∂L/∂x` written into `dx`, or added to it when `adding`; `∂L/∂z`
@@ -441,6 +465,7 @@ impl<
         dx: Option<&mut [f32]>,
         adding: bool,
         upstream: Option<&dyn OutputGradient>,
+        shown: Option<&mut dyn ChunkObserver>,
     ) {
         const { Self::CHECK };
         fit_len(&mut buf.dy, Self::OUTPUTS * batch);
@@ -459,6 +484,7 @@ impl<
             dx,
             adding,
             upstream,
+            shown,
         );
     }
 }
@@ -485,6 +511,7 @@ fn conv_forward(
     cache: &mut Conv2DCache,
     y: &mut [f32],
     activation: Activation,
+    mut shown: Option<&mut dyn ChunkObserver>,
 ) {
     let k = win.kh * win.kw * win.c;
     let (cols, in_len) = (win.cols(), win.in_len());
@@ -498,7 +525,7 @@ fn conv_forward(
     }
     let pointwise = win.pointwise();
     if !pointwise && gathered_is_fast() {
-        gathered_forward(win, filters, kernel, bias, x, batch, cache, y, activation);
+        gathered_forward(win, filters, kernel, bias, x, batch, cache, y, activation, shown);
         return;
     }
     let chunk = chunk_samples(k * cols);
@@ -519,7 +546,7 @@ fn conv_forward(
         let out = s0 * filters * cols..(s0 + n) * filters * cols;
         let yc = &mut y[out.clone()];
         if keep_z {
-            let zc = &mut cache.z[out];
+            let zc = &mut cache.z[out.clone()];
             gemm_bias(filters, n * cols, k, kernel, patches, bias, false, zc);
             activation.apply(zc, yc, filters);
         } else {
@@ -530,6 +557,9 @@ fn conv_forward(
             if activation == Activation::Relu6 {
                 activation.apply_in_place(yc, filters);
             }
+        }
+        if let Some(shown) = shown.as_deref_mut() {
+            shown.chunk(out.start, &y[out]);
         }
         s0 += n;
     }
@@ -551,8 +581,13 @@ fn conv_backward(
     mut dx: Option<&mut [f32]>,
     adding: bool,
     upstream: Option<&dyn OutputGradient>,
+    mut shown: Option<&mut dyn ChunkObserver>,
 ) {
     let k = win.kh * win.kw * win.c;
+    assert!(
+        !(adding && shown.is_some()),
+        "an input gradient added to is shown whole by no one"
+    );
     let (cols, in_len) = (win.cols(), win.in_len());
     assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
     let out_len = filters * cols * batch;
@@ -658,7 +693,7 @@ fn conv_backward(
         // added to what `dx` holds: each product sums first and adds as it stores, as the
         // gradient written elsewhere and added in would.
         if let Some(dx) = dx.as_deref_mut() {
-            let (kt, dxc) = (&cache.kernel_t[..], &mut dx[inputs]);
+            let (kt, dxc) = (&cache.kernel_t[..], &mut dx[inputs.clone()]);
             if transposed {
                 input_gradient(win, filters, dzc, n, &mut cache.transposed, dxc, adding);
             } else if strided {
@@ -678,6 +713,9 @@ fn conv_backward(
                 } else {
                     col2im(win, dcols, n, dxc);
                 }
+            }
+            if let Some(shown) = shown.as_deref_mut() {
+                shown.chunk(inputs.start, dxc);
             }
         }
         s0 += n;
@@ -1026,7 +1064,7 @@ mod tests {
                     let mut y = vec![f32::NAN; z.len()];
                     fit_len(&mut cache.z, z.len());
                     gathered_forward(
-                        &win, filters, &kernel, &bias, &x, batch, &mut cache, &mut y, activation,
+                        &win, filters, &kernel, &bias, &x, batch, &mut cache, &mut y, activation, None,
                     );
                     for (a, e) in y.iter().zip(&expect) {
                         assert!(
@@ -1179,6 +1217,7 @@ mod tests {
                 &mut cache,
                 &mut y,
                 Activation::Linear,
+                None,
             );
             let (mut gk, mut gb) = (vec![f32::NAN; self.kernel.len()], vec![f32::NAN; filters]);
             let mut dz = dz(&y);
@@ -1197,6 +1236,7 @@ mod tests {
                 Some(&mut dx),
                 adding,
                 upstream,
+                None,
             );
             [gk, gb, dx].map(|v| v.iter().map(|f| f.to_bits()).collect())
         }
@@ -1291,6 +1331,64 @@ mod tests {
             }
         }
         assert!(chunked, "a chunk of several samples checked");
+    }
+
+    /// What the forward pass shows chunk by chunk is its output, and what the backward pass
+    /// shows is the input gradient it writes: every float once, in order, for every geometry.
+    #[test]
+    fn the_chunks_shown_are_the_tensors_stored() {
+        /// The chunks, laid end to end where they say they start.
+        #[derive(Default)]
+        struct Record(Vec<f32>);
+        impl ChunkObserver for Record {
+            fn chunk(&mut self, at: usize, values: &[f32]) {
+                assert_eq!(at, self.0.len(), "chunks in order, none skipped");
+                self.0.extend_from_slice(values);
+            }
+        }
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for win in windows() {
+            let case = Backward::new(win, 16, 5);
+            let (filters, batch) = (case.filters, case.batch);
+            let mut cache = Conv2DCache::default();
+            let mut y = vec![0.0; filters * win.cols() * batch];
+            let mut forward = Record::default();
+            let bias = vec![0.5; filters];
+            conv_forward(
+                &win,
+                filters,
+                &case.kernel,
+                &bias,
+                &case.x,
+                batch,
+                &mut cache,
+                &mut y,
+                Activation::Linear,
+                Some(&mut forward),
+            );
+            assert_eq!(bits(&forward.0), bits(&y), "{win:?} forward");
+            let (mut gk, mut gb) = (vec![0.0; case.kernel.len()], vec![0.0; filters]);
+            let mut dx = vec![f32::NAN; case.x.len()];
+            let mut backward = Record::default();
+            conv_backward(
+                &win,
+                filters,
+                &case.kernel,
+                &case.x,
+                batch,
+                &mut cache,
+                &y,
+                &mut case.dy(),
+                Activation::Linear,
+                &mut gk,
+                &mut gb,
+                Some(&mut dx),
+                false,
+                None,
+                Some(&mut backward),
+            );
+            assert_eq!(bits(&backward.0), bits(&dx), "{win:?} backward");
+        }
     }
 
     #[test]

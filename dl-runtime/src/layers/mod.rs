@@ -28,7 +28,7 @@ mod zero_padding;
 
 pub use crate::aligned::Param;
 pub use activation_layer::{ActivationCache, ActivationLayer};
-pub use batch_norm::{BatchNormCache, BatchNormInputGradient, BatchNormalization};
+pub use batch_norm::{BatchNormCache, BatchNormInputGradient, BatchNormalization, GradientRowSums, RowSums};
 pub use conv1d::{Conv1D, Conv1DCache};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
@@ -347,6 +347,15 @@ pub trait OutputGradient {
     /// Writes into `dy` the gradient of the chunk of output `y` that starts `at` floats into
     /// the batch (whole samples).
     fn chunk(&self, at: usize, y: &[f32], dy: &mut [f32]);
+}
+
+/// Reads a tensor a chunk of whole samples at a time as the layer writing it stores each chunk,
+/// while the chunk is in cache: a batch normalization taking the per-channel sums of its input
+/// as the convolution before it writes it, and those of its output's gradient as the layer
+/// reading it writes that, instead of reading either back whole.
+pub trait ChunkObserver {
+    /// Reads the chunk `values` that starts `at` floats into the batch.
+    fn chunk(&mut self, at: usize, values: &[f32]);
 }
 
 /// A layer that honours Keras's padding mask (`Embedding(mask_zero = true)` upstream): the

@@ -7,7 +7,7 @@
 use super::{Window, interior};
 use crate::activation::Activation;
 use crate::gemm::{Gathered, gathered_is_fast, gemm_gathered_add, gemm_gathered_bias, gemm_gathered_nt_add};
-use crate::layers::{fit_len, keeps_pre_activation};
+use crate::layers::{ChunkObserver, fit_len, keeps_pre_activation};
 
 use super::Conv2DCache;
 
@@ -34,6 +34,7 @@ pub(super) fn gathered_forward(
     cache: &mut Conv2DCache,
     y: &mut [f32],
     activation: Activation,
+    mut shown: Option<&mut dyn ChunkObserver>,
 ) {
     let (cols, in_len) = (win.cols(), win.in_len());
     let padded = padded_window(win);
@@ -61,12 +62,15 @@ pub(super) fn gathered_forward(
         if keep_z {
             let zc = &mut cache.z[out.clone()];
             gemm_gathered_bias(filters, kernel, b, bias, false, zc);
-            activation.apply(zc, &mut y[out], filters);
+            activation.apply(zc, &mut y[out.clone()], filters);
         } else {
             gemm_gathered_bias(filters, kernel, b, bias, relu, &mut y[out.clone()]);
             if activation == Activation::Relu6 {
-                activation.apply_in_place(&mut y[out], filters);
+                activation.apply_in_place(&mut y[out.clone()], filters);
             }
+        }
+        if let Some(shown) = shown.as_deref_mut() {
+            shown.chunk(out.start, &y[out]);
         }
     }
 }
