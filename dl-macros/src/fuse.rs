@@ -14,7 +14,10 @@
 //! chunk at a time (the tensor is never stored whole; each chunk is in cache for the products
 //! that read it). Where a convolution is the only reader of a normalization's output, it shows
 //! the normalization each chunk of the gradient it writes, for the sums of its backward pass.
-//! Every sum still runs over the rows in order, so the bits are those of the separate passes.
+//! Where an `Add` of two inputs is the only reader of a normalization, it normalizes that input
+//! as it sums it, and the normalization does not store its output. Every sum still runs over the
+//! rows in order and every value is computed by the same expression, so the bits are those of
+//! the separate passes.
 //!
 //! The embedded expansion folds more (see `embed::fold`); training cannot fold a normalization
 //! into the convolution before it, whose output the normalization's statistics are taken from.
@@ -38,6 +41,11 @@ pub struct Fusions {
     pub reads_normalized: Vec<Option<usize>>,
     /// For a normalization, the convolution reading its output alone.
     pub read_by: Vec<Option<usize>>,
+    /// For a normalization, the `Add` reading its output alone, which normalizes the input as
+    /// it sums it: the normalization's output is never stored.
+    pub added_by: Vec<Option<usize>>,
+    /// For an `Add`, the normalization whose output it normalizes as it sums.
+    pub adds_normalized: Vec<Option<usize>>,
 }
 
 pub fn fusions(net: &Network) -> Fusions {
@@ -50,6 +58,8 @@ pub fn fusions(net: &Network) -> Fusions {
         normalizes: vec![None; n],
         reads_normalized: vec![None; n],
         read_by: vec![None; n],
+        added_by: vec![None; n],
+        adds_normalized: vec![None; n],
     };
     for (b, layer) in net.layers.iter().enumerate() {
         // The last layer's activation is the loss's to fuse with.
@@ -96,6 +106,22 @@ pub fn fusions(net: &Network) -> Fusions {
         {
             f.reads_normalized[q] = Some(b);
             f.read_by[b] = Some(q);
+        }
+        // An `Add` of two inputs reading the normalization's output alone, and once.
+        if let Some(m) = net.only_reader(b)
+            && f.activation[b] == Activation::Linear
+            && net.layers[m].inputs.len() == 2
+            && net.layers[m]
+                .inputs
+                .iter()
+                .filter(|&&s| s == Source::Node(b))
+                .count()
+                == 1
+            && net.layers[m].kind.spec().sums_normalized_input()
+            && f.adds_normalized[m].is_none()
+        {
+            f.added_by[b] = Some(m);
+            f.adds_normalized[m] = Some(b);
         }
     }
     f
@@ -154,6 +180,9 @@ mod tests {
         let expect = |at: usize, of: usize| (0..f.read_by.len()).map(move |i| (i == at).then_some(of));
         assert!(f.read_by.iter().copied().eq(expect(1, 3)));
         assert!(f.reads_normalized.iter().copied().eq(expect(3, 1)));
+        // `Add` normalizes the input it alone reads as it sums.
+        assert!(f.added_by.iter().copied().eq(expect(4, 5)));
+        assert!(f.adds_normalized.iter().copied().eq(expect(5, 4)));
     }
 
     #[test]

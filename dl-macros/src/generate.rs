@@ -238,6 +238,14 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         let batch = batch_of(layer);
         let ins: Vec<TokenStream> = layer.inputs.iter().map(|&s| read(s)).collect();
         match &layer.kind {
+            // An `Add` normalizing one input, which the normalization left unstored.
+            Kind::Merge(_) if fused.adds_normalized[i].is_some() => {
+                let b = fused.adds_normalized[i].expect("checked");
+                let (fb, tb, ib) = (fields[b], &types[b], &idx[b]);
+                let x_b = read(net.layers[b].inputs[0]);
+                let other = &ins[usize::from(layer.inputs[0] == Source::Node(b))];
+                quote!(self.#f.forward_add_normalized(<#tb>::normalized(&self.#fb, &ws.#ib), #x_b, #other, batch, &mut ws.#ix, #a);)
+            }
             Kind::Merge(merge) => merge.forward_batch(k, layer, (f, ix, a), &ins),
             // The padding mask is the network's input: its token ids.
             _ if layer.masked => {
@@ -252,9 +260,14 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 let (tb, ib) = (&types[b], &idx[b]);
                 quote!(<#ty>::forward_batch_showing(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut <#tb>::row_sums(&mut ws.#ib));)
             }
-            _ if fused.normalizes[i].is_some() => {
+            _ if fused.normalizes[i].is_some() || fused.added_by[i].is_some() => {
                 let input = &ins[0];
-                quote!(<#ty>::forward(&self.#f, #input, #batch, &mut ws.#ix, #a, training, true);)
+                let summed = fused.normalizes[i].is_some();
+                if fused.added_by[i].is_some() {
+                    quote!(<#ty>::forward_statistics(&self.#f, #input, #batch, &mut ws.#ix, training, #summed);)
+                } else {
+                    quote!(<#ty>::forward(&self.#f, #input, #batch, &mut ws.#ix, #a, training, #summed);)
+                }
             }
             _ => {
                 let input = &ins[0];

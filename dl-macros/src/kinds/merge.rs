@@ -238,6 +238,11 @@ impl KindSpec for Merge {
         self.op == MergeOp::Add && activation == Activation::Relu
     }
 
+    /// `Merge::forward_add_normalized`: a residual block's `Add` of its last normalization.
+    fn sums_normalized_input(&self) -> bool {
+        self.op == MergeOp::Add
+    }
+
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
         let n = lit(layer.output.len());
         match self.op {

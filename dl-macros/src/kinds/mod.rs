@@ -116,6 +116,12 @@ pub trait KindSpec {
         false
     }
 
+    /// Whether the runtime layer, a merge of two inputs, can normalize one of them as it reads
+    /// it, so that a normalization it alone reads need not store its output (see `fuse`).
+    fn sums_normalized_input(&self) -> bool {
+        false
+    }
+
     /// The `*_initializer` and `*_regularizer` arguments given, by parameter tensor.
     fn param_options(&self) -> &[ParamOption] {
         &[]

@@ -269,8 +269,33 @@ impl<
         training: bool,
         summed: bool,
     ) {
+        self.forward_statistics(x, batch, buf, training, summed);
+        let len = N * C * batch;
+        let cache = &buf.extra;
+        normalize(
+            &x[..len],
+            &cache.mean,
+            &cache.inv_std,
+            self.gamma.as_slice(),
+            self.beta.as_slice(),
+            applies_relu(activation),
+            &mut buf.y,
+        );
+    }
+
+    /// The statistics of [`forward`](Self::forward), without the normalized output: `network!`
+    /// calls it where the normalization's only reader is an `Add`, which normalizes the input
+    /// as it sums it (see [`normalized`](Self::normalized)). The output buffer is sized all the
+    /// same, so that the workspace holds what `TRAINING_BYTES` says.
+    pub fn forward_statistics(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<BatchNormCache>,
+        training: bool,
+        summed: bool,
+    ) {
         let () = Self::CHECK;
-        let relu = applies_relu(activation);
         let len = N * C * batch;
         fit_len(&mut buf.y, len);
         fit_len(&mut buf.dy, len);
@@ -297,15 +322,17 @@ impl<
             cache.mean.copy_from_slice(self.moving_mean.as_slice());
             inverse_std(self.moving_variance.as_slice(), Self::EPSILON, &mut cache.inv_std);
         }
-        normalize(
-            x,
-            &cache.mean,
-            &cache.inv_std,
-            self.gamma.as_slice(),
-            self.beta.as_slice(),
-            relu,
-            &mut buf.y,
-        );
+    }
+
+    /// The normalization [`forward_statistics`](Self::forward_statistics) prepared, for the
+    /// layer reading the output to apply as it reads the input.
+    pub fn normalized<'a>(&'a self, buf: &'a Buffers<BatchNormCache>) -> Normalized<'a> {
+        Normalized(Statistics {
+            mean: &buf.extra.mean,
+            inv_std: &buf.extra.inv_std,
+            gamma: self.gamma.as_slice(),
+            beta: self.beta.as_slice(),
+        })
     }
 
     /// [`Layer::backward_batch`]; with `summed`, the sums of its first pass were taken by the
@@ -444,6 +471,55 @@ pub struct BatchNormInputGradient<'a> {
     batch_stats: bool,
     relu: bool,
     coefficients: &'a [f32],
+}
+
+/// A batch normalization's per-channel values, applied by the `Add` reading its output as it
+/// sums (see [`BatchNormalization::normalized`]).
+#[derive(Clone, Copy)]
+pub struct Normalized<'a>(Statistics<'a>);
+
+impl Normalized<'_> {
+    /// `y = normalized(x) + other`, then `max(y, 0)` when `relu`: the bits of the normalized
+    /// output stored and then added (the sum of two floats is the same either way round).
+    pub fn add(&self, x: &[f32], other: &[f32], relu: bool, y: &mut [f32]) {
+        add_normalized(x, other, &self.0, relu, y);
+    }
+}
+
+simd_fn! {
+    fn add_normalized(x: &[f32], other: &[f32], stats: &Statistics<'_>, relu: bool, y: &mut [f32]) {
+        let c = stats.mean.len();
+        with_flag!(relu, |RELU| for ((y_row, x_row), o_row) in y
+            .chunks_exact_mut(c)
+            .zip(x.chunks_exact(c))
+            .zip(other.chunks_exact(c))
+        {
+            add_normalized_row::<RELU>(y_row, x_row, o_row, stats);
+        })
+    }
+}
+
+#[inline(always)]
+fn add_normalized_row<const RELU: bool>(y: &mut [f32], x: &[f32], other: &[f32], stats: &Statistics<'_>) {
+    let Statistics {
+        mean,
+        inv_std,
+        gamma,
+        beta,
+    } = *stats;
+    for ((((((y, &x), &o), &m), &s), &g), &b) in y
+        .iter_mut()
+        .zip(x)
+        .zip(other)
+        .zip(mean)
+        .zip(inv_std)
+        .zip(gamma)
+        .zip(beta)
+    {
+        // `normalize_row`'s expression, then the sum.
+        let v = ((x - m) * s * g + b) + o;
+        *y = if RELU { v.max(0.0) } else { v };
+    }
 }
 
 /// The sums of the rows of a normalization's input, taken chunk by chunk (see
@@ -967,6 +1043,43 @@ mod tests {
             {
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(g), bits(w), "{name}, {c} channels × {rows}");
+            }
+        }
+    }
+
+    /// Normalizing as an `Add` sums gives the bits of the normalized output stored, then added
+    /// (and relu'd), whichever input of the `Add` it is.
+    #[test]
+    fn normalizing_as_an_add_sums_gives_the_stored_output_s_bits() {
+        for (c, rows) in [(3, 50), (8, 41), (16, 64), (64, 40)] {
+            let (x, other) = batch(c, rows);
+            let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
+            let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
+            let mut sums = vec![0.0; 2 * c];
+            let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
+            inverse_std(&variance, 1e-3, &mut inv_std);
+            let mut stored = vec![0.0; x.len()];
+            normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut stored);
+            let normalized = Normalized(Statistics {
+                mean: &mean,
+                inv_std: &inv_std,
+                gamma: &gamma,
+                beta: &beta,
+            });
+            for relu in [false, true] {
+                let mut fused = vec![f32::NAN; x.len()];
+                normalized.add(&x, &other, relu, &mut fused);
+                let expect: Vec<u32> = other
+                    .iter()
+                    .zip(&stored)
+                    .map(|(&o, &n)| {
+                        let v = o + n;
+                        (if relu { v.max(0.0) } else { v }).to_bits()
+                    })
+                    .collect();
+                let got: Vec<u32> = fused.iter().map(|f| f.to_bits()).collect();
+                assert_eq!(got, expect, "{c} × {rows}, relu {relu}");
             }
         }
     }

@@ -8,7 +8,7 @@
 //! single input, are the identity. The backward pass writes one input's gradient at a time, so
 //! the generated code can send it where that input's other consumers add theirs.
 
-use super::{Buffers, Layer, TrainingBytes, fit_len, output_and_gradient, with_flag};
+use super::{Buffers, Layer, Normalized, TrainingBytes, fit_len, output_and_gradient, with_flag};
 use crate::activation::{Activation, relu_slope};
 use crate::simd::simd_fn;
 
@@ -71,6 +71,25 @@ impl<const N: usize> Merge<N> {
                 }
             }
         }
+    }
+
+    /// [`forward_merge`](Self::forward_merge) of an `Add` of two inputs, one of them the output
+    /// of a batch normalization that left it unstored: `normalized` applied to that
+    /// normalization's input `x` as it is summed with the other input, `other`.
+    pub fn forward_add_normalized(
+        &self,
+        normalized: Normalized<'_>,
+        x: &[f32],
+        other: &[f32],
+        batch: usize,
+        buf: &mut Buffers<()>,
+        activation: Activation,
+    ) {
+        let len = N * batch;
+        fit_len(&mut buf.y, len);
+        fit_len(&mut buf.dy, len);
+        let relu = applies_relu(MergeOp::Add, activation);
+        normalized.add(&x[..len], &other[..len], relu, &mut buf.y);
     }
 
     /// Each input's gradient from `buf.dy`, through the relu

@@ -28,7 +28,9 @@ mod zero_padding;
 
 pub use crate::aligned::Param;
 pub use activation_layer::{ActivationCache, ActivationLayer};
-pub use batch_norm::{BatchNormCache, BatchNormInputGradient, BatchNormalization, GradientRowSums, RowSums};
+pub use batch_norm::{
+    BatchNormCache, BatchNormInputGradient, BatchNormalization, GradientRowSums, Normalized, RowSums,
+};
 pub use conv1d::{Conv1D, Conv1DCache};
 pub use conv2d::Conv2D;
 pub use dense::Dense;
