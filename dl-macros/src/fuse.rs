@@ -15,7 +15,8 @@
 //! that read it). Where a convolution is the only reader of a normalization's output, it shows
 //! the normalization each chunk of the gradient it writes, for the sums of its backward pass.
 //! Where an `Add` of two inputs is the only reader of a normalization, it normalizes that input
-//! as it sums it, and the normalization does not store its output. Every sum still runs over the
+//! as it sums it, and the normalization does not store its output; so does a convolution that
+//! alone reads one (computing a chunk of samples at a time, again in its backward pass). Every sum still runs over the
 //! rows in order and every value is computed by the same expression, so the bits are those of
 //! the separate passes.
 //!
@@ -41,6 +42,11 @@ pub struct Fusions {
     pub reads_normalized: Vec<Option<usize>>,
     /// For a normalization, the convolution reading its output alone.
     pub read_by: Vec<Option<usize>>,
+    /// For a normalization, the convolution reading its output alone that computes it as it
+    /// reads it: the normalization's output is never stored.
+    pub computes_for: Vec<Option<usize>>,
+    /// For a convolution, the normalization whose output it computes as it reads it.
+    pub computed_input: Vec<Option<usize>>,
     /// For a normalization, the `Add` reading its output alone, which normalizes the input as
     /// it sums it: the normalization's output is never stored.
     pub added_by: Vec<Option<usize>>,
@@ -58,6 +64,8 @@ pub fn fusions(net: &Network) -> Fusions {
         normalizes: vec![None; n],
         reads_normalized: vec![None; n],
         read_by: vec![None; n],
+        computes_for: vec![None; n],
+        computed_input: vec![None; n],
         added_by: vec![None; n],
         adds_normalized: vec![None; n],
     };
@@ -106,6 +114,11 @@ pub fn fusions(net: &Network) -> Fusions {
         {
             f.reads_normalized[q] = Some(b);
             f.read_by[b] = Some(q);
+            // A convolution keeping no pre-activations computes the normalized input it reads.
+            if matches!(f.activation[q], Activation::Linear | Activation::Relu) {
+                f.computes_for[b] = Some(q);
+                f.computed_input[q] = Some(b);
+            }
         }
         // An `Add` of two inputs reading the normalization's output alone, and once.
         if let Some(m) = net.only_reader(b)
@@ -180,6 +193,8 @@ mod tests {
         let expect = |at: usize, of: usize| (0..f.read_by.len()).map(move |i| (i == at).then_some(of));
         assert!(f.read_by.iter().copied().eq(expect(1, 3)));
         assert!(f.reads_normalized.iter().copied().eq(expect(3, 1)));
+        assert!(f.computes_for.iter().copied().eq(expect(1, 3)));
+        assert!(f.computed_input.iter().copied().eq(expect(3, 1)));
         // `Add` normalizes the input it alone reads as it sums.
         assert!(f.added_by.iter().copied().eq(expect(4, 5)));
         assert!(f.adds_normalized.iter().copied().eq(expect(5, 4)));

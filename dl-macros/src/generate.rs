@@ -254,16 +254,33 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
             }
             // A convolution shows its output, chunk by chunk, to the normalization reading it,
             // which sums the rows as they are stored.
-            _ if fused.normalized_by[i].is_some() => {
-                let input = &ins[0];
-                let b = fused.normalized_by[i].expect("checked");
-                let (tb, ib) = (&types[b], &idx[b]);
-                quote!(<#ty>::forward_batch_showing(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut <#tb>::row_sums(&mut ws.#ib));)
+            // A convolution reading a normalization's output as it computes it, or showing its
+            // own output to the normalization reading it, or both.
+            _ if fused.normalized_by[i].is_some() || fused.computed_input[i].is_some() => {
+                let input = match fused.computed_input[i] {
+                    Some(b) => {
+                        let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
+                        let x_b = read(net.layers[b].inputs[0]);
+                        quote!(#k::layers::Input::Computed(&<#tb>::output(&self.#fb, #x_b, &ws.#ib.extra, #ab)))
+                    }
+                    None => {
+                        let input = &ins[0];
+                        quote!(#k::layers::Input::Stored(#input))
+                    }
+                };
+                let shown = match fused.normalized_by[i] {
+                    Some(b) => {
+                        let (tb, ib) = (&types[b], &idx[b]);
+                        quote!(#k::__private::core::option::Option::Some(&mut <#tb>::row_sums(&mut ws.#ib)))
+                    }
+                    None => quote!(#k::__private::core::option::Option::None),
+                };
+                quote!(<#ty>::forward_batch_fused(&self.#f, #input, #batch, &mut ws.#ix, #a, #shown);)
             }
-            _ if fused.normalizes[i].is_some() || fused.added_by[i].is_some() => {
+            _ if fused.normalizes[i].is_some() || fused.added_by[i].is_some() || fused.computes_for[i].is_some() => {
                 let input = &ins[0];
                 let summed = fused.normalizes[i].is_some();
-                if fused.added_by[i].is_some() {
+                if fused.added_by[i].is_some() || fused.computes_for[i].is_some() {
                     quote!(<#ty>::forward_statistics(&self.#f, #input, #batch, &mut ws.#ix, training, #summed);)
                 } else {
                     quote!(<#ty>::forward(&self.#f, #input, #batch, &mut ws.#ix, #a, training, #summed);)
@@ -345,19 +362,34 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                     let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
                     some(quote!(&<#tb>::input_gradient(&self.#fb, &ws.#ib, #ab)))
                 });
-                let shown = fused.reads_normalized[i].map_or(none.clone(), |b| {
-                    let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
-                    let x_b = read(net.layers[b].inputs[0]);
-                    some(quote!(&mut <#tb>::gradient_row_sums(&self.#fb, #x_b, &mut ws.#ib.extra, #ab)))
-                });
                 let (dx, adding) = match dest(0) {
-                    None => (none, false),
+                    None => (none.clone(), false),
                     Some((p, adding)) => {
                         let (pi, len) = (&idx[p], lit(net.layers[p].output.len()));
                         (some(quote!(&mut ws.#pi.dy[..#len * batch])), adding)
                     }
                 };
-                backward.push(quote!(<#ty>::backward_batch_fused(&self.#f, #input, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, #adding, #upstream, #shown);));
+                // The normalization it reads, if any: its output computed again as the kernel
+                // gradient reads it (where it was left unstored), its sums shown the gradient.
+                let call = match fused.reads_normalized[i] {
+                    Some(b) => {
+                        let (fb, tb, ib, ab) = (fields[b], &types[b], &idx[b], &acts[b]);
+                        let x_b = read(net.layers[b].inputs[0]);
+                        let x = if fused.computed_input[i].is_some() {
+                            quote!(#k::layers::Input::Computed(&output))
+                        } else {
+                            quote!(#k::layers::Input::Stored(#input))
+                        };
+                        quote! {{
+                            let (output, mut sums) = <#tb>::output_and_gradient_row_sums(&self.#fb, #x_b, &mut ws.#ib.extra, #ab);
+                            <#ty>::backward_batch_fused(&self.#f, #x, #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, #adding, #upstream, #k::__private::core::option::Option::Some(&mut sums));
+                        }}
+                    }
+                    None => {
+                        quote!(<#ty>::backward_batch_fused(&self.#f, #k::layers::Input::Stored(#input), #batch, &mut ws.#ix, #a, &mut grads.#f, #dx, #adding, #upstream, #none);)
+                    }
+                };
+                backward.push(call);
             }
             _ => {
                 let input = &ins[0];

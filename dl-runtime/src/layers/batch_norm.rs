@@ -19,7 +19,7 @@ use nalgebra::SVector;
 use rand::Rng;
 
 use super::{
-    Buffers, ChunkObserver, Layer, OutputGradient, TrainingBytes, fit_len, output_and_gradient,
+    Buffers, ChunkObserver, InputChunks, Layer, OutputGradient, TrainingBytes, fit_len, output_and_gradient,
     with_channels, with_flag,
 };
 use crate::activation::{Activation, relu_slope};
@@ -337,7 +337,7 @@ impl<
 
     /// [`Layer::backward_batch`]; with `summed`, the sums of its first pass were taken by the
     /// layer reading the output as it wrote their gradient (see
-    /// [`gradient_row_sums`](Self::gradient_row_sums)).
+    /// [`output_and_gradient_row_sums`](Self::output_and_gradient_row_sums)).
     #[allow(clippy::too_many_arguments)]
     pub fn backward_batch_summed(
         &self,
@@ -409,16 +409,37 @@ impl<
         RowSums(&mut sums[..C])
     }
 
-    /// Takes the sums `∂L/∂beta` and `∂L/∂gamma` a chunk at a time, as the layer reading the
-    /// output writes its gradient (still in cache), for
+    /// The output [`forward_statistics`](Self::forward_statistics) left unstored, computed a
+    /// chunk at a time for the convolution alone reading it (see [`InputChunks`]); `x` is the
+    /// normalization's input.
+    pub fn output<'a>(
+        &'a self,
+        x: &'a [f32],
+        cache: &'a BatchNormCache,
+        activation: Activation,
+    ) -> NormalizedOutput<'a> {
+        NormalizedOutput {
+            x,
+            stats: Statistics {
+                mean: &cache.mean,
+                inv_std: &cache.inv_std,
+                gamma: self.gamma.as_slice(),
+                beta: self.beta.as_slice(),
+            },
+            relu: applies_relu(activation),
+        }
+    }
+
+    /// [`output`](Self::output), and the sums `∂L/∂beta` and `∂L/∂gamma` taken a chunk at a
+    /// time, as the convolution reading the output writes its gradient (still in cache), for
     /// [`backward_statistics`](Self::backward_statistics) with `summed`: that pass over the
     /// batch, in the same order, so the same bits. `x` is the normalization's input.
-    pub fn gradient_row_sums<'a>(
+    pub fn output_and_gradient_row_sums<'a>(
         &'a self,
         x: &'a [f32],
         cache: &'a mut BatchNormCache,
         activation: Activation,
-    ) -> GradientRowSums<'a> {
+    ) -> (NormalizedOutput<'a>, GradientRowSums<'a>) {
         let BatchNormCache {
             mean, inv_std, sums, ..
         } = cache;
@@ -426,17 +447,17 @@ impl<
             sums.resize(2 * C, 0.0);
         }
         sums.fill(0.0);
-        GradientRowSums {
-            x,
-            stats: Statistics {
-                mean,
-                inv_std,
-                gamma: self.gamma.as_slice(),
-                beta: self.beta.as_slice(),
-            },
-            relu: applies_relu(activation),
-            sums,
-        }
+        let stats = Statistics {
+            mean,
+            inv_std,
+            gamma: self.gamma.as_slice(),
+            beta: self.beta.as_slice(),
+        };
+        let relu = applies_relu(activation);
+        (
+            NormalizedOutput { x, stats, relu },
+            GradientRowSums { x, stats, relu, sums },
+        )
     }
 
     /// `∂L/∂x` after [`backward_statistics`](Self::backward_statistics), for any chunk of
@@ -522,6 +543,34 @@ fn add_normalized_row<const RELU: bool>(y: &mut [f32], x: &[f32], other: &[f32],
     }
 }
 
+/// A batch normalization's output, computed chunk by chunk (see [`BatchNormalization::output`]).
+#[derive(Clone, Copy)]
+pub struct NormalizedOutput<'a> {
+    x: &'a [f32],
+    stats: Statistics<'a>,
+    relu: bool,
+}
+
+impl InputChunks for NormalizedOutput<'_> {
+    fn fill(&self, at: usize, out: &mut [f32]) {
+        let Statistics {
+            mean,
+            inv_std,
+            gamma,
+            beta,
+        } = self.stats;
+        normalize(
+            &self.x[at..at + out.len()],
+            mean,
+            inv_std,
+            gamma,
+            beta,
+            self.relu,
+            out,
+        );
+    }
+}
+
 /// The sums of the rows of a normalization's input, taken chunk by chunk (see
 /// [`BatchNormalization::row_sums`]).
 pub struct RowSums<'a>(&'a mut [f64]);
@@ -540,7 +589,7 @@ simd_fn! {
 }
 
 /// `∂L/∂beta` and `∂L/∂gamma` of a normalization, taken chunk by chunk (see
-/// [`BatchNormalization::gradient_row_sums`]).
+/// [`BatchNormalization::output_and_gradient_row_sums`]).
 pub struct GradientRowSums<'a> {
     x: &'a [f32],
     stats: Statistics<'a>,

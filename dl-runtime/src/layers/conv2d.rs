@@ -18,8 +18,8 @@ use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
 use super::{
-    Buffers, ChunkObserver, Layer, OutputGradient, TrainingBytes, add_column_sums, add_gradient, bytes_of,
-    fit_len, keeps_pre_activation, output_and_gradient,
+    Buffers, ChunkObserver, Input, Layer, OutputGradient, TrainingBytes, add_column_sums, add_gradient,
+    bytes_of, fit_len, keeps_pre_activation, output_and_gradient,
 };
 use crate::activation::Activation;
 use crate::aligned::{AlignedVec, Param};
@@ -262,6 +262,9 @@ pub struct Conv2DCache {
     /// The input gradient of a chunk folded by col2im, where it is added to `dx` rather than
     /// written (the other paths add as they store).
     pub added: Vec<f32>,
+    /// A chunk of the input computed by the layer that left it unstored (see
+    /// [`Conv2D::forward_batch_fused`]).
+    pub input: Vec<f32>,
     /// A chunk of `∂L/∂z` handed over by the layer reading the output (see
     /// [`Conv2D::backward_batch_pulling`]).
     pub pulled: Vec<f32>,
@@ -334,7 +337,7 @@ impl<
         activation: Activation,
         _training: bool,
     ) {
-        self.forward(x, batch, buf, activation, None);
+        self.forward(Input::Stored(x), batch, buf, activation, None);
     }
 
     fn pre_activation<'a>(extra: &'a Conv2DCache, y: &'a [f32]) -> &'a [f32] {
@@ -352,7 +355,17 @@ impl<
         grads: &mut Self,
         dx: Option<&mut [f32]>,
     ) {
-        self.backward(x, batch, buf, activation, grads, dx, false, None, None);
+        self.backward(
+            Input::Stored(x),
+            batch,
+            buf,
+            activation,
+            grads,
+            dx,
+            false,
+            None,
+            None,
+        );
     }
 
     /// Every input-gradient product adds as it stores (col2im's through the cache).
@@ -366,7 +379,17 @@ impl<
         dx: &mut [f32],
         _scratch: &mut Vec<f32>,
     ) {
-        self.backward(x, batch, buf, activation, grads, Some(dx), true, None, None);
+        self.backward(
+            Input::Stored(x),
+            batch,
+            buf,
+            activation,
+            grads,
+            Some(dx),
+            true,
+            None,
+            None,
+        );
     }
 }
 
@@ -387,43 +410,83 @@ impl<
     const BIAS: bool,
 > Conv2D<H, W, C, F, KH, KW, SH, SW, OH, OW, PT, PL, K, BIAS>
 {
-    /// [`Layer::forward_batch`] showing each chunk of the output, as it is stored, to `shown`
-    /// (the batch normalization reading it takes its sums; see [`ChunkObserver`]).
-    pub fn forward_batch_showing(
+    /// [`Layer::forward_batch`] with the layers around it fused in: the input computed a chunk
+    /// at a time by the layer that left it unstored (`x`, a batch normalization's output), and
+    /// each chunk of the output shown, as it is stored, to the layer reading it (`shown`, a batch
+    /// normalization taking its sums; see [`ChunkObserver`]).
+    pub fn forward_batch_fused(
         &self,
-        x: &[f32],
-        batch: usize,
-        buf: &mut Buffers<Conv2DCache>,
-        activation: Activation,
-        shown: &mut dyn ChunkObserver,
-    ) {
-        self.forward(x, batch, buf, activation, Some(shown));
-    }
-
-    fn forward(
-        &self,
-        x: &[f32],
+        x: Input<'_>,
         batch: usize,
         buf: &mut Buffers<Conv2DCache>,
         activation: Activation,
         shown: Option<&mut dyn ChunkObserver>,
     ) {
+        self.forward(x, batch, buf, activation, shown);
+    }
+
+    fn forward(
+        &self,
+        x: Input<'_>,
+        batch: usize,
+        buf: &mut Buffers<Conv2DCache>,
+        activation: Activation,
+        mut shown: Option<&mut dyn ChunkObserver>,
+    ) {
         const { Self::CHECK };
         let out = Self::OUTPUTS * batch;
         fit_len(&mut buf.y, out);
         fit_len(&mut buf.dy, out);
-        conv_forward(
-            &Self::WINDOW,
-            F,
-            self.kernel.as_slice(),
-            self.bias.as_slice(),
-            x,
-            batch,
-            &mut buf.extra,
-            &mut buf.y,
-            activation,
-            shown,
+        let (kernel, bias) = (self.kernel.as_slice(), self.bias.as_slice());
+        let x = match x {
+            Input::Stored(x) => {
+                let (cache, y) = (&mut buf.extra, &mut buf.y[..]);
+                return conv_forward(
+                    &Self::WINDOW,
+                    F,
+                    kernel,
+                    bias,
+                    x,
+                    batch,
+                    cache,
+                    y,
+                    activation,
+                    shown,
+                );
+            }
+            Input::Computed(_) => x,
+        };
+        // A chunk of samples at a time, as the backward pass takes them: each chunk's input is
+        // computed into the cache, then convolved as a stored batch of its own.
+        assert!(
+            !keeps_pre_activation(activation),
+            "a computed input's convolution keeps no z"
         );
+        let (in_len, out_len) = (Self::INPUTS, Self::OUTPUTS);
+        let chunk = chunk_samples(K * OH * OW);
+        let mut input = core::mem::take(&mut buf.extra.input);
+        let mut s0 = 0;
+        while s0 < batch {
+            let n = chunk.min(batch - s0);
+            let xc = x.chunk(s0 * in_len..(s0 + n) * in_len, &mut input);
+            let out = s0 * out_len..(s0 + n) * out_len;
+            let mut shifted = shown.as_deref_mut().map(|inner| Shifted { inner, by: out.start });
+            let shown = shifted.as_mut().map(|s| s as &mut dyn ChunkObserver);
+            conv_forward(
+                &Self::WINDOW,
+                F,
+                kernel,
+                bias,
+                xc,
+                n,
+                &mut buf.extra,
+                &mut buf.y[out],
+                activation,
+                shown,
+            );
+            s0 += n;
+        }
+        buf.extra.input = input;
     }
 
     /// [`Layer::backward_batch`] (or, `adding`, [`Layer::backward_batch_adding`]) with the
@@ -435,7 +498,7 @@ impl<
     #[allow(clippy::too_many_arguments)]
     pub fn backward_batch_fused(
         &self,
-        x: &[f32],
+        x: Input<'_>,
         batch: usize,
         buf: &mut Buffers<Conv2DCache>,
         activation: Activation,
@@ -457,7 +520,7 @@ impl<
     #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
-        x: &[f32],
+        x: Input<'_>,
         batch: usize,
         buf: &mut Buffers<Conv2DCache>,
         activation: Activation,
@@ -486,6 +549,18 @@ impl<
             upstream,
             shown,
         );
+    }
+}
+
+/// A chunk's observer told where the chunk starts in the whole batch.
+struct Shifted<'a> {
+    inner: &'a mut dyn ChunkObserver,
+    by: usize,
+}
+
+impl ChunkObserver for Shifted<'_> {
+    fn chunk(&mut self, at: usize, values: &[f32]) {
+        self.inner.chunk(self.by + at, values);
     }
 }
 
@@ -570,7 +645,7 @@ fn conv_backward(
     win: &Window,
     filters: usize,
     kernel: &[f32],
-    x: &[f32],
+    x: Input<'_>,
     batch: usize,
     cache: &mut Conv2DCache,
     y: &[f32],
@@ -589,7 +664,9 @@ fn conv_backward(
         "an input gradient added to is shown whole by no one"
     );
     let (cols, in_len) = (win.cols(), win.in_len());
-    assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
+    if let Input::Stored(x) = x {
+        assert_eq!(x.len(), in_len * batch, "Conv2D input has the wrong length");
+    }
     let out_len = filters * cols * batch;
     let kept_z = cache.z.len() == out_len;
     assert!(
@@ -635,6 +712,7 @@ fn conv_backward(
     // A gradient handed over by the layer reading the output goes through a chunk's scratch,
     // taken out of the cache for the loop (the products borrow the cache).
     let mut pulled = core::mem::take(&mut cache.pulled);
+    let mut input = core::mem::take(&mut cache.input);
     if upstream.is_some() {
         fit_len(&mut pulled, filters * cols * chunk.min(batch));
     }
@@ -662,7 +740,7 @@ fn conv_backward(
 
         // ∂L/∂kernel += ∂L/∂z · patchesᵀ.
         let inputs = s0 * in_len..(s0 + n) * in_len;
-        let x_chunk = &x[inputs.clone()];
+        let x_chunk = x.chunk(inputs.clone(), &mut input);
         if gathered_gradient {
             // One sample's sum at a time: where a chunk holds several samples (small patches),
             // the im2col product summed their pixels together first, so the rounding differs.
@@ -721,6 +799,7 @@ fn conv_backward(
         s0 += n;
     }
     cache.pulled = pulled;
+    cache.input = input;
     if gathered_gradient {
         transpose(k, filters, &cache.kernel_gradient, grad_kernel);
     }
@@ -1225,7 +1304,7 @@ mod tests {
                 win,
                 filters,
                 &self.kernel,
-                &self.x,
+                Input::Stored(&self.x),
                 batch,
                 &mut cache,
                 &y,
@@ -1374,7 +1453,7 @@ mod tests {
                 &win,
                 filters,
                 &case.kernel,
-                &case.x,
+                Input::Stored(&case.x),
                 batch,
                 &mut cache,
                 &y,
@@ -1389,6 +1468,63 @@ mod tests {
             );
             assert_eq!(bits(&backward.0), bits(&dx), "{win:?} backward");
         }
+    }
+
+    /// A convolution reading an input computed chunk by chunk gives the bits of the same input
+    /// stored: its output, parameter gradients and input gradient, over chunks of several
+    /// samples and a last partial one.
+    #[test]
+    fn a_computed_input_gives_the_stored_input_s_bits() {
+        /// `x = 2·base − 1`, computed where asked.
+        struct Affine<'a>(&'a [f32]);
+        impl crate::layers::InputChunks for Affine<'_> {
+            fn fill(&self, at: usize, out: &mut [f32]) {
+                for (o, &b) in out.iter_mut().zip(&self.0[at..]) {
+                    *o = 2.0 * b - 1.0;
+                }
+            }
+        }
+        type Conv = Conv2D<6, 5, 16, 8, 3, 3, 1, 1, 6, 5, 1, 1, 144, true>;
+        let batch = 10;
+        assert!(
+            (2..batch).contains(&chunk_samples(144 * 30)),
+            "chunks of several samples"
+        );
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
+        let conv = Conv::new(&mut rng);
+        let base: Vec<f32> = (0..Conv::INPUTS * batch)
+            .map(|i| ((i * 37) % 29) as f32 * 0.07)
+            .collect();
+        let stored: Vec<f32> = base.iter().map(|&b| 2.0 * b - 1.0).collect();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let run = |x: Input<'_>| {
+            let mut buf = Buffers::<Conv2DCache>::default();
+            conv.forward_batch_fused(x, batch, &mut buf, Activation::Relu, None);
+            let y = bits(&buf.y);
+            buf.dy = (0..buf.y.len())
+                .map(|i| ((i * 13) % 23) as f32 * 0.25 - 2.5)
+                .collect();
+            let mut grads = Conv::zeros();
+            let mut dx = vec![f32::NAN; stored.len()];
+            conv.backward_batch_fused(
+                x,
+                batch,
+                &mut buf,
+                Activation::Relu,
+                &mut grads,
+                Some(&mut dx),
+                false,
+                None,
+                None,
+            );
+            [
+                y,
+                bits(grads.kernel.as_slice()),
+                bits(grads.bias.as_slice()),
+                bits(&dx),
+            ]
+        };
+        assert_eq!(run(Input::Computed(&Affine(&base))), run(Input::Stored(&stored)));
     }
 
     #[test]

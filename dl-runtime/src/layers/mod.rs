@@ -29,7 +29,8 @@ mod zero_padding;
 pub use crate::aligned::Param;
 pub use activation_layer::{ActivationCache, ActivationLayer};
 pub use batch_norm::{
-    BatchNormCache, BatchNormInputGradient, BatchNormalization, GradientRowSums, Normalized, RowSums,
+    BatchNormCache, BatchNormInputGradient, BatchNormalization, GradientRowSums, Normalized,
+    NormalizedOutput, RowSums,
 };
 pub use conv1d::{Conv1D, Conv1DCache};
 pub use conv2d::Conv2D;
@@ -358,6 +359,40 @@ pub trait OutputGradient {
 pub trait ChunkObserver {
     /// Reads the chunk `values` that starts `at` floats into the batch.
     fn chunk(&mut self, at: usize, values: &[f32]);
+}
+
+/// A layer's input computed a chunk of whole samples at a time, as the layer reads it, by the
+/// layer that left it unstored: a batch normalization's output, normalized (and relu'd) as the
+/// convolution alone reading it takes each chunk, so that the batch is never written whole.
+pub trait InputChunks {
+    /// Writes the input's values from `at` floats into the batch into `out`.
+    fn fill(&self, at: usize, out: &mut [f32]);
+}
+
+/// What a layer reads: a stored tensor, or one computed chunk by chunk (see [`InputChunks`]).
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    /// The tensor, stored whole.
+    Stored(&'a [f32]),
+    /// The tensor, computed a chunk at a time.
+    Computed(&'a dyn InputChunks),
+}
+
+impl<'a> Input<'a> {
+    /// The chunk `range` of the input: the stored slice, or the values computed into `scratch`.
+    pub fn chunk<'s>(self, range: core::ops::Range<usize>, scratch: &'s mut Vec<f32>) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        match self {
+            Input::Stored(x) => &x[range],
+            Input::Computed(c) => {
+                fit_len(scratch, range.len());
+                c.fill(range.start, scratch);
+                scratch
+            }
+        }
+    }
 }
 
 /// A layer that honours Keras's padding mask (`Embedding(mask_zero = true)` upstream): the
