@@ -470,7 +470,8 @@ fn kernel_gradient_3x3<const L: usize, const S: usize>(
 
 /// `∂L/∂x` of [`sample_backward`] for a 3×3 kernel, gathered: each input pixel sums the
 /// products of the outputs over it in the order the plain loops scatter them (outputs in pixel
-/// order, so window cells last to first), then is written once. Returns `true`.
+/// order, so window cells last to first), then is written once. Strides above 1, where most
+/// cells have no output over them, go to [`input_gradient_strided_3x3`]. Returns `true`.
 #[inline(always)]
 fn input_gradient_3x3<const L: usize, const S: usize>(
     win: &Window,
@@ -478,6 +479,9 @@ fn input_gradient_3x3<const L: usize, const S: usize>(
     dz: &[f32],
     dx: &mut [f32],
 ) -> bool {
+    if S > 1 {
+        return input_gradient_strided_3x3::<L, S>(win, kernel, dz, dx);
+    }
     let c = win.c;
     for off in (0..c).step_by(L) {
         let taps: [[f32; L]; 9] = core::array::from_fn(|t| lanes(kernel, t * c + off));
@@ -491,6 +495,51 @@ fn input_gradient_3x3<const L: usize, const S: usize>(
             }
             dx[i..i + L].copy_from_slice(&acc);
         });
+    }
+    true
+}
+
+/// `∂L/∂x` of [`sample_backward`] for a 3×3 kernel with strides `S > 1`, row by row: a row of
+/// `dx` is zeroed, then each window cell over it, last to first (the order in which the plain
+/// loops' outputs reach an input), adds its products along the row, `S` inputs apart. Every
+/// input gets the plain loops' sum in their order without the per-pixel search for the outputs
+/// over it that gathering would need where strides leave gaps. Returns `true`.
+#[inline(always)]
+fn input_gradient_strided_3x3<const L: usize, const S: usize>(
+    win: &Window,
+    kernel: &[f32],
+    dz: &[f32],
+    dx: &mut [f32],
+) -> bool {
+    let c = win.c;
+    for off in (0..c).step_by(L) {
+        let taps: [[f32; L]; 9] = core::array::from_fn(|t| lanes(kernel, t * c + off));
+        for iy in 0..win.h {
+            let row = iy * win.w;
+            for ix in 0..win.w {
+                dx[(row + ix) * c + off..][..L].fill(0.0);
+            }
+            for (ky, oy) in outputs_over::<S>(iy, win.pt, win.oh)
+                .into_iter()
+                .enumerate()
+                .rev()
+            {
+                let Some(oy) = oy else { continue };
+                for kx in (0..3).rev() {
+                    let k = &taps[ky * 3 + kx];
+                    // Outputs `ox` whose cell `kx` lies on an input: `0 <= ox·S + kx - pl < w`.
+                    let first = win.pl.saturating_sub(kx).div_ceil(S);
+                    let end = ((win.w + win.pl).saturating_sub(kx).div_ceil(S)).min(win.ow);
+                    for ox in first..end {
+                        let d = lanes::<L>(dz, (oy * win.ow + ox) * c + off);
+                        let at = (row + ox * S + kx - win.pl) * c + off;
+                        for ((a, &k), &d) in dx[at..at + L].iter_mut().zip(k).zip(&d) {
+                            *a += k * d;
+                        }
+                    }
+                }
+            }
+        }
     }
     true
 }
@@ -1129,7 +1178,7 @@ mod tests {
     fn three_by_three_slices_match_the_plain_loops_bit_for_bit() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut checked = 0;
-        for (h, w) in [(7, 6), (6, 5), (3, 3)] {
+        for (h, w) in [(7, 6), (6, 5), (3, 3), (5, 13), (12, 9)] {
             for s in [1, 2] {
                 for same in [false, true] {
                     for c in [8, 16, 17, 64] {
@@ -1219,6 +1268,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 3 * 2 * 2 * 4 * 2);
+        assert_eq!(checked, 5 * 2 * 2 * 4 * 2);
     }
 }
