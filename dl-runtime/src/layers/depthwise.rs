@@ -12,6 +12,13 @@
 //! the pixel's `C·M` outputs, channels innermost. The backward pass walks the same cells once,
 //! accumulating the kernel gradient and the input gradient in the same contiguous runs.
 //!
+//! The common case, a 3×3 kernel with strides 1 or 2, multiplier 1 and a channel count that is
+//! a multiple of 8, takes other loops: channel slice by channel slice, the slice's nine taps or
+//! nine kernel-gradient sums held as locals over the whole image, and the input gradient
+//! gathered per input pixel (stride 1) or added row by row (stride 2) instead of scattered.
+//! They add the same terms in the same order as the plain loops, so the bits are the same; a
+//! test holds them to that.
+//!
 //! `SeparableConv2D` is a depthwise convolution without bias followed by a pointwise (1×1)
 //! convolution with bias: the depthwise output, kept for the backward pass, is the right operand
 //! of one matrix product over the batch.
