@@ -252,8 +252,6 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
                 let input = &ins[0];
                 quote!(<#ty as #k::layers::MaskedLayer>::forward_masked(&self.#f, #input, #batch, &mut ws.#ix, #a, training, x);)
             }
-            // A convolution shows its output, chunk by chunk, to the normalization reading it,
-            // which sums the rows as they are stored.
             // A convolution reading a normalization's output as it computes it, or showing its
             // own output to the normalization reading it, or both.
             _ if fused.normalized_by[i].is_some() || fused.computed_input[i].is_some() => {

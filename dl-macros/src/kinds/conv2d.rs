@@ -128,7 +128,7 @@ impl KindSpec for Conv2D {
         true
     }
 
-    /// `Conv2D::forward_batch_showing` and `backward_batch_fused`: its passes work a chunk of
+    /// `Conv2D::forward_batch_fused` and `backward_batch_fused`: its passes work a chunk of
     /// samples at a time.
     fn fuses_with_normalization(&self) -> bool {
         true

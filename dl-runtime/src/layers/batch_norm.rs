@@ -284,9 +284,10 @@ impl<
     }
 
     /// The statistics of [`forward`](Self::forward), without the normalized output: `network!`
-    /// calls it where the normalization's only reader is an `Add`, which normalizes the input
-    /// as it sums it (see [`normalized`](Self::normalized)). The output buffer is sized all the
-    /// same, so that the workspace holds what `TRAINING_BYTES` says.
+    /// calls it where the normalization's only reader computes the output as it reads it, an
+    /// `Add` as it sums (see [`normalized`](Self::normalized)) or a `Conv2D` a chunk at a time
+    /// (see [`output`](Self::output)). The output buffer is sized all the same, so that the
+    /// workspace holds what `TRAINING_BYTES` says.
     pub fn forward_statistics(
         &self,
         x: &[f32],

@@ -266,7 +266,7 @@ pub struct Conv2DCache {
     /// [`Conv2D::forward_batch_fused`]).
     pub input: Vec<f32>,
     /// A chunk of `∂L/∂z` handed over by the layer reading the output (see
-    /// [`Conv2D::backward_batch_pulling`]).
+    /// [`Conv2D::backward_batch_fused`]).
     pub pulled: Vec<f32>,
 }
 
