@@ -163,6 +163,18 @@ pub struct Gathered<'a> {
     pub stride: usize,
 }
 
+impl Gathered<'_> {
+    /// Whether every column's runs lie inside `data`, as the products' kernels read them.
+    fn columns_fit(&self) -> bool {
+        let reach = if self.runs == 0 || self.len == 0 {
+            0
+        } else {
+            (self.runs - 1) * self.stride + self.len
+        };
+        self.offsets.iter().all(|&o| o + reach <= self.data.len())
+    }
+}
+
 /// Whether [`gemm_gathered_bias`] has a fast kernel on this CPU (AVX-512F); elsewhere it runs
 /// a plain loop, and a caller is better off materialising the matrix.
 pub fn gathered_is_fast() -> bool {
@@ -198,13 +210,8 @@ pub fn gemm_gathered_add(m: usize, a: &[f32], b: Gathered<'_>, c: &mut [f32]) {
 
 fn gathered_product(m: usize, a: &[f32], b: Gathered<'_>, init: Init<'_>, relu: bool, c: &mut [f32]) {
     let (k, n) = (b.runs * b.len, b.offsets.len());
-    let reach = if b.runs == 0 || b.len == 0 {
-        0
-    } else {
-        (b.runs - 1) * b.stride + b.len
-    };
     assert!(
-        a.len() >= m * k && c.len() >= m * n && b.offsets.iter().all(|&o| o + reach <= b.data.len()),
+        a.len() >= m * k && c.len() >= m * n && b.columns_fit(),
         "gemm buffer too short"
     );
     let c = &mut c[..m * n];
@@ -235,13 +242,8 @@ fn gathered_product(m: usize, a: &[f32], b: Gathered<'_>, init: Init<'_>, relu: 
 /// If a buffer is shorter than its shape requires, or a column reaches past `a.data`.
 pub fn gemm_gathered_nt_add(a: Gathered<'_>, n: usize, b: &[f32], c: &mut [f32]) {
     let (k, p) = (a.runs * a.len, a.offsets.len());
-    let reach = if a.runs == 0 || a.len == 0 {
-        0
-    } else {
-        (a.runs - 1) * a.stride + a.len
-    };
     assert!(
-        b.len() >= n * p && c.len() >= k * n && a.offsets.iter().all(|&o| o + reach <= a.data.len()),
+        b.len() >= n * p && c.len() >= k * n && a.columns_fit(),
         "gemm buffer too short"
     );
     let c = &mut c[..k * n];
