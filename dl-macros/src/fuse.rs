@@ -6,7 +6,7 @@
 //! absorbing layer's output and send their gradients to it, and the absorbing layer masks them
 //! in its backward pass. Its name, summary line and (empty) parameters stay as declared.
 //!
-//! A `BatchNormalization` and a `Conv2D` next to each other share passes
+//! A `BatchNormalization` and a `Conv2D` or `DepthwiseConv2D` next to each other share passes
 //! (`KindSpec::normalizes_by_chunks`, `fuses_with_normalization`). Where the normalization is
 //! the only reader of a linear convolution, the convolution shows it each chunk of samples of
 //! its output as it stores it (the normalization sums the rows while they are in cache instead of
@@ -198,6 +198,36 @@ mod tests {
         // `Add` normalizes the input it alone reads as it sums.
         assert!(f.added_by.iter().copied().eq(expect(4, 5)));
         assert!(f.adds_normalized.iter().copied().eq(expect(5, 4)));
+    }
+
+    #[test]
+    fn a_depthwise_convolution_shares_passes_with_the_normalizations_on_both_sides() {
+        // A MobileNet block: the depthwise convolution reads one normalization alone and is
+        // read by another alone; a separable convolution shares nothing.
+        let f = fusions_of(quote!(struct N {
+            input: [6, 6, 2],
+            Conv2D(8, (3, 3), padding = same, use_bias = false),
+            BatchNormalization(),
+            Activation(relu),
+            DepthwiseConv2D((3, 3), padding = same, use_bias = false),
+            BatchNormalization(),
+            Activation(relu),
+            SeparableConv2D(8, (3, 3), padding = same),
+            BatchNormalization(),
+            Activation(relu),
+            Flatten,
+            Dense(3),
+        }));
+        let expect = |at: usize, of: usize| (0..f.read_by.len()).map(move |i| (i == at).then_some(of));
+        assert!(f.reads_normalized.iter().copied().eq(expect(3, 1)));
+        assert!(f.computed_input.iter().copied().eq(expect(3, 1)));
+        assert!(f.normalized_by.iter().copied().eq((0..11).map(|i| match i {
+            0 => Some(1),
+            3 => Some(4),
+            _ => None,
+        })));
+        assert!(f.read_by.iter().copied().eq(expect(1, 3)));
+        assert!(f.computes_for.iter().copied().eq(expect(1, 3)));
     }
 
     #[test]

@@ -211,6 +211,18 @@ impl KindSpec for Depthwise {
         self.activation
     }
 
+    /// `DepthwiseConv2D::backward_batch_adding` adds each sample's input gradient as it is
+    /// taken.
+    fn adds_input_gradient_in_place(&self) -> bool {
+        self.filters.is_none()
+    }
+
+    /// `DepthwiseConv2D::forward_batch_fused` and `backward_batch_fused`: its passes work a
+    /// sample at a time.
+    fn fuses_with_normalization(&self) -> bool {
+        self.filters.is_none()
+    }
+
     fn runtime_type(&self, k: &TokenStream, layer: &Layer, _index: usize) -> TokenStream {
         let (h, w, c) = image_dims(layer.input);
         let Shape::Image(oh, ow, _) = layer.output else {

@@ -27,7 +27,10 @@ use nalgebra::{SMatrix, SVector};
 use rand::Rng;
 
 use super::conv2d::{Window, span, window_fits};
-use super::{Buffers, Layer, TrainingBytes, bytes_of, fit_len, keeps_pre_activation, output_and_gradient};
+use super::{
+    Buffers, ChunkObserver, Input, Layer, OutputGradient, TrainingBytes, add_gradient, bytes_of, fit_len,
+    keeps_pre_activation, output_and_gradient,
+};
 use crate::activation::Activation;
 use crate::aligned::Param;
 use crate::gemm::{Op, gemm, gemm_bias};
@@ -68,6 +71,14 @@ pub struct DepthwiseConv2D<
 pub struct DepthwiseCache {
     /// Pre-activations, `CM × OH·OW·batch`; left empty for `linear` and `relu`.
     pub z: Vec<f32>,
+    /// A sample of the input computed by the layer that left it unstored (see
+    /// [`DepthwiseConv2D::forward_batch_fused`]).
+    pub input: Vec<f32>,
+    /// A sample of `∂L/∂z` handed over by the layer reading the output (see
+    /// [`DepthwiseConv2D::backward_batch_fused`]).
+    pub pulled: Vec<f32>,
+    /// A sample's input gradient, where it is added to `dx` rather than written.
+    pub added: Vec<f32>,
 }
 
 /// Calls `$f::<C>` with `C` the image's channel count where that is a common one and the
@@ -558,30 +569,6 @@ fn input_gradient_strided_3x3<const L: usize, const S: usize>(
     true
 }
 
-/// `buf.y` (and `z` when kept) from pre-activations written by `write` into the buffer it is
-/// given: the activation applied as Conv2D applies it.
-fn activate(
-    z: &mut Vec<f32>,
-    y: &mut [f32],
-    activation: Activation,
-    features: usize,
-    write: impl FnOnce(&mut [f32]),
-) {
-    if keeps_pre_activation(activation) {
-        fit_len(z, y.len());
-        write(z);
-        activation.apply(z, y, features);
-    } else {
-        z.clear();
-        write(y);
-        if activation == Activation::Relu {
-            for v in y.iter_mut() {
-                *v = v.max(0.0);
-            }
-        }
-    }
-}
-
 /// Turns `dy` into `∂L/∂z` in place, reading the kept `z` or `y`.
 fn deactivate(z: &[f32], y: &[f32], dy: &mut [f32], activation: Activation, features: usize, kind: &str) {
     let kept = z.len() == y.len();
@@ -770,24 +757,7 @@ impl<
         activation: Activation,
         _training: bool,
     ) {
-        const { Self::CHECK };
-        assert_eq!(
-            x.len(),
-            Self::INPUTS * batch,
-            "DepthwiseConv2D input has the wrong length"
-        );
-        let out = Self::OUTPUTS * batch;
-        fit_len(&mut buf.y, out);
-        fit_len(&mut buf.dy, out);
-        let (kernel, bias) = (self.kernel.as_slice(), self.bias.as_slice());
-        activate(&mut buf.extra.z, &mut buf.y, activation, CM, |z| {
-            for (xs, zs) in x
-                .chunks_exact(Self::INPUTS)
-                .zip(z.chunks_exact_mut(Self::OUTPUTS))
-            {
-                depthwise_sample(&Self::WINDOW, M, kernel, BIAS.then_some(bias), xs, zs);
-            }
-        });
+        self.forward_batch_fused(Input::Stored(x), batch, buf, activation, None);
     }
 
     fn pre_activation<'a>(extra: &'a DepthwiseCache, y: &'a [f32]) -> &'a [f32] {
@@ -801,38 +771,207 @@ impl<
         buf: &mut Buffers<DepthwiseCache>,
         activation: Activation,
         grads: &mut Self,
-        mut dx: Option<&mut [f32]>,
+        dx: Option<&mut [f32]>,
+    ) {
+        self.backward_batch_fused(
+            Input::Stored(x),
+            batch,
+            buf,
+            activation,
+            grads,
+            dx,
+            false,
+            None,
+            None,
+        );
+    }
+
+    /// Adds each sample's input gradient as it is taken (see [`DepthwiseCache::added`]).
+    fn backward_batch_adding(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<DepthwiseCache>,
+        activation: Activation,
+        grads: &mut Self,
+        dx: &mut [f32],
+        _scratch: &mut Vec<f32>,
+    ) {
+        self.backward_batch_fused(
+            Input::Stored(x),
+            batch,
+            buf,
+            activation,
+            grads,
+            Some(dx),
+            true,
+            None,
+            None,
+        );
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const M: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const OH: usize,
+    const OW: usize,
+    const PT: usize,
+    const PL: usize,
+    const K: usize,
+    const CM: usize,
+    const BIAS: bool,
+> DepthwiseConv2D<H, W, C, M, KH, KW, SH, SW, OH, OW, PT, PL, K, CM, BIAS>
+{
+    /// [`Layer::forward_batch`] with the layers around it fused in, a sample at a time (the
+    /// kernels' own unit): the input computed sample by sample by the layer that left it
+    /// unstored (`x`, a batch normalization's output), and each sample's output shown, as it is
+    /// stored, to the layer reading it (`shown`, a batch normalization taking its sums; see
+    /// [`ChunkObserver`]).
+    pub fn forward_batch_fused(
+        &self,
+        x: Input<'_>,
+        batch: usize,
+        buf: &mut Buffers<DepthwiseCache>,
+        activation: Activation,
+        mut shown: Option<&mut dyn ChunkObserver>,
     ) {
         const { Self::CHECK };
         let (inputs, outputs) = (Self::INPUTS, Self::OUTPUTS);
-        assert_eq!(
-            x.len(),
-            inputs * batch,
-            "DepthwiseConv2D input has the wrong length"
-        );
-        deactivate(
-            &buf.extra.z,
-            &buf.y,
-            &mut buf.dy,
-            activation,
-            CM,
-            "DepthwiseConv2D",
-        );
+        if let Input::Stored(x) = x {
+            assert_eq!(
+                x.len(),
+                inputs * batch,
+                "DepthwiseConv2D input has the wrong length"
+            );
+        }
+        fit_len(&mut buf.y, outputs * batch);
+        fit_len(&mut buf.dy, outputs * batch);
+        let keep = keeps_pre_activation(activation);
+        let cache = &mut buf.extra;
+        if keep {
+            fit_len(&mut cache.z, outputs * batch);
+        } else {
+            cache.z.clear();
+        }
+        let mut input = core::mem::take(&mut cache.input);
+        let (kernel, bias) = (self.kernel.as_slice(), self.bias.as_slice());
+        for s in 0..batch {
+            let xs = x.chunk(s * inputs..(s + 1) * inputs, &mut input);
+            let at = s * outputs;
+            let ys = &mut buf.y[at..at + outputs];
+            // The activation applied sample by sample, as `activate` applies it to the batch.
+            if keep {
+                let zs = &mut cache.z[at..at + outputs];
+                depthwise_sample(&Self::WINDOW, M, kernel, BIAS.then_some(bias), xs, zs);
+                activation.apply(zs, ys, CM);
+            } else {
+                depthwise_sample(&Self::WINDOW, M, kernel, BIAS.then_some(bias), xs, ys);
+                if activation == Activation::Relu {
+                    for v in ys.iter_mut() {
+                        *v = v.max(0.0);
+                    }
+                }
+            }
+            if let Some(shown) = shown.as_deref_mut() {
+                shown.chunk(at, ys);
+            }
+        }
+        cache.input = input;
+    }
+
+    /// [`Layer::backward_batch`] with the layers around it fused in, a sample at a time: the
+    /// input computed again where it was left unstored, `∂L/∂z` taken sample by sample from the
+    /// layer reading the output (`upstream`, a batch normalization's input gradient; see
+    /// [`OutputGradient`]) instead of from `buf.dy`, `∂L/∂x` added to `dx` when `adding`, and
+    /// each sample of it shown to the layer that wrote the input (`shown`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_batch_fused(
+        &self,
+        x: Input<'_>,
+        batch: usize,
+        buf: &mut Buffers<DepthwiseCache>,
+        activation: Activation,
+        grads: &mut Self,
+        mut dx: Option<&mut [f32]>,
+        adding: bool,
+        upstream: Option<&dyn OutputGradient>,
+        mut shown: Option<&mut dyn ChunkObserver>,
+    ) {
+        const { Self::CHECK };
+        let (inputs, outputs) = (Self::INPUTS, Self::OUTPUTS);
+        if let Input::Stored(x) = x {
+            assert_eq!(
+                x.len(),
+                inputs * batch,
+                "DepthwiseConv2D input has the wrong length"
+            );
+        }
+        match upstream {
+            None => deactivate(
+                &buf.extra.z,
+                &buf.y,
+                &mut buf.dy,
+                activation,
+                CM,
+                "DepthwiseConv2D",
+            ),
+            Some(_) => assert!(
+                activation == Activation::Linear && buf.y.len() == outputs * batch,
+                "a pulled gradient is of z, after the forward pass of the same batch"
+            ),
+        }
         let (gk, gb) = (grads.kernel.as_mut_slice(), grads.bias.as_mut_slice());
         gk.fill(0.0);
         gb.fill(0.0);
-        for (s, (xs, dz)) in x
-            .chunks_exact(inputs)
-            .zip(buf.dy.chunks_exact(outputs))
-            .enumerate()
-        {
-            let dxs = dx.as_deref_mut().map(|dx| &mut dx[s * inputs..(s + 1) * inputs]);
+        let cache = &mut buf.extra;
+        let (mut input, mut pulled, mut added) = (
+            core::mem::take(&mut cache.input),
+            core::mem::take(&mut cache.pulled),
+            core::mem::take(&mut cache.added),
+        );
+        if upstream.is_some() {
+            fit_len(&mut pulled, outputs);
+        }
+        if adding {
+            fit_len(&mut added, inputs);
+        }
+        for s in 0..batch {
+            let xs = x.chunk(s * inputs..(s + 1) * inputs, &mut input);
+            let out = s * outputs..(s + 1) * outputs;
+            let dz = match upstream {
+                Some(upstream) => {
+                    upstream.chunk(out.start, &buf.y[out], &mut pulled);
+                    &pulled[..]
+                }
+                None => &buf.dy[out],
+            };
+            let mut dxs = dx.as_deref_mut().map(|dx| &mut dx[s * inputs..(s + 1) * inputs]);
+            let into = match dxs.as_deref_mut() {
+                Some(_) if adding => Some(&mut added[..]),
+                other => other,
+            };
             let grads = Grads {
                 kernel: &mut *gk,
                 bias: BIAS.then_some(&mut *gb),
             };
-            depthwise_sample_backward(&Self::WINDOW, M, self.kernel.as_slice(), xs, dz, grads, dxs);
+            depthwise_sample_backward(&Self::WINDOW, M, self.kernel.as_slice(), xs, dz, grads, into);
+            if let Some(dxs) = dxs {
+                if adding {
+                    add_gradient(dxs, &added);
+                }
+                if let Some(shown) = shown.as_deref_mut() {
+                    shown.chunk(s * inputs, dxs);
+                }
+            }
         }
+        (cache.input, cache.pulled, cache.added) = (input, pulled, added);
     }
 }
 
@@ -1283,5 +1422,113 @@ mod tests {
             }
         }
         assert_eq!(checked, 5 * 2 * 2 * 5 * 2);
+    }
+
+    /// A depthwise convolution's passes with the layers around it fused in give the bits of
+    /// the plain passes: the input computed sample by sample, the output and the input gradient
+    /// shown sample by sample (every float once, in order), `∂L/∂z` handed over sample by
+    /// sample, and the input gradient added to another reader's; for the 3×3 slice kernels at
+    /// strides 1 and 2 and the plain loops with a multiplier.
+    #[test]
+    fn fused_passes_give_the_plain_passes_bits() {
+        /// `x = 2·base − 1`, computed where asked.
+        struct Affine<'a>(&'a [f32]);
+        impl crate::layers::InputChunks for Affine<'_> {
+            fn fill(&self, at: usize, out: &mut [f32]) {
+                for (o, &b) in out.iter_mut().zip(&self.0[at..]) {
+                    *o = 2.0 * b - 1.0;
+                }
+            }
+        }
+        /// `dz = g · y + 0.5`: depends on the sample's place and on the output it is given.
+        struct Scaled(Vec<f32>);
+        impl OutputGradient for Scaled {
+            fn chunk(&self, at: usize, y: &[f32], dz: &mut [f32]) {
+                for ((d, &g), &y) in dz.iter_mut().zip(&self.0[at..at + y.len()]).zip(y) {
+                    *d = g * y + 0.5;
+                }
+            }
+        }
+        /// The chunks, laid end to end where they say they start.
+        #[derive(Default)]
+        struct Record(Vec<f32>);
+        impl ChunkObserver for Record {
+            fn chunk(&mut self, at: usize, values: &[f32]) {
+                assert_eq!(at, self.0.len(), "chunks in order, none skipped");
+                self.0.extend_from_slice(values);
+            }
+        }
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        macro_rules! check {
+            ($($ty:ty),* $(,)?) => {$({
+                type Dw = $ty;
+                let batch = 3;
+                let mut rng = ChaCha8Rng::seed_from_u64(11);
+                let mut dw = Dw::new(&mut rng);
+                dw.bias.as_mut_slice().copy_from_slice(&random(&mut rng, Dw::zeros().bias.len()));
+                let base = random(&mut rng, Dw::INPUTS * batch);
+                let stored: Vec<f32> = base.iter().map(|&b| 2.0 * b - 1.0).collect();
+                let g = random(&mut rng, Dw::OUTPUTS * batch);
+                let other = random(&mut rng, Dw::INPUTS * batch);
+                let upstream = Scaled(g.clone());
+                for activation in [Activation::Linear, Activation::Relu] {
+                    // The plain passes, `∂L/∂y` stored whole.
+                    let mut buf = Buffers::<DepthwiseCache>::default();
+                    dw.forward_batch(&stored, batch, &mut buf, activation, true);
+                    let y = buf.y.clone();
+                    if activation == Activation::Linear {
+                        upstream.chunk(0, &y, &mut buf.dy);
+                    } else {
+                        buf.dy.copy_from_slice(&g);
+                    }
+                    let mut grads = Dw::zeros();
+                    let mut dx = vec![f32::NAN; stored.len()];
+                    dw.backward_batch(&stored, batch, &mut buf, activation, &mut grads, Some(&mut dx));
+                    let sum: Vec<f32> = other.iter().zip(&dx).map(|(o, d)| o + d).collect();
+                    for adding in [false, true] {
+                        let mut fused = Buffers::<DepthwiseCache>::default();
+                        let computed = Affine(&base);
+                        let mut shown = Record::default();
+                        dw.forward_batch_fused(Input::Computed(&computed), batch, &mut fused, activation, Some(&mut shown));
+                        assert_eq!(bits(&fused.y), bits(&y), "{} forward", stringify!($ty));
+                        assert_eq!(bits(&shown.0), bits(&y), "{} output shown", stringify!($ty));
+                        // A relu'd output's gradient is stored; a linear one's handed over.
+                        let pulled = (activation == Activation::Linear).then_some(&upstream as &dyn OutputGradient);
+                        if pulled.is_some() {
+                            fused.dy.fill(f32::NAN);
+                        } else {
+                            fused.dy.copy_from_slice(&g);
+                        }
+                        let mut fused_grads = Dw::zeros();
+                        let mut fused_dx = if adding { other.clone() } else { vec![f32::NAN; stored.len()] };
+                        let mut shown = Record::default();
+                        dw.backward_batch_fused(
+                            Input::Computed(&computed),
+                            batch,
+                            &mut fused,
+                            activation,
+                            &mut fused_grads,
+                            Some(&mut fused_dx),
+                            adding,
+                            pulled,
+                            Some(&mut shown),
+                        );
+                        let case = format!("{} {activation:?} adding {adding}", stringify!($ty));
+                        assert_eq!(bits(fused_grads.kernel.as_slice()), bits(grads.kernel.as_slice()), "{case}");
+                        assert_eq!(bits(fused_grads.bias.as_slice()), bits(grads.bias.as_slice()), "{case}");
+                        assert_eq!(bits(&fused_dx), bits(if adding { &sum } else { &dx }), "{case}");
+                        assert_eq!(bits(&shown.0), bits(&fused_dx), "{case} gradient shown");
+                    }
+                }
+            })*};
+        }
+        check!(
+            // 3×3 slices, stride 1, `same`.
+            DepthwiseConv2D<6, 5, 16, 1, 3, 3, 1, 1, 6, 5, 1, 1, 144, 16, true>,
+            // 3×3 slices, stride 2, `valid`.
+            DepthwiseConv2D<7, 7, 8, 1, 3, 3, 2, 2, 3, 3, 0, 0, 72, 8, false>,
+            // The plain loops: a 2×3 kernel, three channels, multiplier 2.
+            DepthwiseConv2D<5, 4, 3, 2, 2, 3, 1, 1, 4, 2, 0, 0, 36, 6, true>,
+        );
     }
 }
