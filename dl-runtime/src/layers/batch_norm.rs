@@ -727,10 +727,31 @@ simd_fn! {
     /// `y = gamma · (x − mean) · inv_std + beta`, channel by channel, then `max(y, 0)` when
     /// `relu`.
     fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], relu: bool, y: &mut [f32]) {
-        let c = mean.len();
-        with_flag!(relu, |RELU| for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+        let stats = Statistics { mean, inv_std, gamma, beta };
+        with_flag!(relu, |RELU| with_channels!(mean.len(), |C| normalize_rows::<C, RELU>(y, x, &stats)))
+    }
+}
+
+/// [`normalize`] over whole rows; `C` as in [`add_rows`], the per-channel values then held in
+/// registers across the rows.
+#[inline(always)]
+fn normalize_rows<const C: usize, const RELU: bool>(y: &mut [f32], x: &[f32], stats: &Statistics<'_>) {
+    let c = stats.mean.len();
+    if C == 0 {
+        let Statistics {
+            mean,
+            inv_std,
+            gamma,
+            beta,
+        } = *stats;
+        for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
             normalize_row::<RELU>(y_row, x_row, mean, inv_std, gamma, beta);
-        })
+        }
+        return;
+    }
+    let [mean, inv_std, gamma, beta] = stats.fixed::<C>();
+    for (y_row, x_row) in y.chunks_exact_mut(C).zip(x.chunks_exact(C)) {
+        normalize_row::<RELU>(y_row, x_row, &mean, &inv_std, &gamma, &beta);
     }
 }
 
@@ -830,15 +851,43 @@ simd_fn! {
             });
             return;
         }
-        let (scale, rest) = coefficients.split_at(c);
-        let (shift, slope) = rest.split_at(c);
-        with_flag!(relu, |RELU| for ((dx_row, dy_row), x_row) in dx
-            .chunks_exact_mut(c)
-            .zip(dy.chunks_exact(c))
-            .zip(x.chunks_exact(c))
-        {
+        with_flag!(relu, |RELU| with_channels!(c, |C| input_gradient_rows::<C, RELU>(dx, dy, x, stats, coefficients)));
+    }
+}
+
+/// [`input_gradient`] with batch statistics over whole rows; `C` as in [`add_rows`], the
+/// per-channel values then held in registers across the rows.
+#[inline(always)]
+fn input_gradient_rows<const C: usize, const RELU: bool>(
+    dx: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    stats: &Statistics<'_>,
+    coefficients: &[f32],
+) {
+    let c = stats.mean.len();
+    let (scale, rest) = coefficients.split_at(c);
+    let (shift, slope) = rest.split_at(c);
+    let rows = dx
+        .chunks_exact_mut(c)
+        .zip(dy.chunks_exact(c))
+        .zip(x.chunks_exact(c));
+    if C == 0 {
+        for ((dx_row, dy_row), x_row) in rows {
             input_gradient_row::<RELU>(dx_row, dy_row, x_row, stats, [scale, shift, slope]);
-        });
+        }
+        return;
+    }
+    let [mean, inv_std, gamma, beta] = stats.fixed::<C>();
+    let stats = Statistics {
+        mean: &mean,
+        inv_std: &inv_std,
+        gamma: &gamma,
+        beta: &beta,
+    };
+    let [scale, shift, slope] = [scale, shift, slope].map(fixed::<C>);
+    for ((dx_row, dy_row), x_row) in rows {
+        input_gradient_row::<RELU>(dx_row, dy_row, x_row, &stats, [&scale, &shift, &slope]);
     }
 }
 
@@ -892,6 +941,21 @@ struct Statistics<'a> {
     beta: &'a [f32],
 }
 
+impl Statistics<'_> {
+    /// The first `C` values of each, in arrays: a loop over rows of `C` channels then knows
+    /// every length and keeps the values in registers.
+    #[inline(always)]
+    fn fixed<const C: usize>(&self) -> [[f32; C]; 4] {
+        [self.mean, self.inv_std, self.gamma, self.beta].map(fixed::<C>)
+    }
+}
+
+/// The first `C` values of `v`.
+#[inline(always)]
+fn fixed<const C: usize>(v: &[f32]) -> [f32; C] {
+    v[..C].try_into().expect("C values")
+}
+
 /// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over the rows; `C` as in [`add_rows`].
 #[inline(always)]
 fn add_gradient_sums<const C: usize, const RELU: bool>(
@@ -910,13 +974,7 @@ fn add_gradient_sums<const C: usize, const RELU: bool>(
     }
     let mut db: [f64; C] = d_beta[..C].try_into().expect("C sums");
     let mut dg: [f64; C] = d_gamma[..C].try_into().expect("C sums");
-    let fixed = |v: &'_ [f32]| -> [f32; C] { v[..C].try_into().expect("C values") };
-    let (mean, inv_std, gamma, beta) = (
-        fixed(stats.mean),
-        fixed(stats.inv_std),
-        fixed(stats.gamma),
-        fixed(stats.beta),
-    );
+    let [mean, inv_std, gamma, beta] = stats.fixed::<C>();
     let stats = Statistics {
         mean: &mean,
         inv_std: &inv_std,
