@@ -235,6 +235,33 @@ dl::network! {
 }
 
 dl::network! {
+    /// The blocks of MobileNet and ResNet, whose normalizations share passes with the layers
+    /// beside them (`dl-macros/src/fuse.rs`): a convolution shows its output to the
+    /// normalization after it and takes its input gradient chunk by chunk, a depthwise
+    /// convolution does both on each side, a convolution computes the normalized input it
+    /// reads, and an `Add` normalizes the input it alone reads.
+    struct FusedBlocks {
+        input: [8, 8, 3],
+        Conv2D(8, (3, 3), padding = same, use_bias = false),
+        BatchNormalization(),
+        Activation(relu),
+        DepthwiseConv2D((3, 3), padding = same, use_bias = false),
+        BatchNormalization(),
+        Activation(relu),
+        Conv2D(8, (1, 1), use_bias = false),
+        normalized: BatchNormalization(),
+        shortcut: Conv2D(8, (1, 1))(input),
+        Add(normalized, shortcut),
+        Activation(relu),
+        DepthwiseConv2D((3, 3), strides = (2, 2), padding = same),
+        BatchNormalization(),
+        Activation(relu),
+        GlobalAveragePooling2D,
+        Dense(3, softmax),
+    }
+}
+
+dl::network! {
     /// Conv1D (causal, dilated, without bias), the 1-D poolings and layer normalization, which
     /// keeps its normalized values and one inverse deviation per row.
     struct Conv1dNorm {
@@ -275,6 +302,7 @@ fn convolutional_networks() {
     check_features!(GlobalAverage, 512);
     check_features!(Branching, 64);
     check_features!(Separable, 64);
+    check_features!(FusedBlocks, 64);
     check_features!(Conv1dNorm, 1024);
     check_features!(Decoder, 1024);
 }

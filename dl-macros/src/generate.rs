@@ -149,7 +149,12 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         .map(|(i, l)| {
             let (ty, act, cols) = (&types[i], &acts[i], lit(columns_per_sample(l)));
             let (dx, masked) = (l.inputs[0] != Source::Input, l.masked);
-            quote!(#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked))
+            // Buffers the fused passes leave empty: a normalization's output that its reader
+            // computes, a layer's output gradient that the normalization reading it hands over.
+            let computed = fused.computes_for[i].is_some() || fused.added_by[i].is_some();
+            let pulled = fused.normalized_by[i].is_some();
+            let unused = lit(4 * l.output.len() * (usize::from(computed) + usize::from(pulled)));
+            quote!((#cols * <#ty as #layer_trait>::TRAINING_BYTES.per_sample(#act, #dx, #masked) - #unused))
         });
     let mut training_terms: Vec<TokenStream> = training_terms.collect();
     // The scratch a fan-out's gradients pass through where a reader cannot add its part as it

@@ -271,6 +271,7 @@ impl<
     ) {
         self.forward_statistics(x, batch, buf, training, summed);
         let len = N * C * batch;
+        fit_len(&mut buf.y, len);
         let cache = &buf.extra;
         normalize(
             &x[..len],
@@ -286,8 +287,8 @@ impl<
     /// The statistics of [`forward`](Self::forward), without the normalized output: `network!`
     /// calls it where the normalization's only reader computes the output as it reads it, an
     /// `Add` as it sums (see [`normalized`](Self::normalized)) or a `Conv2D` a chunk at a time
-    /// (see [`output`](Self::output)). The output buffer is sized all the same, so that the
-    /// workspace holds what `TRAINING_BYTES` says.
+    /// (see [`output`](Self::output)). The output buffer is left empty (`network!`'s
+    /// `TRAINING_BYTES_PER_SAMPLE` does not count it).
     pub fn forward_statistics(
         &self,
         x: &[f32],
@@ -298,7 +299,7 @@ impl<
     ) {
         let () = Self::CHECK;
         let len = N * C * batch;
-        fit_len(&mut buf.y, len);
+        buf.y.clear();
         fit_len(&mut buf.dy, len);
         let cache = &mut buf.extra;
         fit_len(&mut cache.mean, C);

@@ -413,7 +413,9 @@ impl<
     /// [`Layer::forward_batch`] with the layers around it fused in: the input computed a chunk
     /// at a time by the layer that left it unstored (`x`, a batch normalization's output), and
     /// each chunk of the output shown, as it is stored, to the layer reading it (`shown`, a batch
-    /// normalization taking its sums; see [`ChunkObserver`]).
+    /// normalization taking its sums; see [`ChunkObserver`]). A layer shown the output hands
+    /// its gradient over in the backward pass (`upstream` of
+    /// [`backward_batch_fused`](Self::backward_batch_fused)), so `buf.dy` is left empty.
     pub fn forward_batch_fused(
         &self,
         x: Input<'_>,
@@ -436,7 +438,11 @@ impl<
         const { Self::CHECK };
         let out = Self::OUTPUTS * batch;
         fit_len(&mut buf.y, out);
-        fit_len(&mut buf.dy, out);
+        if shown.is_some() {
+            buf.dy.clear();
+        } else {
+            fit_len(&mut buf.dy, out);
+        }
         let (kernel, bias) = (self.kernel.as_slice(), self.bias.as_slice());
         let x = match x {
             Input::Stored(x) => {
@@ -531,7 +537,9 @@ impl<
         shown: Option<&mut dyn ChunkObserver>,
     ) {
         const { Self::CHECK };
-        fit_len(&mut buf.dy, Self::OUTPUTS * batch);
+        if upstream.is_none() {
+            fit_len(&mut buf.dy, Self::OUTPUTS * batch);
+        }
         conv_backward(
             &Self::WINDOW,
             F,
@@ -670,7 +678,9 @@ fn conv_backward(
     let out_len = filters * cols * batch;
     let kept_z = cache.z.len() == out_len;
     assert!(
-        dy.len() == out_len && y.len() == out_len && (kept_z || !keeps_pre_activation(activation)),
+        (upstream.is_some() || dy.len() == out_len)
+            && y.len() == out_len
+            && (kept_z || !keeps_pre_activation(activation)),
         "Conv2D::backward_batch needs the forward pass of the same batch"
     );
     let transposed = transposed_applies(win);

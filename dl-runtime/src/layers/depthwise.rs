@@ -833,7 +833,9 @@ impl<
     /// kernels' own unit): the input computed sample by sample by the layer that left it
     /// unstored (`x`, a batch normalization's output), and each sample's output shown, as it is
     /// stored, to the layer reading it (`shown`, a batch normalization taking its sums; see
-    /// [`ChunkObserver`]).
+    /// [`ChunkObserver`]). A layer shown the output hands its gradient over in the backward
+    /// pass (`upstream` of [`backward_batch_fused`](Self::backward_batch_fused)), so `buf.dy` is
+    /// left empty.
     pub fn forward_batch_fused(
         &self,
         x: Input<'_>,
@@ -852,7 +854,11 @@ impl<
             );
         }
         fit_len(&mut buf.y, outputs * batch);
-        fit_len(&mut buf.dy, outputs * batch);
+        if shown.is_some() {
+            buf.dy.clear();
+        } else {
+            fit_len(&mut buf.dy, outputs * batch);
+        }
         let keep = keeps_pre_activation(activation);
         let cache = &mut buf.extra;
         if keep {
@@ -1492,12 +1498,12 @@ mod tests {
                         dw.forward_batch_fused(Input::Computed(&computed), batch, &mut fused, activation, Some(&mut shown));
                         assert_eq!(bits(&fused.y), bits(&y), "{} forward", stringify!($ty));
                         assert_eq!(bits(&shown.0), bits(&y), "{} output shown", stringify!($ty));
-                        // A relu'd output's gradient is stored; a linear one's handed over.
+                        // A relu'd output's gradient is stored; a linear one's handed over
+                        // (and the forward pass shown the output left no room for it).
                         let pulled = (activation == Activation::Linear).then_some(&upstream as &dyn OutputGradient);
-                        if pulled.is_some() {
-                            fused.dy.fill(f32::NAN);
-                        } else {
-                            fused.dy.copy_from_slice(&g);
+                        assert!(fused.dy.is_empty(), "{} dy left empty", stringify!($ty));
+                        if pulled.is_none() {
+                            fused.dy = g.clone();
                         }
                         let mut fused_grads = Dw::zeros();
                         let mut fused_dx = if adding { other.clone() } else { vec![f32::NAN; stored.len()] };
