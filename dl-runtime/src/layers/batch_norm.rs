@@ -269,9 +269,9 @@ impl<
         training: bool,
         summed: bool,
     ) {
-        self.forward_statistics(x, batch, buf, training, summed);
         let len = N * C * batch;
         fit_len(&mut buf.y, len);
+        self.statistics(x, batch, buf, training, summed);
         let cache = &buf.extra;
         normalize(
             &x[..len],
@@ -286,10 +286,24 @@ impl<
 
     /// The statistics of [`forward`](Self::forward), without the normalized output: `network!`
     /// calls it where the normalization's only reader computes the output as it reads it, an
-    /// `Add` as it sums (see [`normalized`](Self::normalized)) or a `Conv2D` a chunk at a time
-    /// (see [`output`](Self::output)). The output buffer is left empty (`network!`'s
-    /// `TRAINING_BYTES_PER_SAMPLE` does not count it).
+    /// `Add` as it sums (see [`normalized`](Self::normalized)) or a convolution (`Conv2D`,
+    /// `DepthwiseConv2D`) a chunk at a time (see [`output`](Self::output)). The output buffer is
+    /// left empty (`network!`'s `TRAINING_BYTES_PER_SAMPLE` does not count it).
     pub fn forward_statistics(
+        &self,
+        x: &[f32],
+        batch: usize,
+        buf: &mut Buffers<BatchNormCache>,
+        training: bool,
+        summed: bool,
+    ) {
+        buf.y.clear();
+        self.statistics(x, batch, buf, training, summed);
+    }
+
+    /// What both forward passes take: the mean and inverse deviation used (the batch's in
+    /// training), and the output gradient's buffer sized.
+    fn statistics(
         &self,
         x: &[f32],
         batch: usize,
@@ -299,7 +313,6 @@ impl<
     ) {
         let () = Self::CHECK;
         let len = N * C * batch;
-        buf.y.clear();
         fit_len(&mut buf.dy, len);
         let cache = &mut buf.extra;
         fit_len(&mut cache.mean, C);
