@@ -318,9 +318,7 @@ impl<
         fit_len(&mut cache.mean, C);
         fit_len(&mut cache.variance, C);
         fit_len(&mut cache.inv_std, C);
-        if cache.sums.len() != 2 * C {
-            cache.sums.resize(2 * C, 0.0);
-        }
+        fit_sums(&mut cache.sums, C);
         cache.training = training;
         let x = &x[..len];
         if training {
@@ -389,9 +387,7 @@ impl<
         let relu = applies_relu(activation);
         let len = N * C * batch;
         let cache = &mut buf.extra;
-        if cache.sums.len() != 2 * C {
-            cache.sums.resize(2 * C, 0.0);
-        }
+        fit_sums(&mut cache.sums, C);
         fit_len(&mut cache.coefficients, 3 * C);
         let stats = Statistics {
             mean: &cache.mean,
@@ -417,9 +413,7 @@ impl<
     /// `summed`: the first of its passes over the batch, in the same order, so the same bits.
     pub fn row_sums(buf: &mut Buffers<BatchNormCache>) -> RowSums<'_> {
         let sums = &mut buf.extra.sums;
-        if sums.len() != 2 * C {
-            sums.resize(2 * C, 0.0);
-        }
+        fit_sums(sums, C);
         sums[..C].fill(0.0);
         RowSums(&mut sums[..C])
     }
@@ -458,9 +452,7 @@ impl<
         let BatchNormCache {
             mean, inv_std, sums, ..
         } = cache;
-        if sums.len() != 2 * C {
-            sums.resize(2 * C, 0.0);
-        }
+        fit_sums(sums, C);
         sums.fill(0.0);
         let stats = Statistics {
             mean,
@@ -943,6 +935,14 @@ fn backward(
     );
     if let Some(dx) = dx {
         input_gradient(x, dy, &stats, batch_stats, relu, coefficients, dx);
+    }
+}
+
+/// `sums` sized to the two runs of `c` per-channel `f64` sums the passes take (the forward's
+/// row sums and squared deviations, the backward's ∂L/∂beta and ∂L/∂gamma).
+fn fit_sums(sums: &mut Vec<f64>, c: usize) {
+    if sums.len() != 2 * c {
+        sums.resize(2 * c, 0.0);
     }
 }
 

@@ -337,7 +337,7 @@ impl<
         activation: Activation,
         _training: bool,
     ) {
-        self.forward(Input::Stored(x), batch, buf, activation, None);
+        self.forward_batch_fused(Input::Stored(x), batch, buf, activation, None);
     }
 
     fn pre_activation<'a>(extra: &'a Conv2DCache, y: &'a [f32]) -> &'a [f32] {
@@ -355,7 +355,7 @@ impl<
         grads: &mut Self,
         dx: Option<&mut [f32]>,
     ) {
-        self.backward(
+        self.backward_batch_fused(
             Input::Stored(x),
             batch,
             buf,
@@ -379,7 +379,7 @@ impl<
         dx: &mut [f32],
         _scratch: &mut Vec<f32>,
     ) {
-        self.backward(
+        self.backward_batch_fused(
             Input::Stored(x),
             batch,
             buf,
@@ -417,17 +417,6 @@ impl<
     /// its gradient over in the backward pass (`upstream` of
     /// [`backward_batch_fused`](Self::backward_batch_fused)), so `buf.dy` is left empty.
     pub fn forward_batch_fused(
-        &self,
-        x: Input<'_>,
-        batch: usize,
-        buf: &mut Buffers<Conv2DCache>,
-        activation: Activation,
-        shown: Option<&mut dyn ChunkObserver>,
-    ) {
-        self.forward(x, batch, buf, activation, shown);
-    }
-
-    fn forward(
         &self,
         x: Input<'_>,
         batch: usize,
@@ -514,29 +503,11 @@ impl<
         upstream: Option<&dyn OutputGradient>,
         shown: Option<&mut dyn ChunkObserver>,
     ) {
+        const { Self::CHECK };
         assert!(
             upstream.is_none() || activation == Activation::Linear,
             "a pulled gradient is of z"
         );
-        self.backward(x, batch, buf, activation, grads, dx, adding, upstream, shown);
-    }
-
-    /// The backward passes: `∂L/∂x` written into `dx`, or added to it when `adding`; `∂L/∂z`
-    /// from `buf.dy` and the activation, or chunk by chunk from `upstream`.
-    #[allow(clippy::too_many_arguments)]
-    fn backward(
-        &self,
-        x: Input<'_>,
-        batch: usize,
-        buf: &mut Buffers<Conv2DCache>,
-        activation: Activation,
-        grads: &mut Self,
-        dx: Option<&mut [f32]>,
-        adding: bool,
-        upstream: Option<&dyn OutputGradient>,
-        shown: Option<&mut dyn ChunkObserver>,
-    ) {
-        const { Self::CHECK };
         if upstream.is_none() {
             fit_len(&mut buf.dy, Self::OUTPUTS * batch);
         }
