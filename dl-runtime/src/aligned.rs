@@ -1,5 +1,5 @@
 //! Storage that starts on a 64-byte boundary (a cache line, one AVX-512 vector): the layers'
-//! parameters ([`Param`]) and the recurrent layers' working buffers.
+//! parameters ([`Param`]). Working buffers that grow are [`Floats`](crate::floats::Floats).
 //!
 //! The allocator aligns a `Vec<f32>` or a boxed matrix to 16 bytes only, so a 64-byte vector
 //! load from it usually straddles two cache lines, and the products that stream a matrix from
@@ -75,87 +75,9 @@ impl<T: core::fmt::Debug> core::fmt::Debug for Param<T> {
     }
 }
 
-/// One cache line of floats.
-#[derive(Clone, Copy, Default)]
-#[repr(C, align(64))]
-struct Line([f32; 16]);
-
-// SAFETY: `Line` is 16 `f32`s with no padding (64 bytes, align 64), for which any bit pattern,
-// zero included, is a valid value.
-unsafe impl bytemuck::Zeroable for Line {}
-// SAFETY: as above; `Line` is `Copy`, `repr(C)` and has no padding or pointers.
-unsafe impl bytemuck::Pod for Line {}
-
-/// `len` floats at the start of whole lines; grows like a `Vec` and keeps its capacity.
-#[derive(Clone, Default)]
-pub(crate) struct AlignedVec {
-    lines: Vec<Line>,
-    len: usize,
-}
-
-impl AlignedVec {
-    /// Empty, without allocating.
-    pub(crate) const fn new() -> Self {
-        AlignedVec {
-            lines: Vec::new(),
-            len: 0,
-        }
-    }
-
-    /// Makes the length `len`, keeping the values below both lengths and zeroing new ones (as
-    /// [`fit_len`](crate::layers) does for a `Vec`).
-    pub(crate) fn fit_len(&mut self, len: usize) {
-        if len == self.len {
-            return;
-        }
-        let old = self.len;
-        if len.div_ceil(16) != self.lines.len() {
-            self.lines.resize(len.div_ceil(16), Line::default());
-        }
-        self.len = len;
-        if len > old {
-            self[old..].fill(0.0);
-        }
-    }
-}
-
-impl Deref for AlignedVec {
-    type Target = [f32];
-
-    fn deref(&self) -> &[f32] {
-        &bytemuck::cast_slice(&self.lines)[..self.len]
-    }
-}
-
-impl DerefMut for AlignedVec {
-    fn deref_mut(&mut self) -> &mut [f32] {
-        &mut bytemuck::cast_slice_mut(&mut self.lines)[..self.len]
-    }
-}
-
-impl core::fmt::Debug for AlignedVec {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "AlignedVec({} floats)", self.len)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn aligned_keeps_values_and_zeroes_growth() {
-        let mut v = AlignedVec::default();
-        v.fit_len(20);
-        assert_eq!(v.as_ptr().align_offset(64), 0);
-        v.iter_mut().enumerate().for_each(|(i, x)| *x = i as f32 + 1.0);
-        v.fit_len(18);
-        v.fit_len(40);
-        assert_eq!(v.len(), 40);
-        assert_eq!(&v[..18], &(1..=18).map(|i| i as f32).collect::<Vec<_>>()[..]);
-        assert!(v[18..].iter().all(|&x| x == 0.0));
-        assert_eq!(v.as_ptr().align_offset(64), 0);
-    }
 
     #[test]
     fn params_start_on_cache_lines_and_clone_their_values() {

@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 
-use crate::aligned::AlignedVec;
+use crate::floats::Floats;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub enum Op {
 thread_local! {
     /// Scratch for transposed left operands; grows to the largest seen and stays. Aligned as the
     /// parameters are: the kernel streams the left operand in 64-byte loads.
-    static SCRATCH: RefCell<AlignedVec> = const { RefCell::new(AlignedVec::new()) };
+    static SCRATCH: RefCell<Floats> = const { RefCell::new(Floats::new()) };
 }
 
 /// What a product's store combines the accumulated `alpha · op(A) · op(B)` with, and whether

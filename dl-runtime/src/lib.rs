@@ -16,6 +16,7 @@ pub mod error;
 mod files;
 #[doc(hidden)]
 pub mod finite;
+pub mod floats;
 #[doc(hidden)]
 pub mod gemm;
 #[doc(hidden)]

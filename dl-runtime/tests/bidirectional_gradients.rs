@@ -25,7 +25,7 @@ fn forward_with<L: MaskedLayer>(
 ) -> Vec<f32> {
     let mut buf = Buffers::<L::Extra>::default();
     run(layer, x, batch, mask, training, &mut buf);
-    buf.y
+    buf.y.to_vec()
 }
 
 fn run<L: MaskedLayer>(

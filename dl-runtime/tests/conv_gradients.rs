@@ -247,7 +247,7 @@ fn forward<L: Layer<In = f32>>(layer: &L, x: &[f32], batch: usize, act: Activati
     let mut buf = Buffers::<L::Extra>::default();
     layer.forward_batch(x, batch, &mut buf, act, true);
     assert_eq!(buf.y.len(), L::OUTPUTS * batch);
-    buf.y
+    buf.y.into()
 }
 
 /// Forward then backward with `∂L/∂y = w`; returns the parameter gradients and `∂L/∂x`. The
@@ -1086,7 +1086,7 @@ fn pass<L: Layer<In = f32>>(
     grads.for_each_param_mut(&mut |_, g| g.fill(f32::NAN));
     let mut dx = vec![f32::NAN; x.len()];
     layer.backward_batch(x, batch, buf, act, &mut grads, Some(&mut dx));
-    (y, params(&grads), dx)
+    (y.into(), params(&grads), dx)
 }
 
 /// Passes with a large batch, a smaller one, an inference pass in between, and the large one

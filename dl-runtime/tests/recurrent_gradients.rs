@@ -243,7 +243,7 @@ fn forward<L: Layer>(layer: &L, x: &[L::In], batch: usize) -> Vec<f32> {
     let mut buf = Buffers::<L::Extra>::default();
     layer.forward_batch(x, batch, &mut buf, Activation::Linear, true);
     assert_eq!(buf.y.len(), L::OUTPUTS * batch);
-    buf.y
+    buf.y.into()
 }
 
 /// The forward pass with an optional padding mask, in training or inference mode.
@@ -260,7 +260,7 @@ fn forward_with<L: MaskedLayer>(
         None => layer.forward_batch(x, batch, &mut buf, Activation::Linear, training),
     }
     assert_eq!(buf.y.len(), L::OUTPUTS * batch);
-    buf.y
+    buf.y.into()
 }
 
 /// Masked forward then backward with `∂L/∂y = w`: the parameter gradients (NaN-primed) and
@@ -307,7 +307,7 @@ fn backward_in<L: Layer<In = f32>>(
     grads.for_each_param_mut(&mut |_, g| g.fill(f32::NAN));
     let mut dx = vec![f32::NAN; x.len()];
     layer.backward_batch(x, batch, buf, Activation::Linear, &mut grads, Some(&mut dx));
-    (y, params(&grads), dx)
+    (y.into(), params(&grads), dx)
 }
 
 fn backward<L: Layer<In = f32>>(layer: &L, x: &[f32], batch: usize, w: &[f32]) -> (Vec<Vec<f32>>, Vec<f32>) {

@@ -16,7 +16,8 @@ use super::{
     output_and_gradient,
 };
 use crate::activation::Activation;
-use crate::aligned::{AlignedVec, Param};
+use crate::aligned::Param;
+use crate::floats::Floats;
 use crate::gemm::{Op, gemm, gemm_bias, transpose};
 use crate::init;
 
@@ -185,7 +186,7 @@ pub struct Conv1DCache {
     /// `kernelᵀ · ∂L/∂z` in the backward pass.
     pub patches: Vec<f32>,
     /// `kernelᵀ` (`K × F`), transposed once per backward pass.
-    kernel_t: AlignedVec,
+    kernel_t: Floats,
 }
 
 impl<

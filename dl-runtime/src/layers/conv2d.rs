@@ -22,7 +22,8 @@ use super::{
     bytes_of, fit_len, keeps_pre_activation, output_and_gradient,
 };
 use crate::activation::Activation;
-use crate::aligned::{AlignedVec, Param};
+use crate::aligned::Param;
+use crate::floats::Floats;
 use crate::gemm::{Op, gathered_is_fast, gemm, gemm_bias, transpose};
 use crate::init;
 
@@ -246,7 +247,7 @@ pub struct Conv2DCache {
     pub patches: Vec<f32>,
     /// `kernelᵀ` (`K × F`), transposed once per backward pass; aligned as the kernel is, being
     /// the left operand of the input gradient's product.
-    pub(crate) kernel_t: AlignedVec,
+    pub(crate) kernel_t: Floats,
     /// Where each output pixel's receptive field starts in its sample (or in its padded copy),
     /// for the forward product that reads the image in place (see `gathered_forward`).
     pub offsets: Vec<usize>,

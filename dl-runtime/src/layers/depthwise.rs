@@ -1503,7 +1503,7 @@ mod tests {
                         let pulled = (activation == Activation::Linear).then_some(&upstream as &dyn OutputGradient);
                         assert!(fused.dy.is_empty(), "{} dy left empty", stringify!($ty));
                         if pulled.is_none() {
-                            fused.dy = g.clone();
+                            fused.dy = g[..].into();
                         }
                         let mut fused_grads = Dw::zeros();
                         let mut fused_dx = if adding { other.clone() } else { vec![f32::NAN; stored.len()] };

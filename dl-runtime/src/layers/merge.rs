@@ -358,7 +358,7 @@ mod tests {
             let mut buf = buffers();
             Merge::<3>.forward_merge(MergeOp::Add, inputs, 1, &mut buf, Activation::Relu);
             assert_eq!(buf.y, want);
-            buf.dy = vec![10.0, 20.0, 30.0];
+            buf.dy = vec![10.0, 20.0, 30.0].into();
             let masked: Vec<f32> = want
                 .iter()
                 .zip(&buf.dy)
@@ -402,7 +402,7 @@ mod tests {
         let (a, b) = ([1.0f32, 2.0], [1.0f32, 3.0]);
         let mut buf = buffers();
         Merge::<2>.forward_merge(MergeOp::Maximum, &[&a, &b], 1, &mut buf, Activation::Linear);
-        buf.dy = vec![10.0, 20.0];
+        buf.dy = vec![10.0, 20.0].into();
         for (which, want) in [(0, [10.0, 0.0]), (1, [0.0, 20.0])] {
             let mut dx = [f32::NAN; 2];
             let to = GradientTo {

@@ -63,6 +63,7 @@ pub use zero_padding::ZeroPadding2D;
 pub type Mask<'a> = &'a [u32];
 
 use crate::activation::Activation;
+use crate::floats::Floats;
 use crate::simd::simd_fn;
 
 /// Per-layer buffers of a training batch: the layer's output, the gradient flowing into it, and
@@ -71,9 +72,9 @@ use crate::simd::simd_fn;
 #[derive(Debug, Default)]
 pub struct Buffers<E> {
     /// The layer's output for the batch, column-major `features × batch`.
-    pub y: Vec<f32>,
+    pub y: Floats,
     /// `∂L/∂y`, written by the next layer (or the loss) during the backward pass.
-    pub dy: Vec<f32>,
+    pub dy: Floats,
     /// Layer-specific cache (pre-activations, pooling indices, …).
     pub extra: E,
 }
@@ -166,11 +167,31 @@ pub const fn keeps_pre_activation(activation: Activation) -> bool {
     )
 }
 
-/// Resizes a buffer without shrinking its capacity.
+/// Resizes a buffer (a `Vec<f32>` or a workspace's [`Floats`]) without shrinking its capacity;
+/// new values are zeros.
 #[inline]
-pub(crate) fn fit_len(v: &mut Vec<f32>, len: usize) {
-    if v.len() != len {
-        v.resize(len, 0.0);
+pub(crate) fn fit_len(v: &mut impl FitLen, len: usize) {
+    v.fit_len(len);
+}
+
+/// A buffer [`fit_len`] resizes.
+pub(crate) trait FitLen {
+    fn fit_len(&mut self, len: usize);
+}
+
+impl FitLen for Vec<f32> {
+    #[inline]
+    fn fit_len(&mut self, len: usize) {
+        if self.len() != len {
+            self.resize(len, 0.0);
+        }
+    }
+}
+
+impl FitLen for Floats {
+    #[inline]
+    fn fit_len(&mut self, len: usize) {
+        Floats::fit_len(self, len);
     }
 }
 

@@ -55,8 +55,8 @@ pub use pool1d::{GlobalAveragePooling1D, GlobalMaxPooling1D};
 
 use super::{Buffers, Layer, Mask, MaskedLayer, TrainingBytes, bytes_of, fit_len};
 use crate::activation::Activation;
-use crate::aligned::AlignedVec;
 use crate::aligned::Param;
+use crate::floats::Floats;
 use crate::init;
 use infer::recurrent_infer;
 use kernels::{recurrent_backward, recurrent_forward};
@@ -133,14 +133,14 @@ pub struct SimpleRNN<const T: usize, const D: usize, const U: usize, const SEQ: 
 pub struct RecurrentCache {
     /// The batch's inputs in step-major order (`D × T·B`, column `t·B + b`); reused for
     /// `∂L/∂x` in the backward pass.
-    xs: AlignedVec,
+    xs: Floats,
     /// `G × T·B`, step-major: the pre-activations of every step, turned into the activated
     /// gates by the forward pass and into `∂L/∂(input projection)` by the backward pass.
-    gates: AlignedVec,
+    gates: Floats,
     /// States, `U × (T + 1)·B`: block 0 the initial (zero) state, block `t + 1` `h_t`.
-    h: AlignedVec,
+    h: Floats,
     /// LSTM cell states, laid out as `h`.
-    c: AlignedVec,
+    c: Floats,
     /// LSTM `tanh(c_t)`, `U × T·B`.
     tc: Vec<f32>,
     /// GRU: the step's recurrent projection `R·h_{t−1} + b'` (`G × B` scratch).
@@ -159,9 +159,9 @@ pub struct RecurrentCache {
     dc: Vec<f32>,
     /// `recurrent_kernelᵀ`, `U × G`, aligned as the kernels are: the backward pass's products
     /// stream it as their left operand.
-    rt: AlignedVec,
+    rt: Floats,
     /// `kernelᵀ`, `D × G`, likewise.
-    kt: AlignedVec,
+    kt: Floats,
     /// The batch of the last forward pass (checked by the backward pass).
     batch: usize,
     /// Whether a backward pass has run since the last forward pass (and consumed the cache).
