@@ -710,14 +710,14 @@ pub fn network(k: &TokenStream, net: &Network, budget: &[Limit]) -> TokenStream 
         #vis struct #ws_ident {
             #(#idx: #k::layers::Buffers<<#types as #layer_trait>::Extra>,)*
             /// Where a tensor read by several layers receives all but the first of its gradients.
-            scratch: #k::__private::std::vec::Vec<f32>,
+            scratch: #k::floats::Floats,
         }
 
         impl #k::__private::core::default::Default for #ws_ident {
             fn default() -> Self {
                 Self {
                     #(#idx: #k::__private::core::default::Default::default(),)*
-                    scratch: #k::__private::std::vec::Vec::new(),
+                    scratch: #k::floats::Floats::new(),
                 }
             }
         }

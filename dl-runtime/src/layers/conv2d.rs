@@ -378,7 +378,7 @@ impl<
         activation: Activation,
         grads: &mut Self,
         dx: &mut [f32],
-        _scratch: &mut Vec<f32>,
+        _scratch: &mut Floats,
     ) {
         self.backward_batch_fused(
             Input::Stored(x),

@@ -33,6 +33,7 @@ use super::{
 };
 use crate::activation::Activation;
 use crate::aligned::Param;
+use crate::floats::Floats;
 use crate::gemm::{Op, gemm, gemm_bias};
 use crate::init;
 
@@ -795,7 +796,7 @@ impl<
         activation: Activation,
         grads: &mut Self,
         dx: &mut [f32],
-        _scratch: &mut Vec<f32>,
+        _scratch: &mut Floats,
     ) {
         self.backward_batch_fused(
             Input::Stored(x),

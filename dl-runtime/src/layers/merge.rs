@@ -10,6 +10,7 @@
 
 use super::{Buffers, Layer, Normalized, TrainingBytes, fit_len, output_and_gradient, with_flag};
 use crate::activation::{Activation, relu_slope};
+use crate::floats::Floats;
 use crate::simd::simd_fn;
 
 /// The element-wise operation of a [`Merge`], with Keras's semantics: sums and products in input
@@ -304,7 +305,7 @@ merge_layer!(Concatenate);
 /// it is added to the node's `dy` (the first consumer writes `dy` itself): `len` values, grown
 /// once and then reused.
 #[doc(hidden)]
-pub fn gradient_scratch(scratch: &mut Vec<f32>, len: usize) -> &mut [f32] {
+pub fn gradient_scratch(scratch: &mut Floats, len: usize) -> &mut [f32] {
     fit_len(scratch, len);
     &mut scratch[..len]
 }

@@ -357,7 +357,7 @@ pub trait Layer: Sized {
         activation: Activation,
         grads: &mut Self,
         dx: &mut [f32],
-        scratch: &mut Vec<f32>,
+        scratch: &mut Floats,
     ) {
         let part = gradient_scratch(scratch, dx.len());
         self.backward_batch(x, batch, buf, activation, grads, Some(&mut *part));
