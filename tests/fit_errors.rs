@@ -159,6 +159,36 @@ fn non_finite_input() {
     );
 }
 
+/// `train_on_batch` and `compute_gradients` check each input as they copy the batch: a NaN or
+/// an infinity anywhere (first, middle or last sample; first or last value) is an `Err` naming
+/// the first sample that holds one, with the weights and the step count untouched; a finite
+/// batch after it trains.
+#[test]
+fn non_finite_input_to_a_single_batch() {
+    let mut net = binary();
+    let before = weights(&net);
+    let mut trainer = Trainer::<Binary, _, _>::new(BinaryCrossEntropy::default(), Adam::default(), None);
+    for (sample, value) in [(0, 0), (2, 1), (4, 2)] {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut x = xs(5);
+            x[sample][value] = bad;
+            // A later sample with a NaN too: the first one is named.
+            x[4][0] = if sample < 4 { f32::NAN } else { x[4][0] };
+            let want = format!("input sample {sample} of the batch contains a non-finite value ({bad})");
+            let err = trainer.train_on_batch(&mut net, &x, &[1.0; 5]).unwrap_err();
+            assert_eq!(err.to_string(), want);
+            let err = trainer.compute_gradients(&net, &x, &[1.0; 5]).unwrap_err();
+            assert_eq!(err.to_string(), want);
+        }
+    }
+    assert_eq!(weights(&net), before);
+    assert_eq!(trainer.steps(), 0);
+    trainer
+        .train_on_batch(&mut net, &xs(5), &[1.0; 5])
+        .expect("a finite batch");
+    assert_ne!(weights(&net), before);
+}
+
 #[test]
 fn loss_that_turns_non_finite_stops_and_keeps_the_last_good_weights() {
     // A huge learning rate on a regression target drives the weights to overflow: the loss goes

@@ -48,6 +48,26 @@ impl<E: Copy, T: Copy> Gathered<E, T> {
         }
     }
 
+    /// All of `x` and `y`, each sample checked for NaN and infinity as it is copied (still in
+    /// cache: a second pass over a batch of MobileNetV1's 96×96×3 inputs read 3.5 MB again);
+    /// `Err` names the first such sample, as [`check_data`](super::check_data) does.
+    pub fn gather_checked<X: Sample<Elem = E>>(
+        &mut self,
+        what: &'static str,
+        x: &[X],
+        y: &[T],
+    ) -> Result<()> {
+        self.clear();
+        for (index, (s, &t)) in x.iter().zip(y).enumerate() {
+            self.x.extend_from_slice(s.elems());
+            self.y.push(t);
+            if let Some(value) = s.first_non_finite() {
+                return Err(Error::NonFiniteInput { what, index, value });
+            }
+        }
+        Ok(())
+    }
+
     fn clear(&mut self) {
         self.x.clear();
         self.y.clear();

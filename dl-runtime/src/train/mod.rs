@@ -54,7 +54,6 @@ pub(crate) fn check_hyperparameters<O: Optimizer>(optimizer: &O, clip: Option<Cl
     Ok(())
 }
 
-/// Checks that a data set is usable with a loss, naming the first problem found.
 /// `Err` for a network with a layer that must be adapted from data and was not.
 pub(crate) fn check_adapted<M: crate::model::Model>(model: &M) -> Result<()> {
     match model.unadapted() {
@@ -66,7 +65,25 @@ pub(crate) fn check_adapted<M: crate::model::Model>(model: &M) -> Result<()> {
     }
 }
 
+/// Checks that a data set is usable with a loss, naming the first problem found.
 pub(crate) fn check_data<X: Sample, H: Head, L: Loss<H>>(
+    what: &'static str,
+    x: &[X],
+    y: &[L::Target],
+    loss: &L,
+) -> Result<()> {
+    check_labels(what, x, y, loss)?;
+    for (index, s) in x.iter().enumerate() {
+        if let Some(value) = s.first_non_finite() {
+            return Err(Error::NonFiniteInput { what, index, value });
+        }
+    }
+    Ok(())
+}
+
+/// [`check_data`] but for the inputs' values, which [`feed::Gathered::gather_checked`] checks
+/// as it copies them.
+pub(crate) fn check_labels<X: Sample, H: Head, L: Loss<H>>(
     what: &'static str,
     x: &[X],
     y: &[L::Target],
@@ -84,11 +101,6 @@ pub(crate) fn check_data<X: Sample, H: Head, L: Loss<H>>(
     for (index, t) in y.iter().enumerate() {
         loss.check_target(t)
             .map_err(|message| Error::BadLabel { what, index, message })?;
-    }
-    for (index, s) in x.iter().enumerate() {
-        if let Some(value) = s.first_non_finite() {
-            return Err(Error::NonFiniteInput { what, index, value });
-        }
     }
     Ok(())
 }

@@ -136,10 +136,10 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     /// hyperparameters and the clipping bound first. A step whose loss, gradient or result is
     /// not finite is an `Err`, and leaves the weights and the optimizer's state as they were.
     pub fn train_on_batch(&mut self, model: &mut M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
-        super::check_data("the batch", x, y, &self.loss)?;
+        super::check_labels("the batch", x, y, &self.loss)?;
         // Every call: the optimizer and the clipping are public fields, changeable in between.
         super::check_hyperparameters(&self.optimizer, self.clip)?;
-        self.batch.gather(x, y, &[], 0..x.len());
+        self.batch.gather_checked("the batch", x, y)?;
         self.step(model)
             .map_err(|r| super::refused(r, 1, self.steps.wrapping_add(1)))
     }
@@ -147,9 +147,9 @@ impl<M: Model, L: Loss<M::Head>, O: Optimizer> Trainer<M, L, O> {
     /// Computes the loss and gradients of a batch (in training mode) without updating the
     /// weights or the state (moving statistics).
     pub fn compute_gradients(&mut self, model: &M, x: &[M::Input], y: &[L::Target]) -> Result<BatchStats> {
-        super::check_data("the batch", x, y, &self.loss)?;
+        super::check_labels("the batch", x, y, &self.loss)?;
         let _flush = FlushDenormals::new();
-        self.batch.gather(x, y, &[], 0..x.len());
+        self.batch.gather_checked("the batch", x, y)?;
         if let Some(shards) = &mut self.shards {
             let batch = Batch {
                 step: self.steps,
