@@ -242,11 +242,16 @@ fn the_check_rejects_batch_statistics_treated_as_constants() {
 }
 
 /// Training normalizes with the batch's statistics; inference with the moving ones, exactly
-/// `gamma·(x − moving_mean)/√(moving_variance + ε) + beta`; the state moves only through
+/// TensorFlow's `x·scale + (beta − moving_mean·scale)` with `scale = gamma/√(moving_variance + ε)`;
+/// the state moves only through
 /// `update_state`, by Keras 3's formula with the biased batch variance, and only after a
 /// training pass.
 #[test]
 fn inference_uses_the_moving_statistics_which_training_updates() {
+    let normalized = |x: f32, mean: f32, variance: f32, gamma: f32, beta: f32| {
+        let scale = gamma * (1.0 / (variance + 0.001).sqrt());
+        x * scale + (beta - mean * scale)
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut layer: Vector = layer(&mut rng);
     let batch = 6;
@@ -257,7 +262,7 @@ fn inference_uses_the_moving_statistics_which_training_updates() {
     layer.forward_batch(&x, batch, &mut buf, Activation::Linear, false);
     for (i, &y) in buf.y.iter().enumerate() {
         let c = i % 5;
-        let want = (x[i] - mm0[c]) * (1.0 / (mv0[c] + 0.001).sqrt()) * layer.gamma[c] + layer.beta[c];
+        let want = normalized(x[i], mm0[c], mv0[c], layer.gamma[c], layer.beta[c]);
         assert_eq!(y, want, "inference y[{i}]");
     }
     // An inference pass moves nothing.
@@ -298,10 +303,8 @@ fn inference_uses_the_moving_statistics_which_training_updates() {
     layer.forward_batch(&x, batch, &mut buf, Activation::Linear, false);
     for (i, &y) in buf.y.iter().enumerate() {
         let c = i % 5;
-        let want = (x[i] - layer.moving_mean[c])
-            * (1.0 / (layer.moving_variance[c] + 0.001).sqrt())
-            * layer.gamma[c]
-            + layer.beta[c];
+        let (mean, variance) = (layer.moving_mean[c], layer.moving_variance[c]);
+        let want = normalized(x[i], mean, variance, layer.gamma[c], layer.beta[c]);
         assert_eq!(y, want, "inference after the update, y[{i}]");
         assert!(
             (y - training_y[i]).abs() > 1e-3,

@@ -130,7 +130,13 @@ pub struct BatchNormCache {
     variance: Vec<f32>,
     /// `1 / √(σ² + ε)` per channel, with the variance used.
     inv_std: Vec<f32>,
-    /// Two per-channel `f64` sums, scratch of both passes.
+    /// `gamma · inv_std` and `beta − mean · gamma · inv_std` per channel: the output is
+    /// `x · scale + shift`, the expression of TensorFlow's `batch_normalization`, which Keras
+    /// calls.
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+    /// Two per-channel `f64` sums, scratch of both passes: `Σx` and `Σx²` forward, `∂L/∂beta`
+    /// and `∂L/∂gamma` backward.
     sums: Vec<f64>,
     /// Three per-channel `f32` coefficients of `∂L/∂x`, scratch of the backward pass.
     coefficients: Vec<f32>,
@@ -275,10 +281,8 @@ impl<
         let cache = &buf.extra;
         normalize(
             &x[..len],
-            &cache.mean,
-            &cache.inv_std,
-            self.gamma.as_slice(),
-            self.beta.as_slice(),
+            &cache.scale,
+            &cache.shift,
             applies_relu(activation),
             &mut buf.y,
         );
@@ -318,6 +322,8 @@ impl<
         fit_len(&mut cache.mean, C);
         fit_len(&mut cache.variance, C);
         fit_len(&mut cache.inv_std, C);
+        fit_len(&mut cache.scale, C);
+        fit_len(&mut cache.shift, C);
         fit_sums(&mut cache.sums, C);
         cache.training = training;
         let x = &x[..len];
@@ -335,6 +341,14 @@ impl<
             cache.mean.copy_from_slice(self.moving_mean.as_slice());
             inverse_std(self.moving_variance.as_slice(), Self::EPSILON, &mut cache.inv_std);
         }
+        scale_and_shift(
+            &cache.mean,
+            &cache.inv_std,
+            self.gamma.as_slice(),
+            self.beta.as_slice(),
+            &mut cache.scale,
+            &mut cache.shift,
+        );
     }
 
     /// The normalization [`forward_statistics`](Self::forward_statistics) prepared, for the
@@ -343,8 +357,8 @@ impl<
         Normalized(Statistics {
             mean: &buf.extra.mean,
             inv_std: &buf.extra.inv_std,
-            gamma: self.gamma.as_slice(),
-            beta: self.beta.as_slice(),
+            scale: &buf.extra.scale,
+            shift: &buf.extra.shift,
         })
     }
 
@@ -392,8 +406,8 @@ impl<
         let stats = Statistics {
             mean: &cache.mean,
             inv_std: &cache.inv_std,
-            gamma: self.gamma.as_slice(),
-            beta: self.beta.as_slice(),
+            scale: &cache.scale,
+            shift: &cache.shift,
         };
         gradient_sums(
             &x[..len],
@@ -408,14 +422,15 @@ impl<
         );
     }
 
-    /// Takes the sums of the rows of the normalization's input a chunk at a time, as the layer
-    /// writing it stores each chunk (still in cache), for [`forward`](Self::forward) with
-    /// `summed`: the first of its passes over the batch, in the same order, so the same bits.
+    /// Takes the sums of the rows of the normalization's input and of their squares a chunk at
+    /// a time, as the layer writing it stores each chunk (still in cache), for
+    /// [`forward`](Self::forward) with `summed`: its one pass over the batch, in the same order,
+    /// so the same bits.
     pub fn row_sums(buf: &mut Buffers<BatchNormCache>) -> RowSums<'_> {
         let sums = &mut buf.extra.sums;
         fit_sums(sums, C);
-        sums[..C].fill(0.0);
-        RowSums(&mut sums[..C])
+        sums.fill(0.0);
+        RowSums(sums)
     }
 
     /// The output [`forward_statistics`](Self::forward_statistics) left unstored, computed a
@@ -432,8 +447,8 @@ impl<
             stats: Statistics {
                 mean: &cache.mean,
                 inv_std: &cache.inv_std,
-                gamma: self.gamma.as_slice(),
-                beta: self.beta.as_slice(),
+                scale: &cache.scale,
+                shift: &cache.shift,
             },
             relu: applies_relu(activation),
         }
@@ -450,15 +465,20 @@ impl<
         activation: Activation,
     ) -> (NormalizedOutput<'a>, GradientRowSums<'a>) {
         let BatchNormCache {
-            mean, inv_std, sums, ..
+            mean,
+            inv_std,
+            scale,
+            shift,
+            sums,
+            ..
         } = cache;
         fit_sums(sums, C);
         sums.fill(0.0);
         let stats = Statistics {
             mean,
             inv_std,
-            gamma: self.gamma.as_slice(),
-            beta: self.beta.as_slice(),
+            scale,
+            shift,
         };
         let relu = applies_relu(activation);
         (
@@ -480,8 +500,8 @@ impl<
             stats: Statistics {
                 mean: &cache.mean,
                 inv_std: &cache.inv_std,
-                gamma: self.gamma.as_slice(),
-                beta: self.beta.as_slice(),
+                scale: &cache.scale,
+                shift: &cache.shift,
             },
             batch_stats: cache.training,
             relu: applies_relu(activation),
@@ -529,23 +549,10 @@ simd_fn! {
 
 #[inline(always)]
 fn add_normalized_row<const RELU: bool>(y: &mut [f32], x: &[f32], other: &[f32], stats: &Statistics<'_>) {
-    let Statistics {
-        mean,
-        inv_std,
-        gamma,
-        beta,
-    } = *stats;
-    for ((((((y, &x), &o), &m), &s), &g), &b) in y
-        .iter_mut()
-        .zip(x)
-        .zip(other)
-        .zip(mean)
-        .zip(inv_std)
-        .zip(gamma)
-        .zip(beta)
-    {
+    let Statistics { scale, shift, .. } = *stats;
+    for ((((y, &x), &o), &a), &c) in y.iter_mut().zip(x).zip(other).zip(scale).zip(shift) {
         // `normalize_row`'s expression, then the sum.
-        let v = ((x - m) * s * g + b) + o;
+        let v = (x * a + c) + o;
         *y = if RELU { v.max(0.0) } else { v };
     }
 }
@@ -560,26 +567,13 @@ pub struct NormalizedOutput<'a> {
 
 impl InputChunks for NormalizedOutput<'_> {
     fn fill(&self, at: usize, out: &mut [f32]) {
-        let Statistics {
-            mean,
-            inv_std,
-            gamma,
-            beta,
-        } = self.stats;
-        normalize(
-            &self.x[at..at + out.len()],
-            mean,
-            inv_std,
-            gamma,
-            beta,
-            self.relu,
-            out,
-        );
+        let Statistics { scale, shift, .. } = self.stats;
+        normalize(&self.x[at..at + out.len()], scale, shift, self.relu, out);
     }
 }
 
-/// The sums of the rows of a normalization's input, taken chunk by chunk (see
-/// [`BatchNormalization::row_sums`]).
+/// The sums of the rows of a normalization's input and of their squares, `[Σx, Σx²]`, taken
+/// chunk by chunk (see [`BatchNormalization::row_sums`]).
 pub struct RowSums<'a>(&'a mut [f64]);
 
 impl ChunkObserver for RowSums<'_> {
@@ -589,9 +583,11 @@ impl ChunkObserver for RowSums<'_> {
 }
 
 simd_fn! {
-    /// `sums[ch] += x[row, ch]` over whole rows of `sums.len()` channels.
+    /// `sums[ch] += x[row, ch]` and `squares[ch] += x[row, ch]²` over whole rows; `sums` is
+    /// `[sums, squares]`.
     fn add_row_sums(sums: &mut [f64], x: &[f32]) {
-        with_channels!(sums.len(), |C| add_rows::<C>(sums, x));
+        let (sums, squares) = sums.split_at_mut(sums.len() / 2);
+        with_channels!(sums.len(), |C| add_rows::<C>(sums, squares, x));
     }
 }
 
@@ -635,27 +631,33 @@ impl OutputGradient for BatchNormInputGradient<'_> {
     }
 }
 
-simd_fn! {
-    /// The mean and biased variance of each channel of `x` (rows of `c` channels), two-pass;
-    /// `sums` is `2c` scratch. With `summed`, the first `c` hold the sums of the rows already,
-    /// taken a chunk at a time as `x` was written (see [`RowSums`]).
-    fn batch_moments(x: &[f32], c: usize, sums: &mut [f64], mean: &mut [f32], variance: &mut [f32], summed: bool) {
-        let rows = (x.len() / c).max(1) as f64;
-        let (means, squares) = sums.split_at_mut(c);
-        if !summed {
-            means.fill(0.0);
-            with_channels!(c, |C| add_rows::<C>(means, x));
-        }
-        squares.fill(0.0);
-        for (m, s) in mean.iter_mut().zip(means.iter_mut()) {
-            *s /= rows;
-            *m = *s as f32;
-        }
-        // Deviations from the f64 mean, so that a large mean does not cancel the variance away.
-        with_channels!(c, |C| add_squared_deviations::<C>(squares, x, means));
-        for (v, &a) in variance.iter_mut().zip(squares.iter()) {
-            *v = (a / rows) as f32;
-        }
+/// The mean and biased variance of each channel of `x` (rows of `c` channels) as Keras computes
+/// them (`keras.ops.moments`: `E[x²] − E[x]²`), in one pass and in `f64`; `sums` is `2c`
+/// scratch. With `summed`, it holds `[Σx, Σx²]` already, taken a chunk at a time as `x` was
+/// written (see [`RowSums`]).
+///
+/// The square of an `f32` is exact in `f64`, and the sums keep 53 bits: the cancellation of
+/// `E[x²] − E[x]²` costs the variance about `log₂(1 + μ²/σ²)` of them, so its `f32` is that of
+/// the two-pass formula unless the mean is some 10⁴ deviations from zero. A variance cancelled
+/// below zero is 0.
+fn batch_moments(
+    x: &[f32],
+    c: usize,
+    sums: &mut [f64],
+    mean: &mut [f32],
+    variance: &mut [f32],
+    summed: bool,
+) {
+    let rows = (x.len() / c).max(1) as f64;
+    if !summed {
+        sums.fill(0.0);
+        add_row_sums(sums, x);
+    }
+    let (means, squares) = sums.split_at(c);
+    for (((m, v), &s), &q) in mean.iter_mut().zip(variance.iter_mut()).zip(means).zip(squares) {
+        let mu = s / rows;
+        *m = mu as f32;
+        *v = (q / rows - mu * mu).max(0.0) as f32;
     }
 }
 
@@ -663,53 +665,60 @@ simd_fn! {
 // scopes and vectorise across the channels. Each channel's sum still runs over the rows in
 // order, so the bits are those of the plain loops.
 
-/// `sums[ch] += x[row, ch]` over the rows, for `C` channels (or `sums.len()` when `C` is 0).
+/// `sums[ch] += x[row, ch]` and `squares[ch] += x[row, ch]²` over the rows, in `f64`, for `C`
+/// channels (or `sums.len()` when `C` is 0).
 #[inline(always)]
-fn add_rows<const C: usize>(sums: &mut [f64], x: &[f32]) {
+fn add_rows<const C: usize>(sums: &mut [f64], squares: &mut [f64], x: &[f32]) {
     if C == 0 {
         for row in x.chunks_exact(sums.len()) {
-            for (s, &v) in sums.iter_mut().zip(row) {
-                *s += f64::from(v);
+            for ((s, q), &v) in sums.iter_mut().zip(squares.iter_mut()).zip(row) {
+                let v = f64::from(v);
+                *s += v;
+                *q += v * v;
             }
         }
         return;
     }
     let mut acc: [f64; C] = sums[..C].try_into().expect("C sums");
+    let mut acc2: [f64; C] = squares[..C].try_into().expect("C sums");
     for row in x.chunks_exact(C) {
-        for (s, &v) in acc.iter_mut().zip(row) {
-            *s += f64::from(v);
+        for ((s, q), &v) in acc.iter_mut().zip(acc2.iter_mut()).zip(row) {
+            let v = f64::from(v);
+            *s += v;
+            *q += v * v;
         }
     }
     sums[..C].copy_from_slice(&acc);
-}
-
-/// `sums[ch] += (x[row, ch] − mean[ch])²` over the rows, in `f64`; `C` as in [`add_rows`].
-#[inline(always)]
-fn add_squared_deviations<const C: usize>(sums: &mut [f64], x: &[f32], mean: &[f64]) {
-    if C == 0 {
-        for row in x.chunks_exact(sums.len()) {
-            for ((a, &v), &m) in sums.iter_mut().zip(row).zip(mean) {
-                let d = f64::from(v) - m;
-                *a += d * d;
-            }
-        }
-        return;
-    }
-    let mut acc: [f64; C] = sums[..C].try_into().expect("C sums");
-    let mean: &[f64; C] = mean[..C].try_into().expect("C means");
-    for row in x.chunks_exact(C) {
-        for ((a, &v), &m) in acc.iter_mut().zip(row).zip(mean) {
-            let d = f64::from(v) - m;
-            *a += d * d;
-        }
-    }
-    sums[..C].copy_from_slice(&acc);
+    squares[..C].copy_from_slice(&acc2);
 }
 
 /// `1 / √(σ² + ε)` per channel.
 fn inverse_std(variance: &[f32], epsilon: f32, inv_std: &mut [f32]) {
     for (i, &v) in inv_std.iter_mut().zip(variance) {
         *i = 1.0 / (v + epsilon).sqrt();
+    }
+}
+
+/// `scale = gamma · inv_std` and `shift = beta − mean · scale` per channel, TensorFlow's
+/// `batch_normalization` coefficients: the output is then one product and one sum per value.
+fn scale_and_shift(
+    mean: &[f32],
+    inv_std: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    scale: &mut [f32],
+    shift: &mut [f32],
+) {
+    for (((((a, c), &m), &s), &g), &b) in scale
+        .iter_mut()
+        .zip(shift.iter_mut())
+        .zip(mean)
+        .zip(inv_std)
+        .zip(gamma)
+        .zip(beta)
+    {
+        *a = g * s;
+        *c = b - m * *a;
     }
 }
 
@@ -730,48 +739,34 @@ fn applies_relu(activation: Activation) -> bool {
 }
 
 simd_fn! {
-    /// `y = gamma · (x − mean) · inv_std + beta`, channel by channel, then `max(y, 0)` when
-    /// `relu`.
-    fn normalize(x: &[f32], mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32], relu: bool, y: &mut [f32]) {
-        let stats = Statistics { mean, inv_std, gamma, beta };
-        with_flag!(relu, |RELU| with_channels!(mean.len(), |C| normalize_rows::<C, RELU>(y, x, &stats)))
+    /// `y = x · scale + shift` (see [`scale_and_shift`]), channel by channel, then `max(y, 0)`
+    /// when `relu`.
+    fn normalize(x: &[f32], scale: &[f32], shift: &[f32], relu: bool, y: &mut [f32]) {
+        with_flag!(relu, |RELU| with_channels!(scale.len(), |C| normalize_rows::<C, RELU>(y, x, scale, shift)))
     }
 }
 
 /// [`normalize`] over whole rows; `C` as in [`add_rows`], the per-channel values then held in
 /// registers across the rows.
 #[inline(always)]
-fn normalize_rows<const C: usize, const RELU: bool>(y: &mut [f32], x: &[f32], stats: &Statistics<'_>) {
-    let c = stats.mean.len();
+fn normalize_rows<const C: usize, const RELU: bool>(y: &mut [f32], x: &[f32], scale: &[f32], shift: &[f32]) {
+    let c = scale.len();
     if C == 0 {
-        let Statistics {
-            mean,
-            inv_std,
-            gamma,
-            beta,
-        } = *stats;
         for (y_row, x_row) in y.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-            normalize_row::<RELU>(y_row, x_row, mean, inv_std, gamma, beta);
+            normalize_row::<RELU>(y_row, x_row, scale, shift);
         }
         return;
     }
-    let [mean, inv_std, gamma, beta] = stats.fixed::<C>();
+    let [scale, shift] = [scale, shift].map(fixed::<C>);
     for (y_row, x_row) in y.chunks_exact_mut(C).zip(x.chunks_exact(C)) {
-        normalize_row::<RELU>(y_row, x_row, &mean, &inv_std, &gamma, &beta);
+        normalize_row::<RELU>(y_row, x_row, &scale, &shift);
     }
 }
 
 #[inline(always)]
-fn normalize_row<const RELU: bool>(
-    y: &mut [f32],
-    x: &[f32],
-    mean: &[f32],
-    inv_std: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-) {
-    for (((((y, &x), &m), &s), &g), &b) in y.iter_mut().zip(x).zip(mean).zip(inv_std).zip(gamma).zip(beta) {
-        let z = (x - m) * s * g + b;
+fn normalize_row<const RELU: bool>(y: &mut [f32], x: &[f32], scale: &[f32], shift: &[f32]) {
+    for (((y, &x), &a), &c) in y.iter_mut().zip(x).zip(scale).zip(shift) {
+        let z = x * a + c;
         *y = if RELU { z.max(0.0) } else { z };
     }
 }
@@ -780,9 +775,9 @@ fn normalize_row<const RELU: bool>(
 /// forward pass's own expression, so that the mask, and every bit after it, are those of a
 /// separate relu layer.
 #[inline(always)]
-fn through_relu<const RELU: bool>(dy: f32, x_hat: f32, gamma: f32, beta: f32) -> f32 {
+fn through_relu<const RELU: bool>(dy: f32, x: f32, scale: f32, shift: f32) -> f32 {
     if RELU {
-        dy * relu_slope(x_hat * gamma + beta)
+        dy * relu_slope(x * scale + shift)
     } else {
         dy
     }
@@ -818,13 +813,14 @@ simd_fn! {
         for (o, &v) in grad_gamma.iter_mut().zip(d_gamma.iter()) {
             *o = v as f32;
         }
-        // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`:
+        // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`
+        // (the forward pass's scale):
         // three f32 coefficients, so that the pass over the batch is plain f32 arithmetic.
         let rows = (x.len() / c).max(1) as f64;
         let (scale, rest) = coefficients.split_at_mut(c);
         let (shift, slope) = rest.split_at_mut(c);
         for ch in 0..c {
-            let k = stats.gamma[ch] * stats.inv_std[ch];
+            let k = stats.scale[ch];
             scale[ch] = k;
             shift[ch] = (d_beta[ch] / rows) as f32;
             slope[ch] = k * stats.inv_std[ch] * (d_gamma[ch] / rows) as f32;
@@ -884,12 +880,12 @@ fn input_gradient_rows<const C: usize, const RELU: bool>(
         }
         return;
     }
-    let [mean, inv_std, gamma, beta] = stats.fixed::<C>();
+    let [mean, inv_std, a, c] = stats.fixed::<C>();
     let stats = Statistics {
         mean: &mean,
         inv_std: &inv_std,
-        gamma: &gamma,
-        beta: &beta,
+        scale: &a,
+        shift: &c,
     };
     let [scale, shift, slope] = [scale, shift, slope].map(fixed::<C>);
     for ((dx_row, dy_row), x_row) in rows {
@@ -916,11 +912,13 @@ fn backward(
     dx: Option<&mut [f32]>,
 ) {
     assert_eq!(mean.len(), c);
+    let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
+    scale_and_shift(mean, inv_std, gamma, beta, &mut scale, &mut shift);
     let stats = Statistics {
         mean,
         inv_std,
-        gamma,
-        beta,
+        scale: &scale,
+        shift: &shift,
     };
     gradient_sums(
         x,
@@ -946,13 +944,14 @@ fn fit_sums(sums: &mut Vec<f64>, c: usize) {
     }
 }
 
-/// The per-channel values the backward pass reads beside the batch.
+/// The per-channel values the passes read beside the batch: `x̂ = (x − mean) · inv_std`, and
+/// the output `x · scale + shift` (see [`scale_and_shift`]).
 #[derive(Clone, Copy)]
 struct Statistics<'a> {
     mean: &'a [f32],
     inv_std: &'a [f32],
-    gamma: &'a [f32],
-    beta: &'a [f32],
+    scale: &'a [f32],
+    shift: &'a [f32],
 }
 
 impl Statistics<'_> {
@@ -960,7 +959,7 @@ impl Statistics<'_> {
     /// every length and keeps the values in registers.
     #[inline(always)]
     fn fixed<const C: usize>(&self) -> [[f32; C]; 4] {
-        [self.mean, self.inv_std, self.gamma, self.beta].map(fixed::<C>)
+        [self.mean, self.inv_std, self.scale, self.shift].map(fixed::<C>)
     }
 }
 
@@ -988,12 +987,12 @@ fn add_gradient_sums<const C: usize, const RELU: bool>(
     }
     let mut db: [f64; C] = d_beta[..C].try_into().expect("C sums");
     let mut dg: [f64; C] = d_gamma[..C].try_into().expect("C sums");
-    let [mean, inv_std, gamma, beta] = stats.fixed::<C>();
+    let [mean, inv_std, scale, shift] = stats.fixed::<C>();
     let stats = Statistics {
         mean: &mean,
         inv_std: &inv_std,
-        gamma: &gamma,
-        beta: &beta,
+        scale: &scale,
+        shift: &shift,
     };
     for (x_row, dy_row) in x.chunks_exact(C).zip(dy.chunks_exact(C)) {
         add_gradient_row::<RELU>(&mut db, &mut dg, x_row, dy_row, &stats);
@@ -1013,19 +1012,19 @@ fn add_gradient_row<const RELU: bool>(
     let Statistics {
         mean,
         inv_std,
-        gamma,
-        beta,
+        scale,
+        shift,
     } = *stats;
-    for (((((db, dg), &x), &g), (&m, &s)), (&ga, &be)) in d_beta
+    for (((((db, dg), &x), &g), (&m, &s)), (&a, &c)) in d_beta
         .iter_mut()
         .zip(d_gamma.iter_mut())
         .zip(x)
         .zip(dy)
         .zip(mean.iter().zip(inv_std))
-        .zip(gamma.iter().zip(beta))
+        .zip(scale.iter().zip(shift))
     {
         let x_hat = (x - m) * s;
-        let g = through_relu::<RELU>(g, x_hat, ga, be);
+        let g = through_relu::<RELU>(g, x, a, c);
         *db += f64::from(g);
         *dg += f64::from(g) * f64::from(x_hat);
     }
@@ -1033,21 +1032,10 @@ fn add_gradient_row<const RELU: bool>(
 
 #[inline(always)]
 fn scale_row<const RELU: bool>(dx: &mut [f32], dy: &[f32], x: &[f32], stats: &Statistics<'_>) {
-    let Statistics {
-        mean,
-        inv_std,
-        gamma,
-        beta,
-    } = *stats;
-    for ((((d, &g), &x), (&m, &s)), (&gm, &be)) in dx
-        .iter_mut()
-        .zip(dy)
-        .zip(x)
-        .zip(mean.iter().zip(inv_std))
-        .zip(gamma.iter().zip(beta))
-    {
-        let g = through_relu::<RELU>(g, (x - m) * s, gm, be);
-        *d = gm * s * g;
+    let Statistics { scale, shift, .. } = *stats;
+    for ((((d, &g), &x), &a), &c) in dx.iter_mut().zip(dy).zip(x).zip(scale).zip(shift) {
+        let g = through_relu::<RELU>(g, x, a, c);
+        *d = a * g;
     }
 }
 
@@ -1061,20 +1049,20 @@ fn input_gradient_row<const RELU: bool>(
 ) {
     let Statistics {
         mean,
-        inv_std,
-        gamma,
-        beta,
+        scale: a,
+        shift: c,
+        ..
     } = *stats;
-    for ((((((d, &g), &x), &m), &k), (&sh, &sl)), (&s, (&ga, &be))) in dx
+    for ((((((d, &g), &x), &m), &k), (&sh, &sl)), (&a, &c)) in dx
         .iter_mut()
         .zip(dy)
         .zip(x)
         .zip(mean)
         .zip(scale)
         .zip(shift.iter().zip(slope))
-        .zip(inv_std.iter().zip(gamma.iter().zip(beta)))
+        .zip(a.iter().zip(c))
     {
-        let g = through_relu::<RELU>(g, (x - m) * s, ga, be);
+        let g = through_relu::<RELU>(g, x, a, c);
         *d = k * (g - sh) - sl * (x - m);
     }
 }
@@ -1094,25 +1082,33 @@ mod tests {
         for ch in 0..c {
             let at = |r: usize| r * c + ch;
             let m = (0..rows).fold(0.0f64, |s, r| s + f64::from(x[at(r)])) / rows as f64;
-            let v = (0..rows).fold(0.0f64, |s, r| s + (f64::from(x[at(r)]) - m).powi(2)) / rows as f64;
-            (mean[ch], variance[ch]) = (m as f32, v as f32);
+            let squares = (0..rows).fold(0.0f64, |s, r| s + f64::from(x[at(r)]).powi(2)) / rows as f64;
+            (mean[ch], variance[ch]) = (m as f32, (squares - m * m).max(0.0) as f32);
             inv_std[ch] = 1.0 / (variance[ch] + 1e-3).sqrt();
             let (mu, s, g) = (mean[ch], inv_std[ch], gamma[ch]);
+            let (a, c) = (g * s, beta[ch] - mu * (g * s));
             let (mut db, mut dg) = (0.0f64, 0.0f64);
             for r in 0..rows {
-                y[at(r)] = (x[at(r)] - mu) * s * g + beta[ch];
+                y[at(r)] = x[at(r)] * a + c;
                 db += f64::from(dy[at(r)]);
                 dg += f64::from(dy[at(r)]) * f64::from((x[at(r)] - mu) * s);
-                dx_moving[at(r)] = g * s * dy[at(r)];
+                dx_moving[at(r)] = a * dy[at(r)];
             }
             (d_beta[ch], d_gamma[ch]) = (db as f32, dg as f32);
-            let k = g * s;
+            let k = a;
             let (shift, slope) = ((db / rows as f64) as f32, k * s * (dg / rows as f64) as f32);
             for r in 0..rows {
                 dx[at(r)] = k * (dy[at(r)] - shift) - slope * (x[at(r)] - mu);
             }
         }
         vec![mean, variance, y, d_beta, d_gamma, dx, dx_moving]
+    }
+
+    /// `scale_and_shift` into new vectors.
+    fn scaled(mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let (mut scale, mut shift) = (vec![0.0; mean.len()], vec![0.0; mean.len()]);
+        scale_and_shift(mean, inv_std, gamma, beta, &mut scale, &mut shift);
+        (scale, shift)
     }
 
     /// Inputs and output gradients of `rows` rows of `c` channels, spread over a few units.
@@ -1137,8 +1133,9 @@ mod tests {
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
             batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
             inverse_std(&variance, 1e-3, &mut inv_std);
+            let (scale, shift) = scaled(&mean, &inv_std, &gamma, &beta);
             let mut y = vec![f32::NAN; x.len()];
-            normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut y);
+            normalize(&x, &scale, &shift, false, &mut y);
             let (mut d_gamma, mut d_beta) = (vec![0.0; c], vec![0.0; c]);
             let (mut dx, mut dx_moving) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
             for (batch_stats, dx) in [(true, &mut dx), (false, &mut dx_moving)] {
@@ -1181,13 +1178,14 @@ mod tests {
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
             batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
             inverse_std(&variance, 1e-3, &mut inv_std);
+            let (scale, shift) = scaled(&mean, &inv_std, &gamma, &beta);
             let mut stored = vec![0.0; x.len()];
-            normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut stored);
+            normalize(&x, &scale, &shift, false, &mut stored);
             let normalized = Normalized(Statistics {
                 mean: &mean,
                 inv_std: &inv_std,
-                gamma: &gamma,
-                beta: &beta,
+                scale: &scale,
+                shift: &shift,
             });
             for relu in [false, true] {
                 let mut fused = vec![f32::NAN; x.len()];
@@ -1220,7 +1218,7 @@ mod tests {
             // The rows' sums taken chunk by chunk, as the layer writing `x` shows them.
             let mut shown = vec![0.0; 2 * c];
             for x in x.chunks(5 * c) {
-                RowSums(&mut shown[..c]).chunk(0, x);
+                RowSums(&mut shown).chunk(0, x);
             }
             let (mut m2, mut v2) = (vec![0.0; c], vec![0.0; c]);
             batch_moments(&x, c, &mut shown, &mut m2, &mut v2, true);
@@ -1230,11 +1228,12 @@ mod tests {
                 "{c} × {rows}: moments from shown sums"
             );
             inverse_std(&variance, 1e-3, &mut inv_std);
+            let (scale, shift) = scaled(&mean, &inv_std, &gamma, &beta);
             let stats = Statistics {
                 mean: &mean,
                 inv_std: &inv_std,
-                gamma: &gamma,
-                beta: &beta,
+                scale: &scale,
+                shift: &shift,
             };
             for (relu, batch_stats) in [(false, true), (true, true), (true, false)] {
                 let (mut d_gamma, mut d_beta) = (vec![0.0; c], vec![0.0; c]);
@@ -1300,9 +1299,10 @@ mod tests {
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
             batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
             inverse_std(&variance, 1e-3, &mut inv_std);
+            let (scale, shift) = scaled(&mean, &inv_std, &gamma, &beta);
             let (mut z, mut y) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-            normalize(&x, &mean, &inv_std, &gamma, &beta, false, &mut z);
-            normalize(&x, &mean, &inv_std, &gamma, &beta, true, &mut y);
+            normalize(&x, &scale, &shift, false, &mut z);
+            normalize(&x, &scale, &shift, true, &mut y);
             let mut separate = vec![0.0; x.len()];
             Activation::Relu.apply(&z, &mut separate, c);
             let mut masked = vec![0.0; x.len()];
