@@ -12,8 +12,9 @@
 //! have no room for them, and they change only through [`Layer::update_state`].
 //!
 //! Momentum and epsilon travel as the bits of `f64` and `f32` const parameters (floats cannot be
-//! const generics). Per-channel sums are accumulated in `f64`: a batch of 32 images of 28×28 sums
-//! 25 088 values per channel, where `f32` would lose several digits of the variance.
+//! const generics). Per-channel sums are taken in `f32` over blocks of 64 rows and accumulated in
+//! `f64`: a batch of 32 images of 28×28 sums 25 088 values per channel, where one `f32` sum would
+//! lose several digits of the variance.
 
 use nalgebra::SVector;
 use rand::Rng;
@@ -335,6 +336,7 @@ impl<
                 &mut cache.mean,
                 &mut cache.variance,
                 summed,
+                N,
             );
             inverse_std(&cache.variance, Self::EPSILON, &mut cache.inv_std);
         } else {
@@ -419,6 +421,7 @@ impl<
             grads.gamma.as_mut_slice(),
             grads.beta.as_mut_slice(),
             summed,
+            N,
         );
     }
 
@@ -430,7 +433,7 @@ impl<
         let sums = &mut buf.extra.sums;
         fit_sums(sums, C);
         sums.fill(0.0);
-        RowSums(sums)
+        RowSums { sums, sample_rows: N }
     }
 
     /// The output [`forward_statistics`](Self::forward_statistics) left unstored, computed a
@@ -483,7 +486,13 @@ impl<
         let relu = applies_relu(activation);
         (
             NormalizedOutput { x, stats, relu },
-            GradientRowSums { x, stats, relu, sums },
+            GradientRowSums {
+                x,
+                stats,
+                relu,
+                sums,
+                sample_rows: N,
+            },
         )
     }
 
@@ -574,20 +583,23 @@ impl InputChunks for NormalizedOutput<'_> {
 
 /// The sums of the rows of a normalization's input and of their squares, `[Σx, Σx²]`, taken
 /// chunk by chunk (see [`BatchNormalization::row_sums`]).
-pub struct RowSums<'a>(&'a mut [f64]);
+pub struct RowSums<'a> {
+    sums: &'a mut [f64],
+    sample_rows: usize,
+}
 
 impl ChunkObserver for RowSums<'_> {
     fn chunk(&mut self, _at: usize, x: &[f32]) {
-        add_row_sums(self.0, x);
+        add_row_sums(self.sums, x, self.sample_rows);
     }
 }
 
 simd_fn! {
-    /// `sums[ch] += x[row, ch]` and `squares[ch] += x[row, ch]²` over whole rows; `sums` is
-    /// `[sums, squares]`.
-    fn add_row_sums(sums: &mut [f64], x: &[f32]) {
+    /// `sums[ch] += x[row, ch]` and `squares[ch] += x[row, ch]²` over whole samples of
+    /// `sample_rows` rows, in blocks (see [`blocks`]); `sums` is `[sums, squares]`.
+    fn add_row_sums(sums: &mut [f64], x: &[f32], sample_rows: usize) {
         let (sums, squares) = sums.split_at_mut(sums.len() / 2);
-        with_channels!(sums.len(), |C| add_rows::<C>(sums, squares, x));
+        with_channels!(sums.len(), |C| add_rows::<C>(sums, squares, x, sample_rows));
     }
 }
 
@@ -598,21 +610,23 @@ pub struct GradientRowSums<'a> {
     stats: Statistics<'a>,
     relu: bool,
     sums: &'a mut [f64],
+    sample_rows: usize,
 }
 
 impl ChunkObserver for GradientRowSums<'_> {
     fn chunk(&mut self, at: usize, dy: &[f32]) {
         let x = &self.x[at..at + dy.len()];
-        add_gradient_row_sums(x, dy, &self.stats, self.relu, self.sums);
+        add_gradient_row_sums(x, dy, &self.stats, self.relu, self.sums, self.sample_rows);
     }
 }
 
 simd_fn! {
-    /// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over whole rows; `sums` is `[d_beta, d_gamma]`.
-    fn add_gradient_row_sums(x: &[f32], dy: &[f32], stats: &Statistics<'_>, relu: bool, sums: &mut [f64]) {
+    /// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over whole samples of `sample_rows` rows,
+    /// in blocks (see [`blocks`]); `sums` is `[d_beta, d_gamma]`.
+    fn add_gradient_row_sums(x: &[f32], dy: &[f32], stats: &Statistics<'_>, relu: bool, sums: &mut [f64], sample_rows: usize) {
         let c = stats.mean.len();
         let (d_beta, d_gamma) = sums.split_at_mut(c);
-        with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats)));
+        with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats, sample_rows)));
     }
 }
 
@@ -631,15 +645,15 @@ impl OutputGradient for BatchNormInputGradient<'_> {
     }
 }
 
-/// The mean and biased variance of each channel of `x` (rows of `c` channels) as Keras computes
-/// them (`keras.ops.moments`: `E[x²] − E[x]²`), in one pass and in `f64`; `sums` is `2c`
-/// scratch. With `summed`, it holds `[Σx, Σx²]` already, taken a chunk at a time as `x` was
-/// written (see [`RowSums`]).
+/// The mean and biased variance of each channel of `x` (samples of `sample_rows` rows of `c`
+/// channels) as Keras computes them (`keras.ops.moments`: `E[x²] − E[x]²`), in one pass; `sums`
+/// is `2c` scratch. With `summed`, it holds `[Σx, Σx²]` already, taken a chunk at a time as `x`
+/// was written (see [`RowSums`]).
 ///
-/// The square of an `f32` is exact in `f64`, and the sums keep 53 bits: the cancellation of
-/// `E[x²] − E[x]²` costs the variance about `log₂(1 + μ²/σ²)` of them, so its `f32` is that of
-/// the two-pass formula unless the mean is some 10⁴ deviations from zero. A variance cancelled
-/// below zero is 0.
+/// Keras sums in `f32` throughout; here blocks of rows are summed in `f32` and the blocks in
+/// `f64` (see [`blocks`]). The cancellation of `E[x²] − E[x]²` costs the variance about
+/// `log₂(1 + μ²/σ²)` bits of the sums' precision; a variance cancelled below zero is 0.
+#[allow(clippy::too_many_arguments)]
 fn batch_moments(
     x: &[f32],
     c: usize,
@@ -647,11 +661,12 @@ fn batch_moments(
     mean: &mut [f32],
     variance: &mut [f32],
     summed: bool,
+    sample_rows: usize,
 ) {
     let rows = (x.len() / c).max(1) as f64;
     if !summed {
         sums.fill(0.0);
-        add_row_sums(sums, x);
+        add_row_sums(sums, x, sample_rows);
     }
     let (means, squares) = sums.split_at(c);
     for (((m, v), &s), &q) in mean.iter_mut().zip(variance.iter_mut()).zip(means).zip(squares) {
@@ -665,31 +680,75 @@ fn batch_moments(
 // scopes and vectorise across the channels. Each channel's sum still runs over the rows in
 // order, so the bits are those of the plain loops.
 
-/// `sums[ch] += x[row, ch]` and `squares[ch] += x[row, ch]²` over the rows, in `f64`, for `C`
-/// channels (or `sums.len()` when `C` is 0).
+/// Rows summed in `f32` before their sum is added to the `f64` totals. The conversions and the
+/// half-width `f64` additions cost more than all the rest of a row's arithmetic; 64 additions
+/// in `f32` keep a block's sum to a few units of its last place, and the totals of the blocks
+/// are `f64`.
+const BLOCK_ROWS: usize = 64;
+
+/// The blocks of `len` floats in rows of `c` channels and samples of `sample_rows` rows: up to
+/// [`BLOCK_ROWS`] rows each, counted from each sample's first row, so that a batch shown a
+/// chunk of whole samples at a time is cut into the blocks of the whole batch, and its sums
+/// have the same bits.
 #[inline(always)]
-fn add_rows<const C: usize>(sums: &mut [f64], squares: &mut [f64], x: &[f32]) {
+fn blocks(len: usize, c: usize, sample_rows: usize) -> impl Iterator<Item = core::ops::Range<usize>> {
+    let (sample, block) = (sample_rows.max(1) * c, BLOCK_ROWS * c);
+    (0..len).step_by(sample.max(1)).flat_map(move |s| {
+        let end = (s + sample).min(len);
+        (s..end)
+            .step_by(block.max(1))
+            .map(move |b| b..(b + block).min(end))
+    })
+}
+
+/// Channels summed together where their count is not one of `with_channels`'s.
+const GROUP: usize = 16;
+
+/// `sums[ch] += x[row, ch]` and `squares[ch] += x[row, ch]²` over the rows of each block (see
+/// [`blocks`]), for `C` channels (or `sums.len()` when `C` is 0).
+#[inline(always)]
+fn add_rows<const C: usize>(sums: &mut [f64], squares: &mut [f64], x: &[f32], sample_rows: usize) {
+    let c = sums.len();
     if C == 0 {
-        for row in x.chunks_exact(sums.len()) {
-            for ((s, q), &v) in sums.iter_mut().zip(squares.iter_mut()).zip(row) {
-                let v = f64::from(v);
-                *s += v;
-                *q += v * v;
+        for b in blocks(x.len(), c, sample_rows) {
+            for g in (0..c).step_by(GROUP) {
+                let w = GROUP.min(c - g);
+                let (mut s, mut q) = ([0.0f32; GROUP], [0.0f32; GROUP]);
+                for row in x[b.clone()].chunks_exact(c) {
+                    for ((s, q), &v) in s.iter_mut().zip(q.iter_mut()).zip(&row[g..g + w]) {
+                        *s += v;
+                        *q += v * v;
+                    }
+                }
+                add_block(&mut sums[g..g + w], &s);
+                add_block(&mut squares[g..g + w], &q);
             }
         }
         return;
     }
     let mut acc: [f64; C] = sums[..C].try_into().expect("C sums");
     let mut acc2: [f64; C] = squares[..C].try_into().expect("C sums");
-    for row in x.chunks_exact(C) {
-        for ((s, q), &v) in acc.iter_mut().zip(acc2.iter_mut()).zip(row) {
-            let v = f64::from(v);
-            *s += v;
-            *q += v * v;
+    for b in blocks(x.len(), C, sample_rows) {
+        let (mut s, mut q) = ([0.0f32; C], [0.0f32; C]);
+        for row in x[b].chunks_exact(C) {
+            for ((s, q), &v) in s.iter_mut().zip(q.iter_mut()).zip(row) {
+                *s += v;
+                *q += v * v;
+            }
         }
+        add_block(&mut acc, &s);
+        add_block(&mut acc2, &q);
     }
     sums[..C].copy_from_slice(&acc);
     squares[..C].copy_from_slice(&acc2);
+}
+
+/// A block's `f32` sums added to the `f64` totals.
+#[inline(always)]
+fn add_block(totals: &mut [f64], block: &[f32]) {
+    for (t, &b) in totals.iter_mut().zip(block) {
+        *t += f64::from(b);
+    }
 }
 
 /// `1 / √(σ² + ε)` per channel.
@@ -799,13 +858,14 @@ simd_fn! {
         grad_gamma: &mut [f32],
         grad_beta: &mut [f32],
         summed: bool,
+        sample_rows: usize,
     ) {
         let c = stats.mean.len();
         let (d_beta, d_gamma) = sums.split_at_mut(c);
         if !summed {
             d_beta.fill(0.0);
             d_gamma.fill(0.0);
-            with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats)));
+            with_flag!(relu, |RELU| with_channels!(c, |C| add_gradient_sums::<C, RELU>(d_beta, d_gamma, x, dy, stats, sample_rows)));
         }
         for (o, &v) in grad_beta.iter_mut().zip(d_beta.iter()) {
             *o = v as f32;
@@ -910,6 +970,7 @@ fn backward(
     grad_gamma: &mut [f32],
     grad_beta: &mut [f32],
     dx: Option<&mut [f32]>,
+    sample_rows: usize,
 ) {
     assert_eq!(mean.len(), c);
     let (mut scale, mut shift) = (vec![0.0; c], vec![0.0; c]);
@@ -930,6 +991,7 @@ fn backward(
         grad_gamma,
         grad_beta,
         false,
+        sample_rows,
     );
     if let Some(dx) = dx {
         input_gradient(x, dy, &stats, batch_stats, relu, coefficients, dx);
@@ -937,7 +999,7 @@ fn backward(
 }
 
 /// `sums` sized to the two runs of `c` per-channel `f64` sums the passes take (the forward's
-/// row sums and squared deviations, the backward's ∂L/∂beta and ∂L/∂gamma).
+/// `Σx` and `Σx²`, the backward's ∂L/∂beta and ∂L/∂gamma).
 fn fit_sums(sums: &mut Vec<f64>, c: usize) {
     if sums.len() != 2 * c {
         sums.resize(2 * c, 0.0);
@@ -969,7 +1031,8 @@ fn fixed<const C: usize>(v: &[f32]) -> [f32; C] {
     v[..C].try_into().expect("C values")
 }
 
-/// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over the rows; `C` as in [`add_rows`].
+/// `d_beta[ch] += dy` and `d_gamma[ch] += dy·x̂` over the rows of each block (see
+/// [`blocks`]); `C` as in [`add_rows`].
 #[inline(always)]
 fn add_gradient_sums<const C: usize, const RELU: bool>(
     d_beta: &mut [f64],
@@ -977,11 +1040,26 @@ fn add_gradient_sums<const C: usize, const RELU: bool>(
     x: &[f32],
     dy: &[f32],
     stats: &Statistics<'_>,
+    sample_rows: usize,
 ) {
+    let c = d_beta.len();
     if C == 0 {
-        let c = d_beta.len();
-        for (x_row, dy_row) in x.chunks_exact(c).zip(dy.chunks_exact(c)) {
-            add_gradient_row::<RELU>(d_beta, d_gamma, x_row, dy_row, stats);
+        for b in blocks(x.len(), c, sample_rows) {
+            for g in (0..c).step_by(GROUP) {
+                let w = GROUP.min(c - g);
+                let (mut db, mut dg) = ([0.0f32; GROUP], [0.0f32; GROUP]);
+                let stats = Statistics {
+                    mean: &stats.mean[g..g + w],
+                    inv_std: &stats.inv_std[g..g + w],
+                    scale: &stats.scale[g..g + w],
+                    shift: &stats.shift[g..g + w],
+                };
+                for (x_row, dy_row) in x[b.clone()].chunks_exact(c).zip(dy[b.clone()].chunks_exact(c)) {
+                    add_gradient_row::<RELU>(&mut db, &mut dg, &x_row[g..g + w], &dy_row[g..g + w], &stats);
+                }
+                add_block(&mut d_beta[g..g + w], &db);
+                add_block(&mut d_gamma[g..g + w], &dg);
+            }
         }
         return;
     }
@@ -994,8 +1072,13 @@ fn add_gradient_sums<const C: usize, const RELU: bool>(
         scale: &scale,
         shift: &shift,
     };
-    for (x_row, dy_row) in x.chunks_exact(C).zip(dy.chunks_exact(C)) {
-        add_gradient_row::<RELU>(&mut db, &mut dg, x_row, dy_row, &stats);
+    for b in blocks(x.len(), C, sample_rows) {
+        let (mut block_db, mut block_dg) = ([0.0f32; C], [0.0f32; C]);
+        for (x_row, dy_row) in x[b.clone()].chunks_exact(C).zip(dy[b].chunks_exact(C)) {
+            add_gradient_row::<RELU>(&mut block_db, &mut block_dg, x_row, dy_row, &stats);
+        }
+        add_block(&mut db, &block_db);
+        add_block(&mut dg, &block_dg);
     }
     d_beta[..C].copy_from_slice(&db);
     d_gamma[..C].copy_from_slice(&dg);
@@ -1003,8 +1086,8 @@ fn add_gradient_sums<const C: usize, const RELU: bool>(
 
 #[inline(always)]
 fn add_gradient_row<const RELU: bool>(
-    d_beta: &mut [f64],
-    d_gamma: &mut [f64],
+    d_beta: &mut [f32],
+    d_gamma: &mut [f32],
     x: &[f32],
     dy: &[f32],
     stats: &Statistics<'_>,
@@ -1025,8 +1108,8 @@ fn add_gradient_row<const RELU: bool>(
     {
         let x_hat = (x - m) * s;
         let g = through_relu::<RELU>(g, x, a, c);
-        *db += f64::from(g);
-        *dg += f64::from(g) * f64::from(x_hat);
+        *db += g;
+        *dg += g * x_hat;
     }
 }
 
@@ -1074,24 +1157,44 @@ mod tests {
     /// The kernels as plain per-element loops, one channel after another: the dispatched ones
     /// (AVX-512 where the CPU has it) must give these bits exactly, so that vectorising them
     /// changed no result.
-    fn reference(x: &[f32], dy: &[f32], c: usize, gamma: &[f32], beta: &[f32]) -> Vec<Vec<f32>> {
+    fn reference(
+        x: &[f32],
+        dy: &[f32],
+        c: usize,
+        gamma: &[f32],
+        beta: &[f32],
+        sample_rows: usize,
+    ) -> Vec<Vec<f32>> {
         let rows = x.len() / c;
+        // Each sample's rows in blocks of up to 64, each block summed in f32, the blocks in f64.
+        let blocks: Vec<std::ops::Range<usize>> = (0..rows)
+            .step_by(sample_rows)
+            .flat_map(|s| {
+                (s..(s + sample_rows).min(rows))
+                    .step_by(64)
+                    .map(move |b| b..(b + 64).min(s + sample_rows).min(rows))
+            })
+            .collect();
+        let sum = |f: &dyn Fn(usize) -> f32| {
+            blocks.iter().fold(0.0f64, |t, b| {
+                t + f64::from(b.clone().fold(0.0f32, |s, r| s + f(r)))
+            })
+        };
         let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
         let (mut y, mut dx, mut dx_moving) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; x.len()]);
         let (mut d_beta, mut d_gamma) = (vec![0.0; c], vec![0.0; c]);
         for ch in 0..c {
             let at = |r: usize| r * c + ch;
-            let m = (0..rows).fold(0.0f64, |s, r| s + f64::from(x[at(r)])) / rows as f64;
-            let squares = (0..rows).fold(0.0f64, |s, r| s + f64::from(x[at(r)]).powi(2)) / rows as f64;
+            let m = sum(&|r| x[at(r)]) / rows as f64;
+            let squares = sum(&|r| x[at(r)] * x[at(r)]) / rows as f64;
             (mean[ch], variance[ch]) = (m as f32, (squares - m * m).max(0.0) as f32);
             inv_std[ch] = 1.0 / (variance[ch] + 1e-3).sqrt();
             let (mu, s, g) = (mean[ch], inv_std[ch], gamma[ch]);
             let (a, c) = (g * s, beta[ch] - mu * (g * s));
-            let (mut db, mut dg) = (0.0f64, 0.0f64);
+            let db = sum(&|r| dy[at(r)]);
+            let dg = sum(&|r| dy[at(r)] * ((x[at(r)] - mu) * s));
             for r in 0..rows {
                 y[at(r)] = x[at(r)] * a + c;
-                db += f64::from(dy[at(r)]);
-                dg += f64::from(dy[at(r)]) * f64::from((x[at(r)] - mu) * s);
                 dx_moving[at(r)] = a * dy[at(r)];
             }
             (d_beta[ch], d_gamma[ch]) = (db as f32, dg as f32);
@@ -1103,6 +1206,21 @@ mod tests {
         }
         vec![mean, variance, y, d_beta, d_gamma, dx, dx_moving]
     }
+
+    /// Channels, rows and rows per sample: the channel counts `with_channels` knows and others
+    /// (1, 3, 17, 40 channels; 17 and 40 in groups of 16 and a rest), samples of fewer than
+    /// `BLOCK_ROWS` rows, of exactly as many and of more (two blocks, the second shorter).
+    const SHAPES: [(usize, usize, usize); 9] = [
+        (1, 7, 7),
+        (3, 50, 10),
+        (8, 400, 200),
+        (16, 128, 64),
+        (17, 330, 110),
+        (32, 9, 3),
+        (40, 150, 75),
+        (64, 140, 70),
+        (128, 72, 36),
+    ];
 
     /// `scale_and_shift` into new vectors.
     fn scaled(mean: &[f32], inv_std: &[f32], gamma: &[f32], beta: &[f32]) -> (Vec<f32>, Vec<f32>) {
@@ -1124,14 +1242,14 @@ mod tests {
 
     #[test]
     fn dispatched_kernels_match_the_plain_loops_bit_for_bit() {
-        for (c, rows) in [(1, 7), (3, 50), (8, 40), (16, 64), (17, 33), (32, 9), (64, 40)] {
+        for (c, rows, sample_rows) in SHAPES {
             let (x, dy) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 1.0).collect();
-            let want = reference(&x, &dy, c, &gamma, &beta);
+            let want = reference(&x, &dy, c, &gamma, &beta, sample_rows);
             let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false, sample_rows);
             inverse_std(&variance, 1e-3, &mut inv_std);
             let (scale, shift) = scaled(&mean, &inv_std, &gamma, &beta);
             let mut y = vec![f32::NAN; x.len()];
@@ -1153,6 +1271,7 @@ mod tests {
                     &mut d_gamma,
                     &mut d_beta,
                     Some(dx),
+                    sample_rows,
                 );
             }
             let got = [mean, variance, y, d_beta, d_gamma, dx, dx_moving];
@@ -1170,13 +1289,13 @@ mod tests {
     /// (and relu'd), whichever input of the `Add` it is.
     #[test]
     fn normalizing_as_an_add_sums_gives_the_stored_output_s_bits() {
-        for (c, rows) in [(3, 50), (8, 41), (16, 64), (64, 40)] {
+        for (c, rows, sample_rows) in SHAPES {
             let (x, other) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
             let mut sums = vec![0.0; 2 * c];
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false, sample_rows);
             inverse_std(&variance, 1e-3, &mut inv_std);
             let (scale, shift) = scaled(&mean, &inv_std, &gamma, &beta);
             let mut stored = vec![0.0; x.len()];
@@ -1208,20 +1327,24 @@ mod tests {
     /// bits of the whole batch's, with and without the relu and the batch's statistics.
     #[test]
     fn the_input_gradient_by_chunks_is_the_whole_batch_s() {
-        for (c, rows) in [(3, 50), (8, 41), (16, 64), (17, 33), (64, 40)] {
+        for (c, rows, sample_rows) in SHAPES {
             let (x, dy) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
             let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false, sample_rows);
             // The rows' sums taken chunk by chunk, as the layer writing `x` shows them.
             let mut shown = vec![0.0; 2 * c];
-            for x in x.chunks(5 * c) {
-                RowSums(&mut shown).chunk(0, x);
+            for x in x.chunks(2 * sample_rows * c) {
+                RowSums {
+                    sums: &mut shown,
+                    sample_rows,
+                }
+                .chunk(0, x);
             }
             let (mut m2, mut v2) = (vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut shown, &mut m2, &mut v2, true);
+            batch_moments(&x, c, &mut shown, &mut m2, &mut v2, true, sample_rows);
             assert_eq!(
                 (&m2, &v2),
                 (&mean, &variance),
@@ -1247,6 +1370,7 @@ mod tests {
                     &mut d_gamma,
                     &mut d_beta,
                     false,
+                    sample_rows,
                 );
                 // The same sums taken chunk by chunk, as the layer writing `dy` shows them.
                 let mut shown = vec![0.0; 2 * c];
@@ -1255,12 +1379,24 @@ mod tests {
                     stats,
                     relu,
                     sums: &mut shown,
+                    sample_rows,
                 };
-                for (n, dy) in dy.chunks(7 * c).enumerate() {
-                    by_rows.chunk(n * 7 * c, dy);
+                for (n, dy) in dy.chunks(sample_rows * c).enumerate() {
+                    by_rows.chunk(n * sample_rows * c, dy);
                 }
                 let (mut g2, mut b2, mut k2) = (vec![0.0; c], vec![0.0; c], vec![0.0; 3 * c]);
-                gradient_sums(&x, &[], &stats, relu, &mut shown, &mut k2, &mut g2, &mut b2, true);
+                gradient_sums(
+                    &x,
+                    &[],
+                    &stats,
+                    relu,
+                    &mut shown,
+                    &mut k2,
+                    &mut g2,
+                    &mut b2,
+                    true,
+                    sample_rows,
+                );
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 assert_eq!(
                     [bits(&g2), bits(&b2), bits(&k2)],
@@ -1291,13 +1427,13 @@ mod tests {
     /// normalization gives from the masked one.
     #[test]
     fn the_fused_relu_gives_the_bits_of_a_separate_relu_layer() {
-        for (c, rows) in [(1, 7), (3, 50), (8, 40), (16, 64), (17, 33), (64, 40)] {
+        for (c, rows, sample_rows) in SHAPES {
             let (x, dy) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
             let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
-            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false);
+            batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false, sample_rows);
             inverse_std(&variance, 1e-3, &mut inv_std);
             let (scale, shift) = scaled(&mean, &inv_std, &gamma, &beta);
             let (mut z, mut y) = (vec![0.0; x.len()], vec![0.0; x.len()]);
@@ -1328,6 +1464,7 @@ mod tests {
                         &mut d_gamma,
                         &mut d_beta,
                         Some(&mut dx),
+                        sample_rows,
                     );
                     [d_gamma, d_beta, dx].map(|v| bits(&v))
                 };
