@@ -646,7 +646,8 @@ impl OutputGradient for BatchNormInputGradient<'_> {
 }
 
 /// The mean and biased variance of each channel of `x` (samples of `sample_rows` rows of `c`
-/// channels) as Keras computes them (`keras.ops.moments`: `E[x²] − E[x]²`), in one pass; `sums`
+/// channels) by `E[x²] − E[x]²`, in one pass, as `keras.ops.moments` takes them on Keras's
+/// PyTorch and NumPy backends (its TensorFlow backend calls the two-pass `tf.nn.moments`); `sums`
 /// is `2c` scratch. With `summed`, it holds `[Σx, Σx²]` already, taken a chunk at a time as `x`
 /// was written (see [`RowSums`]).
 ///
@@ -677,8 +678,8 @@ fn batch_moments(
 }
 
 // The loops below take every buffer as its own argument: inlined, they keep LLVM's no-alias
-// scopes and vectorise across the channels. Each channel's sum still runs over the rows in
-// order, so the bits are those of the plain loops.
+// scopes and vectorise across the channels. Each channel's sum still runs over each block's
+// rows in order and over the blocks in order, so the bits are those of the plain loops.
 
 /// Rows summed in `f32` before their sum is added to the `f64` totals. The conversions and the
 /// half-width `f64` additions cost more than all the rest of a row's arithmetic; 64 additions
