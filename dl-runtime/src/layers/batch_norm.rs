@@ -139,7 +139,8 @@ pub struct BatchNormCache {
     /// Two per-channel `f64` sums, scratch of both passes: `Σx` and `Σx²` forward, `∂L/∂beta`
     /// and `∂L/∂gamma` backward.
     sums: Vec<f64>,
-    /// Three per-channel `f32` coefficients of `∂L/∂x`, scratch of the backward pass.
+    /// Two per-channel `f32` coefficients of `∂L/∂x` beside the forward's `scale`, scratch of
+    /// the backward pass.
     coefficients: Vec<f32>,
 }
 
@@ -404,7 +405,7 @@ impl<
         let len = N * C * batch;
         let cache = &mut buf.extra;
         fit_sums(&mut cache.sums, C);
-        fit_len(&mut cache.coefficients, 3 * C);
+        fit_len(&mut cache.coefficients, 2 * C);
         let stats = Statistics {
             mean: &cache.mean,
             inv_std: &cache.inv_std,
@@ -654,7 +655,6 @@ impl OutputGradient for BatchNormInputGradient<'_> {
 /// Keras sums in `f32` throughout; here blocks of rows are summed in `f32` and the blocks in
 /// `f64` (see [`blocks`]). The cancellation of `E[x²] − E[x]²` costs the variance about
 /// `log₂(1 + μ²/σ²)` bits of the sums' precision; a variance cancelled below zero is 0.
-#[allow(clippy::too_many_arguments)]
 fn batch_moments(
     x: &[f32],
     c: usize,
@@ -874,17 +874,14 @@ simd_fn! {
         for (o, &v) in grad_gamma.iter_mut().zip(d_gamma.iter()) {
             *o = v as f32;
         }
-        // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`
-        // (the forward pass's scale):
-        // three f32 coefficients, so that the pass over the batch is plain f32 arithmetic.
+        // Per channel, `∂L/∂x = k·(dy − mean(dy)) − k·s·mean(dy·x̂)·(x − μ)` with `k = gamma·s`,
+        // the forward pass's scale: `k` and two f32 coefficients, so that the pass over the batch
+        // is plain f32 arithmetic.
         let rows = (x.len() / c).max(1) as f64;
-        let (scale, rest) = coefficients.split_at_mut(c);
-        let (shift, slope) = rest.split_at_mut(c);
+        let (mean_dy, slope) = coefficients.split_at_mut(c);
         for ch in 0..c {
-            let k = stats.scale[ch];
-            scale[ch] = k;
-            shift[ch] = (d_beta[ch] / rows) as f32;
-            slope[ch] = k * stats.inv_std[ch] * (d_gamma[ch] / rows) as f32;
+            mean_dy[ch] = (d_beta[ch] / rows) as f32;
+            slope[ch] = stats.scale[ch] * stats.inv_std[ch] * (d_gamma[ch] / rows) as f32;
         }
     }
 }
@@ -929,15 +926,14 @@ fn input_gradient_rows<const C: usize, const RELU: bool>(
     coefficients: &[f32],
 ) {
     let c = stats.mean.len();
-    let (scale, rest) = coefficients.split_at(c);
-    let (shift, slope) = rest.split_at(c);
+    let (mean_dy, slope) = coefficients.split_at(c);
     let rows = dx
         .chunks_exact_mut(c)
         .zip(dy.chunks_exact(c))
         .zip(x.chunks_exact(c));
     if C == 0 {
         for ((dx_row, dy_row), x_row) in rows {
-            input_gradient_row::<RELU>(dx_row, dy_row, x_row, stats, [scale, shift, slope]);
+            input_gradient_row::<RELU>(dx_row, dy_row, x_row, stats, [mean_dy, slope]);
         }
         return;
     }
@@ -948,9 +944,9 @@ fn input_gradient_rows<const C: usize, const RELU: bool>(
         scale: &a,
         shift: &c,
     };
-    let [scale, shift, slope] = [scale, shift, slope].map(fixed::<C>);
+    let [mean_dy, slope] = [mean_dy, slope].map(fixed::<C>);
     for ((dx_row, dy_row), x_row) in rows {
-        input_gradient_row::<RELU>(dx_row, dy_row, x_row, &stats, [&scale, &shift, &slope]);
+        input_gradient_row::<RELU>(dx_row, dy_row, x_row, &stats, [&mean_dy, &slope]);
     }
 }
 
@@ -1129,24 +1125,21 @@ fn input_gradient_row<const RELU: bool>(
     dy: &[f32],
     x: &[f32],
     stats: &Statistics<'_>,
-    [scale, shift, slope]: [&[f32]; 3],
+    [mean_dy, slope]: [&[f32]; 2],
 ) {
     let Statistics {
-        mean,
-        scale: a,
-        shift: c,
-        ..
+        mean, scale, shift, ..
     } = *stats;
-    for ((((((d, &g), &x), &m), &k), (&sh, &sl)), (&a, &c)) in dx
+    for (((((d, &g), &x), &m), (&sh, &sl)), (&k, &c)) in dx
         .iter_mut()
         .zip(dy)
         .zip(x)
         .zip(mean)
-        .zip(scale)
-        .zip(shift.iter().zip(slope))
-        .zip(a.iter().zip(c))
+        .zip(mean_dy.iter().zip(slope))
+        .zip(scale.iter().zip(shift))
     {
-        let g = through_relu::<RELU>(g, x, a, c);
+        // `k` is the forward's scale, which the relu's mask is recomputed with too.
+        let g = through_relu::<RELU>(g, x, k, c);
         *d = k * (g - sh) - sl * (x - m);
     }
 }
@@ -1248,7 +1241,7 @@ mod tests {
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 1.0).collect();
             let want = reference(&x, &dy, c, &gamma, &beta, sample_rows);
-            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
+            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 2 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
             batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false, sample_rows);
             inverse_std(&variance, 1e-3, &mut inv_std);
@@ -1332,7 +1325,7 @@ mod tests {
             let (x, dy) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
-            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
+            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 2 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
             batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false, sample_rows);
             // The rows' sums taken chunk by chunk, as the layer writing `x` shows them.
@@ -1385,7 +1378,7 @@ mod tests {
                 for (n, dy) in dy.chunks(sample_rows * c).enumerate() {
                     by_rows.chunk(n * sample_rows * c, dy);
                 }
-                let (mut g2, mut b2, mut k2) = (vec![0.0; c], vec![0.0; c], vec![0.0; 3 * c]);
+                let (mut g2, mut b2, mut k2) = (vec![0.0; c], vec![0.0; c], vec![0.0; 2 * c]);
                 gradient_sums(
                     &x,
                     &[],
@@ -1432,7 +1425,7 @@ mod tests {
             let (x, dy) = batch(c, rows);
             let gamma: Vec<f32> = (0..c).map(|i| 0.5 + i as f32 * 0.125 - (i % 3) as f32).collect();
             let beta: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.3).collect();
-            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 3 * c]);
+            let (mut sums, mut coefficients) = (vec![0.0; 2 * c], vec![0.0; 2 * c]);
             let (mut mean, mut variance, mut inv_std) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
             batch_moments(&x, c, &mut sums, &mut mean, &mut variance, false, sample_rows);
             inverse_std(&variance, 1e-3, &mut inv_std);
